@@ -1,0 +1,286 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/model"
+	"github.com/mxq-dev/mxq/quant"
+)
+
+// outTensor is one tensor of the output file and where its rows come from.
+type outTensor struct {
+	Name  string
+	Dims  []uint64 // GGUF ne order
+	Type  ggml.Type
+	Rule  string // why Type was chosen
+	Role  model.TensorRole
+	parts []part // consecutive row ranges; one per expert for merged tensors
+}
+
+// part is a run of output rows read from one source matrix.
+type part struct {
+	src *matrix
+	// headDim and reorder describe the q/k row permutation; headDim 0
+	// copies rows in order.
+	headDim int
+	reorder func(r, headDim int) int
+}
+
+func (t *outTensor) cols() int { return int(t.Dims[0]) }
+
+func (t *outTensor) rows() int {
+	n := 1
+	for _, d := range t.Dims[1:] {
+		n *= int(d)
+	}
+	return n
+}
+
+func (t *outTensor) numElements() int64 { return int64(t.rows()) * int64(t.cols()) }
+
+// ValidationProbes is the number of seeded activation vectors each tensor is
+// multiplied with to measure the matmul error; probeSeed fixes them.
+const (
+	ValidationProbes = 4
+	probeSeed        = 0x6d7871
+)
+
+// chunkElems is the target size of one unit of work: large enough to
+// amortise a read, small enough that every core has work on a small layer.
+const chunkElems = 1 << 20
+
+type chunk struct {
+	seq    int
+	tensor int
+	part   int
+	row0   int // first row within the part
+	rows   int
+	outRow int // first row within the tensor
+}
+
+// planChunks splits every part into row ranges. A permuted part is cut at
+// head boundaries so the rows a chunk needs are exactly its own rows.
+func planChunks(tensors []*outTensor) []chunk {
+	var out []chunk
+	for ti, t := range tensors {
+		cols := t.cols()
+		step := chunkElems / cols
+		if step < 1 {
+			step = 1
+		}
+		outRow := 0
+		for pi, p := range t.parts {
+			s := step
+			if p.headDim > 0 {
+				s = max(1, s/p.headDim) * p.headDim
+			}
+			for r := 0; r < p.src.rows; r += s {
+				n := min(s, p.src.rows-r)
+				out = append(out, chunk{seq: len(out), tensor: ti, part: pi, row0: r, rows: n, outRow: outRow + r})
+			}
+			outRow += p.src.rows
+		}
+	}
+	return out
+}
+
+// TensorStats are the validation metrics of one output tensor, and of each
+// expert when the tensor stacks experts.
+type TensorStats struct {
+	Total   quant.Metrics
+	Experts []quant.Metrics
+}
+
+func ggmlEncode(t *outTensor, src []float32, dst []byte, deq []float32) error {
+	if err := quant.Quantize(t.Type, src, dst); err != nil {
+		return err
+	}
+	return quant.Dequantize(t.Type, dst, deq)
+}
+
+type worker struct {
+	raw      []byte
+	in, perm []float32
+	deq      []float32
+	out      []byte
+}
+
+type chunkResult struct {
+	c     chunk
+	stats *quant.Stats
+	err   error
+}
+
+// runEngine writes every tensor's data at offsets[i] in w and returns the
+// validation statistics. progress, if not nil, is called with the number of
+// source elements finished, from one goroutine.
+func runEngine(ctx context.Context, tensors []*outTensor, offsets []int64, w io.WriterAt, workers int, progress func(elems int64)) ([]TensorStats, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	chunks := planChunks(tensors)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	todo := make(chan chunk)
+	done := make(chan chunkResult, workers)
+	// slots bounds the chunks read but not yet merged, which bounds memory.
+	slots := make(chan struct{}, 2*workers)
+
+	go func() {
+		defer close(todo)
+		for _, c := range chunks {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case todo <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	// One probe set per row length, shared read-only by every chunk.
+	probes := map[int]*quant.Stats{}
+	for _, t := range tensors {
+		if probes[t.cols()] == nil {
+			probes[t.cols()] = quant.NewStats(t.cols(), ValidationProbes, probeSeed)
+		}
+	}
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var wk worker
+			for c := range todo {
+				t := tensors[c.tensor]
+				st, err := wk.process(t, c, offsets[c.tensor], w, probes[t.cols()].Fork())
+				done <- chunkResult{c: c, stats: st, err: err}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	// Merge in sequence order so floating-point sums, and so the report,
+	// do not depend on scheduling.
+	partStats := make([][]*quant.Stats, len(tensors))
+	for i, t := range tensors {
+		partStats[i] = make([]*quant.Stats, len(t.parts))
+	}
+	pending := map[int]chunkResult{}
+	next := 0
+	var firstErr error
+	for res := range done {
+		if res.err != nil {
+			if firstErr == nil {
+				firstErr = res.err
+				cancel()
+			}
+			<-slots
+			continue
+		}
+		pending[res.c.seq] = res
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			ps := &partStats[r.c.tensor][r.c.part]
+			if *ps == nil {
+				*ps = r.stats
+			} else {
+				(*ps).Merge(r.stats)
+			}
+			if progress != nil {
+				progress(int64(r.c.rows) * int64(tensors[r.c.tensor].cols()))
+			}
+			<-slots
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if next != len(chunks) {
+		return nil, errors.New("convert: internal error: not every chunk was processed")
+	}
+	out := make([]TensorStats, len(tensors))
+	for i, t := range tensors {
+		total := probes[t.cols()].Fork()
+		for _, ps := range partStats[i] {
+			if ps == nil {
+				continue
+			}
+			total.Merge(ps)
+			if len(t.parts) > 1 {
+				out[i].Experts = append(out[i].Experts, ps.Result())
+			}
+		}
+		out[i].Total = total.Result()
+	}
+	return out, nil
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st *quant.Stats) (*quant.Stats, error) {
+	p := t.parts[c.part]
+	cols := t.cols()
+	n := c.rows * cols
+	wk.raw = grow(wk.raw, int(int64(c.rows)*p.src.rowBytes))
+	wk.in = grow(wk.in, n)
+	if err := p.src.readRows(c.row0, c.rows, wk.raw, wk.in); err != nil {
+		return nil, err
+	}
+	in := wk.in
+	if p.headDim > 0 {
+		wk.perm = grow(wk.perm, n)
+		permuteRows(wk.perm, wk.in, c.rows, cols, p.headDim, p.reorder)
+		in = wk.perm
+	}
+	if i, finite := quant.FindNonFinite(in); !finite {
+		row := c.outRow + i/cols
+		return nil, fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row, i%cols, in[i])
+	}
+	if t.Type == ggml.F16 {
+		if i, fits := quant.CheckF16Range(in); !fits {
+			return nil, fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); use --type BF16",
+				t.Name, in[i], c.outRow+i/cols, i%cols)
+		}
+	}
+	rowBytes, err := t.Type.RowSize(int64(cols))
+	if err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	nb := int(int64(c.rows) * rowBytes)
+	wk.out = grow(wk.out, nb)
+	wk.deq = grow(wk.deq, n)
+	if err := ggmlEncode(t, in, wk.out, wk.deq); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if err := st.AddRows(in, wk.deq); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
+		return nil, fmt.Errorf("writing tensor %s: %w", t.Name, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,226 @@
+package convert
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/mxq-dev/mxq/formats/gguf"
+	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/quant"
+	"github.com/mxq-dev/mxq/quantplan"
+	"github.com/mxq-dev/mxq/report"
+	"github.com/mxq-dev/mxq/tokenizer"
+)
+
+// GGUFOptions choose what a GGUF conversion produces.
+type GGUFOptions struct {
+	FileType        ggml.FileType
+	Plan            quantplan.Options
+	AllowRequantize bool // a quantized GGUF source may be quantized again
+	Workers         int  // 0: all cores
+	// Progress, if set, is called with source elements done and the total.
+	Progress func(done, total int64)
+}
+
+// GGUFPlan is a fully laid out GGUF conversion: every tensor's type and
+// offset and the metadata are fixed before any tensor data is read.
+type GGUFPlan struct {
+	src     *Source
+	opts    GGUFOptions
+	tensors []*outTensor
+	layout  *gguf.Layout
+}
+
+// PlanGGUF maps the source's tensors to GGUF, chooses each tensor's type as
+// llama-quantize would for opts.FileType, and lays the file out.
+func PlanGGUF(src *Source, opts GGUFOptions) (*GGUFPlan, error) {
+	var (
+		tensors []*outTensor
+		kv      []gguf.KV
+		err     error
+	)
+	if src.IsGGUF() {
+		if tensors, err = ggufFromGGUF(src); err != nil {
+			return nil, err
+		}
+		if !opts.AllowRequantize {
+			for _, t := range tensors {
+				if t.Type.IsQuantized() {
+					return nil, fmt.Errorf("%s: tensor %s is already quantized (%s); requantizing loses more precision, pass --allow-requantize to do it anyway", src.Path, t.Name, t.Type)
+				}
+			}
+		}
+		kv = requantMetadata(src.gg, opts.FileType)
+	} else {
+		if tensors, err = ggufFromHF(src.Config, src.ckpt); err != nil {
+			return nil, err
+		}
+		for _, t := range tensors {
+			t.Type = ggml.F32 // what the converter stores unquantized tensors as
+		}
+		vocab, err := tokenizer.Load(src.Dir, src.Config.VocabSize)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tokenizer: %w", src.Dir, err)
+		}
+		vkv, err := vocabKVs(vocab)
+		if err != nil {
+			return nil, err
+		}
+		kv = append(llamaMetadata(src.Name, src.Config, opts.FileType), vkv...)
+	}
+
+	gqa := 1
+	if src.Config.NumKVHeads > 0 {
+		gqa = src.Config.NumHeads / src.Config.NumKVHeads
+	}
+	infos := make([]gguf.TensorInfo, len(tensors))
+	for i, t := range tensors {
+		d, err := quantplan.Decide(opts.FileType, quantplan.TensorDesc{
+			Name: t.Name, Dims: t.Dims, Layer: t.Role.Layer,
+			NExpert: src.Config.NumExperts, NLayer: src.Config.NumLayers,
+			Source: t.Type, GQA: gqa,
+		}, opts.Plan)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		if !quant.Supported(d.Type) {
+			return nil, fmt.Errorf("tensor %s: type %s has no quantization kernel in mxq", t.Name, d.Type)
+		}
+		t.Type, t.Rule = d.Type, d.Rule
+		infos[i] = gguf.TensorInfo{Name: t.Name, Dims: slices.Clone(t.Dims), Type: t.Type}
+	}
+	layout, err := gguf.NewLayout(kv, infos, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &GGUFPlan{src: src, opts: opts, tensors: tensors, layout: layout}, nil
+}
+
+// Size is the size of the file the plan writes.
+func (p *GGUFPlan) Size() int64 { return p.layout.Size() }
+
+// Report describes the plan; after Write it also holds the measurements.
+func (p *GGUFPlan) Report(out string) *report.Report {
+	r := &report.Report{Source: p.src.Path, Output: out, Format: "gguf", Target: p.opts.FileType.String(), DryRun: true, OutputBytes: p.layout.Size()}
+	for _, t := range p.tensors {
+		bytes, _ := t.Type.RowSize(t.numElements())
+		rt := report.Tensor{Name: t.Name, Role: t.Role.Role.String(), Layer: t.Role.Layer, Expert: t.Role.Expert,
+			Type: t.Type.String(), Rule: t.Rule, Params: t.numElements(), Bytes: bytes}
+		for _, d := range t.Dims {
+			rt.Shape = append(rt.Shape, int64(d))
+		}
+		for _, pt := range t.parts {
+			if len(rt.Source) == 0 || rt.Source[len(rt.Source)-1] != pt.src.tensor {
+				rt.Source = append(rt.Source, pt.src.tensor)
+			}
+		}
+		r.Tensors = append(r.Tensors, rt)
+	}
+	r.Summarize()
+	return r
+}
+
+// Write streams the conversion into out through a temporary file in the
+// same folder, renamed over out only when everything succeeded.
+func (p *GGUFPlan) Write(ctx context.Context, out string) (*report.Report, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating output: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	stats, err := p.writeTo(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", out, err)
+	}
+	digest, err := fileSHA256(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("hashing %s: %w", out, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", out, err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return nil, fmt.Errorf("renaming output into place: %w", err)
+	}
+	ok = true
+
+	r := p.Report(out)
+	r.DryRun = false
+	for i := range r.Tensors {
+		r.Tensors[i].Metrics = stats[i].Total
+		r.Tensors[i].Experts = stats[i].Experts
+	}
+	r.Files = []report.File{{Path: out, Bytes: p.layout.Size(), SHA256: digest}}
+	r.Summarize()
+	return r, nil
+}
+
+// WriteTo streams the file into w, which must read back zeros where
+// nothing was written (a new file or a sink); it is what Write uses, and
+// what benchmarks use with a discarding sink.
+func (p *GGUFPlan) writeTo(ctx context.Context, w interface {
+	io.WriterAt
+	Truncate(int64) error
+}) ([]TensorStats, error) {
+	if err := w.Truncate(p.layout.Size()); err != nil {
+		return nil, fmt.Errorf("sizing output: %w", err)
+	}
+	if _, err := w.WriteAt(p.layout.Header(), 0); err != nil {
+		return nil, fmt.Errorf("writing header: %w", err)
+	}
+	offsets := make([]int64, len(p.tensors))
+	for i := range p.tensors {
+		offsets[i] = p.layout.TensorOffset(i)
+	}
+	var total int64
+	for _, t := range p.tensors {
+		total += t.numElements()
+	}
+	var progress func(int64)
+	if p.opts.Progress != nil {
+		var done int64
+		progress = func(n int64) { done += n; p.opts.Progress(done, total) }
+	}
+	return runEngine(ctx, p.tensors, offsets, w, p.opts.Workers, progress)
+}
+
+// Discard is a sink for measuring a conversion without storing it.
+type Discard struct{}
+
+func (Discard) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
+func (Discard) Truncate(int64) error                   { return nil }
+
+// Run converts into w without renaming or hashing, for benchmarks.
+func (p *GGUFPlan) Run(ctx context.Context, w interface {
+	io.WriterAt
+	Truncate(int64) error
+}) error {
+	_, err := p.writeTo(ctx, w)
+	return err
+}
+
+func fileSHA256(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,121 @@
+package convert
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mxq-dev/mxq/formats/safetensors"
+	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/model"
+)
+
+// hfIgnored are buffers some checkpoints carry that are not weights.
+var hfIgnored = []string{".rotary_emb.inv_freq"}
+
+// ggufFromHF lays out the llama-architecture GGUF tensors of an HF
+// checkpoint: names mapped, experts of a layer stacked into one 3-D tensor
+// (expert e's matrix is the e-th slab), q/k rows permuted for llama.cpp's
+// RoPE. Every source tensor must be used and every shape must match the
+// config. Types are left for the plan.
+func ggufFromHF(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]*outTensor, error) {
+	used := map[string]bool{}
+	lookup := func(r model.TensorRole) (safetensors.Tensor, error) {
+		name := model.HFName(r)
+		t, ok := ckpt.Lookup(name)
+		if !ok {
+			return t, fmt.Errorf("checkpoint %s: tensor %s is missing", ckpt.Dir, name)
+		}
+		want, _ := cfg.ExpectedHF(r)
+		if !slices.Equal(t.Shape, want) {
+			return t, fmt.Errorf("%s: tensor %s: shape %v, but config.json implies %v", t.File.Name, name, t.Shape, want)
+		}
+		used[name] = true
+		return t, nil
+	}
+
+	var out []*outTensor
+	for _, e := range cfg.GGUFTensors() {
+		ot := &outTensor{Name: e.Name, Role: e.Role}
+		for _, d := range e.Shape {
+			ot.Dims = append(ot.Dims, uint64(d))
+		}
+		experts := []int{e.Role.Expert}
+		if e.Role.Expert == model.AllExperts {
+			experts = experts[:0]
+			for x := range cfg.NumExperts {
+				experts = append(experts, x)
+			}
+		}
+		for _, x := range experts {
+			r := e.Role
+			r.Expert = x
+			t, err := lookup(r)
+			if err != nil {
+				return nil, err
+			}
+			m, err := hfMatrix(t)
+			if err != nil {
+				return nil, err
+			}
+			p := part{src: m}
+			switch e.Role.Role {
+			case model.RoleAttnQ, model.RoleAttnK:
+				p.headDim, p.reorder = cfg.HeadDim, permutedSource
+			}
+			ot.parts = append(ot.parts, p)
+		}
+		out = append(out, ot)
+	}
+	var unused []string
+	for _, t := range ckpt.Tensors() {
+		if used[t.Name] || hasAnySuffix(t.Name, hfIgnored) {
+			continue
+		}
+		unused = append(unused, t.Name)
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		more := ""
+		if len(unused) > 5 {
+			more = fmt.Sprintf(" and %d more", len(unused)-5)
+			unused = unused[:5]
+		}
+		return nil, fmt.Errorf("checkpoint %s: tensors not part of the %s architecture: %s%s", ckpt.Dir, cfg.Architecture, strings.Join(unused, ", "), more)
+	}
+	return out, nil
+}
+
+// ggufFromGGUF re-lays out a GGUF file's tensors as they are, one part per
+// expert slab, for requantization.
+func ggufFromGGUF(src *Source) ([]*outTensor, error) {
+	f := src.gg
+	var out []*outTensor
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		ms, err := ggufMatrices(f, t)
+		if err != nil {
+			return nil, err
+		}
+		ot := &outTensor{Name: t.Name, Dims: slices.Clone(t.Dims), Role: model.ClassifyGGUF(t.Name), Type: t.Type}
+		for _, m := range ms {
+			ot.parts = append(ot.parts, part{src: m})
+		}
+		out = append(out, ot)
+	}
+	return out, nil
+}
+
+func hasAnySuffix(s string, suffixes []string) bool {
+	for _, x := range suffixes {
+		if strings.HasSuffix(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceType is the type a tensor is stored in at the source, used when the
+// plan keeps it unquantized.
+func (t *outTensor) sourceType() ggml.Type { return t.parts[0].src.typ }
