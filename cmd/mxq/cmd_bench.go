@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mxq-dev/mxq/convert"
+	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/synth"
+	"github.com/mxq-dev/mxq/quant"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure quantization throughput on this machine",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "kernels",
+				Usage: "quantize a Mixtral-width matrix with every type, on 1 core and on all cores",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "rows", Value: 14336, Usage: "matrix rows"},
+					&cli.IntFlag{Name: "cols", Value: 4096, Usage: "matrix columns (a multiple of 256)"},
+					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types (default: all with kernels)"},
+					&cli.DurationFlag{Name: "min-time", Value: 2 * time.Second, Usage: "measure each case for at least this long"},
+				},
+				OnUsageError: onUsageError,
+				Action:       runBenchKernels,
+			},
+			{
+				Name:      "quantize",
+				Usage:     "run the whole GGUF pipeline (read, quantize, validate) into a discarding sink",
+				ArgsUsage: "[SRC]",
+				Description: `Without SRC, a synthetic full-width Mixtral layer (hidden 4096, intermediate 14336,
+8 experts, BF16, N(0, 0.02) weights) is written to a temporary folder first.`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "type", Value: "Q4_K_M", Usage: "GGUF file `TYPE`"},
+					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "workers (default: all cores)"},
+					&cli.StringFlag{Name: "tokenizer", Value: "testdata/mixtral-8x7b-meta", Usage: "tokenizer folder for the synthetic layer"},
+				},
+				OnUsageError: onUsageError,
+				Action:       runBenchQuantize,
+			},
+		},
+	}
+}
+
+func runBenchKernels(c *cli.Context) error {
+	rows, cols := c.Int("rows"), c.Int("cols")
+	if rows <= 0 || cols <= 0 || cols%ggml.QK_K != 0 {
+		return usageError("--rows must be positive and --cols a positive multiple of 256")
+	}
+	types := quant.SupportedTypes()
+	if s := c.String("types"); s != "" {
+		types = nil
+		for _, name := range strings.Split(s, ",") {
+			t, err := ggml.ParseType(strings.TrimSpace(name))
+			if err != nil || !quant.Supported(t) {
+				return usageError("--types: no kernel for %q", name)
+			}
+			types = append(types, t)
+		}
+	}
+	src := make([]float32, rows*cols)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range src {
+		src[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	cores := runtime.GOMAXPROCS(0)
+	w := c.App.Writer
+	fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix (%.0f MB); MB/s of float32 input, %s, %d cores\n\n",
+		rows, cols, float64(len(src)*4)/1e6, runtime.GOARCH, cores)
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "type\t1 core MB/s\t%d cores MB/s\tspeed-up\t\n", cores)
+	for _, t := range types {
+		size, _ := t.RowSize(int64(len(src)))
+		dst := make([]byte, size)
+		one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, 1) })
+		all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, cores) })
+		mb := float64(len(src)*4) / 1e6
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t\n", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
+	}
+	return tw.Flush()
+}
+
+// measure returns the fastest of repeated runs of f, repeated for at least
+// atLeast in all.
+func measure(atLeast time.Duration, f func()) time.Duration {
+	best := time.Duration(math.MaxInt64)
+	for start := time.Now(); time.Since(start) < atLeast || best == math.MaxInt64; {
+		t0 := time.Now()
+		f()
+		best = min(best, time.Since(t0))
+	}
+	return best
+}
+
+func runBenchQuantize(c *cli.Context) error {
+	ft, err := ggml.ParseFileType(c.String("type"))
+	if err != nil {
+		return usageError("--type: %v", err)
+	}
+	path := c.Args().First()
+	w := c.App.Writer
+	if path == "" {
+		dir, err := os.MkdirTemp("", "mxq-bench-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "layer")
+		fmt.Fprintf(w, "writing a synthetic full-width Mixtral layer to %s ...\n", path)
+		if err := synth.Write(path, synth.FullWidthLayer, c.String("tokenizer"), 1); err != nil {
+			return err
+		}
+	}
+	src, err := convert.OpenSource(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	p, err := convert.PlanGGUF(src, convert.GGUFOptions{FileType: ft, Workers: c.Int("threads")})
+	if err != nil {
+		return err
+	}
+	r := p.Report("")
+	t0 := time.Now()
+	if err := p.Run(c.Context, convert.Discard{}); err != nil {
+		return err
+	}
+	el := time.Since(t0)
+	threads := c.Int("threads")
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	fmt.Fprintf(w, "%s → %s: %s parameters in %.2f s with %d workers: %.1f M weights/s, %.0f MB/s of float32 input; output %.2f GB; peak RSS %s\n",
+		path, ft, strconv.FormatInt(r.Params, 10), el.Seconds(), threads, float64(r.Params)/el.Seconds()/1e6,
+		float64(r.Params)*4/el.Seconds()/1e6, float64(p.Size())/1e9, peakRSS())
+	return nil
+}
+
+// peakRSS reads the process's high-water resident set size (Linux).
+func peakRSS() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}

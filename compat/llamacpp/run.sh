@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Converts the bundled tiny Mixtral with mxq to F32 and Q8_0 GGUF, loads
+# both with llama.cpp and compares llama.cpp's next-token distributions with
+# transformers' reference logits. Needs Go and Node.js; npm packages come
+# from the registry (package-lock.json pins them).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+(cd "$here" && npm ci --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
+go build -o "$work/mxq" "$root/cmd/mxq"
+ref="$root/testdata/tiny-mixtral-reference.json.gz"
+
+"$work/mxq" quantize "$root/testdata/tiny-mixtral" --type F32 -o "$work/tiny-F32.gguf" --quiet >/dev/null
+"$work/mxq" quantize "$root/testdata/tiny-mixtral" --bits 8 -o "$work/tiny-Q8_0.gguf" --quiet >/dev/null
+
+cd "$here"
+# F32 must compute the same model: every log-probability within 1e-4 and the
+# same top token at every position.
+node compare.mjs "$work/tiny-F32.gguf" "$ref" --max-dlogp 1e-4 --top1-margin 0
+# Q8_0 is lossy: bounded KL, and the same top token wherever the reference
+# is not a near tie.
+node compare.mjs "$work/tiny-Q8_0.gguf" "$ref" --max-kl 2e-3 --top1-margin 0.05

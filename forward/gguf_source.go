@@ -1,0 +1,236 @@
+package forward
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+
+	"github.com/mxq-dev/mxq/formats/gguf"
+	"github.com/mxq-dev/mxq/model"
+	"github.com/mxq-dev/mxq/quant"
+)
+
+// ggufSource reads a llama.cpp GGUF of a Llama-architecture model
+// (Mixtral, Mistral, Llama), dequantizing every supported ggml type.
+type ggufSource struct {
+	f    *gguf.File
+	cfg  *model.Config
+	dims Dims
+}
+
+// FromGGUF returns a Source over a GGUF file with general.architecture
+// "llama", as llama.cpp's converter writes Mixtral, Mistral and Llama. Its
+// q/k rows are permuted for adjacent-pair rotary embeddings, so the Source
+// reports RopeNormal and hands the weights over as stored. Merged expert
+// tensors (blk.N.ffn_*_exps) are split per expert, reading only that
+// expert's bytes; the older per-expert tensors work too. The file must stay
+// open while the Source is used.
+func FromGGUF(f *gguf.File) (Source, error) {
+	cfg, d, err := ggufDims(f)
+	if err != nil {
+		return nil, err
+	}
+	return &ggufSource{f: f, cfg: cfg, dims: d}, nil
+}
+
+func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
+	fail := func(format string, args ...any) (*model.Config, Dims, error) {
+		return nil, Dims{}, fmt.Errorf("forward: %s: "+format, append([]any{f.Name}, args...)...)
+	}
+	arch, _ := f.String("general.architecture")
+	if arch != "llama" {
+		return fail("architecture %q is not supported (want llama)", arch)
+	}
+	// u reads a count; def < 0 marks a required key. The first problem
+	// is kept for the error message.
+	var problem string
+	u := func(key string, def int) int {
+		key = arch + "." + key
+		v, ok := f.Lookup(key)
+		if !ok {
+			if def < 0 && problem == "" {
+				problem = "metadata " + key + " missing"
+			}
+			return max(def, 0)
+		}
+		n, ok := v.AsUint()
+		if !ok || n > 1<<31 {
+			if problem == "" {
+				problem = fmt.Sprintf("metadata %s = %v is not a count", key, v)
+			}
+			return 0
+		}
+		return int(n)
+	}
+	cfg := &model.Config{
+		Architecture:          "LlamaForCausalLM",
+		ModelType:             "llama",
+		HiddenSize:            u("embedding_length", -1),
+		IntermediateSize:      u("feed_forward_length", -1),
+		NumLayers:             u("block_count", -1),
+		NumHeads:              u("attention.head_count", -1),
+		MaxPositionEmbeddings: u("context_length", 1),
+		NumExperts:            u("expert_count", 1),
+		ExpertsPerToken:       u("expert_used_count", 1),
+		SlidingWindow:         u("attention.sliding_window", 0),
+	}
+	cfg.NumKVHeads = u("attention.head_count_kv", cfg.NumHeads)
+	if cfg.NumHeads > 0 {
+		cfg.HeadDim = u("attention.key_length", cfg.HiddenSize/cfg.NumHeads)
+	}
+	if problem != "" {
+		return fail("%s", problem)
+	}
+	if cfg.NumExperts == 0 {
+		cfg.NumExperts = 1
+	}
+	if cfg.NumExperts == 1 {
+		cfg.ExpertsPerToken = 1
+	}
+	if rd := u("rope.dimension_count", cfg.HeadDim); problem != "" || rd != cfg.HeadDim {
+		if problem != "" {
+			return fail("%s", problem)
+		}
+		return fail("partial rotary embeddings (%d of %d dims) are not supported", rd, cfg.HeadDim)
+	}
+	if st, ok := f.String(arch + ".rope.scaling.type"); ok && st != "none" {
+		return fail("rope scaling %q is not supported", st)
+	}
+	cfg.RopeTheta = 10000
+	if v, ok := metaFloat(f, arch+".rope.freq_base"); ok {
+		cfg.RopeTheta = v
+	}
+	eps, ok := metaFloat(f, arch+".attention.layer_norm_rms_epsilon")
+	if !ok {
+		return fail("metadata %s.attention.layer_norm_rms_epsilon missing", arch)
+	}
+	cfg.RMSNormEps = eps
+	emb, ok := f.Tensor(model.GGUFName(globalRole(model.RoleEmbedding)))
+	if !ok || len(emb.Dims) != 2 || emb.Dims[1] > 1<<31 {
+		return fail("token_embd.weight missing or not a matrix")
+	}
+	cfg.VocabSize = int(emb.Dims[1])
+	_, hasOutput := f.Tensor(model.GGUFName(globalRole(model.RoleOutput)))
+	cfg.TieWordEmbeddings = !hasOutput
+	if err := cfg.Validate(); err != nil {
+		return fail("%v", err)
+	}
+	d := DimsFromConfig(cfg)
+	d.RopeStyle = RopeNormal
+	if err := d.Check(); err != nil {
+		return fail("%v", err)
+	}
+	return cfg, d, nil
+}
+
+// metaFloat reads a numeric value. The converter stores floats as FLOAT32;
+// those are widened through their shortest decimal form, so 1e-5 reads
+// back as 1e-5 as in config.json rather than 9.99999974738e-06.
+func metaFloat(f *gguf.File, key string) (float64, bool) {
+	v, ok := f.Lookup(key)
+	if !ok {
+		return 0, false
+	}
+	x, ok := v.AsFloat()
+	if !ok {
+		return 0, false
+	}
+	if v.Type == gguf.TypeFloat32 {
+		x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', -1, 32), 64)
+	}
+	return x, true
+}
+
+func (s *ggufSource) Dims() Dims { return s.dims }
+
+// tensor reads the tensor of role r. For an expert role it reads that
+// expert's slab of the merged tensor if there is one (ne[2] is the expert
+// index, so the slab is contiguous), else the per-expert tensor.
+func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
+	full := r
+	if r.Expert >= 0 {
+		full.Expert = model.AllExperts
+		if _, ok := s.f.Tensor(model.GGUFName(full)); !ok {
+			full = r
+		}
+	}
+	name := model.GGUFName(full)
+	want, ok := s.cfg.ExpectedGGUF(full)
+	if name == "" || !ok {
+		return nil, fmt.Errorf("forward: %s: model has no tensor for role %+v", s.f.Name, r)
+	}
+	ti, ok := s.f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("forward: %s: tensor %q missing", s.f.Name, name)
+	}
+	if !sameDims(ti.Dims, want) {
+		return nil, fmt.Errorf("forward: %s: tensor %q has dims %v, want %v", s.f.Name, name, ti.Dims, want)
+	}
+	if !quant.Supported(ti.Type) {
+		return nil, fmt.Errorf("forward: %s: tensor %q: cannot dequantize type %s", s.f.Name, name, ti.Type)
+	}
+	rowLen := int(want[0])
+	rowBytes, err := ti.Type.RowSize(want[0])
+	if err != nil {
+		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
+	}
+	rows := int64(ti.NumElements()) / want[0]
+	var off int64
+	if full.Expert == model.AllExperts {
+		rows /= want[2]
+		off = int64(r.Expert) * rows * rowBytes
+	}
+	n := rows * rowBytes
+	if end := s.f.DataOffset + int64(ti.Offset) + off + n; end > s.f.Size || end < 0 {
+		return nil, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
+	}
+	raw := make([]byte, n)
+	if _, err := io.ReadFull(io.NewSectionReader(s.f.Section(ti), off, n), raw); err != nil {
+		return nil, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
+	}
+	dst := make([]float32, rows*int64(rowLen))
+	if err := quant.DequantizeRows(ti.Type, raw, rowLen, dst, runtime.GOMAXPROCS(0)); err != nil {
+		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
+	}
+	return dst, nil
+}
+
+// sameDims compares GGUF ne dimensions with the expected ones, ignoring
+// trailing 1s (ggml's writer drops them, gguf-py keeps them).
+func sameDims(got []uint64, want []int64) bool {
+	for len(got) > 1 && got[len(got)-1] == 1 {
+		got = got[:len(got)-1]
+	}
+	for len(want) > 1 && want[len(want)-1] == 1 {
+		want = want[:len(want)-1]
+	}
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if int64(got[i]) != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *ggufSource) Embedding() ([]float32, error) {
+	return s.tensor(globalRole(model.RoleEmbedding))
+}
+
+func (s *ggufSource) OutputNorm() ([]float32, error) {
+	return s.tensor(globalRole(model.RoleOutputNorm))
+}
+
+func (s *ggufSource) Output() ([]float32, error) {
+	if s.cfg.TieWordEmbeddings {
+		return s.Embedding()
+	}
+	return s.tensor(globalRole(model.RoleOutput))
+}
+
+func (s *ggufSource) Layer(i int) (*LayerWeights, error) {
+	return loadLayer(s.dims, i, s.tensor)
+}

@@ -1,0 +1,181 @@
+package forward
+
+import (
+	"math"
+	"sort"
+)
+
+// MoEResult is what one sparse MoE block (or dense MLP) computed.
+type MoEResult struct {
+	Out [][]float32 // [T][Hidden], before the residual is added
+	// RouterLogits are gate·h, [T][Experts]; nil for a dense layer.
+	RouterLogits [][]float32
+	// TopK are the chosen experts per token, most probable first, and
+	// Weights their renormalised routing weights, both [T][TopK]. A dense
+	// layer reports expert 0 with weight 1.
+	TopK    [][]int
+	Weights [][]float32
+}
+
+// MoE runs the feed-forward half of a decoder layer on x, the output of the
+// post-attention norm ([T][Hidden]): the router and top-k experts for a
+// Mixtral layer, the single MLP for a dense one. workers <= 0 means
+// GOMAXPROCS.
+func MoE(lw *LayerWeights, d Dims, x [][]float32, workers int) (*MoEResult, error) {
+	if err := d.Check(); err != nil {
+		return nil, err
+	}
+	if err := lw.checkMoE(d); err != nil {
+		return nil, err
+	}
+	if err := checkRows("moe input", x, d.Hidden); err != nil {
+		return nil, err
+	}
+	return moe(lw, d, x, workers), nil
+}
+
+// MoEBlock is MoE with default parallelism, returning the block output, the
+// chosen experts and their routing weights.
+func MoEBlock(lw *LayerWeights, d Dims, h [][]float32) (out [][]float32, topk [][]int, weights [][]float32, err error) {
+	r, err := MoE(lw, d, h, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r.Out, r.TopK, r.Weights, nil
+}
+
+func moe(lw *LayerWeights, d Dims, x [][]float32, workers int) *MoEResult {
+	T := len(x)
+	r := &MoEResult{TopK: make([][]int, T), Weights: make([][]float32, T)}
+	if d.Dense() {
+		for t := range T {
+			r.TopK[t], r.Weights[t] = []int{0}, []float32{1}
+		}
+	} else {
+		r.RouterLogits = newMatrix(T, d.Experts)
+		matmul(lw.Router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
+		for t := range T {
+			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK)
+		}
+	}
+
+	// Experts run in ascending order and each adds its weighted output to
+	// the tokens it serves, as transformers' index_add_ loop does, so the
+	// float32 sums happen in the same order.
+	r.Out = newMatrix(T, d.Hidden)
+	for e := range lw.Experts {
+		var toks []int
+		var ws []float32
+		for t := range T {
+			for k, ex := range r.TopK[t] {
+				if ex == e {
+					toks = append(toks, t)
+					ws = append(ws, r.Weights[t][k])
+				}
+			}
+		}
+		if len(toks) == 0 {
+			continue
+		}
+		xs := make([][]float32, len(toks))
+		for i, t := range toks {
+			xs[i] = x[t]
+		}
+		y := expertMLP(&lw.Experts[e], d, xs, workers)
+		for i, t := range toks {
+			out, w := r.Out[t], ws[i]
+			for j, v := range y[i] {
+				out[j] += float32(v * w) // rounded before the add, as in transformers
+			}
+		}
+	}
+	return r
+}
+
+// route turns one token's router logits into its top-k experts and their
+// weights: softmax over all experts in float32, keep the k largest, divide
+// by their sum (transformers' Mixtral routing).
+func route(logits []float32, k int) ([]int, []float32) {
+	m := logits[0]
+	for _, l := range logits[1:] {
+		m = max(m, l)
+	}
+	probs := make([]float32, len(logits))
+	var sum float32
+	for i, l := range logits {
+		probs[i] = float32(math.Exp(float64(l - m)))
+		sum += probs[i]
+	}
+	inv := 1 / sum
+	for i := range probs {
+		probs[i] *= inv
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	// Order by probability; equal probabilities fall back to the logit,
+	// then to the lower expert index, so the choice is deterministic.
+	sort.SliceStable(idx, func(a, b int) bool {
+		pa, pb := probs[idx[a]], probs[idx[b]]
+		if pa != pb {
+			return pa > pb
+		}
+		return logits[idx[a]] > logits[idx[b]]
+	})
+	top := idx[:k:k]
+	w := make([]float32, k)
+	var tsum float32
+	for i, e := range top {
+		w[i] = probs[e]
+		tsum += w[i]
+	}
+	for i := range w {
+		w[i] /= tsum
+	}
+	return top, w
+}
+
+// expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs. The gate and
+// up rows are computed together so each parallel chunk reads its slice of
+// both matrices once.
+func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int) [][]float32 {
+	I, H := d.Intermediate, d.Hidden
+	T := len(xs)
+	act := newMatrix(T, I)
+	parallelFor(I, rowGrain, workers, func(lo, hi int) {
+		gate := make([]float32, T)
+		for o := lo; o < hi; o++ {
+			g, u := ex.Gate[o*H:(o+1)*H], ex.Up[o*H:(o+1)*H]
+			matvecRow(g, xs, gate)
+			for t := range T {
+				act[t][o] = silu(gate[t])
+			}
+			matvecRow(u, xs, gate)
+			for t := range T {
+				act[t][o] *= gate[t]
+			}
+		}
+	})
+	y := newMatrix(T, H)
+	matmul(ex.Down, H, I, act, y, workers)
+	return y
+}
+
+// matvecRow sets dst[t] = row·xs[t] for every token.
+func matvecRow(row []float32, xs [][]float32, dst []float32) {
+	t := 0
+	for ; t+2 <= len(xs); t += 2 {
+		a, b := dot2(row, xs[t], xs[t+1])
+		dst[t], dst[t+1] = float32(a), float32(b)
+	}
+	for ; t < len(xs); t++ {
+		dst[t] = float32(dot(row, xs[t]))
+	}
+}
+
+// silu is x·sigmoid(x), rounded once to float32.
+func silu(x float32) float32 {
+	v := float64(x)
+	return float32(v / (1 + math.Exp(-v)))
+}

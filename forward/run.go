@@ -1,0 +1,161 @@
+package forward
+
+import "fmt"
+
+// Options select what Run collects besides the logits.
+type Options struct {
+	// Workers bounds the goroutines of each matrix product; <= 0 means
+	// GOMAXPROCS. Results are identical for every value.
+	Workers int
+	// Router collects RouterLogits, TopK and TopKWeights.
+	Router bool
+	// Hidden collects Hidden.
+	Hidden bool
+	// MoEInputs collects MoEInputs.
+	MoEInputs bool
+}
+
+// Result is the output of Run. Per-layer slices are indexed [layer][pos].
+type Result struct {
+	Logits [][]float32 // [T][Vocab]
+	// RouterLogits [layer][pos][Experts], TopK and TopKWeights
+	// [layer][pos][TopK]; only with Options.Router and a MoE model.
+	RouterLogits [][][]float32
+	TopK         [][][]int
+	TopKWeights  [][][]float32
+	// Hidden follows transformers' output_hidden_states: Layers+1 entries,
+	// the embeddings, then the output of each layer except the last, then
+	// the last layer's output after the final norm.
+	Hidden [][][]float32
+	// MoEInputs are the inputs of each layer's MoE block (after the
+	// post-attention norm), for feeding MoE directly.
+	MoEInputs [][][]float32
+}
+
+// LayerResult is the output of one decoder layer.
+type LayerResult struct {
+	Out      [][]float32 // [T][Hidden], residuals included
+	MoEInput [][]float32 // the MoE block's input
+	MoE      *MoEResult
+}
+
+// DecoderLayer runs one decoder layer on h, the hidden states of positions
+// 0..len(h)-1: attention with its residual, then the MoE block (or MLP)
+// with its residual. workers <= 0 means GOMAXPROCS.
+func DecoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) (*LayerResult, error) {
+	if err := d.Check(); err != nil {
+		return nil, err
+	}
+	if err := lw.Check(d); err != nil {
+		return nil, err
+	}
+	if err := checkRows("layer input", h, d.Hidden); err != nil {
+		return nil, err
+	}
+	return decoderLayer(lw, d, h, workers), nil
+}
+
+func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) *LayerResult {
+	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers)
+	for t := range a {
+		for i, v := range h[t] {
+			a[t][i] += v
+		}
+	}
+	x := rmsNormRows(a, lw.FFNNorm, d.RMSEps)
+	m := moe(lw, d, x, workers)
+	// A separate matrix keeps m.Out the block's own output.
+	out := newMatrix(len(h), d.Hidden)
+	for t := range out {
+		for i, v := range m.Out[t] {
+			out[t][i] = a[t][i] + v
+		}
+	}
+	return &LayerResult{Out: out, MoEInput: x, MoE: m}
+}
+
+// Run computes the logits of tokens (positions 0..len-1) under the model src
+// supplies. It holds the embeddings only while looking tokens up, one layer
+// at a time, and the output head only at the end.
+func Run(src Source, tokens []int, opts Options) (*Result, error) {
+	d := src.Dims()
+	if err := d.Check(); err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("forward: no tokens")
+	}
+	emb, err := src.Embedding()
+	if err != nil {
+		return nil, fmt.Errorf("forward: embedding: %w", err)
+	}
+	if err := checkLen("embedding", emb, d.Vocab*d.Hidden); err != nil {
+		return nil, err
+	}
+	T := len(tokens)
+	h := newMatrix(T, d.Hidden)
+	for t, id := range tokens {
+		if id < 0 || id >= d.Vocab {
+			return nil, fmt.Errorf("forward: token %d at position %d outside vocabulary of %d", id, t, d.Vocab)
+		}
+		copy(h[t], emb[id*d.Hidden:(id+1)*d.Hidden])
+	}
+	emb = nil
+
+	res := &Result{}
+	if opts.Hidden {
+		res.Hidden = append(res.Hidden, cloneMatrix(h))
+	}
+	for l := range d.Layers {
+		lw, err := src.Layer(l)
+		if err != nil {
+			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
+		}
+		if err := lw.Check(d); err != nil {
+			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
+		}
+		lr := decoderLayer(lw, d, h, opts.Workers)
+		h = lr.Out
+		if opts.Router && !d.Dense() {
+			res.RouterLogits = append(res.RouterLogits, lr.MoE.RouterLogits)
+			res.TopK = append(res.TopK, lr.MoE.TopK)
+			res.TopKWeights = append(res.TopKWeights, lr.MoE.Weights)
+		}
+		if opts.MoEInputs {
+			res.MoEInputs = append(res.MoEInputs, lr.MoEInput)
+		}
+		if opts.Hidden && l < d.Layers-1 {
+			res.Hidden = append(res.Hidden, cloneMatrix(h))
+		}
+	}
+
+	norm, err := src.OutputNorm()
+	if err != nil {
+		return nil, fmt.Errorf("forward: output norm: %w", err)
+	}
+	if err := checkLen("output norm", norm, d.Hidden); err != nil {
+		return nil, err
+	}
+	h = rmsNormRows(h, norm, d.RMSEps)
+	if opts.Hidden {
+		res.Hidden = append(res.Hidden, h)
+	}
+	head, err := src.Output()
+	if err != nil {
+		return nil, fmt.Errorf("forward: output: %w", err)
+	}
+	if err := checkLen("output", head, d.Vocab*d.Hidden); err != nil {
+		return nil, err
+	}
+	res.Logits = newMatrix(T, d.Vocab)
+	matmul(head, d.Vocab, d.Hidden, h, res.Logits, opts.Workers)
+	return res, nil
+}
+
+func cloneMatrix(m [][]float32) [][]float32 {
+	c := newMatrix(len(m), len(m[0]))
+	for i := range m {
+		copy(c[i], m[i])
+	}
+	return c
+}

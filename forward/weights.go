@@ -1,0 +1,170 @@
+package forward
+
+import "fmt"
+
+// RopeStyle selects how rotary embeddings pair the dimensions of a head.
+type RopeStyle int
+
+const (
+	// RopeNeoX rotates dimension i with dimension i+headDim/2
+	// (transformers' rotate_half). Hugging Face checkpoints use it.
+	RopeNeoX RopeStyle = iota
+	// RopeNormal rotates adjacent pairs (2i, 2i+1). llama.cpp's converter
+	// permutes q/k rows so that GGUF weights expect this style.
+	RopeNormal
+)
+
+func (s RopeStyle) String() string {
+	switch s {
+	case RopeNeoX:
+		return "neox"
+	case RopeNormal:
+		return "normal"
+	}
+	return fmt.Sprintf("RopeStyle(%d)", int(s))
+}
+
+// Dims are the shape hyperparameters of a model.
+type Dims struct {
+	Hidden, Intermediate, Layers int
+	Heads, KVHeads, HeadDim      int
+	// Experts is the number of local experts; 0 or 1 means a dense MLP.
+	Experts, TopK int
+	Vocab         int
+	// SlidingWindow limits attention to the last SlidingWindow positions
+	// (the query's own included); 0 means unlimited.
+	SlidingWindow int
+	RopeTheta     float64
+	RMSEps        float64
+	RopeStyle     RopeStyle
+}
+
+// Dense reports whether the layers hold one MLP instead of routed experts.
+func (d Dims) Dense() bool { return d.Experts <= 1 }
+
+// Check rejects dimensions the forward pass cannot run with.
+func (d Dims) Check() error {
+	switch {
+	case d.Hidden <= 0, d.Intermediate <= 0, d.Layers <= 0, d.Vocab <= 0:
+		return fmt.Errorf("forward: hidden, intermediate, layers and vocab must be positive (%+v)", d)
+	case d.Heads <= 0, d.KVHeads <= 0, d.Heads%d.KVHeads != 0:
+		return fmt.Errorf("forward: %d heads not divisible into %d kv heads", d.Heads, d.KVHeads)
+	case d.HeadDim <= 0, d.HeadDim%2 != 0:
+		return fmt.Errorf("forward: head dim %d must be positive and even", d.HeadDim)
+	case !d.Dense() && (d.TopK <= 0 || d.TopK > d.Experts):
+		return fmt.Errorf("forward: top-k %d out of range for %d experts", d.TopK, d.Experts)
+	case d.SlidingWindow < 0:
+		return fmt.Errorf("forward: negative sliding window %d", d.SlidingWindow)
+	case !(d.RopeTheta > 0), !(d.RMSEps >= 0):
+		return fmt.Errorf("forward: bad rope theta %v or rms eps %v", d.RopeTheta, d.RMSEps)
+	case d.RopeStyle != RopeNeoX && d.RopeStyle != RopeNormal:
+		return fmt.Errorf("forward: unknown %v", d.RopeStyle)
+	}
+	return nil
+}
+
+// numExperts is the number of expert MLPs per layer (1 when dense).
+func (d Dims) numExperts() int {
+	if d.Dense() {
+		return 1
+	}
+	return d.Experts
+}
+
+// Expert is one SwiGLU MLP in Hugging Face orientation: each matrix is
+// row-major [out][in].
+type Expert struct {
+	Gate []float32 // w1 / gate_proj [Intermediate][Hidden]
+	Down []float32 // w2 / down_proj [Hidden][Intermediate]
+	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
+}
+
+// LayerWeights holds one decoder layer in Hugging Face orientation
+// (matrices row-major [out][in]).
+type LayerWeights struct {
+	AttnNorm []float32 // input_layernorm [Hidden]
+	Q        []float32 // [Heads*HeadDim][Hidden]
+	K        []float32 // [KVHeads*HeadDim][Hidden]
+	V        []float32 // [KVHeads*HeadDim][Hidden]
+	O        []float32 // [Hidden][Heads*HeadDim]
+	FFNNorm  []float32 // post_attention_layernorm [Hidden]
+	// Router is the gate [Experts][Hidden]; nil for a dense layer.
+	Router []float32
+	// Experts holds Experts entries, or exactly one for a dense layer.
+	Experts []Expert
+}
+
+// Source supplies a model's weights. Layer is called once per layer, in
+// order, and the forward pass drops each layer before asking for the next,
+// so an implementation should read weights on demand rather than cache them.
+type Source interface {
+	Dims() Dims
+	Embedding() ([]float32, error)  // [Vocab][Hidden]
+	OutputNorm() ([]float32, error) // [Hidden]
+	Output() ([]float32, error)     // lm_head [Vocab][Hidden]
+	Layer(i int) (*LayerWeights, error)
+}
+
+func checkLen(what string, got []float32, want int) error {
+	if len(got) != want {
+		return fmt.Errorf("forward: %s has %d elements, want %d", what, len(got), want)
+	}
+	return nil
+}
+
+// checkAttention verifies the sizes of the norms and attention weights.
+func (lw *LayerWeights) checkAttention(d Dims) error {
+	h, q, kv := d.Hidden, d.Heads*d.HeadDim, d.KVHeads*d.HeadDim
+	for _, c := range []struct {
+		name string
+		w    []float32
+		n    int
+	}{
+		{"attention norm", lw.AttnNorm, h},
+		{"q", lw.Q, q * h},
+		{"k", lw.K, kv * h},
+		{"v", lw.V, kv * h},
+		{"attention output", lw.O, h * q},
+		{"ffn norm", lw.FFNNorm, h},
+	} {
+		if err := checkLen(c.name, c.w, c.n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMoE verifies the sizes of the router and expert weights.
+func (lw *LayerWeights) checkMoE(d Dims) error {
+	h, in := d.Hidden, d.Intermediate
+	if d.Dense() {
+		if lw.Router != nil {
+			return fmt.Errorf("forward: dense layer has a router")
+		}
+	} else if err := checkLen("router", lw.Router, d.Experts*h); err != nil {
+		return err
+	}
+	if len(lw.Experts) != d.numExperts() {
+		return fmt.Errorf("forward: layer has %d experts, want %d", len(lw.Experts), d.numExperts())
+	}
+	for e, x := range lw.Experts {
+		for _, c := range []struct {
+			name string
+			w    []float32
+			n    int
+		}{{"gate", x.Gate, in * h}, {"down", x.Down, h * in}, {"up", x.Up, in * h}} {
+			if err := checkLen(fmt.Sprintf("expert %d %s", e, c.name), c.w, c.n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Check verifies that every weight of the layer has the size d implies.
+func (lw *LayerWeights) Check(d Dims) error {
+	if err := lw.checkAttention(d); err != nil {
+		return err
+	}
+	return lw.checkMoE(d)
+}

@@ -1,0 +1,131 @@
+package inspect
+
+import (
+	"sort"
+
+	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/model"
+	"github.com/mxq-dev/mxq/quantplan"
+)
+
+// weightSet is one way of storing the weights, broken down the way llama.cpp
+// places them: the token embedding (always in CPU RAM), the per-layer
+// tensors (split into shared and expert parts, which --n-cpu-moe separates),
+// and the rest (output head, final norm), which goes with the last layer.
+type weightSet struct {
+	name, kind   string
+	llamaCPP     bool // placed as llama.cpp places a GGUF: token_embd in RAM
+	total        int64
+	params       int64
+	tokenEmbd    int64
+	tail         int64
+	layerShared  []int64
+	layerExperts []int64
+	types        []TypeBytes
+}
+
+func newWeightSet(name, kind string, layers int) *weightSet {
+	return &weightSet{name: name, kind: kind, layerShared: make([]int64, layers), layerExperts: make([]int64, layers)}
+}
+
+func (w *weightSet) add(r model.TensorRole, params, bytes int64) {
+	w.total += bytes
+	w.params += params
+	switch {
+	case r.Role == model.RoleEmbedding:
+		w.tokenEmbd += bytes
+	case r.Layer >= 0 && r.Layer < len(w.layerShared):
+		if r.Role.Group() == model.GroupExperts {
+			w.layerExperts[r.Layer] += bytes
+		} else {
+			w.layerShared[r.Layer] += bytes
+		}
+	default:
+		w.tail += bytes
+	}
+}
+
+func (w *weightSet) experts() int64 {
+	var n int64
+	for _, e := range w.layerExperts {
+		n += e
+	}
+	return n
+}
+
+func (w *weightSet) bpw() float64 {
+	if w.params == 0 {
+		return 0
+	}
+	return float64(w.total) * 8 / float64(w.params)
+}
+
+// plainWidths are the "every parameter at N bits, no scales" rows.
+var plainWidths = []struct {
+	name string
+	bits int64
+}{{"fp32", 32}, {"fp16/bf16", 16}, {"int8", 8}, {"int4", 4}}
+
+// ggufMixes are the llama.cpp file types of the weights table.
+var ggufMixes = []ggml.FileType{
+	ggml.FileTypeMostlyF16, ggml.FileTypeQ8_0, ggml.FileTypeQ6_K,
+	ggml.FileTypeQ5_K_M, ggml.FileTypeQ4_K_M, ggml.FileTypeQ4_0,
+}
+
+func plainSet(cfg *model.Config, name string, bits int64) *weightSet {
+	w := newWeightSet(name, "plain", cfg.NumLayers)
+	for _, e := range cfg.HFTensors() {
+		n := e.NumElements()
+		w.add(e.Role, n, (n*bits+7)/8)
+	}
+	w.types = []TypeBytes{{Type: name, Tensors: len(cfg.HFTensors()), Params: w.params, Bytes: w.total, BitsPerWeight: float64(bits)}}
+	return w
+}
+
+// ggufSet plans cfg's GGUF at file type ft with llama-quantize's rules.
+func ggufSet(cfg *model.Config, ft ggml.FileType) (*weightSet, error) {
+	p, err := quantplan.Build(ft, quantplan.FromConfig(cfg, ggml.F16), quantplan.Options{TiedEmbeddings: cfg.TieWordEmbeddings})
+	if err != nil {
+		return nil, err
+	}
+	w := newWeightSet(ft.String(), "gguf", cfg.NumLayers)
+	w.llamaCPP = true
+	for _, t := range p.Tensors {
+		w.add(model.ClassifyGGUF(t.Name), t.Elements, t.Bytes)
+	}
+	for _, tt := range p.ByType {
+		w.types = append(w.types, TypeBytes{Type: tt.Type.String(), Tensors: tt.Tensors, Params: tt.Elements, Bytes: tt.Bytes, BitsPerWeight: tt.BitsPerWeight})
+	}
+	return w, nil
+}
+
+// storedSet is the checkpoint as it is on disk.
+func storedSet(l *loaded) *weightSet {
+	w := newWeightSet("as stored", "stored", l.cfg.NumLayers)
+	w.llamaCPP = l.gguf
+	types := map[string]*TypeBytes{}
+	for _, r := range l.tensors {
+		w.add(r.Role, r.Params, r.Bytes)
+		tb := types[r.DType]
+		if tb == nil {
+			tb = &TypeBytes{Type: r.DType}
+			types[r.DType] = tb
+		}
+		tb.Tensors++
+		tb.Params += r.Params
+		tb.Bytes += r.Bytes
+	}
+	for _, tb := range types {
+		if tb.Params > 0 {
+			tb.BitsPerWeight = float64(tb.Bytes) * 8 / float64(tb.Params)
+		}
+		w.types = append(w.types, *tb)
+	}
+	sort.Slice(w.types, func(i, j int) bool {
+		if w.types[i].Bytes != w.types[j].Bytes {
+			return w.types[i].Bytes > w.types[j].Bytes
+		}
+		return w.types[i].Type < w.types[j].Type
+	})
+	return w
+}

@@ -1,0 +1,478 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Config is the part of a Hugging Face config.json that fixes the shapes of
+// a Mixtral, Mistral or Llama checkpoint. Dense models have NumExperts 1 and
+// ExpertsPerToken 1.
+type Config struct {
+	Architecture          string  `json:"architecture"`
+	ModelType             string  `json:"model_type"`
+	HiddenSize            int     `json:"hidden_size"`
+	IntermediateSize      int     `json:"intermediate_size"`
+	NumLayers             int     `json:"num_layers"`
+	NumHeads              int     `json:"num_heads"`
+	NumKVHeads            int     `json:"num_kv_heads"`
+	HeadDim               int     `json:"head_dim"`
+	NumExperts            int     `json:"num_experts"`
+	ExpertsPerToken       int     `json:"experts_per_token"`
+	VocabSize             int     `json:"vocab_size"`
+	MaxPositionEmbeddings int     `json:"max_position_embeddings"`
+	SlidingWindow         int     `json:"sliding_window"` // 0: none (null in config.json)
+	RopeTheta             float64 `json:"rope_theta"`
+	RMSNormEps            float64 `json:"rms_norm_eps"`
+	TieWordEmbeddings     bool    `json:"tie_word_embeddings"`
+	TorchDType            string  `json:"torch_dtype,omitempty"`
+	BOSTokenID            int     `json:"bos_token_id"`
+	EOSTokenID            int     `json:"eos_token_id"`
+
+	// Defaulted lists the config.json keys that were absent (or null where
+	// null is not meaningful) and took the transformers default for the
+	// model type, so reports can say which figures rest on a default.
+	Defaulted []string `json:"defaulted,omitempty"`
+}
+
+// IsMoE reports whether the feed-forward blocks are mixtures of experts.
+func (c *Config) IsMoE() bool { return c.NumExperts > 1 }
+
+// ConfigError describes an unusable config.json; Key names the offending
+// field ("" when the document itself is malformed).
+type ConfigError struct {
+	File string
+	Key  string
+	Msg  string
+}
+
+// ErrConfig is matched by every *ConfigError through errors.Is.
+var ErrConfig = errors.New("invalid model config")
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("config")
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": %q", e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// Supported architectures (the "architectures" entry of config.json) and the
+// model_type each belongs to.
+var architectures = map[string]string{
+	"MixtralForCausalLM": "mixtral",
+	"MistralForCausalLM": "mistral",
+	"LlamaForCausalLM":   "llama",
+}
+
+// SupportedArchitectures lists the architectures ParseConfig accepts.
+func SupportedArchitectures() []string {
+	out := make([]string, 0, len(architectures))
+	for a := range architectures {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// typeDefaults are the transformers defaults (MixtralConfig, MistralConfig,
+// LlamaConfig __init__) for the keys whose absence is common in real
+// configs. Shape-defining keys (hidden_size, layers, heads, vocab, ...) are
+// required instead: a default there would silently describe another model.
+type typeDefaults struct {
+	maxPos        int
+	rmsEps        float64
+	ropeTheta     float64
+	slidingWindow int // used only when the key is absent; null means none
+	kvHeads       int // 0: same as num_attention_heads
+	experts       int // num_local_experts when absent (0: dense)
+	topK          int
+}
+
+var defaultsByType = map[string]typeDefaults{
+	"mixtral": {maxPos: 4096 * 32, rmsEps: 1e-5, ropeTheta: 1e6, kvHeads: 8, experts: 8, topK: 2},
+	"mistral": {maxPos: 4096 * 32, rmsEps: 1e-6, ropeTheta: 1e4, slidingWindow: 4096, kvHeads: 8, topK: 2},
+	"llama":   {maxPos: 2048, rmsEps: 1e-6, ropeTheta: 1e4},
+}
+
+// LoadConfig reads and parses a config.json file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseConfig parses a Hugging Face config.json for MixtralForCausalLM,
+// MistralForCausalLM or LlamaForCausalLM.
+//
+// Defaults follow transformers for the config's model_type: rope_theta is
+// 1e6 for mixtral and 1e4 for mistral and llama; rms_norm_eps 1e-5 for
+// mixtral, 1e-6 otherwise; max_position_embeddings 131072 for mixtral and
+// mistral, 2048 for llama; num_key_value_heads 8 for mixtral and mistral and
+// num_attention_heads for llama; a missing sliding_window is 4096 for
+// mistral and none otherwise, and an explicit null is none. A config whose
+// model_type is "mistral" but which carries num_local_experts (early Mixtral
+// uploads) is read as a mixture of experts. head_dim is used when present,
+// else hidden_size / num_attention_heads. Newer configs that keep rope_theta
+// inside rope_parameters, or name torch_dtype "dtype", are understood too.
+func ParseConfig(data []byte) (*Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, &ConfigError{Msg: "not a JSON object: " + err.Error()}
+	}
+	r := rawConfig(raw)
+	c := &Config{}
+
+	arch, modelType, err := r.architecture()
+	if err != nil {
+		return nil, err
+	}
+	c.Architecture, c.ModelType = arch, modelType
+	family := architectures[arch]
+	if _, ok := defaultsByType[modelType]; ok {
+		family = modelType
+	}
+	d := defaultsByType[family]
+
+	required := []struct {
+		key string
+		dst *int
+	}{
+		{"hidden_size", &c.HiddenSize},
+		{"intermediate_size", &c.IntermediateSize},
+		{"num_hidden_layers", &c.NumLayers},
+		{"num_attention_heads", &c.NumHeads},
+		{"vocab_size", &c.VocabSize},
+	}
+	for _, f := range required {
+		v, ok, err := r.int(f.key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &ConfigError{Key: f.key, Msg: "missing (required to know the tensor shapes)"}
+		}
+		if v <= 0 {
+			return nil, &ConfigError{Key: f.key, Msg: fmt.Sprintf("must be positive, got %d", v)}
+		}
+		*f.dst = v
+	}
+
+	def := func(key string) { c.Defaulted = append(c.Defaulted, key) }
+
+	if v, ok, err := r.int("num_key_value_heads"); err != nil {
+		return nil, err
+	} else if ok {
+		c.NumKVHeads = v
+	} else {
+		c.NumKVHeads = d.kvHeads
+		if c.NumKVHeads == 0 {
+			c.NumKVHeads = c.NumHeads
+		}
+		def("num_key_value_heads")
+	}
+	if c.NumKVHeads <= 0 || c.NumHeads%c.NumKVHeads != 0 {
+		return nil, &ConfigError{Key: "num_key_value_heads", Msg: fmt.Sprintf("%d does not divide num_attention_heads %d", c.NumKVHeads, c.NumHeads)}
+	}
+
+	if v, ok, err := r.int("head_dim"); err != nil {
+		return nil, err
+	} else if ok {
+		if v <= 0 {
+			return nil, &ConfigError{Key: "head_dim", Msg: fmt.Sprintf("must be positive, got %d", v)}
+		}
+		c.HeadDim = v
+	} else {
+		if c.HiddenSize%c.NumHeads != 0 {
+			return nil, &ConfigError{Key: "num_attention_heads", Msg: fmt.Sprintf("%d does not divide hidden_size %d and head_dim is absent", c.NumHeads, c.HiddenSize)}
+		}
+		c.HeadDim = c.HiddenSize / c.NumHeads
+	}
+
+	if err := c.parseExperts(r, d, family, def); err != nil {
+		return nil, err
+	}
+
+	if v, ok, err := r.int("max_position_embeddings"); err != nil {
+		return nil, err
+	} else if ok {
+		if v <= 0 {
+			return nil, &ConfigError{Key: "max_position_embeddings", Msg: fmt.Sprintf("must be positive, got %d", v)}
+		}
+		c.MaxPositionEmbeddings = v
+	} else {
+		c.MaxPositionEmbeddings = d.maxPos
+		def("max_position_embeddings")
+	}
+
+	if _, present := raw["sliding_window"]; present {
+		v, ok, err := r.int("sliding_window")
+		if err != nil {
+			return nil, err
+		}
+		if ok && v < 0 {
+			return nil, &ConfigError{Key: "sliding_window", Msg: fmt.Sprintf("must not be negative, got %d", v)}
+		}
+		c.SlidingWindow = v // null stays 0: no window
+	} else {
+		c.SlidingWindow = d.slidingWindow
+		def("sliding_window")
+	}
+
+	if err := c.parseFloats(r, d, def); err != nil {
+		return nil, err
+	}
+
+	if v, ok, err := r.bool("tie_word_embeddings"); err != nil {
+		return nil, err
+	} else if ok {
+		c.TieWordEmbeddings = v
+	} else {
+		def("tie_word_embeddings")
+	}
+
+	for _, key := range []string{"torch_dtype", "dtype"} {
+		if s, ok, err := r.string(key); err != nil {
+			return nil, err
+		} else if ok {
+			c.TorchDType = s
+			break
+		}
+	}
+
+	c.BOSTokenID, c.EOSTokenID = 1, 2
+	if v, ok, err := r.tokenID("bos_token_id"); err != nil {
+		return nil, err
+	} else if ok {
+		c.BOSTokenID = v
+	} else {
+		def("bos_token_id")
+	}
+	if v, ok, err := r.tokenID("eos_token_id"); err != nil {
+		return nil, err
+	} else if ok {
+		c.EOSTokenID = v
+	} else {
+		def("eos_token_id")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) parseExperts(r rawConfig, d typeDefaults, family string, def func(string)) error {
+	n, ok, err := r.int("num_local_experts")
+	if err != nil {
+		return err
+	}
+	switch {
+	case ok:
+		if n <= 0 {
+			return &ConfigError{Key: "num_local_experts", Msg: fmt.Sprintf("must be positive, got %d", n)}
+		}
+		c.NumExperts = n
+	case d.experts > 0:
+		c.NumExperts = d.experts
+		def("num_local_experts")
+	default:
+		c.NumExperts = 1
+	}
+	if c.Architecture == "MixtralForCausalLM" && c.NumExperts == 1 && !ok && family != "mixtral" {
+		// MixtralForCausalLM always builds a sparse block.
+		c.NumExperts = defaultsByType["mixtral"].experts
+		def("num_local_experts")
+	}
+	if c.NumExperts == 1 {
+		c.ExpertsPerToken = 1
+		return nil
+	}
+	k, ok, err := r.int("num_experts_per_tok")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		k = defaultsByType["mixtral"].topK
+		def("num_experts_per_tok")
+	}
+	if k <= 0 || k > c.NumExperts {
+		return &ConfigError{Key: "num_experts_per_tok", Msg: fmt.Sprintf("%d is not between 1 and num_local_experts %d", k, c.NumExperts)}
+	}
+	c.ExpertsPerToken = k
+	return nil
+}
+
+func (c *Config) parseFloats(r rawConfig, d typeDefaults, def func(string)) error {
+	theta, ok, err := r.float("rope_theta")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// transformers 5 keeps it in rope_parameters.rope_theta.
+		if sub, present := r["rope_parameters"]; present {
+			var rp map[string]json.RawMessage
+			if json.Unmarshal(sub, &rp) == nil {
+				theta, ok, err = rawConfig(rp).float("rope_theta")
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if ok {
+		if !(theta > 0) {
+			return &ConfigError{Key: "rope_theta", Msg: fmt.Sprintf("must be positive, got %g", theta)}
+		}
+		c.RopeTheta = theta
+	} else {
+		c.RopeTheta = d.ropeTheta
+		def("rope_theta")
+	}
+	eps, ok, err := r.float("rms_norm_eps")
+	if err != nil {
+		return err
+	}
+	if ok {
+		if !(eps > 0) {
+			return &ConfigError{Key: "rms_norm_eps", Msg: fmt.Sprintf("must be positive, got %g", eps)}
+		}
+		c.RMSNormEps = eps
+	} else {
+		c.RMSNormEps = d.rmsEps
+		def("rms_norm_eps")
+	}
+	return nil
+}
+
+// rawConfig gives typed access to config.json keys; every accessor treats
+// an absent key and a JSON null alike (ok false).
+type rawConfig map[string]json.RawMessage
+
+func isNull(m json.RawMessage) bool { return strings.TrimSpace(string(m)) == "null" }
+
+func (r rawConfig) architecture() (arch, modelType string, err error) {
+	modelType, _, err = r.string("model_type")
+	if err != nil {
+		return "", "", err
+	}
+	if m, present := r["architectures"]; present && !isNull(m) {
+		var list []string
+		if err := json.Unmarshal(m, &list); err != nil {
+			return "", "", &ConfigError{Key: "architectures", Msg: "not a list of strings"}
+		}
+		for _, a := range list {
+			if _, ok := architectures[a]; ok {
+				return a, modelType, nil
+			}
+		}
+		return "", "", &ConfigError{Key: "architectures", Msg: fmt.Sprintf("unsupported architecture %q (supported: %s)",
+			strings.Join(list, ", "), strings.Join(SupportedArchitectures(), ", "))}
+	}
+	for a, t := range architectures {
+		if t == modelType {
+			return a, modelType, nil
+		}
+	}
+	if modelType == "" {
+		return "", "", &ConfigError{Key: "architectures", Msg: "missing, and no model_type either"}
+	}
+	return "", "", &ConfigError{Key: "model_type", Msg: fmt.Sprintf("unsupported model type %q and no architectures entry (supported: mixtral, mistral, llama)", modelType)}
+}
+
+func (r rawConfig) int(key string) (int, bool, error) {
+	m, present := r[key]
+	if !present || isNull(m) {
+		return 0, false, nil
+	}
+	var f float64
+	if err := json.Unmarshal(m, &f); err != nil {
+		return 0, false, &ConfigError{Key: key, Msg: "not a number: " + string(m)}
+	}
+	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false, &ConfigError{Key: key, Msg: "not an integer: " + string(m)}
+	}
+	if f > math.MaxInt32 || f < math.MinInt32 {
+		return 0, false, &ConfigError{Key: key, Msg: "out of range: " + string(m)}
+	}
+	return int(f), true, nil
+}
+
+func (r rawConfig) float(key string) (float64, bool, error) {
+	m, present := r[key]
+	if !present || isNull(m) {
+		return 0, false, nil
+	}
+	var f float64
+	if err := json.Unmarshal(m, &f); err != nil {
+		return 0, false, &ConfigError{Key: key, Msg: "not a number: " + string(m)}
+	}
+	return f, true, nil
+}
+
+func (r rawConfig) bool(key string) (bool, bool, error) {
+	m, present := r[key]
+	if !present || isNull(m) {
+		return false, false, nil
+	}
+	var b bool
+	if err := json.Unmarshal(m, &b); err != nil {
+		return false, false, &ConfigError{Key: key, Msg: "not a boolean: " + string(m)}
+	}
+	return b, true, nil
+}
+
+func (r rawConfig) string(key string) (string, bool, error) {
+	m, present := r[key]
+	if !present || isNull(m) {
+		return "", false, nil
+	}
+	var s string
+	if err := json.Unmarshal(m, &s); err != nil {
+		return "", false, &ConfigError{Key: key, Msg: "not a string: " + string(m)}
+	}
+	return s, true, nil
+}
+
+// tokenID accepts a single id or a list of ids (Llama 3 lists several end
+// tokens); the first one is returned.
+func (r rawConfig) tokenID(key string) (int, bool, error) {
+	m, present := r[key]
+	if !present || isNull(m) {
+		return 0, false, nil
+	}
+	if t := strings.TrimSpace(string(m)); strings.HasPrefix(t, "[") {
+		var ids []int
+		if err := json.Unmarshal(m, &ids); err != nil {
+			return 0, false, &ConfigError{Key: key, Msg: "not a token id or list of ids: " + string(m)}
+		}
+		if len(ids) == 0 {
+			return 0, false, nil
+		}
+		return ids[0], true, nil
+	}
+	return r.int(key)
+}

@@ -1,0 +1,74 @@
+package quant
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mxq-dev/mxq/ggml"
+)
+
+// benchRows is 4096 rows of 256 N(0, 0.02) values, like transformer weights.
+func benchRows() []float32 {
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, 4096*256)
+	for i := range src {
+		src[i] = float32(r.NormFloat64() * 0.02)
+	}
+	return src
+}
+
+func BenchmarkKQuantize(b *testing.B) {
+	src := benchRows()
+	for _, typ := range append(kTypes, ggml.Q8_K) {
+		b.Run(typ.String(), func(b *testing.B) {
+			size, _ := typ.RowSize(int64(len(src)))
+			dst := make([]byte, size)
+			b.SetBytes(int64(len(src) * 4))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Quantize(typ, src, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkKDequantize(b *testing.B) {
+	src := benchRows()
+	for _, typ := range kTypes {
+		b.Run(typ.String(), func(b *testing.B) {
+			size, _ := typ.RowSize(int64(len(src)))
+			q := make([]byte, size)
+			if err := Quantize(typ, src, q); err != nil {
+				b.Fatal(err)
+			}
+			out := make([]float32, len(src))
+			b.SetBytes(int64(len(src) * 4))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Dequantize(typ, q, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKQuantizeRef runs the plain transliterations of ggml's
+// reference code, as a yardstick measured under the same conditions.
+func BenchmarkKQuantizeRef(b *testing.B) {
+	src := benchRows()
+	for _, k := range kBlockQuantizers {
+		b.Run(k.typ.String(), func(b *testing.B) {
+			dst := make([]byte, k.typ.TypeSize())
+			b.SetBytes(int64(len(src) * 4))
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := 0; i < len(src); i += 256 {
+					k.ref((*[256]float32)(src[i:]), dst)
+				}
+			}
+		})
+	}
+}

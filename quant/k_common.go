@@ -1,0 +1,398 @@
+package quant
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/x448/float16"
+)
+
+// Shared pieces of the K-quant kernels (ggml's quantize_row_q{2..6}_K_ref).
+//
+// Bit-exactness with ggml rests on three habits used throughout:
+//   - every intermediate is a float32, evaluated in the C order;
+//   - a product that C adds to something is wrapped in float32(...), which
+//     forbids Go from fusing it into an FMA (ggml is built without FP
+//     contraction);
+//   - sums run from the first element to the last, as the C loops do.
+
+// nearestInt is ggml's nearest_int: adding 1.5·2^23 leaves the integer part
+// of x, rounded half to even, in the low mantissa bits. Valid for
+// |x| ≤ 4194303, like the original; outside that it returns the same
+// garbage the C code does.
+func nearestInt(x float32) int32 {
+	return int32(math.Float32bits(x+12582912)&0x7fffff) - 0x400000
+}
+
+func abs32(x float32) float32 {
+	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
+}
+
+// sqrt32 is sqrtf: the float64 square root of a float32 rounds to the
+// correctly rounded float32 root (the compiler emits SQRTSS).
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
+// kToHalf and kFromHalf convert like GGML_FP32_TO_FP16 (round to nearest
+// even) and GGML_FP16_TO_FP32.
+func kToHalf(x float32) uint16   { return float16.Fromfloat32(x).Bits() }
+func kFromHalf(h uint16) float32 { return float16.Frombits(h).Float32() }
+
+func putHalf(b []byte, x float32) uint16 {
+	h := kToHalf(x)
+	binary.LittleEndian.PutUint16(b, h)
+	return h
+}
+
+func getHalf(b []byte) float32 { return kFromHalf(binary.LittleEndian.Uint16(b)) }
+
+// getScaleMinK4 unpacks the 6-bit scale and min of sub-block j from the
+// 12 scale bytes of a Q4_K or Q5_K block (get_scale_min_k4).
+func getScaleMinK4(j int, q []byte) (sc, m uint8) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return (q[j+4] & 0xF) | ((q[j-4] >> 6) << 4), (q[j+4] >> 4) | ((q[j] >> 6) << 4)
+}
+
+// packScaleMinK4 is the inverse of getScaleMinK4 for eight 6-bit scales
+// and mins. The bytes are written in ggml's order (j ascending), which
+// matters because the high bits of j≥4 are or-ed into bytes set for j<4.
+func packScaleMinK4(q []byte, ls, lm *[8]uint8) {
+	for j := 0; j < 8; j++ {
+		if j < 4 {
+			q[j] = ls[j]
+			q[j+4] = lm[j]
+		} else {
+			q[j+4] = (ls[j] & 0xF) | ((lm[j] & 0xF) << 4)
+			q[j-4] |= (ls[j] >> 4) << 6
+			q[j] |= (lm[j] >> 4) << 6
+		}
+	}
+}
+
+// q3Scale decodes the signed 6-bit scale of sub-block j of a Q3_K block.
+func q3Scale(s []byte, j int) int8 {
+	var sc int8
+	if j < 8 {
+		sc = int8(s[j] & 0xF)
+	} else {
+		sc = int8(s[j-8] >> 4)
+	}
+	return (sc | int8(((s[8+j%4]>>(2*(j/4)))&3)<<4)) - 32
+}
+
+// packQ2 stores 2-bit values, four per byte, as Q2_K and Q3_K do: within
+// each 128-element half, byte l holds elements l, l+32, l+64, l+96.
+func packQ2(qs []byte, L *[256]uint8) {
+	for j := 0; j < 256; j += 128 {
+		q := qs[j/4 : j/4+32]
+		for l := range q {
+			q[l] = L[j+l] | L[j+l+32]<<2 | L[j+l+64]<<4 | L[j+l+96]<<6
+		}
+	}
+}
+
+// makeQKX2 is make_qkx2_quants: fit x ≈ scale·L + min with L in [0,nmax]
+// by weighted least squares, trying nstep+1 grid spacings around nmax.
+// It writes L and returns scale and -min (≥ 0). len(x) ≤ 32; laux is
+// scratch space of len(x).
+//
+// Two shortcuts keep the reference's arithmetic intact: when the scaled
+// values are finite, they are clamped to [0,nmax] before rounding (the
+// same result as rounding then clamping), which yields the float32 grid
+// value without an int→float conversion; and a grid identical to the one
+// before it skips its error sum, since that error depends only on the
+// grid and so cannot be strictly below the best error already seen.
+func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMad bool) (scale, negMin float32) {
+	n := len(x)
+	w = w[:n]
+	L = L[:n]
+	laux = laux[:n]
+	mn, mx := x[0], x[0]
+	sumW := w[0]
+	sumX := sumW * x[0]
+	for i := 1; i < n; i++ {
+		if x[i] < mn {
+			mn = x[i]
+		}
+		if x[i] > mx {
+			mx = x[i]
+		}
+		sumW += w[i]
+		sumX += float32(w[i] * x[i])
+	}
+	if mn > 0 {
+		mn = 0
+	}
+	if mx == mn {
+		clear(L)
+		return 0, -mn
+	}
+	var xmBuf, lfBuf [32]float32
+	var tbBuf [32]uint32
+	xm, lf, tb := xmBuf[:n], lfBuf[:n], tbBuf[:n]
+	fmax := float32(nmax)
+	iscale := fmax / (mx - mn)
+	scale = 1 / iscale
+	xmAbs := shiftQKX2(xm, x, mn)
+	gridQKX2(iscale, xmAbs, xm, lf, tb, nmax)
+	bestErr := errQKX2(lf, scale, mn, x, w, useMad)
+	for i, t := range tb {
+		L[i] = uint8(t)
+	}
+	if nstep < 1 {
+		return scale, -mn
+	}
+	for is := 0; is <= nstep; is++ {
+		iscale = (rmin + float32(rdelta*float32(is)) + fmax) / (mx - mn)
+		changed := gridQKX2(iscale, xmAbs, xm, lf, tb, nmax)
+		if is > 0 && !changed {
+			continue
+		}
+		var sL, sL2, sXL float32
+		for i, fl := range lf {
+			wl := float32(w[i] * fl)
+			sL += wl
+			sL2 += float32(wl * fl)
+			sXL += float32(wl * x[i])
+		}
+		D := float32(sumW*sL2) - float32(sL*sL)
+		if !(D > 0) {
+			continue
+		}
+		thisScale := (float32(sumW*sXL) - float32(sumX*sL)) / D
+		thisMin := (float32(sL2*sumX) - float32(sL*sXL)) / D
+		if thisMin > 0 {
+			thisMin = 0
+			thisScale = sXL / sL2
+		}
+		if e := errQKX2(lf, thisScale, thisMin, x, w, useMad); e < bestErr {
+			for i, t := range tb {
+				L[i] = uint8(t)
+			}
+			bestErr, scale = e, thisScale
+			if thisMin != mn {
+				xmAbs = shiftQKX2(xm, x, thisMin)
+			}
+			mn = thisMin
+		}
+	}
+	return scale, -mn
+}
+
+// shiftQKX2 sets xm = x − m and returns the largest |xm|.
+func shiftQKX2(xm, x []float32, m float32) float32 {
+	xm = xm[:len(x)]
+	var a float32
+	for i, v := range x {
+		xm[i] = v - m
+		a = max(a, abs32(xm[i]))
+	}
+	return a
+}
+
+// qkx2Magic is 1.5·2^23: adding it to a float in [0, 2^22] leaves the
+// value rounded half to even in the low mantissa bits (nearest_int).
+const qkx2Magic = 12582912
+
+// gridQKX2 rounds iscale·xm to integers in [0,nmax], as
+// MAX(0, MIN(nmax, nearest_int(iscale*xm))). It leaves the values in lf as
+// float32 and in tb as the bits of value+qkx2Magic (whose low byte is the
+// integer), and reports whether any value changed.
+func gridQKX2(iscale, xmAbs float32, xm, lf []float32, tb []uint32, nmax int) bool {
+	lf = lf[:len(xm)]
+	tb = tb[:len(xm)]
+	fmax := float32(nmax)
+	var changed uint32
+	if p := float32(iscale * xmAbs); p <= math.MaxFloat32 && iscale <= math.MaxFloat32 {
+		// Every product is finite, so clamping before rounding is exact.
+		for i, v := range xm {
+			p := float32(iscale * v)
+			if p < 0 {
+				p = 0
+			}
+			if p > fmax {
+				p = fmax
+			}
+			t := p + qkx2Magic
+			b := math.Float32bits(t)
+			changed |= b ^ tb[i]
+			tb[i] = b
+			lf[i] = t - qkx2Magic
+		}
+		return changed != 0
+	}
+	// Infinite or NaN products: follow nearest_int's bit trick literally.
+	nm := int32(nmax)
+	for i, v := range xm {
+		l := max(0, min(nm, nearestInt(float32(iscale*v))))
+		b := uint32(l) + 0x4b400000
+		changed |= b ^ tb[i]
+		tb[i] = b
+		lf[i] = float32(l)
+	}
+	return changed != 0
+}
+
+// errQKX2 is Σw·(s·l+m−x)², or Σw·|s·l+m−x| when useMad is set.
+func errQKX2(lf []float32, s, m float32, x, w []float32, useMad bool) float32 {
+	lf = lf[:len(x)]
+	w = w[:len(x)]
+	var e float32
+	if useMad {
+		for i, xi := range x {
+			d := float32(s*lf[i]) + m - xi
+			e += float32(w[i] * abs32(d))
+		}
+		return e
+	}
+	for i, xi := range x {
+		d := float32(s*lf[i]) + m - xi
+		e += float32(w[i] * float32(d*d))
+	}
+	return e
+}
+
+func min32i(a, b int32) int32 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func max32i(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// makeQX is make_qx_quants with rmse_type 1 and no importance weights
+// (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
+// searching 19 grid spacings. It writes L and returns scale.
+func makeQX(nmax int, x []float32, L []int8) float32 {
+	n := len(x)
+	var max, amax float32
+	for i := range n {
+		ax := abs32(x[i])
+		if ax > amax {
+			amax = ax
+			max = x[i]
+		}
+	}
+	if amax < 1e-15 {
+		for i := range n {
+			L[i] = 0
+		}
+		return 0
+	}
+	fn := float32(nmax)
+	lo, hi := int32(-nmax), int32(nmax-1)
+	iscale := -fn / max
+	var sumlx, suml2 float32
+	for i := range n {
+		l := nearestInt(float32(iscale * x[i]))
+		l = max32i(lo, min32i(hi, l))
+		L[i] = int8(l + int32(nmax))
+		w := float32(x[i] * x[i])
+		fl := float32(l)
+		sumlx += float32(float32(w*x[i]) * fl)
+		suml2 += float32(float32(w*fl) * fl)
+	}
+	var scale float32
+	if suml2 != 0 {
+		scale = sumlx / suml2
+	}
+	best := float32(scale * sumlx)
+	for is := -9; is <= 9; is++ {
+		if is == 0 {
+			continue
+		}
+		iscale = -(fn + float32(0.1*float32(is))) / max
+		sumlx, suml2 = 0, 0
+		for i := range n {
+			l := nearestInt(float32(iscale * x[i]))
+			l = max32i(lo, min32i(hi, l))
+			w := float32(x[i] * x[i])
+			fl := float32(l)
+			sumlx += float32(float32(w*x[i]) * fl)
+			suml2 += float32(float32(w*fl) * fl)
+		}
+		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+			for i := range n {
+				l := nearestInt(float32(iscale * x[i]))
+				L[i] = int8(int32(nmax) + max32i(lo, min32i(hi, l)))
+			}
+			scale = sumlx / suml2
+			best = float32(scale * sumlx)
+		}
+	}
+	return scale
+}
+
+// makeQ3 is make_q3_quants with do_rmse: an initial symmetric fit with
+// weights x², refined by up to five passes of coordinate descent on each
+// L. It writes L in [0, 2·nmax-1] and returns the scale.
+func makeQ3(nmax int, x []float32, L []int8) float32 {
+	n := len(x)
+	var max, amax float32
+	for i := range n {
+		ax := abs32(x[i])
+		if ax > amax {
+			amax = ax
+			max = x[i]
+		}
+	}
+	if amax < 1e-15 {
+		for i := range n {
+			L[i] = 0
+		}
+		return 0
+	}
+	lo, hi := int32(-nmax), int32(nmax-1)
+	iscale := -float32(nmax) / max
+	var sumlx, suml2 float32
+	for i := range n {
+		l := nearestInt(float32(iscale * x[i]))
+		l = max32i(lo, min32i(hi, l))
+		L[i] = int8(l)
+		w := float32(x[i] * x[i])
+		fl := float32(l)
+		sumlx += float32(float32(w*x[i]) * fl)
+		suml2 += float32(float32(w*fl) * fl)
+	}
+	for range 5 {
+		changed := 0
+		for i := range n {
+			w := float32(x[i] * x[i])
+			fl := float32(L[i])
+			slx := sumlx - float32(float32(w*x[i])*fl)
+			if slx > 0 {
+				sl2 := suml2 - float32(float32(w*fl)*fl)
+				nl := nearestInt(float32(x[i]*sl2) / slx)
+				nl = max32i(lo, min32i(hi, nl))
+				if nl != int32(L[i]) {
+					fn := float32(nl)
+					slx += float32(float32(w*x[i]) * fn)
+					sl2 += float32(float32(w*fn) * fn)
+					if sl2 > 0 && float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+						L[i] = int8(nl)
+						sumlx = slx
+						suml2 = sl2
+						changed++
+					}
+				}
+			}
+		}
+		if changed == 0 {
+			break
+		}
+	}
+	for i := range n {
+		L[i] += int8(nmax)
+	}
+	if suml2 > 0 {
+		return sumlx / suml2
+	}
+	return 0
+}

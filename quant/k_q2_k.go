@@ -1,0 +1,100 @@
+package quant
+
+import "github.com/mxq-dev/mxq/ggml"
+
+// Q2_K: 84-byte blocks of 256 values, scales[16] (4-bit scale | 4-bit min
+// << 4 per 16-value sub-block), qs[64] (2-bit quants), d:f16, dmin:f16;
+// x ≈ d·(sc&15)·q − dmin·(sc>>4).
+
+func init() {
+	register(ggml.Q2_K, kernel{quantize: quantizeQ2K, dequantize: dequantizeQ2K})
+}
+
+const q2KSize = 84
+
+func quantizeQ2K(src []float32, dst []byte) {
+	var L [256]uint8
+	for i := 0; i < len(src)/256; i++ {
+		quantizeBlockQ2K((*[256]float32)(src[i*256:]), dst[i*q2KSize:(i+1)*q2KSize], &L)
+	}
+}
+
+// quantizeBlockQ2K is quantize_row_q2_K_ref for one block.
+func quantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
+	const q4scale = 15
+	var laux [16]uint8
+	var weights [16]float32
+	var mins, scales [16]float32
+	var maxScale, maxMin float32
+	for j := range 16 {
+		xs := x[16*j : 16*j+16]
+		for l, v := range xs {
+			weights[l] = abs32(v)
+		}
+		scales[j], mins[j] = makeQKX2(3, xs, weights[:], L[16*j:16*j+16], laux[:], -0.5, 0.1, 15, true)
+		if scales[j] > maxScale {
+			maxScale = scales[j]
+		}
+		if mins[j] > maxMin {
+			maxMin = mins[j]
+		}
+	}
+	sc := y[0:16]
+	var d, dmin float32
+	if maxScale > 0 {
+		iscale := q4scale / maxScale
+		for j := range 16 {
+			sc[j] = uint8(nearestInt(float32(iscale * scales[j])))
+		}
+		d = kFromHalf(putHalf(y[80:82], maxScale/q4scale))
+	} else {
+		clear(sc)
+		d = kFromHalf(putHalf(y[80:82], 0))
+	}
+	if maxMin > 0 {
+		iscale := q4scale / maxMin
+		for j := range 16 {
+			sc[j] |= uint8(nearestInt(float32(iscale*mins[j])) << 4)
+		}
+		dmin = kFromHalf(putHalf(y[82:84], maxMin/q4scale))
+	} else {
+		dmin = kFromHalf(putHalf(y[82:84], 0))
+	}
+	for j := range 16 {
+		sd := d * float32(sc[j]&0xF)
+		if sd == 0 {
+			continue
+		}
+		dm := dmin * float32(sc[j]>>4)
+		for ii := range 16 {
+			l := nearestInt((x[16*j+ii] + dm) / sd)
+			L[16*j+ii] = uint8(max(0, min(3, l)))
+		}
+	}
+	packQ2(y[16:80], L)
+}
+
+func dequantizeQ2K(src []byte, dst []float32) {
+	for i := 0; i < len(dst)/256; i++ {
+		b := src[i*q2KSize : (i+1)*q2KSize]
+		y := dst[i*256 : (i+1)*256]
+		d := getHalf(b[80:82])
+		dmin := getHalf(b[82:84])
+		is := 0
+		for n := 0; n < 256; n += 128 {
+			q := b[16+n/4 : 16+n/4+32]
+			for shift := uint(0); shift < 8; shift += 2 {
+				for half := 0; half < 2; half++ {
+					sc := b[is]
+					is++
+					dl, ml := d*float32(sc&0xF), dmin*float32(sc>>4)
+					qq := q[16*half : 16*half+16]
+					for l := range 16 {
+						y[l] = float32(dl*float32((qq[l]>>shift)&3)) - ml
+					}
+					y = y[16:]
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package quant
+
+import "github.com/mxq-dev/mxq/ggml"
+
+// Q5_K: 176-byte blocks of 256 values, d:f16, dmin:f16, scales[12] (as
+// Q4_K), qh[32] (fifth bits), qs[128] (low nibbles); x ≈ d·sc·q − dmin·m.
+
+func init() {
+	register(ggml.Q5_K, kernel{quantize: quantizeQ5K, dequantize: dequantizeQ5K})
+}
+
+const q5KSize = 176
+
+func quantizeQ5K(src []float32, dst []byte) {
+	var L [256]uint8
+	for i := 0; i < len(src)/256; i++ {
+		quantizeBlockQ5K((*[256]float32)(src[i*256:]), dst[i*q5KSize:(i+1)*q5KSize], &L)
+	}
+}
+
+// quantizeBlockQ5K is quantize_row_q5_K_ref for one block.
+func quantizeBlockQ5K(x *[256]float32, y []byte, L *[256]uint8) {
+	var laux [32]uint8
+	var weights [32]float32
+	var mins, scales [8]float32
+	var maxScale, maxMin float32
+	for j := range 8 {
+		xs := x[32*j : 32*j+32]
+		var sumX2 float32
+		for _, v := range xs {
+			sumX2 += float32(v * v)
+		}
+		avX := sqrt32(sumX2 / 32)
+		for l, v := range xs {
+			weights[l] = avX + abs32(v)
+		}
+		scales[j], mins[j] = makeQKX2(31, xs, weights[:], L[32*j:32*j+32], laux[:], -0.5, 0.1, 15, false)
+		if scales[j] > maxScale {
+			maxScale = scales[j]
+		}
+		if mins[j] > maxMin {
+			maxMin = mins[j]
+		}
+	}
+	encodeScalesQ45K(y, x, L, &scales, &mins, maxScale, maxMin, 31)
+
+	qh := y[16:48]
+	ql := y[48:176]
+	clear(qh)
+	m1, m2 := uint8(1), uint8(2)
+	for n := 0; n < 256; n += 64 {
+		for j := range 32 {
+			l1, l2 := L[n+j], L[n+j+32]
+			if l1 > 15 {
+				l1 -= 16
+				qh[j] |= m1
+			}
+			if l2 > 15 {
+				l2 -= 16
+				qh[j] |= m2
+			}
+			ql[j] = l1 | l2<<4
+		}
+		m1 <<= 2
+		m2 <<= 2
+		ql = ql[32:]
+	}
+}
+
+func dequantizeQ5K(src []byte, dst []float32) {
+	for i := 0; i < len(dst)/256; i++ {
+		b := src[i*q5KSize : (i+1)*q5KSize]
+		y := dst[i*256 : (i+1)*256]
+		d := getHalf(b[0:2])
+		dmin := getHalf(b[2:4])
+		qh := b[16:48]
+		ql := b[48:176]
+		u1, u2 := uint8(1), uint8(2)
+		for j := range 4 {
+			sc, m := getScaleMinK4(2*j, b[4:16])
+			d1, m1 := d*float32(sc), dmin*float32(m)
+			sc, m = getScaleMinK4(2*j+1, b[4:16])
+			d2, m2 := d*float32(sc), dmin*float32(m)
+			y0 := y[64*j : 64*j+32]
+			y1 := y[64*j+32 : 64*j+64]
+			for l := range 32 {
+				q0, q1 := ql[l]&0xF, ql[l]>>4
+				if qh[l]&u1 != 0 {
+					q0 += 16
+				}
+				if qh[l]&u2 != 0 {
+					q1 += 16
+				}
+				y0[l] = float32(d1*float32(q0)) - m1
+				y1[l] = float32(d2*float32(q1)) - m2
+			}
+			ql = ql[32:]
+			u1 <<= 2
+			u2 <<= 2
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package quant
+
+import "github.com/mxq-dev/mxq/ggml"
+
+// Q6_K: 210-byte blocks of 256 values, ql[128] (low nibbles), qh[64] (high
+// 2 bits), scales[16] (int8 per 16-value sub-block), d:f16;
+// x ≈ d·sc·(q−32).
+
+func init() {
+	register(ggml.Q6_K, kernel{quantize: quantizeQ6K, dequantize: dequantizeQ6K})
+}
+
+const q6KSize = 210
+
+func quantizeQ6K(src []float32, dst []byte) {
+	var L [256]int8
+	for i := 0; i < len(src)/256; i++ {
+		quantizeBlockQ6K((*[256]float32)(src[i*256:]), dst[i*q6KSize:(i+1)*q6KSize], &L)
+	}
+}
+
+// quantizeBlockQ6K is quantize_row_q6_K_ref for one block.
+func quantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
+	var scales [16]float32
+	var maxScale, maxAbsScale float32
+	for ib := range 16 {
+		s := makeQX(32, x[16*ib:16*ib+16], L[16*ib:16*ib+16])
+		scales[ib] = s
+		if as := abs32(s); as > maxAbsScale {
+			maxAbsScale = as
+			maxScale = s
+		}
+	}
+	if maxAbsScale < 1e-15 {
+		clear(y[:q6KSize])
+		return
+	}
+	iscale := -128 / maxScale
+	d := kFromHalf(putHalf(y[208:210], 1/iscale))
+	sc := y[192:208]
+	for ib := range 16 {
+		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
+	}
+	for j := range 16 {
+		sd := d * float32(int8(sc[j]))
+		if sd == 0 {
+			continue
+		}
+		for ii := range 16 {
+			l := nearestInt(x[16*j+ii] / sd)
+			L[16*j+ii] = int8(max(-32, min(31, l)) + 32)
+		}
+	}
+	ql := y[0:128]
+	qh := y[128:192]
+	for j := 0; j < 256; j += 128 {
+		for l := range 32 {
+			a, b, c, e := uint8(L[j+l]), uint8(L[j+l+32]), uint8(L[j+l+64]), uint8(L[j+l+96])
+			ql[l] = a&0xF | (c&0xF)<<4
+			ql[l+32] = b&0xF | (e&0xF)<<4
+			qh[l] = a>>4 | (b>>4)<<2 | (c>>4)<<4 | (e>>4)<<6
+		}
+		ql = ql[64:]
+		qh = qh[32:]
+	}
+}
+
+func dequantizeQ6K(src []byte, dst []float32) {
+	for i := 0; i < len(dst)/256; i++ {
+		b := src[i*q6KSize : (i+1)*q6KSize]
+		y := dst[i*256 : (i+1)*256]
+		d := getHalf(b[208:210])
+		ql := b[0:128]
+		qh := b[128:192]
+		sc := b[192:208]
+		for n := 0; n < 256; n += 128 {
+			for l := range 32 {
+				is := l / 16
+				q1 := int8(ql[l]&0xF|((qh[l]>>0)&3)<<4) - 32
+				q2 := int8(ql[l+32]&0xF|((qh[l]>>2)&3)<<4) - 32
+				q3 := int8(ql[l]>>4|((qh[l]>>4)&3)<<4) - 32
+				q4 := int8(ql[l+32]>>4|((qh[l]>>6)&3)<<4) - 32
+				y[l] = d * float32(int8(sc[is])) * float32(q1)
+				y[l+32] = d * float32(int8(sc[is+2])) * float32(q2)
+				y[l+64] = d * float32(int8(sc[is+4])) * float32(q3)
+				y[l+96] = d * float32(int8(sc[is+6])) * float32(q4)
+			}
+			y = y[128:]
+			ql = ql[64:]
+			qh = qh[32:]
+			sc = sc[8:]
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package quant
+
+import (
+	"encoding/binary"
+
+	"github.com/mxq-dev/mxq/ggml"
+)
+
+// Q4_1 block (20 bytes): d, m float16, qs [16]byte laid out as Q4_0;
+// x = q*d + m.
+const (
+	qk4_1        = 32
+	blockQ4_1Len = 20
+)
+
+func init() {
+	register(ggml.Q4_1, kernel{quantize: quantizeQ4_1, dequantize: dequantizeQ4_1})
+}
+
+// quantizeQ4_1 follows quantize_row_q4_1_ref: d = (max-min)/15 and the
+// codes are measured from the float32 min, not its float16 rounding.
+func quantizeQ4_1(src []float32, dst []byte) {
+	nb := len(src) / qk4_1
+	for i := range nb {
+		x := src[i*qk4_1:][:qk4_1]
+		b := dst[i*blockQ4_1Len:][:blockQ4_1Len]
+
+		vmin, vmax := minMax(x)
+		d := (vmax - vmin) / 15
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		binary.LittleEndian.PutUint16(b, F32ToF16(d))
+		binary.LittleEndian.PutUint16(b[2:], F32ToF16(vmin))
+
+		lo, hi := x[:16], x[16:32]
+		qs := b[4:][:16]
+		for j := range qs {
+			q0 := int8(int32(float32((lo[j]-vmin)*id) + 0.5))
+			q1 := int8(int32(float32((hi[j]-vmin)*id) + 0.5))
+			qs[j] = uint8(min(15, q0)) | uint8(min(15, q1))<<4
+		}
+	}
+}
+
+func dequantizeQ4_1(src []byte, dst []float32) {
+	nb := len(dst) / qk4_1
+	for i := range nb {
+		b := src[i*blockQ4_1Len:][:blockQ4_1Len]
+		y := dst[i*qk4_1:][:qk4_1]
+		d := F16ToF32(binary.LittleEndian.Uint16(b))
+		m := F16ToF32(binary.LittleEndian.Uint16(b[2:]))
+		lo, hi := y[:16], y[16:32]
+		for j, q := range b[4:][:16] {
+			lo[j] = float32(float32(q&15)*d) + m
+			hi[j] = float32(float32(q>>4)*d) + m
+		}
+	}
+}

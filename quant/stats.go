@@ -1,0 +1,260 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Caps that keep Metrics finite, so that it always encodes as JSON (which
+// has no Inf or NaN): a lossless reconstruction reports SNRCapDB rather than
+// +Inf, and a relative error against an all-zero reference reports
+// RelErrorCap rather than +Inf (or 0 when the error is zero too).
+const (
+	SNRCapDB    = 999.0
+	RelErrorCap = 1e9
+)
+
+// Metrics summarises how far a dequantized tensor is from the original.
+//
+// Element pairs in which either side is NaN or ±Inf are counted in the
+// NaN*/Inf* fields and left out of every other figure, so that one bad
+// value is reported instead of poisoning the sums.
+type Metrics struct {
+	RMSE         float64 `json:"rmse"`          // sqrt(mean((w-ŵ)²))
+	MaxAbsError  float64 `json:"max_abs_error"` // max |w-ŵ|
+	RelFrobenius float64 `json:"rel_frobenius"` // ‖W-Ŵ‖/‖W‖
+	SNRdB        float64 `json:"snr_db"`        // 10·log10(Σw²/Σ(w-ŵ)²), within ±SNRCapDB
+	Cosine       float64 `json:"cosine"`        // cosine similarity of W and Ŵ as flat vectors
+	// MatmulRelError is sqrt(Σ(W·x-Ŵ·x)²/Σ(W·x)²) over all rows and all
+	// activation vectors x: the relative error of a layer's output. It is
+	// 0 when there are no activation vectors.
+	MatmulRelError float64 `json:"matmul_rel_error"`
+	Count          int64   `json:"count"` // elements seen, non-finite ones included
+	NaNIn          int64   `json:"nan_in"`
+	InfIn          int64   `json:"inf_in"`
+	NaNOut         int64   `json:"nan_out"`
+	InfOut         int64   `json:"inf_out"`
+}
+
+// Stats accumulates Metrics over the rows of one weight matrix in a single
+// streaming pass. A Stats is not safe for concurrent use: give each
+// goroutine its own (see Fork) and Merge them at the end.
+type Stats struct {
+	rowLen int
+	act    []float64 // activation vectors, each rowLen long, back to back; shared by forks, never written
+	nAct   int
+
+	count, finite                int64
+	nanIn, infIn, nanOut, infOut int64
+	sse, sumW2, sumQ2, dot, maxE float64
+	sumY2, sumYErr2              float64
+}
+
+// probeStream is PCG's second seed word for the probe vectors, fixed so a
+// given seed always yields the same probes.
+const probeStream = 0x6d78715f70726f62
+
+// NewStats returns a Stats for rows of rowLen elements whose matmul check
+// uses probes activation vectors with N(0,1) entries drawn from a PCG
+// generator seeded with seed, so equal arguments give equal probes.
+func NewStats(rowLen, probes int, seed uint64) *Stats {
+	s := &Stats{rowLen: max(rowLen, 0)}
+	if probes > 0 && s.rowLen > 0 {
+		rng := rand.New(rand.NewPCG(seed, probeStream))
+		s.nAct = probes
+		s.act = make([]float64, probes*s.rowLen)
+		for i := range s.act {
+			s.act[i] = rng.NormFloat64()
+		}
+	}
+	return s
+}
+
+// SetActivations replaces the random probes with real activation vectors,
+// each rowLen long, for the matmul check. It must be called before any rows
+// are added; xs is copied.
+func (s *Stats) SetActivations(xs [][]float32) error {
+	if s.count > 0 {
+		return fmt.Errorf("quant: activations set after %d elements were added", s.count)
+	}
+	act := make([]float64, 0, len(xs)*s.rowLen)
+	for i, x := range xs {
+		if len(x) != s.rowLen {
+			return fmt.Errorf("quant: activation vector %d has %d elements, want %d", i, len(x), s.rowLen)
+		}
+		if j, ok := FindNonFinite(x); !ok {
+			return fmt.Errorf("quant: activation vector %d element %d is %g", i, j, x[j])
+		}
+		for _, v := range x {
+			act = append(act, float64(v))
+		}
+	}
+	s.act, s.nAct = act, len(xs)
+	return nil
+}
+
+// Fork returns an empty Stats with the same row length and activation
+// vectors (shared, read-only), for accumulating another chunk of rows in
+// parallel before Merge.
+func (s *Stats) Fork() *Stats {
+	return &Stats{rowLen: s.rowLen, act: s.act, nAct: s.nAct}
+}
+
+// Merge adds the rows accumulated in o to s. Both should have been made
+// with the same row length and activations (NewStats with equal arguments,
+// or Fork).
+func (s *Stats) Merge(o *Stats) {
+	if o == nil {
+		return
+	}
+	s.count += o.count
+	s.finite += o.finite
+	s.nanIn += o.nanIn
+	s.infIn += o.infIn
+	s.nanOut += o.nanOut
+	s.infOut += o.infOut
+	s.sse += o.sse
+	s.sumW2 += o.sumW2
+	s.sumQ2 += o.sumQ2
+	s.dot += o.dot
+	s.maxE = max(s.maxE, o.maxE)
+	s.sumY2 += o.sumY2
+	s.sumYErr2 += o.sumYErr2
+}
+
+// AddRows accumulates whole rows: orig holds the original values and deq
+// their dequantization, row after row.
+func (s *Stats) AddRows(orig, deq []float32) error {
+	if len(orig) != len(deq) {
+		return fmt.Errorf("quant: %d original values but %d dequantized", len(orig), len(deq))
+	}
+	if s.rowLen == 0 || len(orig)%s.rowLen != 0 {
+		return fmt.Errorf("quant: %d values is not a whole number of %d-element rows", len(orig), s.rowLen)
+	}
+	for r := 0; r < len(orig); r += s.rowLen {
+		s.addRow(orig[r:][:s.rowLen], deq[r:][:s.rowLen])
+	}
+	return nil
+}
+
+func isFinite32(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }
+
+func (s *Stats) addRow(w, q []float32) {
+	q = q[:len(w)]
+	// Per-row partial sums keep the float64 totals accurate on big tensors.
+	var sse, sw, sq, dot, maxE float64
+	var finite int64
+	clean := true
+	for i, a32 := range w {
+		b32 := q[i]
+		if !isFinite32(a32) || !isFinite32(b32) {
+			s.countNonFinite(a32, b32)
+			clean = false
+			continue
+		}
+		a, b := float64(a32), float64(b32)
+		e := a - b
+		sse += e * e
+		sw += a * a
+		sq += b * b
+		dot += a * b
+		maxE = max(maxE, math.Abs(e))
+		finite++
+	}
+	s.count += int64(len(w))
+	s.finite += finite
+	s.sse += sse
+	s.sumW2 += sw
+	s.sumQ2 += sq
+	s.dot += dot
+	s.maxE = max(s.maxE, maxE)
+
+	for p := range s.nAct {
+		x := s.act[p*s.rowLen:][:len(w)]
+		var y, ye float64
+		if clean {
+			for i, a32 := range w {
+				a := float64(a32)
+				y += a * x[i]
+				ye += (a - float64(q[i])) * x[i]
+			}
+		} else {
+			for i, a32 := range w {
+				if isFinite32(a32) && isFinite32(q[i]) {
+					a := float64(a32)
+					y += a * x[i]
+					ye += (a - float64(q[i])) * x[i]
+				}
+			}
+		}
+		s.sumY2 += y * y
+		s.sumYErr2 += ye * ye
+	}
+}
+
+func (s *Stats) countNonFinite(a, b float32) {
+	switch {
+	case a != a:
+		s.nanIn++
+	case !isFinite32(a):
+		s.infIn++
+	}
+	switch {
+	case b != b:
+		s.nanOut++
+	case !isFinite32(b):
+		s.infOut++
+	}
+}
+
+// Result computes the metrics of the rows added so far.
+func (s *Stats) Result() Metrics {
+	m := Metrics{
+		MaxAbsError: s.maxE,
+		Count:       s.count,
+		NaNIn:       s.nanIn,
+		InfIn:       s.infIn,
+		NaNOut:      s.nanOut,
+		InfOut:      s.infOut,
+	}
+	if s.finite > 0 {
+		m.RMSE = math.Sqrt(s.sse / float64(s.finite))
+	}
+	m.RelFrobenius = relError(s.sse, s.sumW2)
+	m.MatmulRelError = relError(s.sumYErr2, s.sumY2)
+	switch {
+	case s.sse == 0:
+		m.SNRdB = SNRCapDB
+	case s.sumW2 == 0:
+		m.SNRdB = -SNRCapDB
+	default:
+		m.SNRdB = min(SNRCapDB, max(-SNRCapDB, 10*math.Log10(s.sumW2/s.sse)))
+	}
+	switch {
+	case s.sumW2 == 0 && s.sumQ2 == 0:
+		m.Cosine = 1 // both all zero: identical
+	case s.sumW2 == 0 || s.sumQ2 == 0:
+		m.Cosine = 0
+	default:
+		// sqrt of the product is exact for identical tensors (cosine 1);
+		// the product of roots only guards against overflow.
+		norm := math.Sqrt(s.sumW2 * s.sumQ2)
+		if math.IsInf(norm, 0) {
+			norm = math.Sqrt(s.sumW2) * math.Sqrt(s.sumQ2)
+		}
+		m.Cosine = min(1, max(-1, s.dot/norm))
+	}
+	return m
+}
+
+// relError is sqrt(errSq/refSq), capped at RelErrorCap.
+func relError(errSq, refSq float64) float64 {
+	if errSq == 0 {
+		return 0
+	}
+	if refSq == 0 {
+		return RelErrorCap
+	}
+	return min(RelErrorCap, math.Sqrt(errSq/refSq))
+}

@@ -1,0 +1,147 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// maxJSONSize bounds how much of one tokenizer JSON file is read. The largest
+// public tokenizer.json files (256k-token vocabularies) are ~35 MB.
+const maxJSONSize = 1 << 28
+
+// readSmallFile reads path whole after checking its size; it returns
+// (nil, nil) when the file does not exist.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &FormatError{File: path, Offset: -1, Msg: "not a regular file"}
+	}
+	if st.Size() > limit {
+		return nil, &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("size %d exceeds the %d-byte limit", st.Size(), limit)}
+	}
+	buf := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("tokenizer: read %s: %w", path, err)
+	}
+	return buf, nil
+}
+
+// jsonObject is a decoded JSON object; numbers stay json.Number so integers
+// and floats can be told apart as Python's json module does.
+type jsonObject map[string]any
+
+// readJSONObject reads dir/name as a JSON object. A missing file gives
+// (nil, nil).
+func readJSONObject(dir, name string) (jsonObject, error) {
+	path := filepath.Join(dir, name)
+	data, err := readSmallFile(path, maxJSONSize)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return parseJSONObject(data, path)
+}
+
+func parseJSONObject(data []byte, path string) (jsonObject, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, jsonError(path, data, err)
+	}
+	if dec.More() {
+		return nil, &FormatError{File: path, Offset: dec.InputOffset(), Msg: "trailing data after the JSON value"}
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, &FormatError{File: path, Offset: -1, Msg: "top-level JSON value is not an object"}
+	}
+	return jsonObject(obj), nil
+}
+
+func jsonError(path string, data []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &FormatError{File: path, Offset: se.Offset, Msg: se.Error()}
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return &FormatError{File: path, Offset: te.Offset, Key: te.Field, Msg: te.Error()}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &FormatError{File: path, Offset: int64(len(data)), Msg: "unexpected end of JSON"}
+	}
+	return &FormatError{File: path, Offset: -1, Msg: err.Error()}
+}
+
+// object returns o[key] as an object (nil if absent or another type).
+func (o jsonObject) object(key string) jsonObject {
+	m, _ := o[key].(map[string]any)
+	return m
+}
+
+// str returns o[key] when it is a string.
+func (o jsonObject) str(key string) (string, bool) {
+	s, ok := o[key].(string)
+	return s, ok
+}
+
+// boolean returns o[key] when it is a JSON boolean.
+func (o jsonObject) boolean(key string) (bool, bool) {
+	b, ok := o[key].(bool)
+	return b, ok
+}
+
+// tokenContent extracts a token string the way SpecialVocab accepts one:
+// a plain string or an AddedToken object with a string "content".
+func tokenContent(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case map[string]any:
+		s, _ := t["content"].(string)
+		return s
+	}
+	return ""
+}
+
+// tokenEntry is tokenContent that also reports whether v had a usable form.
+func tokenEntry(v any) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case map[string]any:
+		s, ok := t["content"].(string)
+		return s, ok
+	}
+	return "", false
+}
+
+// jsonInt returns v as an int when it is a JSON integer literal (Python's
+// isinstance(v, int) after json.load; booleans and floats do not count).
+func jsonInt(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok || strings.ContainsAny(string(n), ".eE") {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(string(n), 10, 64)
+	return i, err == nil
+}
