@@ -21,6 +21,9 @@ type outTensor struct {
 	Rule  string // why Type was chosen
 	Role  model.TensorRole
 	parts []part // consecutive row ranges; one per expert for merged tensors
+	// enc stores the encoded rows; nil means ggml rows of Type written
+	// at the tensor's offset, as GGUF stores them.
+	enc encoder
 }
 
 // part is a run of output rows read from one source matrix.
@@ -30,6 +33,8 @@ type part struct {
 	// copies rows in order.
 	headDim int
 	reorder func(r, headDim int) int
+	// align, if above 1, is the row multiple at which chunks must start.
+	align int
 }
 
 func (t *outTensor) cols() int { return int(t.Dims[0]) }
@@ -80,6 +85,9 @@ func planChunks(tensors []*outTensor) []chunk {
 			if p.headDim > 0 {
 				s = max(1, s/p.headDim) * p.headDim
 			}
+			if p.align > 1 {
+				s = max(1, s/p.align) * p.align
+			}
 			for r := 0; r < p.src.rows; r += s {
 				n := min(s, p.src.rows-r)
 				out = append(out, chunk{seq: len(out), tensor: ti, part: pi, row0: r, rows: n, outRow: outRow + r})
@@ -97,11 +105,56 @@ type TensorStats struct {
 	Experts []quant.Metrics
 }
 
-func ggmlEncode(t *outTensor, src []float32, dst []byte, deq []float32) error {
-	if err := quant.Quantize(t.Type, src, dst); err != nil {
-		return err
+// encoder stores the encoded rows of an output tensor. encode is called
+// from any worker, concurrently for different chunks, and must fill deq
+// with the values a reader decodes from what was stored. partDone is
+// called once per part, from the merging goroutine, after every chunk of
+// the part was encoded.
+type encoder interface {
+	encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w io.WriterAt, offset int64) error
+	partDone(t *outTensor, part int, w io.WriterAt) error
+}
+
+// ggmlRows encodes rows with the ggml kernel of the tensor's Type and
+// writes them at their place in a row-major tensor, which is how both GGUF
+// and safetensors (for F32, F16 and BF16) store them. f16Hint says how to
+// avoid an F16 overflow.
+type ggmlRows struct{ f16Hint string }
+
+var ggufRows encoder = ggmlRows{f16Hint: "use --type BF16"}
+
+func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w io.WriterAt, offset int64) error {
+	cols := t.cols()
+	if t.Type == ggml.F16 {
+		if i, fits := quant.CheckF16Range(in); !fits {
+			return fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); %s",
+				t.Name, in[i], c.outRow+i/cols, i%cols, e.f16Hint)
+		}
 	}
-	return quant.Dequantize(t.Type, dst, deq)
+	rowBytes, err := t.Type.RowSize(int64(cols))
+	if err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
+	if err := quant.Quantize(t.Type, in, wk.out); err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
+		return fmt.Errorf("writing tensor %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+func (ggmlRows) partDone(*outTensor, int, io.WriterAt) error { return nil }
+
+func (t *outTensor) encoder() encoder {
+	if t.enc != nil {
+		return t.enc
+	}
+	return ggufRows
 }
 
 type worker struct {
@@ -170,6 +223,15 @@ func runEngine(ctx context.Context, tensors []*outTensor, offsets []int64, w io.
 	}
 	go func() { wg.Wait(); close(done) }()
 
+	// last[i][p] is the sequence number of part p of tensor i's last chunk.
+	last := make([][]int, len(tensors))
+	for i, t := range tensors {
+		last[i] = make([]int, len(t.parts))
+	}
+	for _, c := range chunks {
+		last[c.tensor][c.part] = c.seq
+	}
+
 	// Merge in sequence order so floating-point sums, and so the report,
 	// do not depend on scheduling.
 	partStats := make([][]*quant.Stats, len(tensors))
@@ -204,6 +266,13 @@ func runEngine(ctx context.Context, tensors []*outTensor, offsets []int64, w io.
 			}
 			if progress != nil {
 				progress(int64(r.c.rows) * int64(tensors[r.c.tensor].cols()))
+			}
+			if firstErr == nil && r.c.seq == last[r.c.tensor][r.c.part] {
+				t := tensors[r.c.tensor]
+				if err := t.encoder().partDone(t, r.c.part, w); err != nil {
+					firstErr = err
+					cancel()
+				}
 			}
 			<-slots
 		}
@@ -260,27 +329,12 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 		row := c.outRow + i/cols
 		return nil, fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row, i%cols, in[i])
 	}
-	if t.Type == ggml.F16 {
-		if i, fits := quant.CheckF16Range(in); !fits {
-			return nil, fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); use --type BF16",
-				t.Name, in[i], c.outRow+i/cols, i%cols)
-		}
-	}
-	rowBytes, err := t.Type.RowSize(int64(cols))
-	if err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
-	}
-	nb := int(int64(c.rows) * rowBytes)
-	wk.out = grow(wk.out, nb)
 	wk.deq = grow(wk.deq, n)
-	if err := ggmlEncode(t, in, wk.out, wk.deq); err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	if err := t.encoder().encode(wk, t, c, in, wk.deq, w, offset); err != nil {
+		return nil, err
 	}
 	if err := st.AddRows(in, wk.deq); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
-	}
-	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
-		return nil, fmt.Errorf("writing tensor %s: %w", t.Name, err)
 	}
 	return st, nil
 }

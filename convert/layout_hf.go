@@ -68,23 +68,37 @@ func ggufFromHF(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]*outTensor, 
 		}
 		out = append(out, ot)
 	}
-	var unused []string
+	var names []string
 	for _, t := range ckpt.Tensors() {
-		if used[t.Name] || hasAnySuffix(t.Name, hfIgnored) {
-			continue
-		}
-		unused = append(unused, t.Name)
+		names = append(names, t.Name)
 	}
-	if len(unused) > 0 {
-		sort.Strings(unused)
-		more := ""
-		if len(unused) > 5 {
-			more = fmt.Sprintf(" and %d more", len(unused)-5)
-			unused = unused[:5]
-		}
-		return nil, fmt.Errorf("checkpoint %s: tensors not part of the %s architecture: %s%s", ckpt.Dir, cfg.Architecture, strings.Join(unused, ", "), more)
+	if err := checkAllUsed("checkpoint "+ckpt.Dir, cfg.Architecture, names, used); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// checkAllUsed fails when a source tensor was not mapped: a tensor that is
+// silently dropped would make a checkpoint that loads but computes
+// something else.
+func checkAllUsed(where, arch string, names []string, used map[string]bool) error {
+	var unused []string
+	for _, name := range names {
+		if used[name] || hasAnySuffix(name, hfIgnored) {
+			continue
+		}
+		unused = append(unused, name)
+	}
+	if len(unused) == 0 {
+		return nil
+	}
+	sort.Strings(unused)
+	more := ""
+	if len(unused) > 5 {
+		more = fmt.Sprintf(" and %d more", len(unused)-5)
+		unused = unused[:5]
+	}
+	return fmt.Errorf("%s: tensors not part of the %s architecture: %s%s", where, arch, strings.Join(unused, ", "), more)
 }
 
 // ggufFromGGUF re-lays out a GGUF file's tensors as they are, one part per

@@ -92,15 +92,19 @@ func sniff(path string) (string, error) {
 		return "", err
 	}
 	head = head[:n]
+	// Names first: a safetensors header length can begin with any byte,
+	// '{' included.
 	switch {
-	case bytes.HasPrefix(head, []byte("GGUF")):
-		return "gguf", nil
+	case strings.HasSuffix(path, ".safetensors"):
+		return "safetensors", nil
 	case strings.HasSuffix(path, ".index.json"):
 		return "index", nil
+	case bytes.HasPrefix(head, []byte("GGUF")), strings.HasSuffix(path, ".gguf"):
+		return "gguf", nil
+	case strings.HasSuffix(path, ".json"):
+		return "json", nil
 	case len(bytes.TrimSpace(head)) > 0 && bytes.TrimSpace(head)[0] == '{':
 		return "json", nil
-	case strings.HasSuffix(path, ".gguf"):
-		return "gguf", nil // let the reader explain what is wrong
 	}
 	return "safetensors", nil
 }

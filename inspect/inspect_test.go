@@ -377,3 +377,35 @@ func TestGGUFUnsupportedArchitecture(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestSniff(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, body, want string }{
+		{"x.safetensors", "{\x00\x00\x00\x00\x00\x00\x00{}", "safetensors"}, // header length 123
+		{"model.safetensors.index.json", `{"weight_map":{}}`, "index"},
+		{"model.gguf", "GGUF\x03\x00\x00\x00", "gguf"},
+		{"noext-gguf", "GGUF\x03\x00\x00\x00", "gguf"},
+		{"config.json", `{}`, "json"},
+		{"noext-json", "  \n{}", "json"},
+		{"noext-binary", "\x10\x00\x00\x00\x00\x00\x00\x00", "safetensors"},
+		{"short", "x", "safetensors"},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(dir, tt.name)
+		if err := writeFile(p, tt.body); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := sniff(p); err != nil || got != tt.want {
+			t.Errorf("sniff(%s) = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}
+
+func TestFolderWithOneGGUF(t *testing.T) {
+	dir := t.TempDir()
+	writeGGUF(t, filepath.Join(dir, "m.gguf"), loadConfig(t, tinyDir+"/config.json"), ggml.FileTypeQ8_0)
+	r := mustInspect(t, dir, Options{})
+	if r.Source.Kind != "gguf" || r.Params.Total != 7_214_336 {
+		t.Errorf("%+v total %d", r.Source, r.Params.Total)
+	}
+}

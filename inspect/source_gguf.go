@@ -15,6 +15,11 @@ func loadGGUF(path string) (*loaded, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return fromGGUF(f, path)
+}
+
+// fromGGUF reads the config and tensor list of an opened GGUF.
+func fromGGUF(f *gguf.File, path string) (*loaded, error) {
 	cfg, notes, err := configFromGGUF(f)
 	if err != nil {
 		return nil, err

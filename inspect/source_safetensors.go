@@ -3,7 +3,6 @@ package inspect
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -28,15 +27,7 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	}
 	for _, t := range ck.Tensors() {
 		base := filepath.Base(t.File.Name)
-		rec := tensorRec{
-			Name:   t.Name,
-			Role:   model.ClassifyHF(t.Name),
-			Shape:  t.Shape,
-			DType:  string(t.DType),
-			Params: t.NumElements(),
-			Bytes:  t.ByteSize(),
-			File:   base,
-		}
+		rec := recordHF(&t.TensorInfo, base)
 		l.tensors = append(l.tensors, rec)
 		if s := shards[base]; s != nil {
 			s.Tensors++
@@ -65,8 +56,15 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	return l, nil
 }
 
-// fileExists is used by tests and the folder probe.
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+// recordHF describes one safetensors tensor for accounting.
+func recordHF(t *safetensors.TensorInfo, file string) tensorRec {
+	return tensorRec{
+		Name:   t.Name,
+		Role:   model.ClassifyHF(t.Name),
+		Shape:  t.Shape,
+		DType:  string(t.DType),
+		Params: t.NumElements(),
+		Bytes:  t.ByteSize(),
+		File:   file,
+	}
 }

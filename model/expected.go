@@ -156,6 +156,14 @@ func (c *Config) ExpectedGGUF(r TensorRole) ([]int64, bool) {
 	return dims, true
 }
 
+// Limits well above any published model (DeepSeek-V3: 61 layers × 256
+// experts; Kimi K2: 384 experts), so that Validate can reject nonsense
+// before callers list tensors.
+const (
+	maxLayers  = 4096
+	maxExperts = 4096
+)
+
 // Validate checks that a Config built by hand (or inferred from tensors or
 // GGUF metadata) describes a consistent model.
 func (c *Config) Validate() error {
@@ -182,7 +190,7 @@ func (c *Config) Validate() error {
 	}
 	// Bounds far above any real model keep the arithmetic of callers
 	// (tensor lists, byte counts) clear of overflow and huge allocations.
-	if c.NumLayers >= maxIndex || c.NumExperts >= maxIndex || int64(c.NumLayers)*int64(c.NumExperts) > 1<<20 {
+	if c.NumLayers > maxLayers || c.NumExperts > maxExperts || int64(c.NumLayers)*int64(c.NumExperts) > 1<<16 {
 		return &ConfigError{Key: "num_hidden_layers", Msg: fmt.Sprintf("%d layers × %d experts is implausibly large", c.NumLayers, c.NumExperts)}
 	}
 	for _, p := range pos {

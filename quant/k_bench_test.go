@@ -3,8 +3,6 @@ package quant
 import (
 	"math/rand/v2"
 	"testing"
-
-	"github.com/mxq-dev/mxq/ggml"
 )
 
 // benchRows is 4096 rows of 256 N(0, 0.02) values, like transformer weights.
@@ -19,7 +17,7 @@ func benchRows() []float32 {
 
 func BenchmarkKQuantize(b *testing.B) {
 	src := benchRows()
-	for _, typ := range append(kTypes, ggml.Q8_K) {
+	for _, typ := range kTypes {
 		b.Run(typ.String(), func(b *testing.B) {
 			size, _ := typ.RowSize(int64(len(src)))
 			dst := make([]byte, size)
@@ -31,6 +29,20 @@ func BenchmarkKQuantize(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkQuantizeQ8K measures the activation quantizer of the K-quant
+// dot products.
+func BenchmarkQuantizeQ8K(b *testing.B) {
+	src := benchRows()
+	var blk blockQ8K
+	b.SetBytes(int64(len(src) * 4))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := 0; i < len(src); i += 256 {
+			quantizeBlockQ8K((*[256]float32)(src[i:]), &blk)
+		}
 	}
 }
 

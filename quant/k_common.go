@@ -3,8 +3,6 @@ package quant
 import (
 	"encoding/binary"
 	"math"
-
-	"github.com/x448/float16"
 )
 
 // Shared pieces of the K-quant kernels (ggml's quantize_row_q{2..6}_K_ref).
@@ -32,18 +30,14 @@ func abs32(x float32) float32 {
 // correctly rounded float32 root (the compiler emits SQRTSS).
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
-// kToHalf and kFromHalf convert like GGML_FP32_TO_FP16 (round to nearest
-// even) and GGML_FP16_TO_FP32.
-func kToHalf(x float32) uint16   { return float16.Fromfloat32(x).Bits() }
-func kFromHalf(h uint16) float32 { return float16.Frombits(h).Float32() }
-
+// putHalf stores x as GGML_FP32_TO_FP16 does and returns the stored bits.
 func putHalf(b []byte, x float32) uint16 {
-	h := kToHalf(x)
+	h := F32ToF16(x)
 	binary.LittleEndian.PutUint16(b, h)
 	return h
 }
 
-func getHalf(b []byte) float32 { return kFromHalf(binary.LittleEndian.Uint16(b)) }
+func getHalf(b []byte) float32 { return F16ToF32(binary.LittleEndian.Uint16(b)) }
 
 // getScaleMinK4 unpacks the 6-bit scale and min of sub-block j from the
 // 12 scale bytes of a Q4_K or Q5_K block (get_scale_min_k4).
@@ -94,15 +88,13 @@ func packQ2(qs []byte, L *[256]uint8) {
 
 // makeQKX2 is make_qkx2_quants: fit x ≈ scale·L + min with L in [0,nmax]
 // by weighted least squares, trying nstep+1 grid spacings around nmax.
-// It writes L and returns scale and -min (≥ 0). len(x) ≤ 32; laux is
-// scratch space of len(x).
+// It writes L and returns scale and -min (≥ 0). laux is scratch space of
+// len(x).
 //
-// Two shortcuts keep the reference's arithmetic intact: when the scaled
-// values are finite, they are clamped to [0,nmax] before rounding (the
-// same result as rounding then clamping), which yields the float32 grid
-// value without an int→float conversion; and a grid identical to the one
-// before it skips its error sum, since that error depends only on the
-// grid and so cannot be strictly below the best error already seen.
+// The spacings must be tried in order: one that wins moves the offset the
+// later grids are built from. A grid identical to the one before it skips
+// its error sum, as that error depends only on the grid and so cannot be
+// strictly below the best error already seen.
 func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMad bool) (scale, negMin float32) {
 	n := len(x)
 	w = w[:n]
@@ -128,33 +120,39 @@ func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, n
 		clear(L)
 		return 0, -mn
 	}
-	var xmBuf, lfBuf [32]float32
-	var tbBuf [32]uint32
-	xm, lf, tb := xmBuf[:n], lfBuf[:n], tbBuf[:n]
+	nm := int32(nmax)
 	fmax := float32(nmax)
 	iscale := fmax / (mx - mn)
 	scale = 1 / iscale
-	xmAbs := shiftQKX2(xm, x, mn)
-	gridQKX2(iscale, xmAbs, xm, lf, tb, nmax)
-	bestErr := errQKX2(lf, scale, mn, x, w, useMad)
-	for i, t := range tb {
-		L[i] = uint8(t)
+	var xmBuf, lfBuf [32]float32
+	xm, lf := xmBuf[:n], lfBuf[:n]
+	for i, v := range x {
+		xm[i] = v - mn
+		l := max(0, min(nm, nearestInt(float32(iscale*xm[i]))))
+		L[i] = uint8(l)
+		lf[i] = float32(l)
 	}
+	bestErr := errQKX2(lf, scale, mn, x, w, useMad)
 	if nstep < 1 {
 		return scale, -mn
 	}
 	for is := 0; is <= nstep; is++ {
 		iscale = (rmin + float32(rdelta*float32(is)) + fmax) / (mx - mn)
-		changed := gridQKX2(iscale, xmAbs, xm, lf, tb, nmax)
-		if is > 0 && !changed {
-			continue
-		}
 		var sL, sL2, sXL float32
-		for i, fl := range lf {
+		var changed uint8
+		for i, v := range x {
+			l := uint8(max(0, min(nm, nearestInt(float32(iscale*xm[i])))))
+			changed |= l ^ laux[i]
+			laux[i] = l
+			fl := float32(l)
+			lf[i] = fl
 			wl := float32(w[i] * fl)
 			sL += wl
 			sL2 += float32(wl * fl)
-			sXL += float32(wl * x[i])
+			sXL += float32(wl * v)
+		}
+		if is > 0 && changed == 0 {
+			continue
 		}
 		D := float32(sumW*sL2) - float32(sL*sL)
 		if !(D > 0) {
@@ -167,71 +165,16 @@ func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, n
 			thisScale = sXL / sL2
 		}
 		if e := errQKX2(lf, thisScale, thisMin, x, w, useMad); e < bestErr {
-			for i, t := range tb {
-				L[i] = uint8(t)
-			}
-			bestErr, scale = e, thisScale
+			copy(L, laux)
 			if thisMin != mn {
-				xmAbs = shiftQKX2(xm, x, thisMin)
+				for i, v := range x {
+					xm[i] = v - thisMin
+				}
 			}
-			mn = thisMin
+			bestErr, scale, mn = e, thisScale, thisMin
 		}
 	}
 	return scale, -mn
-}
-
-// shiftQKX2 sets xm = x − m and returns the largest |xm|.
-func shiftQKX2(xm, x []float32, m float32) float32 {
-	xm = xm[:len(x)]
-	var a float32
-	for i, v := range x {
-		xm[i] = v - m
-		a = max(a, abs32(xm[i]))
-	}
-	return a
-}
-
-// qkx2Magic is 1.5·2^23: adding it to a float in [0, 2^22] leaves the
-// value rounded half to even in the low mantissa bits (nearest_int).
-const qkx2Magic = 12582912
-
-// gridQKX2 rounds iscale·xm to integers in [0,nmax], as
-// MAX(0, MIN(nmax, nearest_int(iscale*xm))). It leaves the values in lf as
-// float32 and in tb as the bits of value+qkx2Magic (whose low byte is the
-// integer), and reports whether any value changed.
-func gridQKX2(iscale, xmAbs float32, xm, lf []float32, tb []uint32, nmax int) bool {
-	lf = lf[:len(xm)]
-	tb = tb[:len(xm)]
-	fmax := float32(nmax)
-	var changed uint32
-	if p := float32(iscale * xmAbs); p <= math.MaxFloat32 && iscale <= math.MaxFloat32 {
-		// Every product is finite, so clamping before rounding is exact.
-		for i, v := range xm {
-			p := float32(iscale * v)
-			if p < 0 {
-				p = 0
-			}
-			if p > fmax {
-				p = fmax
-			}
-			t := p + qkx2Magic
-			b := math.Float32bits(t)
-			changed |= b ^ tb[i]
-			tb[i] = b
-			lf[i] = t - qkx2Magic
-		}
-		return changed != 0
-	}
-	// Infinite or NaN products: follow nearest_int's bit trick literally.
-	nm := int32(nmax)
-	for i, v := range xm {
-		l := max(0, min(nm, nearestInt(float32(iscale*v))))
-		b := uint32(l) + 0x4b400000
-		changed |= b ^ tb[i]
-		tb[i] = b
-		lf[i] = float32(l)
-	}
-	return changed != 0
 }
 
 // errQKX2 is Σw·(s·l+m−x)², or Σw·|s·l+m−x| when useMad is set.
@@ -269,65 +212,100 @@ func max32i(a, b int32) int32 {
 
 // makeQX is make_qx_quants with rmse_type 1 and no importance weights
 // (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
-// searching 19 grid spacings. It writes L and returns scale.
+// searching 19 grid spacings. It writes L and returns scale. len(x) ≤ 16.
+//
+// The weights and their products with x are the same for every spacing,
+// so they are computed once; L is rebuilt only for the spacing that wins.
+// makeQX is make_qx_quants with rmse_type 1 and no importance weights
+// (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
+// searching 19 grid spacings. It writes L and returns scale. len(x) ≤ 16.
+//
+// The weights and their products with x are the same for every spacing,
+// so they are computed once; the sums of two spacings are accumulated side
+// by side (each in the reference order), and L is rebuilt only for the
+// spacing that wins.
 func makeQX(nmax int, x []float32, L []int8) float32 {
 	n := len(x)
-	var max, amax float32
-	for i := range n {
-		ax := abs32(x[i])
-		if ax > amax {
+	L = L[:n]
+	var mx, amax float32
+	for _, v := range x {
+		if ax := abs32(v); ax > amax {
 			amax = ax
-			max = x[i]
+			mx = v
 		}
 	}
 	if amax < 1e-15 {
-		for i := range n {
-			L[i] = 0
-		}
+		clear(L)
 		return 0
+	}
+	var wBuf, wxBuf [16]float32
+	w, wx := wBuf[:n], wxBuf[:n]
+	for i, v := range x {
+		w[i] = float32(v * v)
+		wx[i] = float32(w[i] * v)
 	}
 	fn := float32(nmax)
 	lo, hi := int32(-nmax), int32(nmax-1)
-	iscale := -fn / max
-	var sumlx, suml2 float32
-	for i := range n {
-		l := nearestInt(float32(iscale * x[i]))
-		l = max32i(lo, min32i(hi, l))
-		L[i] = int8(l + int32(nmax))
-		w := float32(x[i] * x[i])
-		fl := float32(l)
-		sumlx += float32(float32(w*x[i]) * fl)
-		suml2 += float32(float32(w*fl) * fl)
+
+	// Spacing 0 first, then -9..-1 and 1..9, as the reference tries them.
+	var iscales, slx, sl2 [19]float32
+	iscales[0] = -fn / mx
+	for k, is := 1, -9; is <= 9; is++ {
+		if is != 0 {
+			iscales[k] = -(fn + float32(0.1*float32(is))) / mx
+			k++
+		}
 	}
+	slx[0], sl2[0] = sumsQX(iscales[0], x, w, wx, lo, hi)
+	for k := 1; k < 19; k += 2 {
+		slx[k], sl2[k], slx[k+1], sl2[k+1] = sumsQX2(iscales[k], iscales[k+1], x, w, wx, lo, hi)
+	}
+
 	var scale float32
-	if suml2 != 0 {
-		scale = sumlx / suml2
+	if sl2[0] != 0 {
+		scale = slx[0] / sl2[0]
 	}
-	best := float32(scale * sumlx)
-	for is := -9; is <= 9; is++ {
-		if is == 0 {
-			continue
+	best := float32(scale * slx[0])
+	bestK := 0
+	for k := 1; k < 19; k++ {
+		if sl2[k] > 0 && float32(slx[k]*slx[k]) > float32(best*sl2[k]) {
+			bestK = k
+			scale = slx[k] / sl2[k]
+			best = float32(scale * slx[k])
 		}
-		iscale = -(fn + float32(0.1*float32(is))) / max
-		sumlx, suml2 = 0, 0
-		for i := range n {
-			l := nearestInt(float32(iscale * x[i]))
-			l = max32i(lo, min32i(hi, l))
-			w := float32(x[i] * x[i])
-			fl := float32(l)
-			sumlx += float32(float32(w*x[i]) * fl)
-			suml2 += float32(float32(w*fl) * fl)
-		}
-		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
-			for i := range n {
-				l := nearestInt(float32(iscale * x[i]))
-				L[i] = int8(int32(nmax) + max32i(lo, min32i(hi, l)))
-			}
-			scale = sumlx / suml2
-			best = float32(scale * sumlx)
-		}
+	}
+	for i, v := range x {
+		L[i] = int8(int32(nmax) + max(lo, min(hi, nearestInt(float32(iscales[bestK]*v)))))
 	}
 	return scale
+}
+
+// sumsQX returns Σ(w·x)·l and Σ(w·l)·l for l = clamp(round(iscale·x)).
+func sumsQX(iscale float32, x, w, wx []float32, lo, hi int32) (sumlx, suml2 float32) {
+	w = w[:len(x)]
+	wx = wx[:len(x)]
+	for i, v := range x {
+		fl := float32(max(lo, min(hi, nearestInt(float32(iscale*v)))))
+		sumlx += float32(wx[i] * fl)
+		suml2 += float32(float32(w[i]*fl) * fl)
+	}
+	return sumlx, suml2
+}
+
+// sumsQX2 is sumsQX for two spacings at once.
+func sumsQX2(isa, isb float32, x, w, wx []float32, lo, hi int32) (slxa, sl2a, slxb, sl2b float32) {
+	w = w[:len(x)]
+	wx = wx[:len(x)]
+	for i, v := range x {
+		fa := float32(max(lo, min(hi, nearestInt(float32(isa*v)))))
+		fb := float32(max(lo, min(hi, nearestInt(float32(isb*v)))))
+		wxi, wi := wx[i], w[i]
+		slxa += float32(wxi * fa)
+		slxb += float32(wxi * fb)
+		sl2a += float32(float32(wi*fa) * fa)
+		sl2b += float32(float32(wi*fb) * fb)
+	}
+	return
 }
 
 // makeQ3 is make_q3_quants with do_rmse: an initial symmetric fit with

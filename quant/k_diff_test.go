@@ -13,7 +13,7 @@ import (
 
 // kBlockQuantizers pairs each tuned block quantizer with its oracle.
 var kBlockQuantizers = []struct {
-	typ       ggml.Type
+	typ        ggml.Type
 	tuned, ref func(x *[256]float32, y []byte)
 }{
 	{ggml.Q2_K,

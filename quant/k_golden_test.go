@@ -49,7 +49,7 @@ func readGolden(t testing.TB, name string) []byte {
 func describeKBlock(t ggml.Type, b []byte) string {
 	h := func(off int) string {
 		v := binary.LittleEndian.Uint16(b[off:])
-		return fmt.Sprintf("%#04x(%g)", v, kFromHalf(v))
+		return fmt.Sprintf("%#04x(%g)", v, F16ToF32(v))
 	}
 	switch t {
 	case ggml.Q2_K:

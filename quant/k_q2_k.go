@@ -46,19 +46,19 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
 		for j := range 16 {
 			sc[j] = uint8(nearestInt(float32(iscale * scales[j])))
 		}
-		d = kFromHalf(putHalf(y[80:82], maxScale/q4scale))
+		d = F16ToF32(putHalf(y[80:82], maxScale/q4scale))
 	} else {
 		clear(sc)
-		d = kFromHalf(putHalf(y[80:82], 0))
+		d = F16ToF32(putHalf(y[80:82], 0))
 	}
 	if maxMin > 0 {
 		iscale := q4scale / maxMin
 		for j := range 16 {
 			sc[j] |= uint8(nearestInt(float32(iscale*mins[j])) << 4)
 		}
-		dmin = kFromHalf(putHalf(y[82:84], maxMin/q4scale))
+		dmin = F16ToF32(putHalf(y[82:84], maxMin/q4scale))
 	} else {
-		dmin = kFromHalf(putHalf(y[82:84], 0))
+		dmin = F16ToF32(putHalf(y[82:84], 0))
 	}
 	for j := range 16 {
 		sd := d * float32(sc[j]&0xF)

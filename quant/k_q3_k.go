@@ -46,9 +46,9 @@ func quantizeBlockQ3K(x *[256]float32, y []byte, L *[256]int8) {
 			l >>= 4
 			sc[j%4+8] |= uint8(l) << (2 * (j / 4))
 		}
-		d = kFromHalf(putHalf(y[108:110], 1/iscale))
+		d = F16ToF32(putHalf(y[108:110], 1/iscale))
 	} else {
-		d = kFromHalf(putHalf(y[108:110], 0))
+		d = F16ToF32(putHalf(y[108:110], 0))
 	}
 	for j := range 16 {
 		sd := d * float32(q3Scale(sc, j))

@@ -70,8 +70,8 @@ func encodeScalesQ45K(y []byte, x *[256]float32, L *[256]uint8, scales, mins *[8
 		lm[j] = min(63, uint8(nearestInt(float32(invMin*mins[j]))))
 	}
 	packScaleMinK4(y[4:16], &ls, &lm)
-	d := kFromHalf(putHalf(y[0:2], maxScale/63))
-	dmin := kFromHalf(putHalf(y[2:4], maxMin/63))
+	d := F16ToF32(putHalf(y[0:2], maxScale/63))
+	dmin := F16ToF32(putHalf(y[2:4], maxMin/63))
 	for j := range 8 {
 		sd := d * float32(ls[j])
 		if sd == 0 {

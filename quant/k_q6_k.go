@@ -36,7 +36,7 @@ func quantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
 		return
 	}
 	iscale := -128 / maxScale
-	d := kFromHalf(putHalf(y[208:210], 1/iscale))
+	d := F16ToF32(putHalf(y[208:210], 1/iscale))
 	sc := y[192:208]
 	for ib := range 16 {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))

@@ -247,19 +247,19 @@ func refQuantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
 		for j := range 16 {
 			sc[j] = uint8(nearestInt(float32(iscale * scales[j])))
 		}
-		d = kFromHalf(putHalf(y[80:82], maxScale/q4scale))
+		d = F16ToF32(putHalf(y[80:82], maxScale/q4scale))
 	} else {
 		clear(sc)
-		d = kFromHalf(putHalf(y[80:82], 0))
+		d = F16ToF32(putHalf(y[80:82], 0))
 	}
 	if maxMin > 0 {
 		iscale := q4scale / maxMin
 		for j := range 16 {
 			sc[j] |= uint8(nearestInt(float32(iscale*mins[j])) << 4)
 		}
-		dmin = kFromHalf(putHalf(y[82:84], maxMin/q4scale))
+		dmin = F16ToF32(putHalf(y[82:84], maxMin/q4scale))
 	} else {
-		dmin = kFromHalf(putHalf(y[82:84], 0))
+		dmin = F16ToF32(putHalf(y[82:84], 0))
 	}
 	for j := range 16 {
 		sd := d * float32(sc[j]&0xF)
@@ -302,9 +302,9 @@ func refQuantizeBlockQ3K(x *[256]float32, y []byte, L *[256]int8) {
 			l >>= 4
 			sc[j%4+8] |= uint8(l) << (2 * (j / 4))
 		}
-		d = kFromHalf(putHalf(y[108:110], 1/iscale))
+		d = F16ToF32(putHalf(y[108:110], 1/iscale))
 	} else {
-		d = kFromHalf(putHalf(y[108:110], 0))
+		d = F16ToF32(putHalf(y[108:110], 0))
 	}
 	for j := range 16 {
 		sd := d * float32(q3Scale(sc, j))
@@ -382,8 +382,8 @@ func refEncodeScalesQ45K(y []byte, x *[256]float32, L *[256]uint8, scales, mins 
 		lm[j] = min(63, uint8(nearestInt(float32(invMin*mins[j]))))
 	}
 	packScaleMinK4(y[4:16], &ls, &lm)
-	d := kFromHalf(putHalf(y[0:2], maxScale/63))
-	dmin := kFromHalf(putHalf(y[2:4], maxMin/63))
+	d := F16ToF32(putHalf(y[0:2], maxScale/63))
+	dmin := F16ToF32(putHalf(y[2:4], maxMin/63))
 	for j := range 8 {
 		sd := d * float32(ls[j])
 		if sd == 0 {
@@ -463,7 +463,7 @@ func refQuantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
 		return
 	}
 	iscale := -128 / maxScale
-	d := kFromHalf(putHalf(y[208:210], 1/iscale))
+	d := F16ToF32(putHalf(y[208:210], 1/iscale))
 	sc := y[192:208]
 	for ib := range 16 {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))

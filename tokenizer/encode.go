@@ -160,7 +160,7 @@ func (e *encoder) split() {
 	e.syms[len(e.syms)-1].next = -1
 }
 
-// mergeable reports whether piece can be formed by a merge, and its score.
+// candidate reports whether the pair l+r may be merged, and the merge score.
 func (e *encoder) candidate(l, r symbol) (float64, bool) {
 	piece := e.s[l.start:r.end]
 	id, ok := e.v.index[piece]

@@ -193,6 +193,10 @@ func parsePiece(r *wireReader) (Piece, error) {
 				return p, err
 			}
 			p.Score = math.Float32frombits(uint32(f.u))
+			if p.Score != p.Score {
+				// A NaN score leaves the merge order undefined.
+				return p, r.errf(f.offset, "score is NaN")
+			}
 		case 3:
 			if err := r.want(f, wireVarint, "type"); err != nil {
 				return p, err

@@ -131,6 +131,7 @@ func TestParseModelHostile(t *testing.T) {
 		{"type 7", string(msg(nil).bytes(1, piece("a", 7))), "piece type 7 out of range"},
 		{"score as varint", string(msg(nil).bytes(1, msg(nil).bytes(1, []byte("a")).varint(2, 1))), "score (field 2): wire type 0, want 5"},
 		{"truncated score", string(msg(nil).bytes(1, append(msg(nil).bytes(1, []byte("a")), 0x15, 0, 0))), "offset 6: field 2: truncated fixed32"},
+		{"NaN score", string(msg(nil).bytes(1, msg(nil).bytes(1, []byte("a")).fixed32(2, 0x7fc00000))), "offset 5: score is NaN"},
 		{"truncated fixed64", "\x09\x00", "truncated fixed64"},
 		{"duplicate piece", string(minimal().bytes(1, piece("a", TypeNormal)).bytes(1, piece("a", TypeNormal))), `piece 2 "a" duplicates piece 1`},
 		{"two unknown", string(minimal().bytes(1, piece("<u2>", TypeUnknown))), "both UNKNOWN"},

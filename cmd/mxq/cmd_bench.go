@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mxq-dev/mxq/convert"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/fixture"
 	"github.com/mxq-dev/mxq/internal/synth"
 	"github.com/mxq-dev/mxq/quant"
 )
@@ -42,11 +44,15 @@ func benchCommand() *cli.Command {
 				Usage:     "run the whole GGUF pipeline (read, quantize, validate) into a discarding sink",
 				ArgsUsage: "[SRC]",
 				Description: `Without SRC, a synthetic full-width Mixtral layer (hidden 4096, intermediate 14336,
-8 experts, BF16, N(0, 0.02) weights) is written to a temporary folder first.`,
+8 experts, BF16, N(0, 0.02) weights) is written to a temporary folder first. With
+--full-size-sparse, the full 93 GB Mixtral-8x7B checkpoint is recreated from its real
+index as sparse files (real headers, data left as holes: all zeros), which measures
+memory bounds and I/O plumbing, not kernel speed.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "type", Value: "Q4_K_M", Usage: "GGUF file `TYPE`"},
 					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "workers (default: all cores)"},
-					&cli.StringFlag{Name: "tokenizer", Value: "testdata/mixtral-8x7b-meta", Usage: "tokenizer folder for the synthetic layer"},
+					&cli.StringFlag{Name: "meta", Value: "testdata/mixtral-8x7b-meta", Usage: "Mixtral-8x7B config, index and tokenizer `FOLDER`"},
+					&cli.BoolFlag{Name: "full-size-sparse", Usage: "benchmark the full-size checkpoint as sparse files"},
 				},
 				OnUsageError: onUsageError,
 				Action:       runBenchQuantize,
@@ -118,9 +124,8 @@ func runBenchQuantize(c *cli.Context) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		path = filepath.Join(dir, "layer")
-		fmt.Fprintf(w, "writing a synthetic full-width Mixtral layer to %s ...\n", path)
-		if err := synth.Write(path, synth.FullWidthLayer, c.String("tokenizer"), 1); err != nil {
+		path = filepath.Join(dir, "model")
+		if err := writeBenchModel(w, path, c.String("meta"), c.Bool("full-size-sparse")); err != nil {
 			return err
 		}
 	}
@@ -146,6 +151,30 @@ func runBenchQuantize(c *cli.Context) error {
 	fmt.Fprintf(w, "%s → %s: %s parameters in %.2f s with %d workers: %.1f M weights/s, %.0f MB/s of float32 input; output %.2f GB; peak RSS %s\n",
 		path, ft, strconv.FormatInt(r.Params, 10), el.Seconds(), threads, float64(r.Params)/el.Seconds()/1e6,
 		float64(r.Params)*4/el.Seconds()/1e6, float64(p.Size())/1e9, peakRSS())
+	return nil
+}
+
+func writeBenchModel(w io.Writer, dir, meta string, sparse bool) error {
+	if !sparse {
+		fmt.Fprintf(w, "writing a synthetic full-width Mixtral layer to %s ...\n", dir)
+		return synth.Write(dir, synth.FullWidthLayer, meta, 1)
+	}
+	fmt.Fprintf(w, "writing the full-size Mixtral-8x7B checkpoint as sparse files to %s ...\n", dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := fixture.WriteSparseMixtral(dir, filepath.Join(meta, "model.safetensors.index.json"), filepath.Join(meta, "config.json")); err != nil {
+		return err
+	}
+	for _, name := range []string{"tokenizer.model", "tokenizer_config.json"} {
+		data, err := os.ReadFile(filepath.Join(meta, name))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 )
 
 // decoder reads little-endian GGUF primitives through a buffer, tracking
@@ -87,26 +88,39 @@ func (d *decoder) u64(what string) (uint64, error) {
 // str reads a gguf_string: u64 length, then the bytes.
 func (d *decoder) str(what string) (string, error) {
 	start := d.off
-	n, err := d.u64(what + " length")
-	if err != nil {
+	if d.remaining() < 8 {
+		return "", d.errAt(start, "truncated: %s length needs 8 bytes, %d left in the file", what, d.remaining())
+	}
+	lb := d.scratch[:8]
+	if err := d.read(lb, what); err != nil {
 		return "", err
 	}
+	n := binary.LittleEndian.Uint64(lb)
 	if n > d.remaining() {
 		return "", d.errAt(start, "%s length %d exceeds the %d bytes left in the file", what, n, d.remaining())
 	}
 	if msg := checkStringLen(n); msg != "" {
 		return "", d.errAt(start, "%s: %s", what, msg)
 	}
-	var b []byte
 	if n <= uint64(len(d.scratch)) {
-		b = d.scratch[:n]
-	} else {
-		b = make([]byte, n)
+		b := d.scratch[:n]
+		if err := d.read(b, what); err != nil {
+			return "", err
+		}
+		return string(b), nil
 	}
-	if err := d.read(b, what); err != nil {
-		return "", err
+	// Long strings (chat templates) are built in place to avoid a second copy.
+	var sb strings.Builder
+	sb.Grow(int(n))
+	for left := int(n); left > 0; {
+		b := d.scratch[:min(left, len(d.scratch))]
+		if err := d.read(b, what); err != nil {
+			return "", err
+		}
+		sb.Write(b)
+		left -= len(b)
 	}
-	return string(b), nil
+	return sb.String(), nil
 }
 
 // value reads a value of type t (already read) and, for arrays, its element
@@ -149,8 +163,11 @@ func (d *decoder) scalar(t ValueType) (any, error) {
 		return d.str("string value")
 	}
 	off := d.off
-	b, err := d.fixed(t.size(), t.String()+" value")
-	if err != nil {
+	if uint64(t.size()) > d.remaining() {
+		return nil, d.errAt(off, "truncated: %s value needs %d bytes, %d left in the file", t, t.size(), d.remaining())
+	}
+	b := d.scratch[:t.size()]
+	if err := d.read(b, "value"); err != nil {
 		return nil, err
 	}
 	x := decodeScalar(t, b)

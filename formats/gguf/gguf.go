@@ -37,10 +37,13 @@ const KeyAlignment = "general.alignment"
 
 // Limits enforced by ggml's loader.
 const (
-	MaxNameLen     = 63      // bytes in a tensor name (GGML_MAX_NAME - 1 for the NUL)
-	MaxDims        = 4       // GGML_MAX_DIMS
-	MaxStringLen   = 1 << 30 // GGUF_MAX_STRING_LENGTH
-	MaxArrayLen    = 1 << 30 // GGUF_MAX_ARRAY_ELEMENTS
+	MaxNameLen   = 63      // bytes in a tensor name (GGML_MAX_NAME - 1 for the NUL)
+	MaxDims      = 4       // GGML_MAX_DIMS
+	MaxStringLen = 1 << 30 // GGUF_MAX_STRING_LENGTH
+	MaxArrayLen  = 1 << 30 // GGUF_MAX_ARRAY_ELEMENTS
+)
+
+const (
 	minVersion     = 2
 	bigEndianMagic = "FUGG" // the magic as a big-endian writer stores it
 )

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,6 +28,7 @@ func allKVs() []KV {
 		{"t.bool.false", Bool(false)},
 		{"t.str", String("h\u00e9llo\x00w\norld \u2581")},
 		{"t.str.empty", String("")},
+		{"tokenizer.chat_template", String(strings.Repeat("{{ message }}\n", 700))}, // longer than the read buffer
 		{"t.u64", Uint64(1<<63 + 5)},
 		{"t.i64", Int64(-1 << 62)},
 		{"t.f64", Float64(math.Pi)},

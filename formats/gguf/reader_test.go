@@ -174,6 +174,9 @@ func TestLookupMissingAndWrongType(t *testing.T) {
 	if _, ok := f.String("gpt2.block_count"); ok {
 		t.Error("String accepted a uint32")
 	}
+	if n, ok := f.Int("gpt2.block_count"); !ok || n != 12 {
+		t.Errorf("Int(gpt2.block_count) = %d, %v", n, ok)
+	}
 	if _, ok := f.Uint("general.architecture"); ok {
 		t.Error("Uint accepted a string")
 	}

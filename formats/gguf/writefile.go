@@ -15,6 +15,9 @@ import (
 // renamed over path only when complete, so path never holds a partial file;
 // on error the temporary file is removed.
 func WriteFile(path string, l *Layout, data func(i int, t TensorInfo, w io.Writer) error) (err error) {
+	if data == nil && len(l.tensors) > 0 {
+		return errors.New("gguf: WriteFile: no data function for the tensors")
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err

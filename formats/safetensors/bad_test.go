@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +56,13 @@ func badFiles() []badFile {
 		{"offsets out of order (end before begin)", rawFile(sub(two, "8,4"), data[:12]), []string{`tensor "b"`, "[8, 4]", "end before"}},
 		{"negative offset", rawFile(sub(two, "-4,8"), data[:12]), []string{`tensor "b"`, "negative data offset"}},
 		{"data past end of file", rawFile(sub(two, "8,12"), data[:10]), []string{`tensor "b"`, "past the end"}},
+		{"unpaired surrogate escape", rawFile(`{"w\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}`, data[:1]), []string{"unpaired surrogate", "byte 11"}},
+		{"control character in name", rawFile("{\"w\x01\":{}}", nil), []string{"control character", "byte 11"}},
+		{"invalid escape", rawFile(`{"w\x":{}}`, nil), []string{`invalid escape "\\x"`, "byte 11"}},
+		{"NUL padding", rawFile("{}\x00\x00\x00\x00\x00\x00", nil), []string{"trailing data", "byte 10"}},
+		{"deep nesting in unknown field", rawFile(`{"w":{"x":`+strings.Repeat("[", 200)+strings.Repeat("]", 200)+`}}`, nil), []string{`tensor "w"`, "nesting deeper than 128"}},
+		{"number with leading zero", rawFile(`{"w":{"dtype":"U8","shape":[01],"data_offsets":[0,1]}}`, data[:1]), []string{`tensor "w"`, "invalid JSON"}},
+		{"offset beyond int64", rawFile(`{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,9223372036854775808]}}`, data[:1]), []string{`tensor "w"`, "two integers"}},
 		{"trailing bytes after last tensor", rawFile(sub(two, "8,12"), make([]byte, 13)), []string{"1 trailing byte(s)"}},
 	}
 }

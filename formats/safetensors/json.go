@@ -188,26 +188,30 @@ func (s *jsonScanner) escapedStr(start int) ([]byte, error) {
 		case 't':
 			buf = append(buf, '\t')
 		case 'u':
+			escStart := s.pos - 2
 			r, err := s.hex4()
 			if err != nil {
 				return nil, err
 			}
 			if utf16.IsSurrogate(r) {
-				if r >= 0xdc00 || s.pos+1 >= len(s.b) || s.b[s.pos] != '\\' || s.b[s.pos+1] != 'u' {
-					return nil, s.fail("unpaired surrogate escape")
+				unpaired := r >= 0xdc00 || s.pos+1 >= len(s.b) || s.b[s.pos] != '\\' || s.b[s.pos+1] != 'u'
+				if !unpaired {
+					s.pos += 2
+					lo, err := s.hex4()
+					if err != nil {
+						return nil, err
+					}
+					r = utf16.DecodeRune(r, lo)
+					unpaired = r == utf8.RuneError
 				}
-				s.pos += 2
-				lo, err := s.hex4()
-				if err != nil {
-					return nil, err
-				}
-				if r = utf16.DecodeRune(r, lo); r == utf8.RuneError {
+				if unpaired {
+					s.pos = escStart
 					return nil, s.fail("unpaired surrogate escape")
 				}
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			s.pos--
+			s.pos -= 2
 			return nil, s.fail("invalid escape %q", "\\"+string(rune(esc)))
 		}
 	}
@@ -291,7 +295,7 @@ func (s *jsonScanner) intArray() ([]int64, error) {
 	}
 	start = s.pos
 	s.pos++
-	v := []int64{}
+	v := make([]int64, 0, 4) // most shapes have at most 4 dimensions
 	if s.peek() == ']' {
 		s.pos++
 		return v, nil

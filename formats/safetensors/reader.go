@@ -83,7 +83,8 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	return f, nil
 }
 
-// readFull reads len(buf) bytes at off; a short file is a format error.
+// readFull reads len(buf) bytes at off. A short read means the reader holds
+// less than the size it was given: io.ErrUnexpectedEOF, not a format error.
 func readFull(r io.ReaderAt, buf []byte, off int64) error {
 	n, err := r.ReadAt(buf, off)
 	if n == len(buf) {

@@ -194,8 +194,8 @@ func TestReaderAcceptsReferenceVariants(t *testing.T) {
 				t.Errorf("tensors %v", f.Tensors)
 			}
 		}},
-		{"escaped names", rawFile(`{"a\"b\\c\u00e9\n":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}}`, []byte{9}), func(t *testing.T, f *File) {
-			if _, ok := f.Lookup("a\"b\\cé\n"); !ok {
+		{"escaped names", rawFile(`{"a\"b\\c\u00e9\n\/\ud83d\ude00\t\b\f\r":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}}`, []byte{9}), func(t *testing.T, f *File) {
+			if _, ok := f.Lookup("a\"b\\cé\n/😀\t\b\f\r"); !ok {
 				t.Errorf("tensors %v", f.Tensors)
 			}
 		}},

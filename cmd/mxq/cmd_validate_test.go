@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mxq-dev/mxq/validate"
+)
+
+const validateTiny = "../../testdata/tiny-mixtral"
+
+func validateCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append([]string{"mxq", "validate"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidateIdentical(t *testing.T) {
+	ids := filepath.Join(t.TempDir(), "ids.txt")
+	if err := os.WriteFile(ids, []byte("1 567 861 316 349 267 298\n868 341"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := validateCLI(t, validateTiny, validateTiny, "--tokens", ids, "--json",
+		"--max-kld", "0", "--min-top1", "1", "--min-routing-agreement", "1")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r validate.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if r.Mode != "end-to-end" || r.Tokens != 9 || r.Logits.KLD.Max != 0 || r.Logits.Top1Agreement != 1 || len(r.Routing) != 2 || r.Routing[1].Agreement != 1 {
+		t.Errorf("report %+v", r)
+	}
+	if r.Thresholds.MaxKLD == nil || *r.Thresholds.MaxKLD != 0 || len(r.Breaches) != 0 {
+		t.Errorf("thresholds %+v, breaches %v", r.Thresholds, r.Breaches)
+	}
+}
+
+// TestValidateThresholds quantizes the tiny model to 4 bits with the CLI
+// and expects exit code 3, with the full report still printed.
+func TestValidateThresholds(t *testing.T) {
+	q4 := filepath.Join(t.TempDir(), "q4.gguf")
+	if code, _, stderr := runCLIArgs(t, "quantize", validateTiny, "-o", q4, "--bits", "4", "--quiet"); code != exitOK {
+		t.Fatalf("quantize: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := validateCLI(t, validateTiny, q4, "--prompt", "The router picks two of the eight experts for every token.",
+		"--max-kld", "1e-6", "--min-routing-agreement", "0.5")
+	if code != exitThresholds {
+		t.Fatalf("exit %d, want %d: %s", code, exitThresholds, stderr)
+	}
+	for _, want := range []string{"KL(reference ‖ candidate)", "top-1 agreement", "perplexity", "expert routing per layer", "thresholds BREACHED", "--max-kld"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "1 validation thresholds breached") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	// The same comparison within generous limits passes.
+	if code, _, stderr := validateCLI(t, validateTiny, q4, "--max-kld", "1", "--min-top1", "0.3"); code != exitOK {
+		t.Errorf("generous thresholds: exit %d: %s", code, stderr)
+	}
+}
+
+func runCLIArgs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"mxq"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidateLayerWise(t *testing.T) {
+	code, stdout, stderr := validateCLI(t, "--layer-wise", validateTiny, validateTiny, "--layers", "1", "--states", "random", "--samples", "16", "--seed", "5", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r validate.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Mode != "layer-wise" || r.States.Source != "random" || r.States.Seed != 5 || r.Tokens != 16 || len(r.Layers) != 1 || r.Layers[0].Layer != 1 || r.Layers[0].RelError != 0 {
+		t.Errorf("report %+v", r)
+	}
+	code, stdout, stderr = validateCLI(t, validateTiny, validateTiny, "--layer-wise", "--max-moe-error", "0")
+	if code != exitOK || !strings.Contains(stdout, "MoE blocks on the same inputs") || !strings.Contains(stdout, "the reference model's own") {
+		t.Errorf("exit %d: %s%s", code, stdout, stderr)
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{validateTiny}, "REFERENCE and CANDIDATE"},
+		{[]string{validateTiny, validateTiny, "--prompt", "a", "--tokens", "x"}, "at most one"},
+		{[]string{validateTiny, validateTiny, "--layers", "0"}, "--layers needs --layer-wise"},
+		{[]string{validateTiny, validateTiny, "--layer-wise", "--max-kld", "0.1"}, "no logits"},
+		{[]string{validateTiny, validateTiny, "--max-moe-error", "0.1"}, "needs --layer-wise"},
+		{[]string{validateTiny, validateTiny, "--layer-wise", "--layers", "0,x"}, `"x" is not a layer`},
+		{[]string{validateTiny, validateTiny, "--layer-wise", "--states", "cached"}, "--states"},
+		{[]string{validateTiny, validateTiny, "--prompt", ""}, "empty"},
+	} {
+		code, _, stderr := validateCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q", tc.args, code, stderr, exitUsage, tc.msg)
+		}
+	}
+	code, _, stderr := validateCLI(t, validateTiny, filepath.Join(t.TempDir(), "missing.gguf"))
+	if code != exitError || !strings.Contains(stderr, "missing.gguf") {
+		t.Errorf("missing candidate: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = validateCLI(t, validateTiny, validateTiny, "--layer-wise", "--layers", "2")
+	if code != exitError || !strings.Contains(stderr, "layers 0..1") {
+		t.Errorf("layer out of range: exit %d, %s", code, stderr)
+	}
+}
+
+func TestParseLayers(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{{"all", "[]"}, {"", "[]"}, {"0,15,31", "[0 15 31]"}, {"0-3, 8", "[0 1 2 3 8]"}} {
+		got, err := parseLayers(tc.in)
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		if s := fmt.Sprint(got); s != tc.want {
+			t.Errorf("%q: %v, want %s", tc.in, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"-1", "3-1", "a", "1,,2"} {
+		if _, err := parseLayers(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package forward
+
+import (
+	"fmt"
+
+	"github.com/mxq-dev/mxq/model"
+)
+
+// ExpertSource is a Source that can also hand out a layer piece by piece,
+// so that a caller holds a single expert's matrices at a time instead of a
+// whole layer (5.6 GB in float32 for a Mixtral-8x7B layer). Every Source
+// this package returns implements it.
+type ExpertSource interface {
+	Source
+	// LayerShared reads layer i without its experts: the norms, the
+	// attention weights and the router (nil for a dense layer). Experts is
+	// left nil.
+	LayerShared(i int) (*LayerWeights, error)
+	// Expert reads expert e of layer i; for a dense layer, e = 0 is its
+	// MLP.
+	Expert(i, e int) (*Expert, error)
+}
+
+// loadShared gathers layer l without its experts through get.
+func loadShared(d Dims, l int, get tensorFunc) (*LayerWeights, error) {
+	if l < 0 || l >= d.Layers {
+		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
+	}
+	lw := &LayerWeights{}
+	for _, t := range []struct {
+		dst  *[]float32
+		role model.Role
+	}{
+		{&lw.AttnNorm, model.RoleAttnNorm},
+		{&lw.Q, model.RoleAttnQ},
+		{&lw.K, model.RoleAttnK},
+		{&lw.V, model.RoleAttnV},
+		{&lw.O, model.RoleAttnOutput},
+		{&lw.FFNNorm, model.RoleFFNNorm},
+	} {
+		w, err := get(layerRole(t.role, l))
+		if err != nil {
+			return nil, err
+		}
+		*t.dst = w
+	}
+	if !d.Dense() {
+		var err error
+		if lw.Router, err = get(layerRole(model.RoleRouter, l)); err != nil {
+			return nil, err
+		}
+	}
+	return lw, nil
+}
+
+// loadExpert reads expert e of layer l (the dense MLP for e = 0 of a dense
+// layer) through get.
+func loadExpert(d Dims, l, e int, get tensorFunc) (*Expert, error) {
+	if l < 0 || l >= d.Layers {
+		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
+	}
+	if e < 0 || e >= d.numExperts() {
+		return nil, fmt.Errorf("forward: expert %d out of range [0,%d)", e, d.numExperts())
+	}
+	roles := [3]model.Role{model.RoleExpertGate, model.RoleExpertDown, model.RoleExpertUp}
+	expert := e
+	if d.Dense() {
+		roles = [3]model.Role{model.RoleFFNGate, model.RoleFFNDown, model.RoleFFNUp}
+		expert = -1
+	}
+	ex := &Expert{}
+	for i, dst := range []*[]float32{&ex.Gate, &ex.Down, &ex.Up} {
+		w, err := get(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
+		if err != nil {
+			return nil, err
+		}
+		*dst = w
+	}
+	return ex, nil
+}
+
+func (s *stSource) LayerShared(i int) (*LayerWeights, error) {
+	return loadShared(s.dims, i, s.tensor)
+}
+
+func (s *stSource) Expert(i, e int) (*Expert, error) {
+	return loadExpert(s.dims, i, e, s.tensor)
+}
+
+func (s *ggufSource) LayerShared(i int) (*LayerWeights, error) {
+	return loadShared(s.dims, i, s.tensor)
+}
+
+func (s *ggufSource) Expert(i, e int) (*Expert, error) {
+	return loadExpert(s.dims, i, e, s.tensor)
+}

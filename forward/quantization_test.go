@@ -1,0 +1,117 @@
+package forward
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mxq-dev/mxq/quant/intq"
+)
+
+const (
+	ctConfig = `{"model_type": "mixtral", "quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized",
+ "config_groups": {
+  "group_1": {"targets": ["re:.*self_attn.*"], "weights": {"num_bits": 8, "type": "int", "symmetric": false, "strategy": "channel", "group_size": null}},
+  "group_0": {"targets": ["re:.*experts.*", "lm_head"], "weights": {"num_bits": 4, "type": "int", "symmetric": true, "strategy": "group", "group_size": 128}}},
+ "ignore": ["re:.*block_sparse_moe.gate"]}}`
+	gptqConfig = `{"bits": 4, "group_size": 128, "desc_act": false, "sym": true, "checkpoint_format": "gptq"}`
+	mlxConfig  = `{"model_type": "mixtral", "quantization": {"group_size": 64, "bits": 4, "mode": "affine",
+ "model.layers.0.block_sparse_moe.gate": false, "model.embed_tokens": {"group_size": 32, "bits": 8}},
+ "quantization_config": {"group_size": 64, "bits": 4}}`
+)
+
+func TestParseQuantization(t *testing.T) {
+	type want struct {
+		module string
+		scheme intq.Scheme
+		ok     bool
+	}
+	for _, tc := range []struct {
+		name, json, method string
+		modules            []want
+	}{
+		{"compressed-tensors groups", ctConfig, "compressed-tensors", []want{
+			{"model.layers.3.self_attn.q_proj", intq.Scheme{Bits: 8, GroupSize: -1}, true},
+			{"model.layers.3.block_sparse_moe.experts.7.w2", intq.Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
+			{"lm_head", intq.Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
+			{"model.layers.3.block_sparse_moe.gate", intq.Scheme{}, false},
+		}},
+		{"quantize_config.json", gptqConfig, "gptq", []want{
+			{"model.layers.0.self_attn.o_proj", intq.Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
+		}},
+		{"gptq in config.json", `{"quantization_config": {"quant_method": "gptq", "bits": 8, "group_size": -1, "sym": true}}`, "gptq", []want{
+			{"model.layers.0.self_attn.o_proj", intq.Scheme{Bits: 8, GroupSize: -1, Symmetric: true}, true},
+		}},
+		{"mlx overrides", mlxConfig, "mlx", []want{
+			{"model.layers.0.block_sparse_moe.switch_mlp.up_proj", intq.Scheme{Bits: 4, GroupSize: 64}, true},
+			{"model.layers.0.block_sparse_moe.gate", intq.Scheme{Bits: 4, GroupSize: 64}, false},
+			{"model.embed_tokens", intq.Scheme{Bits: 8, GroupSize: 32}, true},
+		}},
+		{"mlx copy only", `{"quantization_config": {"group_size": 32, "bits": 8, "mode": "affine"}}`, "mlx", []want{
+			{"lm_head", intq.Scheme{Bits: 8, GroupSize: 32}, true},
+		}},
+		{"unquantized", `{"model_type": "mixtral", "quantization_config": null}`, "", nil},
+	} {
+		q, err := ParseQuantization([]byte(tc.json), "config.json")
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if tc.method == "" {
+			if q != nil {
+				t.Errorf("%s: got %+v, want none", tc.name, q)
+			}
+			continue
+		}
+		if q == nil || q.Method != tc.method {
+			t.Errorf("%s: got %+v, want method %s", tc.name, q, tc.method)
+			continue
+		}
+		for _, w := range tc.modules {
+			s, ok := q.schemeFor(w.module)
+			if ok != w.ok || (ok && s != w.scheme) {
+				t.Errorf("%s: %s: scheme %+v %v, want %+v %v", tc.name, w.module, s, ok, w.scheme, w.ok)
+			}
+		}
+	}
+}
+
+func TestParseQuantizationErrors(t *testing.T) {
+	for _, tc := range []struct{ json, want string }{
+		{`{"quantization_config": {"quant_method": "awq", "bits": 4}}`, `quant_method "awq" is not supported`},
+		{`{"quantization_config": {"quant_method": "gptq", "bits": 4, "checkpoint_format": "gptq_v2"}}`, `checkpoint_format "gptq_v2"`},
+		{`{"quantization_config": {"quant_method": "gptq", "bits": 4.5}}`, `"bits" = 4.5 is not an integer`},
+		{`{"quantization_config": {"quant_method": "gptq", "group_size": 128}}`, `"bits" missing`},
+		{`{"quantization_config": {"quant_method": "compressed-tensors", "format": "naive-quantized", "config_groups": {"g": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "int", "strategy": "channel"}}}}}`, `format "naive-quantized"`},
+		{`{"quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {"g": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}}`, `weight type "float"`},
+		{`{"quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {"g": {"targets": ["re:("], "weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 32}}}}}`, `target "re:("`},
+		{`{"quantization_config": {"quant_method": "compressed-tensors"}}`, `config_groups missing`},
+		{`{"quantization": {"group_size": 32, "bits": 4, "mode": "mxfp4"}}`, `mode "mxfp4"`},
+		{`{"quantization": [1, 2]}`, `"quantization" is not an object`},
+		{`{"quantization_config": {"foo": 1}}`, `no quant_method`},
+		{`[`, `config.json`},
+	} {
+		_, err := ParseQuantization([]byte(tc.json), "config.json")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", tc.json, err, tc.want)
+		}
+	}
+}
+
+func FuzzParseQuantization(f *testing.F) {
+	for _, s := range []string{ctConfig, gptqConfig, mlxConfig, `{"quantization_config": {"quant_method": "gptq", "bits": 4}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := ParseQuantization(b, "fuzz.json")
+		if err != nil || q == nil {
+			return
+		}
+		for _, m := range []string{"lm_head", "model.layers.0.self_attn.q_proj", "model.embed_tokens"} {
+			s, ok := q.schemeFor(m)
+			if ok {
+				q.suffixes(s)
+			}
+		}
+		_ = q.Layout().Name()
+	})
+}

@@ -1,0 +1,17 @@
+package forward
+
+import "testing"
+
+// BenchmarkRunStreamedTiny runs the 30-token reference prompt through the
+// tiny checkpoint read from disk one expert at a time, as validation does:
+// BenchmarkForwardTiny plus reading and decoding every weight.
+func BenchmarkRunStreamedTiny(b *testing.B) {
+	ref := tinyReference(b)
+	src, _ := openTiny(b)
+	for b.Loop() {
+		if _, err := RunStreamed(src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{Router: true}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(ref.InputIDs)*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
