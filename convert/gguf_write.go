@@ -75,6 +75,7 @@ func PlanGGUF(src *Source, opts GGUFOptions) (*GGUFPlan, error) {
 		kv = append(llamaMetadata(src.Name, src.Config, opts.FileType), vkv...)
 	}
 
+	opts.Plan.TiedEmbeddings = src.Config.TieWordEmbeddings
 	gqa := 1
 	if src.Config.NumKVHeads > 0 {
 		gqa = src.Config.NumHeads / src.Config.NumKVHeads

@@ -1,0 +1,103 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mxq-dev/mxq/quant"
+)
+
+func sample() *Report {
+	return &Report{
+		Source: "in", Output: "out.gguf", Format: "gguf", Target: "Q4_K_M",
+		Files: []File{{Path: "out.gguf", Bytes: 100, SHA256: strings.Repeat("a", 64)}},
+		Tensors: []Tensor{
+			{Name: "blk.0.attn_q.weight", Role: "attn_q", Layer: 0, Expert: -1, Type: "Q4_K", Params: 100, Bytes: 56,
+				Metrics: quant.Metrics{RelFrobenius: 0.05, MatmulRelError: 0.04, Cosine: 0.998}},
+			{Name: "blk.0.attn_k.weight", Role: "attn_k", Layer: 0, Expert: -1, Type: "Q8_0", Params: 100, Bytes: 106,
+				Metrics: quant.Metrics{RelFrobenius: 0.005, MatmulRelError: 0.004, Cosine: 0.99999}},
+			{Name: "blk.0.ffn_up_exps.weight", Role: "expert_up", Layer: 0, Expert: -2, Type: "Q4_K", Params: 200, Bytes: 112,
+				Metrics: quant.Metrics{RelFrobenius: 0.07, MatmulRelError: 0.06, Cosine: 0.997},
+				Experts: []quant.Metrics{{RelFrobenius: 0.06, MatmulRelError: 0.05, Cosine: 0.998}, {RelFrobenius: 0.08, MatmulRelError: 0.09, Cosine: 0.996}}},
+			{Name: "blk.0.ffn_down_exps.weight", Role: "expert_down", Layer: 0, Expert: -2, Type: "Q6_K", Params: 200, Bytes: 164,
+				Metrics: quant.Metrics{RelFrobenius: 0.02, MatmulRelError: 0.02, Cosine: 0.9998},
+				Experts: []quant.Metrics{{RelFrobenius: 0.02, MatmulRelError: 0.02, Cosine: 0.9998}, {RelFrobenius: 0.02, MatmulRelError: 0.03, Cosine: 0.9997}}},
+		},
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	r := sample()
+	r.Summarize()
+	if r.Params != 600 || r.TensorBytes != 438 {
+		t.Fatalf("params %d bytes %d", r.Params, r.TensorBytes)
+	}
+	if len(r.Roles) != 4 || r.Roles[0].Role != "attn_q" || r.Roles[0].BitsPerWeight != 56*8/100.0 {
+		t.Fatalf("roles %+v", r.Roles)
+	}
+	if len(r.Experts) != 2 {
+		t.Fatalf("%d experts, want 2", len(r.Experts))
+	}
+	worst := r.Experts[0]
+	if worst.Expert != 1 || worst.WorstMatmulRel != 0.09 || worst.WorstProjection != "blk.0.ffn_up_exps.weight" || worst.MinCosine != 0.996 {
+		t.Fatalf("worst expert %+v", worst)
+	}
+	// Each stacked tensor contributes half its parameters to each expert.
+	if worst.Params != 200 || worst.MeanRelFrobenius != (0.08*100+0.02*100)/200 {
+		t.Fatalf("expert 1 params %d mean rel %g", worst.Params, worst.MeanRelFrobenius)
+	}
+	if r.Failed() || len(r.Breaches) != 0 {
+		t.Fatal("no thresholds set, yet breaches reported")
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	tests := []struct {
+		th   Thresholds
+		want int
+	}{
+		{Thresholds{}, 0},
+		{Thresholds{MaxRelError: 0.1}, 0},
+		{Thresholds{MaxRelError: 0.06}, 1},
+		{Thresholds{MaxRelError: 0.01}, 3},
+		{Thresholds{MinCosine: 0.9999}, 3},
+		{Thresholds{MaxRelError: 0.06, MinCosine: 0.998}, 2},
+	}
+	for _, tc := range tests {
+		r := sample()
+		r.Thresholds = tc.th
+		r.Summarize()
+		if len(r.Breaches) != tc.want || r.Failed() != (tc.want > 0) {
+			t.Errorf("%+v: %d breaches %+v, want %d", tc.th, len(r.Breaches), r.Breaches, tc.want)
+		}
+	}
+}
+
+func TestRender(t *testing.T) {
+	r := sample()
+	r.Thresholds = Thresholds{MaxRelError: 0.06}
+	r.Summarize()
+	var b bytes.Buffer
+	if err := r.WriteText(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"wrote out.gguf (gguf Q4_K_M)", "600 parameters", "sha256 " + strings.Repeat("a", 64),
+		"attn_k", "Experts that lost most", "blk.0.ffn_down_exps.weight", "1 breaches", "rel_frobenius 0.07"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(data, &back); err != nil || back.Schema != SchemaVersion || len(back.Breaches) != 1 {
+		t.Fatalf("JSON round trip: %v, %+v", err, back.Breaches)
+	}
+	if commas(-1234567) != "-1,234,567" || commas(12) != "12" {
+		t.Error("commas")
+	}
+}
