@@ -20,21 +20,14 @@ var hfIgnored = []string{".rotary_emb.inv_freq"}
 // RoPE. Every source tensor must be used and every shape must match the
 // config. Types are left for the plan.
 func ggufFromHF(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]*outTensor, error) {
-	used := map[string]bool{}
-	lookup := func(r model.TensorRole) (safetensors.Tensor, error) {
-		name := model.HFName(r)
-		t, ok := ckpt.Lookup(name)
-		if !ok {
-			return t, fmt.Errorf("checkpoint %s: tensor %s is missing", ckpt.Dir, name)
-		}
-		want, _ := cfg.ExpectedHF(r)
-		if !slices.Equal(t.Shape, want) {
-			return t, fmt.Errorf("%s: tensor %s: shape %v, but config.json implies %v", t.File.Name, name, t.Shape, want)
-		}
-		used[name] = true
-		return t, nil
+	view, err := hfFromCheckpoint(cfg, ckpt)
+	if err != nil {
+		return nil, err
 	}
-
+	byName := make(map[string]part, len(view))
+	for _, v := range view {
+		byName[v.Name] = v.src
+	}
 	var out []*outTensor
 	for _, e := range cfg.GGUFTensors() {
 		ot := &outTensor{Name: e.Name, Role: e.Role}
@@ -51,15 +44,10 @@ func ggufFromHF(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]*outTensor, 
 		for _, x := range experts {
 			r := e.Role
 			r.Expert = x
-			t, err := lookup(r)
-			if err != nil {
-				return nil, err
+			p, ok := byName[model.HFName(r)]
+			if !ok {
+				return nil, fmt.Errorf("checkpoint %s: no tensor for %s", ckpt.Dir, e.Name)
 			}
-			m, err := hfMatrix(t)
-			if err != nil {
-				return nil, err
-			}
-			p := part{src: m}
 			switch e.Role.Role {
 			case model.RoleAttnQ, model.RoleAttnK:
 				p.headDim, p.reorder = cfg.HeadDim, permutedSource
@@ -67,13 +55,6 @@ func ggufFromHF(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]*outTensor, 
 			ot.parts = append(ot.parts, p)
 		}
 		out = append(out, ot)
-	}
-	var names []string
-	for _, t := range ckpt.Tensors() {
-		names = append(names, t.Name)
-	}
-	if err := checkAllUsed("checkpoint "+ckpt.Dir, cfg.Architecture, names, used); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

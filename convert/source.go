@@ -56,10 +56,10 @@ func openGGUFSource(path string) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := configFromGGUF(f)
+	cfg, _, err := model.ConfigFromGGUF(f)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	name, _ := f.String("general.name")
 	if name == "" {

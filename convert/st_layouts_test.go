@@ -345,3 +345,26 @@ func checkQuantConfig(t *testing.T, out string, o SafetensorsOptions, dtype safe
 		}
 	}
 }
+
+// TestSafetensorsLayoutsDeterministic: the packed bytes and the report do
+// not depend on how many workers quantize the rows.
+func TestSafetensorsLayoutsDeterministic(t *testing.T) {
+	src := stOpen(t, tinyDir)
+	for _, o := range []SafetensorsOptions{{Bits: 4, Layout: LayoutMLX}, {Bits: 8, Layout: LayoutGPTQ}} {
+		var digests []string
+		var reports []string
+		for _, workers := range []int{1, 3} {
+			o.Workers = workers
+			_, r := stWrite(t, src, o)
+			var d []string
+			for _, f := range r.Files {
+				d = append(d, filepath.Base(f.Path)+" "+f.SHA256)
+			}
+			digests = append(digests, strings.Join(d, "\n"))
+			reports = append(reports, fmt.Sprint(r.Tensors))
+		}
+		if digests[0] != digests[1] || reports[0] != reports[1] {
+			t.Errorf("%s %d-bit: output differs between 1 and 3 workers", o.Layout, o.Bits)
+		}
+	}
+}

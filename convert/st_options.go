@@ -41,7 +41,8 @@ type SafetensorsOptions struct {
 	// BF16 or F16, or F32 at 16 bits. "" keeps a BF16 or F16 source's
 	// dtype and is BF16 for anything else (a GGUF, an F32 checkpoint).
 	DType safetensors.DType
-	// ShardSize bounds the tensor bytes of each shard; 0 is DefaultShardSize.
+	// ShardSize bounds the tensor bytes of each shard (a tensor larger than
+	// that gets a shard of its own); 0 is DefaultShardSize, below 0 no limit.
 	ShardSize int64
 	// QuantizeEmbeddings and QuantizeHead also quantize the token
 	// embedding (MLX only) and lm_head, which stay in DType by default.
@@ -115,7 +116,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || math.IsNaN(v) || v <= 0 || v*mul >= math.MaxInt64 {
+	if err != nil || !(v*mul >= 1 && v*mul < math.MaxInt64) {
 		return 0, fmt.Errorf("size %q: want a positive number of bytes, optionally with a unit such as 5GB or 500MiB", s)
 	}
 	return int64(v * mul), nil

@@ -182,18 +182,22 @@ func (p *SafetensorsPlan) mapTensors(view []hfTensor) error {
 				p.units = append(p.units, u)
 			}
 			u.t.parts[v.Role.Expert] = v.src
-			u.sources = append(u.sources, p.sourceName(v))
+			// A GGUF source stacks the experts already: name it once.
+			if n := len(u.sources); n == 0 || u.sources[n-1] != v.source() {
+				u.sources = append(u.sources, v.source())
+			}
 			continue
 		}
 		u := p.intqUnit(strings.TrimSuffix(v.Name, ".weight"), v.Name, v, m, 1)
 		u.t.parts[0] = v.src
-		u.sources = []string{p.sourceName(v)}
+		u.sources = []string{v.source()}
 		p.units = append(p.units, u)
 	}
 	return nil
 }
 
-func (p *SafetensorsPlan) sourceName(v hfTensor) string { return v.src.src.tensor }
+// source names the stored tensor v is read from.
+func (v hfTensor) source() string { return v.src.src.tensor }
 
 func reversedDims(shape []int64) []uint64 {
 	dims := make([]uint64, len(shape))
@@ -209,13 +213,13 @@ func (p *SafetensorsPlan) floatUnit(v hfTensor) *stUnit {
 	t := &outTensor{Name: v.Name, Dims: reversedDims(v.Shape), Type: typ, Role: v.Role, parts: []part{v.src}, enc: stRows}
 	return &stUnit{
 		t: t, shape: slices.Clone(v.Shape), typ: typ.String(), rule: p.keepRule(v.Role.Role),
-		sources: []string{p.sourceName(v)},
+		sources: []string{v.source()},
 		stored:  []safetensors.TensorInfo{{Name: v.Name, DType: p.tg.dtype, Shape: slices.Clone(v.Shape)}},
 	}
 }
 
-// intqUnit stores experts weights (one, or a stack) of v's shape packed by
-// the layout; module prefixes the stored tensors' names.
+// intqUnit packs one weight of v's shape with the layout, or, for experts
+// above 1, a stack of that many; module prefixes the stored tensors' names.
 func (p *SafetensorsPlan) intqUnit(module, name string, v hfTensor, meta []intq.Stored, experts int) *stUnit {
 	out, in := int(v.Shape[0]), int(v.Shape[1])
 	shape := slices.Clone(v.Shape)

@@ -24,7 +24,12 @@ func hfView(src *Source) ([]hfTensor, error) {
 	if src.IsGGUF() {
 		return hfFromGGUF(src)
 	}
-	cfg, ckpt := src.Config, src.ckpt
+	return hfFromCheckpoint(src.Config, src.ckpt)
+}
+
+// hfFromCheckpoint finds every tensor cfg implies in ckpt, checks its
+// shape, and checks that ckpt holds nothing else.
+func hfFromCheckpoint(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]hfTensor, error) {
 	used := map[string]bool{}
 	var out []hfTensor
 	for _, e := range cfg.HFTensors() {

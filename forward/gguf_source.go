@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/model"
@@ -38,83 +37,22 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 	fail := func(format string, args ...any) (*model.Config, Dims, error) {
 		return nil, Dims{}, fmt.Errorf("forward: %s: "+format, append([]any{f.Name}, args...)...)
 	}
-	arch, _ := f.String("general.architecture")
-	if arch != "llama" {
-		return fail("architecture %q is not supported (want llama)", arch)
+	cfg, _, err := model.ConfigFromGGUF(f)
+	if err != nil {
+		return nil, Dims{}, fmt.Errorf("forward: %w", err)
 	}
-	// u reads a count; def < 0 marks a required key. The first problem
-	// is kept for the error message.
-	var problem string
-	u := func(key string, def int) int {
-		key = arch + "." + key
-		v, ok := f.Lookup(key)
-		if !ok {
-			if def < 0 && problem == "" {
-				problem = "metadata " + key + " missing"
-			}
-			return max(def, 0)
-		}
-		n, ok := v.AsUint()
-		if !ok || n > 1<<31 {
-			if problem == "" {
-				problem = fmt.Sprintf("metadata %s = %v is not a count", key, v)
-			}
-			return 0
-		}
-		return int(n)
+	if _, ok := f.Lookup("llama.attention.layer_norm_rms_epsilon"); !ok {
+		return fail("metadata llama.attention.layer_norm_rms_epsilon missing")
 	}
-	cfg := &model.Config{
-		Architecture:          "LlamaForCausalLM",
-		ModelType:             "llama",
-		HiddenSize:            u("embedding_length", -1),
-		IntermediateSize:      u("feed_forward_length", -1),
-		NumLayers:             u("block_count", -1),
-		NumHeads:              u("attention.head_count", -1),
-		MaxPositionEmbeddings: u("context_length", 1),
-		NumExperts:            u("expert_count", 1),
-		ExpertsPerToken:       u("expert_used_count", 1),
-		SlidingWindow:         u("attention.sliding_window", 0),
+	if v, ok := f.Uint("llama.rope.dimension_count"); ok && int(v) != cfg.HeadDim {
+		return fail("partial rotary embeddings (%d of %d dims) are not supported", v, cfg.HeadDim)
 	}
-	cfg.NumKVHeads = u("attention.head_count_kv", cfg.NumHeads)
-	if cfg.NumHeads > 0 {
-		cfg.HeadDim = u("attention.key_length", cfg.HiddenSize/cfg.NumHeads)
-	}
-	if problem != "" {
-		return fail("%s", problem)
-	}
-	if cfg.NumExperts == 0 {
-		cfg.NumExperts = 1
-	}
-	if cfg.NumExperts == 1 {
-		cfg.ExpertsPerToken = 1
-	}
-	if rd := u("rope.dimension_count", cfg.HeadDim); problem != "" || rd != cfg.HeadDim {
-		if problem != "" {
-			return fail("%s", problem)
-		}
-		return fail("partial rotary embeddings (%d of %d dims) are not supported", rd, cfg.HeadDim)
-	}
-	if st, ok := f.String(arch + ".rope.scaling.type"); ok && st != "none" {
+	if st, ok := f.String("llama.rope.scaling.type"); ok && st != "none" {
 		return fail("rope scaling %q is not supported", st)
 	}
-	cfg.RopeTheta = 10000
-	if v, ok := metaFloat(f, arch+".rope.freq_base"); ok {
-		cfg.RopeTheta = v
-	}
-	eps, ok := metaFloat(f, arch+".attention.layer_norm_rms_epsilon")
-	if !ok {
-		return fail("metadata %s.attention.layer_norm_rms_epsilon missing", arch)
-	}
-	cfg.RMSNormEps = eps
 	emb, ok := f.Tensor(model.GGUFName(globalRole(model.RoleEmbedding)))
-	if !ok || len(emb.Dims) != 2 || emb.Dims[1] > 1<<31 {
-		return fail("token_embd.weight missing or not a matrix")
-	}
-	cfg.VocabSize = int(emb.Dims[1])
-	_, hasOutput := f.Tensor(model.GGUFName(globalRole(model.RoleOutput)))
-	cfg.TieWordEmbeddings = !hasOutput
-	if err := cfg.Validate(); err != nil {
-		return fail("%v", err)
+	if !ok || len(emb.Dims) != 2 || int(emb.Dims[1]) != cfg.VocabSize {
+		return fail("token_embd.weight missing or not a [%d, %d] matrix", cfg.HiddenSize, cfg.VocabSize)
 	}
 	d := DimsFromConfig(cfg)
 	d.RopeStyle = RopeNormal
@@ -122,24 +60,6 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 		return fail("%v", err)
 	}
 	return cfg, d, nil
-}
-
-// metaFloat reads a numeric value. The converter stores floats as FLOAT32;
-// those are widened through their shortest decimal form, so 1e-5 reads
-// back as 1e-5 as in config.json rather than 9.99999974738e-06.
-func metaFloat(f *gguf.File, key string) (float64, bool) {
-	v, ok := f.Lookup(key)
-	if !ok {
-		return 0, false
-	}
-	x, ok := v.AsFloat()
-	if !ok {
-		return 0, false
-	}
-	if v.Type == gguf.TypeFloat32 {
-		x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', -1, 32), 64)
-	}
-	return x, true
 }
 
 func (s *ggufSource) Dims() Dims { return s.dims }

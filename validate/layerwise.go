@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -66,6 +67,7 @@ func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 		}
 		r.States = &StatesInfo{Source: "reference"}
 		r.Tokens = len(o.Tokens)
+		var compareErr error // already names its model
 		want := map[int]bool{}
 		for _, l := range layers {
 			want[l] = true
@@ -79,13 +81,20 @@ func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 				}
 				st, err := compareLayer(l, lr.MoEInput, lr.MoE, ref, cand, o.Workers)
 				if err != nil {
+					compareErr = err
 					return err
 				}
 				r.Layers = append(r.Layers, st)
+				if l == deepest {
+					return errDone // the output head is not needed
+				}
 				return nil
 			},
 		})
-		if err != nil {
+		if compareErr != nil {
+			return nil, compareErr
+		}
+		if err != nil && !errors.Is(err, errDone) {
 			return nil, fmt.Errorf("%s: %w", ref.Path, err)
 		}
 	case "random":
@@ -112,6 +121,9 @@ func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }
+
+// errDone ends a reference run once the deepest chosen layer is compared.
+var errDone = errors.New("done")
 
 // randomLayer draws n random states for layer l of ref and runs ref's MoE
 // block on them.

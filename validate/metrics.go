@@ -84,10 +84,16 @@ func compareLogits(ref, cand [][]float32, tokens []int) *LogitStats {
 	st.Top1Agreement = float64(agree) / float64(n)
 	st.Top1Same = agree
 	if n >= 2 {
-		st.PerplexityReference = math.Exp(nllRef / float64(n-1))
-		st.PerplexityCandidate = math.Exp(nllCand / float64(n-1))
+		st.PerplexityReference = perplexity(nllRef, n-1)
+		st.PerplexityCandidate = perplexity(nllCand, n-1)
 	}
 	return st
+}
+
+// perplexity is exp(nll/n), saturating at the largest float64 so that a
+// hopeless model still has a report JSON can encode.
+func perplexity(nll float64, n int) float64 {
+	return min(math.Exp(nll/float64(n)), math.MaxFloat64)
 }
 
 func mean(v []float64) float64 {

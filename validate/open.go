@@ -82,9 +82,8 @@ func Open(path string) (*Model, error) {
 		m.Source, err = forward.FromQuantizedSafetensors(ckpt, cfg, q)
 	} else {
 		var src forward.Source
-		src, err = forward.FromSafetensors(ckpt, cfg)
-		if err == nil {
-			m.Source = src.(forward.ExpertSource)
+		if src, err = forward.FromSafetensors(ckpt, cfg); err == nil {
+			m.Source, err = expertSource(src, path)
 		}
 	}
 	if err != nil {
@@ -108,7 +107,12 @@ func openGGUF(path string) (*Model, error) {
 		f.Close()
 		return nil, err
 	}
-	m := &Model{Path: path, Format: "gguf", Source: src.(forward.ExpertSource), dir: filepath.Dir(path), closer: f, gg: f}
+	es, err := expertSource(src, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m := &Model{Path: path, Format: "gguf", Source: es, dir: filepath.Dir(path), closer: f, gg: f}
 	var bytes uint64
 	for i := range f.Tensors {
 		m.Params += int64(f.Tensors[i].NumElements())
@@ -118,6 +122,15 @@ func openGGUF(path string) (*Model, error) {
 		m.BitsPerWeight = float64(bytes) * 8 / float64(m.Params)
 	}
 	return m, nil
+}
+
+// expertSource checks that src can be read one expert at a time.
+func expertSource(src forward.Source, path string) (forward.ExpertSource, error) {
+	es, ok := src.(forward.ExpertSource)
+	if !ok {
+		return nil, fmt.Errorf("validate: %s: the forward pass cannot read this model one expert at a time", path)
+	}
+	return es, nil
 }
 
 // Close releases the model's files.

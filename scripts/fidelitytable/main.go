@@ -47,7 +47,7 @@ func run(args []string) error {
 			routing = append(routing, fmt.Sprintf("%.1f%%", 100*s.Agreement))
 		}
 		l := r.Logits
-		rows = append(rows, fmt.Sprintf("| %s | %.2f | %.6f | %.6f | %.1f%% | %.2f → %.2f | %s |",
+		rows = append(rows, fmt.Sprintf("| %s | %.2f | %.3g | %.3g | %.1f%% | %.2f → %.2f | %s |",
 			label, r.Candidate.BitsPerWeight, l.KLD.Mean, l.KLD.P99, 100*l.Top1Agreement,
 			l.PerplexityReference, l.PerplexityCandidate, strings.Join(routing, " / ")))
 	}
