@@ -9,9 +9,11 @@ import (
 //
 // Bit-exactness with ggml rests on three habits used throughout:
 //   - every intermediate is a float32, evaluated in the C order;
-//   - a product that C adds to something is wrapped in float32(...), which
-//     forbids Go from fusing it into an FMA (ggml is built without FP
-//     contraction);
+//   - a product that is later added to something, directly or through a
+//     variable, is wrapped in float32(...), which forbids Go from fusing it
+//     into an FMA (ggml is built without FP contraction; arm64 and others
+//     fuse even across statements, see the Go spec on floating-point
+//     operators);
 //   - sums run from the first element to the last, as the C loops do.
 
 // nearestInt is ggml's nearest_int: adding 1.5·2^23 leaves the integer part
@@ -102,7 +104,7 @@ func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, n
 	laux = laux[:n]
 	mn, mx := x[0], x[0]
 	sumW := w[0]
-	sumX := sumW * x[0]
+	sumX := float32(sumW * x[0])
 	for i := 1; i < n; i++ {
 		if x[i] < mn {
 			mn = x[i]
@@ -196,26 +198,6 @@ func errQKX2(lf []float32, s, m float32, x, w []float32, useMad bool) float32 {
 	return e
 }
 
-func min32i(a, b int32) int32 {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-func max32i(a, b int32) int32 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-// makeQX is make_qx_quants with rmse_type 1 and no importance weights
-// (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
-// searching 19 grid spacings. It writes L and returns scale. len(x) ≤ 16.
-//
-// The weights and their products with x are the same for every spacing,
-// so they are computed once; L is rebuilt only for the spacing that wins.
 // makeQX is make_qx_quants with rmse_type 1 and no importance weights
 // (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
 // searching 19 grid spacings. It writes L and returns scale. len(x) ≤ 16.
@@ -313,26 +295,23 @@ func sumsQX2(isa, isb float32, x, w, wx []float32, lo, hi int32) (slxa, sl2a, sl
 // L. It writes L in [0, 2·nmax-1] and returns the scale.
 func makeQ3(nmax int, x []float32, L []int8) float32 {
 	n := len(x)
-	var max, amax float32
-	for i := range n {
-		ax := abs32(x[i])
-		if ax > amax {
+	L = L[:n]
+	var vmax, amax float32
+	for _, v := range x {
+		if ax := abs32(v); ax > amax {
 			amax = ax
-			max = x[i]
+			vmax = v
 		}
 	}
 	if amax < 1e-15 {
-		for i := range n {
-			L[i] = 0
-		}
+		clear(L)
 		return 0
 	}
 	lo, hi := int32(-nmax), int32(nmax-1)
-	iscale := -float32(nmax) / max
+	iscale := -float32(nmax) / vmax
 	var sumlx, suml2 float32
 	for i := range n {
-		l := nearestInt(float32(iscale * x[i]))
-		l = max32i(lo, min32i(hi, l))
+		l := max(lo, min(hi, nearestInt(float32(iscale*x[i]))))
 		L[i] = int8(l)
 		w := float32(x[i] * x[i])
 		fl := float32(l)
@@ -347,8 +326,7 @@ func makeQ3(nmax int, x []float32, L []int8) float32 {
 			slx := sumlx - float32(float32(w*x[i])*fl)
 			if slx > 0 {
 				sl2 := suml2 - float32(float32(w*fl)*fl)
-				nl := nearestInt(float32(x[i]*sl2) / slx)
-				nl = max32i(lo, min32i(hi, nl))
+				nl := max(lo, min(hi, nearestInt(float32(x[i]*sl2)/slx)))
 				if nl != int32(L[i]) {
 					fn := float32(nl)
 					slx += float32(float32(w*x[i]) * fn)

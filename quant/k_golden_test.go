@@ -125,8 +125,8 @@ func TestKGolden(t *testing.T) {
 						for g[off] == w[off] {
 							off++
 						}
-						t.Errorf("block %d (row %d) first differs at byte %d, %s: got %#02x want %#02x\n got  %s\n want %s",
-							blk, blk*256/256, off, quantFieldAt(typ, off), g[off], w[off],
+						t.Errorf("block %d (one block per row) first differs at byte %d, %s: got %#02x want %#02x\n got  %s\n want %s",
+							blk, off, quantFieldAt(typ, off), g[off], w[off],
 							describeKBlock(typ, g), describeKBlock(typ, w))
 					}
 					mismatched++

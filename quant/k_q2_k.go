@@ -61,11 +61,11 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
 		dmin = F16ToF32(putHalf(y[82:84], 0))
 	}
 	for j := range 16 {
-		sd := d * float32(sc[j]&0xF)
+		sd := float32(d * float32(sc[j]&0xF))
 		if sd == 0 {
 			continue
 		}
-		dm := dmin * float32(sc[j]>>4)
+		dm := float32(dmin * float32(sc[j]>>4))
 		for ii := range 16 {
 			l := nearestInt((x[16*j+ii] + dm) / sd)
 			L[16*j+ii] = uint8(max(0, min(3, l)))
@@ -87,7 +87,7 @@ func dequantizeQ2K(src []byte, dst []float32) {
 				for half := 0; half < 2; half++ {
 					sc := b[is]
 					is++
-					dl, ml := d*float32(sc&0xF), dmin*float32(sc>>4)
+					dl, ml := float32(d*float32(sc&0xF)), float32(dmin*float32(sc>>4))
 					qq := q[16*half : 16*half+16]
 					for l := range 16 {
 						y[l] = float32(dl*float32((qq[l]>>shift)&3)) - ml

@@ -51,7 +51,7 @@ func quantizeBlockQ3K(x *[256]float32, y []byte, L *[256]int8) {
 		d = F16ToF32(putHalf(y[108:110], 0))
 	}
 	for j := range 16 {
-		sd := d * float32(q3Scale(sc, j))
+		sd := float32(d * float32(q3Scale(sc, j)))
 		if sd == 0 {
 			continue
 		}
@@ -86,7 +86,7 @@ func dequantizeQ3K(src []byte, dst []float32) {
 			q := b[32+n/4 : 32+n/4+32]
 			for shift := uint(0); shift < 8; shift += 2 {
 				for half := 0; half < 2; half++ {
-					dl := dAll * float32(q3Scale(b[96:108], is))
+					dl := float32(dAll * float32(q3Scale(b[96:108], is)))
 					is++
 					qq := q[16*half : 16*half+16]
 					hh := hm[16*half : 16*half+16]

@@ -73,11 +73,11 @@ func encodeScalesQ45K(y []byte, x *[256]float32, L *[256]uint8, scales, mins *[8
 	d := F16ToF32(putHalf(y[0:2], maxScale/63))
 	dmin := F16ToF32(putHalf(y[2:4], maxMin/63))
 	for j := range 8 {
-		sd := d * float32(ls[j])
+		sd := float32(d * float32(ls[j]))
 		if sd == 0 {
 			continue
 		}
-		dm := dmin * float32(lm[j])
+		dm := float32(dmin * float32(lm[j]))
 		for ii := range 32 {
 			l := nearestInt((x[32*j+ii] + dm) / sd)
 			L[32*j+ii] = uint8(max(0, min(nmax, l)))
@@ -94,9 +94,9 @@ func dequantizeQ4K(src []byte, dst []float32) {
 		q := b[16:144]
 		for j := range 4 {
 			sc, m := getScaleMinK4(2*j, b[4:16])
-			d1, m1 := d*float32(sc), dmin*float32(m)
+			d1, m1 := float32(d*float32(sc)), float32(dmin*float32(m))
 			sc, m = getScaleMinK4(2*j+1, b[4:16])
-			d2, m2 := d*float32(sc), dmin*float32(m)
+			d2, m2 := float32(d*float32(sc)), float32(dmin*float32(m))
 			y0 := y[64*j : 64*j+32]
 			y1 := y[64*j+32 : 64*j+64]
 			for l := range 32 {

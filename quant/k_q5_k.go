@@ -78,9 +78,9 @@ func dequantizeQ5K(src []byte, dst []float32) {
 		u1, u2 := uint8(1), uint8(2)
 		for j := range 4 {
 			sc, m := getScaleMinK4(2*j, b[4:16])
-			d1, m1 := d*float32(sc), dmin*float32(m)
+			d1, m1 := float32(d*float32(sc)), float32(dmin*float32(m))
 			sc, m = getScaleMinK4(2*j+1, b[4:16])
-			d2, m2 := d*float32(sc), dmin*float32(m)
+			d2, m2 := float32(d*float32(sc)), float32(dmin*float32(m))
 			y0 := y[64*j : 64*j+32]
 			y1 := y[64*j+32 : 64*j+64]
 			for l := range 32 {

@@ -42,7 +42,7 @@ func quantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
 	for j := range 16 {
-		sd := d * float32(int8(sc[j]))
+		sd := float32(d * float32(int8(sc[j])))
 		if sd == 0 {
 			continue
 		}

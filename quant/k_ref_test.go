@@ -11,7 +11,7 @@ func refMakeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32
 	n := len(x)
 	min, max := x[0], x[0]
 	sumW := w[0]
-	sumX := sumW * x[0]
+	sumX := float32(sumW * x[0])
 	for i := 1; i < n; i++ {
 		if x[i] < min {
 			min = x[i]
@@ -262,11 +262,11 @@ func refQuantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
 		dmin = F16ToF32(putHalf(y[82:84], 0))
 	}
 	for j := range 16 {
-		sd := d * float32(sc[j]&0xF)
+		sd := float32(d * float32(sc[j]&0xF))
 		if sd == 0 {
 			continue
 		}
-		dm := dmin * float32(sc[j]>>4)
+		dm := float32(dmin * float32(sc[j]>>4))
 		for ii := range 16 {
 			l := nearestInt((x[16*j+ii] + dm) / sd)
 			L[16*j+ii] = uint8(max(0, min(3, l)))
@@ -307,7 +307,7 @@ func refQuantizeBlockQ3K(x *[256]float32, y []byte, L *[256]int8) {
 		d = F16ToF32(putHalf(y[108:110], 0))
 	}
 	for j := range 16 {
-		sd := d * float32(q3Scale(sc, j))
+		sd := float32(d * float32(q3Scale(sc, j)))
 		if sd == 0 {
 			continue
 		}
@@ -385,11 +385,11 @@ func refEncodeScalesQ45K(y []byte, x *[256]float32, L *[256]uint8, scales, mins 
 	d := F16ToF32(putHalf(y[0:2], maxScale/63))
 	dmin := F16ToF32(putHalf(y[2:4], maxMin/63))
 	for j := range 8 {
-		sd := d * float32(ls[j])
+		sd := float32(d * float32(ls[j]))
 		if sd == 0 {
 			continue
 		}
-		dm := dmin * float32(lm[j])
+		dm := float32(dmin * float32(lm[j]))
 		for ii := range 32 {
 			l := nearestInt((x[32*j+ii] + dm) / sd)
 			L[32*j+ii] = uint8(max(0, min(nmax, l)))
@@ -469,7 +469,7 @@ func refQuantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
 	for j := range 16 {
-		sd := d * float32(int8(sc[j]))
+		sd := float32(d * float32(int8(sc[j])))
 		if sd == 0 {
 			continue
 		}
@@ -490,4 +490,18 @@ func refQuantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
 		ql = ql[64:]
 		qh = qh[32:]
 	}
+}
+
+func min32i(a, b int32) int32 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func max32i(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
 }

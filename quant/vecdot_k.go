@@ -17,8 +17,8 @@ func vecDotQ2K(w []byte, x []float32) float32 {
 		for j := range 16 {
 			summs += int32(a.bsums[j]) * int32(sc[j]>>4)
 		}
-		dall := a.d * getHalf(b[80:])
-		dmin := a.d * getHalf(b[82:])
+		dall := float32(a.d * getHalf(b[80:]))
+		dmin := float32(a.d * getHalf(b[82:]))
 		var isum int32
 		is := 0
 		for n := 0; n < 256; n += 128 {
@@ -111,7 +111,7 @@ func dotQ45K(sums *[8]float32, sumf float32, b []byte, q *[256]int8, a *blockQ8K
 		}
 	}
 	laneSums(sums, getHalf(b[0:])*a.d, &aux)
-	dmin := getHalf(b[2:]) * a.d
+	dmin := float32(getHalf(b[2:]) * a.d)
 	return sumf - float32(dmin*float32(sumi))
 }
 
