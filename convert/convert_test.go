@@ -19,12 +19,7 @@ const tinyDir = "../testdata/tiny-mixtral"
 
 func openTiny(t testing.TB) *Source {
 	t.Helper()
-	src, err := OpenSource(tinyDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return src
+	return stOpen(t, tinyDir)
 }
 
 func writeGGUF(t testing.TB, src *Source, opts GGUFOptions) string {

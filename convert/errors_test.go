@@ -11,31 +11,8 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
-
-// copyTiny copies the tiny checkpoint into a temporary folder, leaving out
-// the named files.
-func copyTiny(t *testing.T, skip ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	entries, err := os.ReadDir(tinyDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.Contains(strings.Join(skip, "\x00"), e.Name()) {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(tinyDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func editConfig(t *testing.T, dir, from, to string) {
 	t.Helper()
@@ -114,31 +91,31 @@ func TestBadInputs(t *testing.T) {
 		want  []string // substrings of the error
 	}{
 		{"missing tokenizer", func(t *testing.T) string {
-			return copyTiny(t, "tokenizer.model", "tokenizer.json")
+			return testutil.CopyTiny(t, "tokenizer.model", "tokenizer.json")
 		}, []string{"tokenizer"}},
 		{"unknown architecture", func(t *testing.T) string {
-			dir := copyTiny(t)
+			dir := testutil.CopyTiny(t)
 			editConfig(t, dir, `"MixtralForCausalLM"`, `"GPT2LMHeadModel"`)
 			editConfig(t, dir, `"model_type": "mixtral"`, `"model_type": "gpt2"`)
 			return dir
 		}, []string{"GPT2LMHeadModel"}},
 		{"shape mismatch", func(t *testing.T) string {
-			dir := copyTiny(t)
+			dir := testutil.CopyTiny(t)
 			editConfig(t, dir, `"intermediate_size": 512`, `"intermediate_size": 768`)
 			return dir
 		}, []string{"shape", "config.json"}},
 		{"NaN weight", func(t *testing.T) string {
-			dir := copyTiny(t)
+			dir := testutil.CopyTiny(t)
 			poisonTensor(t, dir, expert, 1000, 0x7fc0)
 			return dir
 		}, []string{expert, "NaN"}},
 		{"Inf weight", func(t *testing.T) string {
-			dir := copyTiny(t)
+			dir := testutil.CopyTiny(t)
 			poisonTensor(t, dir, expert, 7, 0xff80)
 			return dir
 		}, []string{expert, "Inf"}},
 		{"missing shard", func(t *testing.T) string {
-			return copyTiny(t, "model-00002-of-00003.safetensors")
+			return testutil.CopyTiny(t, "model-00002-of-00003.safetensors")
 		}, []string{"model-00002-of-00003.safetensors"}},
 	}
 	for _, tc := range tests {
@@ -160,7 +137,7 @@ func TestBadInputs(t *testing.T) {
 }
 
 func TestF16OverflowSuggestsBF16(t *testing.T) {
-	dir := copyTiny(t)
+	dir := testutil.CopyTiny(t)
 	poisonTensor(t, dir, "model.layers.0.self_attn.o_proj.weight", 5, 0x47c0) // 98304 > 65504
 	out := filepath.Join(t.TempDir(), "out.gguf")
 	err := convertDir(dir, out, ggml.FileTypeMostlyF16)

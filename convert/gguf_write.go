@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
@@ -130,45 +129,30 @@ func (p *GGUFPlan) Report(out string) *report.Report {
 // Write streams the conversion into out through a temporary file in the
 // same folder, renamed over out only when everything succeeded.
 func (p *GGUFPlan) Write(ctx context.Context, out string) (*report.Report, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("creating output: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	stats, err := p.writeTo(ctx, tmp)
+	tmp, err := stage(out, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := tmp.Sync(); err != nil {
+	defer tmp.cleanup()
+	stats, err := p.writeTo(ctx, tmp.file)
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.file.Sync(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", out, err)
 	}
-	digest, err := fileSHA256(tmp)
+	digest, err := fileSHA256(tmp.file)
 	if err != nil {
 		return nil, fmt.Errorf("hashing %s: %w", out, err)
 	}
-	if err := tmp.Close(); err != nil {
+	if err := tmp.file.Close(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", out, err)
 	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if err := os.Rename(tmp.path, out); err != nil {
 		return nil, fmt.Errorf("renaming output into place: %w", err)
 	}
-	ok = true
-
-	r := p.Report(out)
-	r.DryRun = false
-	for i := range r.Tensors {
-		r.Tensors[i].Metrics = stats[i].Total
-		r.Tensors[i].Experts = stats[i].Experts
-	}
-	r.Files = []report.File{{Path: out, Bytes: p.layout.Size(), SHA256: digest}}
-	r.Summarize()
-	return r, nil
+	tmp.kept = true
+	return measured(p.Report(out), stats, []report.File{{Path: out, Bytes: p.layout.Size(), SHA256: digest}}), nil
 }
 
 // WriteTo streams the file into w, which must read back zeros where
@@ -192,12 +176,7 @@ func (p *GGUFPlan) writeTo(ctx context.Context, w interface {
 	for _, t := range p.tensors {
 		total += t.numElements()
 	}
-	var progress func(int64)
-	if p.opts.Progress != nil {
-		var done int64
-		progress = func(n int64) { done += n; p.opts.Progress(done, total) }
-	}
-	return runEngine(ctx, p.tensors, offsets, w, p.opts.Workers, progress)
+	return runEngine(ctx, p.tensors, offsets, w, p.opts.Workers, progressCounter(p.opts.Progress, total))
 }
 
 // Discard is a sink for measuring a conversion without storing it.

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/checkpoint"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -28,18 +28,14 @@ type Source struct {
 
 // OpenSource opens path for conversion, reading headers and config only.
 func OpenSource(path string) (*Source, error) {
-	fi, err := os.Stat(path)
+	loc, err := checkpoint.Locate(path)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.IsDir() && strings.EqualFold(filepath.Ext(path), ".gguf") {
+	if loc.GGUF {
 		return openGGUFSource(path)
 	}
-	dir := path
-	if !fi.IsDir() {
-		dir = filepath.Dir(path)
-	}
-	cfg, err := model.LoadConfig(filepath.Join(dir, "config.json"))
+	cfg, err := model.LoadConfig(loc.ConfigPath())
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +43,8 @@ func OpenSource(path string) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	abs, _ := filepath.Abs(dir)
-	return &Source{Path: path, Dir: dir, Config: cfg, Name: filepath.Base(abs), ckpt: ckpt}, nil
+	abs, _ := filepath.Abs(loc.Dir)
+	return &Source{Path: path, Dir: loc.Dir, Config: cfg, Name: filepath.Base(abs), ckpt: ckpt}, nil
 }
 
 func openGGUFSource(path string) (*Source, error) {

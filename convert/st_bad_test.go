@@ -14,6 +14,7 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/testutil"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/quant"
 )
@@ -115,10 +116,10 @@ func TestSafetensorsBadOptions(t *testing.T) {
 // temporary folder behind; an existing output is refused without Replace
 // and swapped whole with it.
 func TestSafetensorsAtomic(t *testing.T) {
-	nan := stCopyTiny(t)
-	stPoke(t, nan, "lm_head.weight", 1000, 0x7fc0)
-	big := stCopyTiny(t)
-	stPoke(t, big, "model.norm.weight", 3, 0x47c3) // 99840, beyond fp16
+	nan := testutil.CopyTiny(t)
+	poisonTensor(t, nan, "lm_head.weight", 1000, 0x7fc0)
+	big := testutil.CopyTiny(t)
+	poisonTensor(t, big, "model.norm.weight", 3, 0x47c3) // 99840, beyond fp16
 	cancelled := errors.New("cancelled by the test")
 
 	for _, tc := range []struct {

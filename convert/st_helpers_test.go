@@ -18,7 +18,7 @@ import (
 )
 
 // stOpen opens a source for a test and closes it at the end.
-func stOpen(t *testing.T, path string) *Source {
+func stOpen(t testing.TB, path string) *Source {
 	t.Helper()
 	src, err := OpenSource(path)
 	if err != nil {
@@ -147,52 +147,5 @@ func stNoLeftovers(t *testing.T, dir string, keep ...string) {
 	}
 	if len(extra) > 0 {
 		t.Errorf("%s holds %s", dir, strings.Join(extra, ", "))
-	}
-}
-
-// stCopyTiny copies tiny-mixtral into a temporary folder so a test can
-// damage it.
-func stCopyTiny(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tiny")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(tinyDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(tinyDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// stPoke overwrites element i of a BF16 tensor in a checkpoint folder.
-func stPoke(t *testing.T, dir, tensor string, i int64, bits uint16) {
-	t.Helper()
-	c, err := safetensors.OpenCheckpoint(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, ok := c.Lookup(tensor)
-	if !ok {
-		t.Fatalf("no tensor %s", tensor)
-	}
-	path, off := tn.File.Name, tn.File.DataOffset+tn.Begin+2*i
-	c.Close()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte{byte(bits), byte(bits >> 8)}, off); err != nil {
-		t.Fatal(err)
 	}
 }

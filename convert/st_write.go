@@ -24,44 +24,30 @@ func (p *SafetensorsPlan) Write(ctx context.Context, out string) (*report.Report
 	if err := p.checkOutput(out); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
-	if err != nil {
-		return nil, fmt.Errorf("creating output: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
-	stats, err := p.writeTo(ctx, tmp)
+	tmp, err := stage(out, true)
 	if err != nil {
 		return nil, err
 	}
-	files, err := hashFolder(ctx, tmp, out)
+	defer tmp.cleanup()
+	stats, err := p.writeTo(ctx, tmp.path)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	files, err := hashFolder(ctx, tmp.path, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp.path, 0o755); err != nil {
 		return nil, err
 	}
 	if err := p.checkOutput(out); err != nil {
 		return nil, err
 	}
-	if err := replaceDir(tmp, out); err != nil {
+	if err := replaceDir(tmp.path, out); err != nil {
 		return nil, err
 	}
-	ok = true
-
-	r := p.Report(out)
-	r.DryRun = false
-	for i := range r.Tensors {
-		r.Tensors[i].Metrics = stats[i].Total
-		r.Tensors[i].Experts = stats[i].Experts
-	}
-	r.Files = files
-	r.Summarize()
-	return r, nil
+	tmp.kept = true
+	return measured(p.Report(out), stats, files), nil
 }
 
 func (p *SafetensorsPlan) checkOutput(out string) error {
@@ -104,12 +90,7 @@ func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []Tens
 		tensors[i], offsets[i] = u.t, u.offset
 		total += u.t.numElements()
 	}
-	var progress func(int64)
-	if p.opts.Progress != nil {
-		var done int64
-		progress = func(n int64) { done += n; p.opts.Progress(done, total) }
-	}
-	stats, err = runEngine(ctx, tensors, offsets, set, p.opts.Workers, progress)
+	stats, err = runEngine(ctx, tensors, offsets, set, p.opts.Workers, progressCounter(p.opts.Progress, total))
 	if err != nil {
 		return nil, err
 	}

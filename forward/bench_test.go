@@ -3,12 +3,14 @@ package forward
 import (
 	"sync"
 	"testing"
+
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
 // BenchmarkForwardTiny runs the 30-token reference prompt through the tiny
 // checkpoint held in memory.
 func BenchmarkForwardTiny(b *testing.B) {
-	ref := tinyReference(b)
+	ref := testutil.TinyReference(b)
 	src, _ := openTiny(b)
 	m := loadAll(b, src)
 	b.ResetTimer()

@@ -13,9 +13,9 @@ import (
 // ggufSource reads a llama.cpp GGUF of a Llama-architecture model
 // (Mixtral, Mistral, Llama), dequantizing every supported ggml type.
 type ggufSource struct {
-	f    *gguf.File
-	cfg  *model.Config
-	dims Dims
+	roleSource
+	f   *gguf.File
+	cfg *model.Config
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
@@ -30,7 +30,9 @@ func FromGGUF(f *gguf.File) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ggufSource{f: f, cfg: cfg, dims: d}, nil
+	s := &ggufSource{f: f, cfg: cfg}
+	s.roleSource = roleSource{dims: d, get: s.tensor}
+	return s, nil
 }
 
 func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
@@ -61,8 +63,6 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 	}
 	return cfg, d, nil
 }
-
-func (s *ggufSource) Dims() Dims { return s.dims }
 
 // tensor reads the tensor of role r. For an expert role it reads that
 // expert's slab of the merged tensor if there is one (ne[2] is the expert
@@ -136,21 +136,9 @@ func sameDims(got []uint64, want []int64) bool {
 	return true
 }
 
-func (s *ggufSource) Embedding() ([]float32, error) {
-	return s.tensor(globalRole(model.RoleEmbedding))
-}
-
-func (s *ggufSource) OutputNorm() ([]float32, error) {
-	return s.tensor(globalRole(model.RoleOutputNorm))
-}
-
 func (s *ggufSource) Output() ([]float32, error) {
 	if s.cfg.TieWordEmbeddings {
 		return s.Embedding()
 	}
 	return s.tensor(globalRole(model.RoleOutput))
-}
-
-func (s *ggufSource) Layer(i int) (*LayerWeights, error) {
-	return loadLayer(s.dims, i, s.tensor)
 }

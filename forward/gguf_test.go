@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/testutil"
 	"github.com/mxq-dev/mxq/quant"
 )
 
@@ -209,7 +210,7 @@ func openGGUF(t testing.TB, b []byte) Source {
 // would, in F32, and expects transformers' logits from FromGGUF: the
 // permuted q/k with adjacent-pair RoPE and the split expert slabs.
 func TestGGUFMatchesTransformers(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	st, _ := openTiny(t)
 	m := loadAll(t, st)
 	for _, split := range []bool{false, true} {
@@ -245,7 +246,7 @@ func withStyle(d Dims, s RopeStyle) Dims { d.RopeStyle = s; return d }
 // tensor kind and checks that FromGGUF yields exactly the decoded weights:
 // its logits match a Hugging Face-layout run over the same decoded values.
 func TestGGUFQuantized(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	st, _ := openTiny(t)
 	for _, ty := range []ggufTypes{
 		{embd: ggml.Q4_K, attn: ggml.F16, qk: ggml.Q8_0, gate: ggml.Q4_0, down: ggml.Q6_K, up: ggml.Q5_K, output: ggml.Q6_K},

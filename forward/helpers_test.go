@@ -1,12 +1,8 @@
 package forward
 
 import (
-	"compress/gzip"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
@@ -14,42 +10,6 @@ import (
 )
 
 const tinyDir = "../testdata/tiny-mixtral"
-
-// reference is transformers' float32 output for tiny-mixtral
-// (testdata/README.md of the repository describes it).
-type reference struct {
-	InputIDs     []int         `json:"input_ids"`
-	Logits       [][]float64   `json:"logits"`
-	Hidden       [][][]float64 `json:"hidden_states"`
-	RouterLogits [][][]float64 `json:"router_logits"`
-	RouterTopK   [][][]int     `json:"router_topk"`
-}
-
-var loadReference = sync.OnceValues(func() (*reference, error) {
-	f, err := os.Open("../testdata/tiny-mixtral-reference.json.gz")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	var r reference
-	if err := json.NewDecoder(z).Decode(&r); err != nil {
-		return nil, err
-	}
-	return &r, nil
-})
-
-func tinyReference(t testing.TB) *reference {
-	t.Helper()
-	r, err := loadReference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 // openTiny opens the tiny checkpoint through FromSafetensors.
 func openTiny(t testing.TB) (Source, *model.Config) {

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"fmt"
 	"math"
 	"sort"
 )
@@ -31,7 +32,7 @@ func MoE(lw *LayerWeights, d Dims, x [][]float32, workers int) (*MoEResult, erro
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(lw, d, x, workers), nil
+	return moe(lw.Router, d, x, lw.expert, workers)
 }
 
 // MoEBlock is MoE with default parallelism, returning the block output, the
@@ -44,7 +45,13 @@ func MoEBlock(lw *LayerWeights, d Dims, h [][]float32) (out [][]float32, topk []
 	return r.Out, r.TopK, r.Weights, nil
 }
 
-func moe(lw *LayerWeights, d Dims, x [][]float32, workers int) *MoEResult {
+// expert hands out expert e of a layer held in memory, as an ExpertFunc.
+func (lw *LayerWeights) expert(e int) (*Expert, error) { return &lw.Experts[e], nil }
+
+// moe routes x through the gate matrix router (nil when dense) and runs the
+// chosen experts, calling expert once for each expert some token is routed
+// to.
+func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
 	T := len(x)
 	r := &MoEResult{TopK: make([][]int, T), Weights: make([][]float32, T)}
 	if d.Dense() {
@@ -53,7 +60,7 @@ func moe(lw *LayerWeights, d Dims, x [][]float32, workers int) *MoEResult {
 		}
 	} else {
 		r.RouterLogits = newMatrix(T, d.Experts)
-		matmul(lw.Router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
+		matmul(router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
 		for t := range T {
 			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK)
 		}
@@ -63,7 +70,7 @@ func moe(lw *LayerWeights, d Dims, x [][]float32, workers int) *MoEResult {
 	// the tokens it serves, as transformers' index_add_ loop does, so the
 	// float32 sums happen in the same order.
 	r.Out = newMatrix(T, d.Hidden)
-	for e := range lw.Experts {
+	for e := range d.numExperts() {
 		var toks []int
 		var ws []float32
 		for t := range T {
@@ -77,19 +84,26 @@ func moe(lw *LayerWeights, d Dims, x [][]float32, workers int) *MoEResult {
 		if len(toks) == 0 {
 			continue
 		}
+		w, err := expert(e)
+		if err != nil {
+			return nil, fmt.Errorf("forward: expert %d: %w", e, err)
+		}
+		if err := checkExpert(w, d, e); err != nil {
+			return nil, err
+		}
 		xs := make([][]float32, len(toks))
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(&lw.Experts[e], d, xs, workers)
+		y := expertMLP(w, d, xs, workers)
 		for i, t := range toks {
-			out, w := r.Out[t], ws[i]
+			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {
-				out[j] += float32(v * w) // rounded before the add, as in transformers
+				out[j] += float32(v * wt) // rounded before the add, as in transformers
 			}
 		}
 	}
-	return r
+	return r, nil
 }
 
 // route turns one token's router logits into its top-k experts and their

@@ -21,8 +21,9 @@ type ExpertSource interface {
 	Expert(i, e int) (*Expert, error)
 }
 
-// loadShared gathers layer l without its experts through get.
-func loadShared(d Dims, l int, get tensorFunc) (*LayerWeights, error) {
+// LayerShared reads layer l without its experts.
+func (s *roleSource) LayerShared(l int) (*LayerWeights, error) {
+	d := s.dims
 	if l < 0 || l >= d.Layers {
 		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
 	}
@@ -38,7 +39,7 @@ func loadShared(d Dims, l int, get tensorFunc) (*LayerWeights, error) {
 		{&lw.O, model.RoleAttnOutput},
 		{&lw.FFNNorm, model.RoleFFNNorm},
 	} {
-		w, err := get(layerRole(t.role, l))
+		w, err := s.get(layerRole(t.role, l))
 		if err != nil {
 			return nil, err
 		}
@@ -46,16 +47,17 @@ func loadShared(d Dims, l int, get tensorFunc) (*LayerWeights, error) {
 	}
 	if !d.Dense() {
 		var err error
-		if lw.Router, err = get(layerRole(model.RoleRouter, l)); err != nil {
+		if lw.Router, err = s.get(layerRole(model.RoleRouter, l)); err != nil {
 			return nil, err
 		}
 	}
 	return lw, nil
 }
 
-// loadExpert reads expert e of layer l (the dense MLP for e = 0 of a dense
-// layer) through get.
-func loadExpert(d Dims, l, e int, get tensorFunc) (*Expert, error) {
+// Expert reads expert e of layer l (the dense MLP for e = 0 of a dense
+// layer).
+func (s *roleSource) Expert(l, e int) (*Expert, error) {
+	d := s.dims
 	if l < 0 || l >= d.Layers {
 		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
 	}
@@ -70,27 +72,11 @@ func loadExpert(d Dims, l, e int, get tensorFunc) (*Expert, error) {
 	}
 	ex := &Expert{}
 	for i, dst := range []*[]float32{&ex.Gate, &ex.Down, &ex.Up} {
-		w, err := get(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
+		w, err := s.get(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
 		if err != nil {
 			return nil, err
 		}
 		*dst = w
 	}
 	return ex, nil
-}
-
-func (s *stSource) LayerShared(i int) (*LayerWeights, error) {
-	return loadShared(s.dims, i, s.tensor)
-}
-
-func (s *stSource) Expert(i, e int) (*Expert, error) {
-	return loadExpert(s.dims, i, e, s.tensor)
-}
-
-func (s *ggufSource) LayerShared(i int) (*LayerWeights, error) {
-	return loadShared(s.dims, i, s.tensor)
-}
-
-func (s *ggufSource) Expert(i, e int) (*Expert, error) {
-	return loadExpert(s.dims, i, e, s.tensor)
 }

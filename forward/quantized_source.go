@@ -19,10 +19,10 @@ import (
 // stored quantized (compressed-tensors, GPTQ or MLX), dequantizing each one
 // through quant/intq when it is asked for.
 type qSource struct {
+	roleSource
 	ckpt *safetensors.Checkpoint
 	cfg  *model.Config
 	q    *Quantization
-	dims Dims
 }
 
 // FromQuantizedSafetensors returns a Source over a safetensors checkpoint
@@ -40,10 +40,10 @@ func FromQuantizedSafetensors(ckpt *safetensors.Checkpoint, cfg *model.Config, q
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
-	return &qSource{ckpt: ckpt, cfg: cfg, q: q, dims: d}, nil
+	s := &qSource{ckpt: ckpt, cfg: cfg, q: q}
+	s.roleSource = roleSource{dims: d, get: s.tensor}
+	return s, nil
 }
-
-func (s *qSource) Dims() Dims { return s.dims }
 
 func isFloatDType(d safetensors.DType) bool {
 	switch d {
@@ -61,20 +61,12 @@ var mlxProj = map[model.Role]string{
 }
 
 func (s *qSource) tensor(r model.TensorRole) ([]float32, error) {
-	name := model.HFName(r)
-	want, ok := s.cfg.ExpectedHF(r)
-	if name == "" || !ok {
-		return nil, fmt.Errorf("forward: model has no tensor for role %+v", r)
+	name, want, err := hfTarget(s.cfg, r)
+	if err != nil {
+		return nil, err
 	}
 	if t, ok := s.ckpt.Lookup(name); ok && isFloatDType(t.DType) {
-		if !sameShape(t.Shape, want) {
-			return nil, fmt.Errorf("forward: %s: tensor %q has shape %v, want %v", t.File.Name, name, t.Shape, want)
-		}
-		dst := make([]float32, t.NumElements())
-		if err := t.ReadFloat32(dst); err != nil {
-			return nil, err
-		}
-		return dst, nil
+		return readFloat(t, name, want)
 	}
 	if s.q == nil || len(want) != 2 {
 		return nil, fmt.Errorf("forward: checkpoint %s: tensor %q missing", s.ckpt.Dir, name)
@@ -206,14 +198,6 @@ func floatSlab(st intq.Stored, file, module string, out, in int) ([]float32, err
 	return dst, nil
 }
 
-func (s *qSource) Embedding() ([]float32, error) {
-	return s.tensor(globalRole(model.RoleEmbedding))
-}
-
-func (s *qSource) OutputNorm() ([]float32, error) {
-	return s.tensor(globalRole(model.RoleOutputNorm))
-}
-
 func (s *qSource) Output() ([]float32, error) {
 	if !s.cfg.TieWordEmbeddings {
 		name := model.HFName(globalRole(model.RoleOutput))
@@ -225,16 +209,4 @@ func (s *qSource) Output() ([]float32, error) {
 		}
 	}
 	return s.Embedding()
-}
-
-func (s *qSource) Layer(i int) (*LayerWeights, error) {
-	return loadLayer(s.dims, i, s.tensor)
-}
-
-func (s *qSource) LayerShared(i int) (*LayerWeights, error) {
-	return loadShared(s.dims, i, s.tensor)
-}
-
-func (s *qSource) Expert(i, e int) (*Expert, error) {
-	return loadExpert(s.dims, i, e, s.tensor)
 }

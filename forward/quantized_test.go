@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
+	"github.com/mxq-dev/mxq/internal/testutil"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/quant/intq"
 )
@@ -166,8 +167,9 @@ func buildQuantized(t *testing.T, spec qSpec) (string, *memSource) {
 	m.emb, _ = get(globalRole(model.RoleEmbedding))
 	m.norm, _ = get(globalRole(model.RoleOutputNorm))
 	m.outW, _ = get(globalRole(model.RoleOutput))
+	layers := &roleSource{dims: d, get: get}
 	for l := range d.Layers {
-		lw, err := loadLayer(d, l, get)
+		lw, err := layers.Layer(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +220,7 @@ var quantizedSpecs = []qSpec{
 // exactly the dequantized weights: its logits equal, bit for bit, those of
 // a run over the decoded values in memory.
 func TestQuantizedSafetensors(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	tokens := ref.InputIDs[:12]
 	for _, spec := range quantizedSpecs {
 		t.Run(spec.name, func(t *testing.T) {

@@ -3,12 +3,14 @@ package forward
 import (
 	"slices"
 	"testing"
+
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
 // TestTinyMixtralMatchesTransformers runs the real tiny checkpoint and
 // compares with what transformers computed in float32.
 func TestTinyMixtralMatchesTransformers(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	res, err := Run(src, ref.InputIDs, Options{Router: true, Hidden: true})
 	if err != nil {
@@ -56,7 +58,7 @@ func TestTinyMixtralMatchesTransformers(t *testing.T) {
 // TestLayerwiseMatchesRun feeds Run's collected states through the
 // layer-wise entry points and expects bit-identical results.
 func TestLayerwiseMatchesRun(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	m := loadAll(t, src)
 	res, err := Run(m, ref.InputIDs, Options{Router: true, Hidden: true, MoEInputs: true})
@@ -93,7 +95,7 @@ func TestLayerwiseMatchesRun(t *testing.T) {
 // TestWorkersDeterministic checks that the number of goroutines never
 // changes a result bit.
 func TestWorkersDeterministic(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	m := loadAll(t, src)
 	var first *Result
@@ -115,7 +117,7 @@ func TestWorkersDeterministic(t *testing.T) {
 // TestBatchIndependent checks that a position's logits do not depend on
 // later positions: a causal model run on a prefix must agree bit for bit.
 func TestBatchIndependent(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	m := loadAll(t, src)
 	full, err := Run(m, ref.InputIDs, Options{})

@@ -52,18 +52,17 @@ func DecoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) (*LayerR
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, err
 	}
-	return decoderLayer(lw, d, h, workers), nil
+	return decoderLayer(lw, d, h, lw.expert, workers)
 }
 
-func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) *LayerResult {
-	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers)
-	for t := range a {
-		for i, v := range h[t] {
-			a[t][i] += v
-		}
+// decoderLayer runs one layer whose norms, attention weights and router lw
+// holds, fetching its experts through expert.
+func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, workers int) (*LayerResult, error) {
+	a, x := attentionHalf(lw, d, h, workers)
+	m, err := moe(lw.Router, d, x, expert, workers)
+	if err != nil {
+		return nil, err
 	}
-	x := rmsNormRows(a, lw.FFNNorm, d.RMSEps)
-	m := moe(lw, d, x, workers)
 	// A separate matrix keeps m.Out the block's own output.
 	out := newMatrix(len(h), d.Hidden)
 	for t := range out {
@@ -71,7 +70,7 @@ func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) *LayerRe
 			out[t][i] = a[t][i] + v
 		}
 	}
-	return &LayerResult{Out: out, MoEInput: x, MoE: m}
+	return &LayerResult{Out: out, MoEInput: x, MoE: m}, nil
 }
 
 // Run computes the logits of tokens (positions 0..len-1) under the model src
@@ -79,42 +78,52 @@ func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) *LayerRe
 // at a time, and the output head only at the end.
 func Run(src Source, tokens []int, opts Options) (*Result, error) {
 	d := src.Dims()
+	return run(src, d, tokens, StreamOptions{Options: opts}, func(l int) (*LayerWeights, ExpertFunc, error) {
+		lw, err := src.Layer(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		return lw, lw.expert, lw.Check(d)
+	})
+}
+
+// layerFunc reads decoder layer l and checks the weights it holds. The
+// ExpertFunc hands out the layer's experts.
+type layerFunc func(l int) (*LayerWeights, ExpertFunc, error)
+
+// run is the forward pass of Run and RunStreamed; d is src.Dims() and layer
+// supplies the decoder layers.
+func run(src Source, d Dims, tokens []int, opts StreamOptions, layer layerFunc) (*Result, error) {
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("forward: no tokens")
 	}
-	emb, err := src.Embedding()
-	if err != nil {
-		return nil, fmt.Errorf("forward: embedding: %w", err)
+	layers := d.Layers
+	if opts.Layers < 0 || opts.Layers > d.Layers {
+		return nil, fmt.Errorf("forward: cannot stop after %d of %d layers", opts.Layers, d.Layers)
 	}
-	if err := checkLen("embedding", emb, d.Vocab*d.Hidden); err != nil {
+	if opts.Layers > 0 {
+		layers = opts.Layers
+	}
+	h, err := embed(src, d, tokens)
+	if err != nil {
 		return nil, err
 	}
-	T := len(tokens)
-	h := newMatrix(T, d.Hidden)
-	for t, id := range tokens {
-		if id < 0 || id >= d.Vocab {
-			return nil, fmt.Errorf("forward: token %d at position %d outside vocabulary of %d", id, t, d.Vocab)
-		}
-		copy(h[t], emb[id*d.Hidden:(id+1)*d.Hidden])
-	}
-	emb = nil
-
 	res := &Result{}
 	if opts.Hidden {
 		res.Hidden = append(res.Hidden, cloneMatrix(h))
 	}
-	for l := range d.Layers {
-		lw, err := src.Layer(l)
+	for l := range layers {
+		lw, expert, err := layer(l)
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}
-		if err := lw.Check(d); err != nil {
+		lr, err := decoderLayer(lw, d, h, expert, opts.Workers)
+		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}
-		lr := decoderLayer(lw, d, h, opts.Workers)
 		h = lr.Out
 		if opts.Router && !d.Dense() {
 			res.RouterLogits = append(res.RouterLogits, lr.MoE.RouterLogits)
@@ -124,9 +133,17 @@ func Run(src Source, tokens []int, opts Options) (*Result, error) {
 		if opts.MoEInputs {
 			res.MoEInputs = append(res.MoEInputs, lr.MoEInput)
 		}
-		if opts.Hidden && l < d.Layers-1 {
+		if opts.Hidden && (l < d.Layers-1 || layers < d.Layers) {
 			res.Hidden = append(res.Hidden, cloneMatrix(h))
 		}
+		if opts.OnLayer != nil {
+			if err := opts.OnLayer(l, lr); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if layers < d.Layers {
+		return res, nil
 	}
 
 	norm, err := src.OutputNorm()
@@ -147,9 +164,28 @@ func Run(src Source, tokens []int, opts Options) (*Result, error) {
 	if err := checkLen("output", head, d.Vocab*d.Hidden); err != nil {
 		return nil, err
 	}
-	res.Logits = newMatrix(T, d.Vocab)
+	res.Logits = newMatrix(len(tokens), d.Vocab)
 	matmul(head, d.Vocab, d.Hidden, h, res.Logits, opts.Workers)
 	return res, nil
+}
+
+// embed looks the tokens up in the embedding table, which it drops again.
+func embed(src Source, d Dims, tokens []int) ([][]float32, error) {
+	emb, err := src.Embedding()
+	if err != nil {
+		return nil, fmt.Errorf("forward: embedding: %w", err)
+	}
+	if err := checkLen("embedding", emb, d.Vocab*d.Hidden); err != nil {
+		return nil, err
+	}
+	h := newMatrix(len(tokens), d.Hidden)
+	for t, id := range tokens {
+		if id < 0 || id >= d.Vocab {
+			return nil, fmt.Errorf("forward: token %d at position %d outside vocabulary of %d", id, t, d.Vocab)
+		}
+		copy(h[t], emb[id*d.Hidden:(id+1)*d.Hidden])
+	}
+	return h, nil
 }
 
 func cloneMatrix(m [][]float32) [][]float32 {

@@ -9,9 +9,9 @@ import (
 
 // stSource reads a Hugging Face checkpoint (F32, F16, BF16 or F64 tensors).
 type stSource struct {
+	roleSource
 	ckpt *safetensors.Checkpoint
 	cfg  *model.Config
-	dims Dims
 }
 
 // FromSafetensors returns a Source over a Hugging Face checkpoint described
@@ -23,21 +23,37 @@ func FromSafetensors(ckpt *safetensors.Checkpoint, cfg *model.Config) (Source, e
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
-	return &stSource{ckpt: ckpt, cfg: cfg, dims: d}, nil
+	s := &stSource{ckpt: ckpt, cfg: cfg}
+	s.roleSource = roleSource{dims: d, get: s.tensor}
+	return s, nil
 }
 
-func (s *stSource) Dims() Dims { return s.dims }
-
 func (s *stSource) tensor(r model.TensorRole) ([]float32, error) {
-	name := model.HFName(r)
-	want, ok := s.cfg.ExpectedHF(r)
-	if name == "" || !ok {
-		return nil, fmt.Errorf("forward: model has no tensor for role %+v", r)
+	name, want, err := hfTarget(s.cfg, r)
+	if err != nil {
+		return nil, err
 	}
 	t, ok := s.ckpt.Lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("forward: checkpoint %s: tensor %q missing", s.ckpt.Dir, name)
 	}
+	return readFloat(t, name, want)
+}
+
+// hfTarget is the Hugging Face name and the shape cfg implies of the tensor
+// of role r.
+func hfTarget(cfg *model.Config, r model.TensorRole) (string, []int64, error) {
+	name := model.HFName(r)
+	want, ok := cfg.ExpectedHF(r)
+	if name == "" || !ok {
+		return "", nil, fmt.Errorf("forward: model has no tensor for role %+v", r)
+	}
+	return name, want, nil
+}
+
+// readFloat reads the floating-point tensor t, stored as name, after
+// checking that its shape is want.
+func readFloat(t safetensors.Tensor, name string, want []int64) ([]float32, error) {
 	if !sameShape(t.Shape, want) {
 		return nil, fmt.Errorf("forward: %s: tensor %q has shape %v, want %v", t.File.Name, name, t.Shape, want)
 	}
@@ -48,14 +64,6 @@ func (s *stSource) tensor(r model.TensorRole) ([]float32, error) {
 	return dst, nil
 }
 
-func (s *stSource) Embedding() ([]float32, error) {
-	return s.tensor(globalRole(model.RoleEmbedding))
-}
-
-func (s *stSource) OutputNorm() ([]float32, error) {
-	return s.tensor(globalRole(model.RoleOutputNorm))
-}
-
 func (s *stSource) Output() ([]float32, error) {
 	if !s.cfg.TieWordEmbeddings {
 		if _, ok := s.ckpt.Lookup(model.HFName(globalRole(model.RoleOutput))); ok {
@@ -63,8 +71,4 @@ func (s *stSource) Output() ([]float32, error) {
 		}
 	}
 	return s.Embedding()
-}
-
-func (s *stSource) Layer(i int) (*LayerWeights, error) {
-	return loadLayer(s.dims, i, s.tensor)
 }

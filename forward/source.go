@@ -1,10 +1,6 @@
 package forward
 
-import (
-	"fmt"
-
-	"github.com/mxq-dev/mxq/model"
-)
+import "github.com/mxq-dev/mxq/model"
 
 // DimsFromConfig derives the forward-pass dimensions of a Hugging Face
 // checkpoint (rotate-half RoPE) from its config.
@@ -45,61 +41,37 @@ func globalRole(r model.Role) model.TensorRole {
 	return model.TensorRole{Role: r, Layer: -1, Expert: -1}
 }
 
-// loadLayer gathers layer l through get.
-func loadLayer(d Dims, l int, get tensorFunc) (*LayerWeights, error) {
-	if l < 0 || l >= d.Layers {
-		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
+// roleSource is the part of a Source that reads tensors by role through
+// get: everything but the output head. Every Source of this package embeds
+// one.
+type roleSource struct {
+	dims Dims
+	get  tensorFunc
+}
+
+func (s *roleSource) Dims() Dims { return s.dims }
+
+func (s *roleSource) Embedding() ([]float32, error) {
+	return s.get(globalRole(model.RoleEmbedding))
+}
+
+func (s *roleSource) OutputNorm() ([]float32, error) {
+	return s.get(globalRole(model.RoleOutputNorm))
+}
+
+// Layer gathers layer i: its shared weights, then each expert in turn.
+func (s *roleSource) Layer(i int) (*LayerWeights, error) {
+	lw, err := s.LayerShared(i)
+	if err != nil {
+		return nil, err
 	}
-	lw := &LayerWeights{}
-	for _, t := range []struct {
-		dst  *[]float32
-		role model.Role
-	}{
-		{&lw.AttnNorm, model.RoleAttnNorm},
-		{&lw.Q, model.RoleAttnQ},
-		{&lw.K, model.RoleAttnK},
-		{&lw.V, model.RoleAttnV},
-		{&lw.O, model.RoleAttnOutput},
-		{&lw.FFNNorm, model.RoleFFNNorm},
-	} {
-		w, err := get(layerRole(t.role, l))
+	lw.Experts = make([]Expert, s.dims.numExperts())
+	for e := range lw.Experts {
+		ex, err := s.Expert(i, e)
 		if err != nil {
 			return nil, err
 		}
-		*t.dst = w
-	}
-	if d.Dense() {
-		var ex Expert
-		var err error
-		if ex.Gate, err = get(layerRole(model.RoleFFNGate, l)); err != nil {
-			return nil, err
-		}
-		if ex.Down, err = get(layerRole(model.RoleFFNDown, l)); err != nil {
-			return nil, err
-		}
-		if ex.Up, err = get(layerRole(model.RoleFFNUp, l)); err != nil {
-			return nil, err
-		}
-		lw.Experts = []Expert{ex}
-		return lw, nil
-	}
-	var err error
-	if lw.Router, err = get(layerRole(model.RoleRouter, l)); err != nil {
-		return nil, err
-	}
-	lw.Experts = make([]Expert, d.Experts)
-	for e := range lw.Experts {
-		ex := &lw.Experts[e]
-		for _, t := range []struct {
-			dst  *[]float32
-			role model.Role
-		}{{&ex.Gate, model.RoleExpertGate}, {&ex.Down, model.RoleExpertDown}, {&ex.Up, model.RoleExpertUp}} {
-			w, err := get(model.TensorRole{Role: t.role, Layer: l, Expert: e})
-			if err != nil {
-				return nil, err
-			}
-			*t.dst = w
-		}
+		lw.Experts[e] = *ex
 	}
 	return lw, nil
 }

@@ -1,12 +1,16 @@
 package forward
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mxq-dev/mxq/internal/testutil"
+)
 
 // BenchmarkRunStreamedTiny runs the 30-token reference prompt through the
 // tiny checkpoint read from disk one expert at a time, as validation does:
 // BenchmarkForwardTiny plus reading and decoding every weight.
 func BenchmarkRunStreamedTiny(b *testing.B) {
-	ref := tinyReference(b)
+	ref := testutil.TinyReference(b)
 	src, _ := openTiny(b)
 	for b.Loop() {
 		if _, err := RunStreamed(src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{Router: true}}); err != nil {

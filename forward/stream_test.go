@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
 // sameResult fails unless two runs agree bit for bit in everything they
@@ -46,7 +48,7 @@ var collectAll = Options{Router: true, Hidden: true, MoEInputs: true}
 // TestRunStreamedMatchesRun expects the expert-at-a-time path to compute
 // exactly what Run computes, from safetensors and from GGUF.
 func TestRunStreamedMatchesRun(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	st, _ := openTiny(t)
 	m := loadAll(t, st)
 	want, err := Run(m, ref.InputIDs, collectAll)
@@ -75,7 +77,7 @@ func TestRunStreamedMatchesRun(t *testing.T) {
 // TestRunStreamedStops runs only the first layer and checks what OnLayer
 // and the result hold against a full run.
 func TestRunStreamedStops(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	st, _ := openTiny(t)
 	src := st.(ExpertSource)
 	full, err := Run(src, ref.InputIDs, collectAll)

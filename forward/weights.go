@@ -136,26 +136,42 @@ func (lw *LayerWeights) checkAttention(d Dims) error {
 
 // checkMoE verifies the sizes of the router and expert weights.
 func (lw *LayerWeights) checkMoE(d Dims) error {
-	h, in := d.Hidden, d.Intermediate
-	if d.Dense() {
-		if lw.Router != nil {
-			return fmt.Errorf("forward: dense layer has a router")
-		}
-	} else if err := checkLen("router", lw.Router, d.Experts*h); err != nil {
+	if err := checkRouter(lw.Router, d); err != nil {
 		return err
 	}
 	if len(lw.Experts) != d.numExperts() {
 		return fmt.Errorf("forward: layer has %d experts, want %d", len(lw.Experts), d.numExperts())
 	}
-	for e, x := range lw.Experts {
-		for _, c := range []struct {
-			name string
-			w    []float32
-			n    int
-		}{{"gate", x.Gate, in * h}, {"down", x.Down, h * in}, {"up", x.Up, in * h}} {
-			if err := checkLen(fmt.Sprintf("expert %d %s", e, c.name), c.w, c.n); err != nil {
-				return err
-			}
+	for e := range lw.Experts {
+		if err := checkExpert(&lw.Experts[e], d, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRouter verifies the gate matrix: [Experts][Hidden], or nil for a
+// dense layer.
+func checkRouter(router []float32, d Dims) error {
+	if d.Dense() {
+		if router != nil {
+			return fmt.Errorf("forward: dense layer has a router")
+		}
+		return nil
+	}
+	return checkLen("router", router, d.Experts*d.Hidden)
+}
+
+// checkExpert verifies the sizes of expert e's matrices.
+func checkExpert(x *Expert, d Dims, e int) error {
+	h, in := d.Hidden, d.Intermediate
+	for _, c := range []struct {
+		name string
+		w    []float32
+		n    int
+	}{{"gate", x.Gate, in * h}, {"down", x.Down, h * in}, {"up", x.Up, in * h}} {
+		if err := checkLen(fmt.Sprintf("expert %d %s", e, c.name), c.w, c.n); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -50,20 +50,33 @@ func sortRoles(rc []RoleCount) {
 }
 
 func roleCounts(list []model.ExpectedTensor) []RoleCount {
-	idx := map[model.Role]int{}
-	var out []RoleCount
+	var rt roleTally
 	for _, e := range list {
-		i, ok := idx[e.Role.Role]
-		if !ok {
-			i = len(out)
-			idx[e.Role.Role] = i
-			out = append(out, RoleCount{Role: e.Role.Role, Group: e.Role.Role.Group().String(), PerExpert: e.Role.Role.PerExpert()})
-		}
-		out[i].Tensors++
-		out[i].Params += e.NumElements()
+		rt.add(e.Role.Role, e.NumElements())
 	}
-	sortRoles(out)
-	return out
+	sortRoles(rt.counts)
+	return rt.counts
+}
+
+// roleTally counts tensors and parameters per role, in the order the roles
+// first appear.
+type roleTally struct {
+	idx    map[model.Role]int
+	counts []RoleCount
+}
+
+func (t *roleTally) add(r model.Role, params int64) {
+	i, ok := t.idx[r]
+	if !ok {
+		if t.idx == nil {
+			t.idx = map[model.Role]int{}
+		}
+		i = len(t.counts)
+		t.idx[r] = i
+		t.counts = append(t.counts, RoleCount{Role: r, Group: r.Group().String(), PerExpert: r.PerExpert()})
+	}
+	t.counts[i].Tensors++
+	t.counts[i].Params += params
 }
 
 // account counts the checkpoint's tensors, checks them against the config
@@ -87,31 +100,13 @@ func account(l *loaded) (ParamReport, []Finding) {
 	seen := make(map[string]bool, len(expected))
 
 	tally := model.NewTally(cfg.NumLayers, cfg.NumExperts, cfg.ExpertsPerToken)
-	dtypes := map[string]*DTypeCount{}
-	roleIdx := map[model.Role]int{}
-	var byRole []RoleCount
+	var byRole roleTally
 	legacyExperts := false
 	for _, r := range l.tensors {
 		sum.Tensors++
 		sum.DataBytes += r.Bytes
-		d := dtypes[r.DType]
-		if d == nil {
-			d = &DTypeCount{DType: r.DType}
-			dtypes[r.DType] = d
-		}
-		d.Tensors++
-		d.Params += r.Params
-		d.Bytes += r.Bytes
 		tally.Add(r.Role, r.Params)
-
-		i, ok := roleIdx[r.Role.Role]
-		if !ok {
-			i = len(byRole)
-			roleIdx[r.Role.Role] = i
-			byRole = append(byRole, RoleCount{Role: r.Role.Role, Group: r.Role.Role.Group().String(), PerExpert: r.Role.Role.PerExpert()})
-		}
-		byRole[i].Tensors++
-		byRole[i].Params += r.Params
+		byRole.add(r.Role.Role, r.Params)
 
 		if r.Role.Role == model.RoleUnknown {
 			sum.Unrecognized = append(sum.Unrecognized, TensorBrief{r.Name, r.Shape, r.DType, "no tensor role matches the name"})
@@ -138,23 +133,14 @@ func account(l *loaded) (ParamReport, []Finding) {
 			sum.Missing = append(sum.Missing, e.Name)
 		}
 	}
-	for _, d := range dtypes {
-		if d.Params > 0 {
-			d.BitsPerWeight = float64(d.Bytes) * 8 / float64(d.Params)
-		}
-		sum.DTypes = append(sum.DTypes, *d)
+	for _, tb := range storedTypes(l.tensors) {
+		sum.DTypes = append(sum.DTypes, DTypeCount{DType: tb.Type, Tensors: tb.Tensors, Params: tb.Params, Bytes: tb.Bytes, BitsPerWeight: tb.BitsPerWeight})
 	}
-	sort.Slice(sum.DTypes, func(i, j int) bool {
-		if sum.DTypes[i].Bytes != sum.DTypes[j].Bytes {
-			return sum.DTypes[i].Bytes > sum.DTypes[j].Bytes
-		}
-		return sum.DTypes[i].DType < sum.DTypes[j].DType
-	})
 
 	p := tally.Params()
 	pr := paramReport(p, "tensors")
-	sortRoles(byRole)
-	pr.ByRole = byRole
+	sortRoles(byRole.counts)
+	pr.ByRole = byRole.counts
 	fromCfg := cfg.Params()
 	pr.ConfigTotal, pr.ConfigActive = fromCfg.Total, fromCfg.Active
 	if len(p.Layers) > cfg.NumLayers {

@@ -103,29 +103,39 @@ func ggufSet(cfg *model.Config, ft ggml.FileType) (*weightSet, error) {
 func storedSet(l *loaded) *weightSet {
 	w := newWeightSet("as stored", "stored", l.cfg.NumLayers)
 	w.llamaCPP = l.gguf
-	types := map[string]*TypeBytes{}
 	for _, r := range l.tensors {
 		w.add(r.Role, r.Params, r.Bytes)
-		tb := types[r.DType]
+	}
+	w.types = storedTypes(l.tensors)
+	return w
+}
+
+// storedTypes totals the tensors per stored type (dtype or ggml type),
+// largest first.
+func storedTypes(tensors []tensorRec) []TypeBytes {
+	byType := map[string]*TypeBytes{}
+	for _, r := range tensors {
+		tb := byType[r.DType]
 		if tb == nil {
 			tb = &TypeBytes{Type: r.DType}
-			types[r.DType] = tb
+			byType[r.DType] = tb
 		}
 		tb.Tensors++
 		tb.Params += r.Params
 		tb.Bytes += r.Bytes
 	}
-	for _, tb := range types {
+	var out []TypeBytes
+	for _, tb := range byType {
 		if tb.Params > 0 {
 			tb.BitsPerWeight = float64(tb.Bytes) * 8 / float64(tb.Params)
 		}
-		w.types = append(w.types, *tb)
+		out = append(out, *tb)
 	}
-	sort.Slice(w.types, func(i, j int) bool {
-		if w.types[i].Bytes != w.types[j].Bytes {
-			return w.types[i].Bytes > w.types[j].Bytes
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Bytes != out[j].Bytes {
+			return out[i].Bytes > out[j].Bytes
 		}
-		return w.types[i].Type < w.types[j].Type
+		return out[i].Type < out[j].Type
 	})
-	return w
+	return out
 }

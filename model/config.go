@@ -217,16 +217,12 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, err
 	}
 
-	if v, ok, err := r.int("max_position_embeddings"); err != nil {
+	maxPos, ok, err := r.int("max_position_embeddings")
+	if err != nil {
 		return nil, err
-	} else if ok {
-		if v <= 0 {
-			return nil, &ConfigError{Key: "max_position_embeddings", Msg: fmt.Sprintf("must be positive, got %d", v)}
-		}
-		c.MaxPositionEmbeddings = v
-	} else {
-		c.MaxPositionEmbeddings = d.maxPos
-		def("max_position_embeddings")
+	}
+	if err := positiveOr(&c.MaxPositionEmbeddings, "max_position_embeddings", maxPos, ok, d.maxPos, def); err != nil {
+		return nil, err
 	}
 
 	if _, present := raw["sliding_window"]; present {
@@ -265,19 +261,17 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 
 	c.BOSTokenID, c.EOSTokenID = 1, 2
-	if v, ok, err := r.tokenID("bos_token_id"); err != nil {
-		return nil, err
-	} else if ok {
-		c.BOSTokenID = v
-	} else {
-		def("bos_token_id")
-	}
-	if v, ok, err := r.tokenID("eos_token_id"); err != nil {
-		return nil, err
-	} else if ok {
-		c.EOSTokenID = v
-	} else {
-		def("eos_token_id")
+	for _, t := range []struct {
+		key string
+		dst *int
+	}{{"bos_token_id", &c.BOSTokenID}, {"eos_token_id", &c.EOSTokenID}} {
+		if v, ok, err := r.tokenID(t.key); err != nil {
+			return nil, err
+		} else if ok {
+			*t.dst = v
+		} else {
+			def(t.key)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -343,28 +337,29 @@ func (c *Config) parseFloats(r rawConfig, d typeDefaults, def func(string)) erro
 			}
 		}
 	}
-	if ok {
-		if !(theta > 0) {
-			return &ConfigError{Key: "rope_theta", Msg: fmt.Sprintf("must be positive, got %g", theta)}
-		}
-		c.RopeTheta = theta
-	} else {
-		c.RopeTheta = d.ropeTheta
-		def("rope_theta")
+	if err := positiveOr(&c.RopeTheta, "rope_theta", theta, ok, d.ropeTheta, def); err != nil {
+		return err
 	}
 	eps, ok, err := r.float("rms_norm_eps")
 	if err != nil {
 		return err
 	}
-	if ok {
-		if !(eps > 0) {
-			return &ConfigError{Key: "rms_norm_eps", Msg: fmt.Sprintf("must be positive, got %g", eps)}
-		}
-		c.RMSNormEps = eps
-	} else {
-		c.RMSNormEps = d.rmsEps
-		def("rms_norm_eps")
+	return positiveOr(&c.RMSNormEps, "rms_norm_eps", eps, ok, d.rmsEps, def)
+}
+
+// positiveOr stores v, the value of key, in *dst if key was given (ok);
+// it must then be positive. Otherwise *dst takes the default dflt and key is
+// reported to def as defaulted.
+func positiveOr[T int | float64](dst *T, key string, v T, ok bool, dflt T, def func(string)) error {
+	if !ok {
+		*dst = dflt
+		def(key)
+		return nil
 	}
+	if !(v > 0) {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf("must be positive, got %v", v)}
+	}
+	*dst = v
 	return nil
 }
 
@@ -404,14 +399,11 @@ func (r rawConfig) architecture() (arch, modelType string, err error) {
 }
 
 func (r rawConfig) int(key string) (int, bool, error) {
-	m, present := r[key]
-	if !present || isNull(m) {
-		return 0, false, nil
+	f, ok, err := r.float(key)
+	if err != nil || !ok {
+		return 0, ok, err
 	}
-	var f float64
-	if err := json.Unmarshal(m, &f); err != nil {
-		return 0, false, &ConfigError{Key: key, Msg: "not a number: " + string(m)}
-	}
+	m := r[key]
 	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, false, &ConfigError{Key: key, Msg: "not an integer: " + string(m)}
 	}

@@ -89,7 +89,7 @@ func (p Params) NaiveTotal() int64 { return int64(p.NumExperts) * p.DenseEquival
 type Tally struct {
 	numExperts, topK int
 	by               Breakdown
-	layers           []LayerParams
+	layers           []Breakdown
 }
 
 // NewTally prepares a tally for a model with the given layer count and
@@ -108,7 +108,7 @@ func NewTally(numLayers, numExperts, topK int) *Tally {
 
 func (t *Tally) grow(layer int) {
 	for len(t.layers) <= layer && layer < maxIndex {
-		t.layers = append(t.layers, LayerParams{Layer: len(t.layers)})
+		t.layers = append(t.layers, Breakdown{})
 	}
 }
 
@@ -121,19 +121,7 @@ func (t *Tally) Add(r TensorRole, n int64) {
 		return
 	}
 	t.grow(r.Layer)
-	lp := &t.layers[r.Layer]
-	switch g {
-	case GroupAttention:
-		lp.Attention += n
-	case GroupNorm:
-		lp.Norms += n
-	case GroupRouter:
-		lp.Router += n
-	case GroupExperts:
-		lp.Experts += n
-	case GroupDenseFFN:
-		lp.DenseFFN += n
-	}
+	t.layers[r.Layer].add(g, n)
 }
 
 // Params returns the counts so far.
@@ -151,7 +139,10 @@ func (t *Tally) Params() Params {
 	p.ExpertAcrossLayers = p.Experts / e
 	p.Active = p.Shared + p.Experts*k/e
 	p.ActiveExcludingEmbedding = p.Active - p.ByGroup.Embedding
-	for i, lp := range t.layers {
+	for i, b := range t.layers {
+		// LayerParams has no embedding, output or unknown bucket: only
+		// the model's totals count those.
+		lp := LayerParams{Layer: i, Attention: b.Attention, Norms: b.Norms, Router: b.Router, Experts: b.Experts, DenseFFN: b.DenseFFN}
 		lp.PerExpert = lp.Experts / e
 		lp.Total = lp.Attention + lp.Norms + lp.Router + lp.Experts + lp.DenseFFN
 		lp.Active = lp.Total - lp.Experts + lp.Experts*k/e

@@ -6,13 +6,14 @@ import (
 
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/synth"
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
 // BenchmarkEndToEndTiny is `mxq validate tiny-mixtral tiny-Q4_K_M.gguf`
 // on the 30 reference tokens: both models read from disk and run, then
 // compared. tokens/s counts compared positions.
 func BenchmarkEndToEndTiny(b *testing.B) {
-	tokens := tinyReference(b).InputIDs
+	tokens := testutil.TinyReference(b).InputIDs
 	ref, cand := open(b, tinyDir), open(b, writeGGUF(b, tinyDir, ggml.FileTypeQ4_K_M))
 	for b.Loop() {
 		if _, err := EndToEnd(ref, cand, tokens, Options{}); err != nil {

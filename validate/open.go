@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/forward"
+	"github.com/mxq-dev/mxq/internal/checkpoint"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/tokenizer"
 )
@@ -37,18 +37,14 @@ type Model struct {
 // floating point, or quantized in a layout its config.json names — or a
 // GGUF file. Weights are read only when the forward pass asks for them.
 func Open(path string) (*Model, error) {
-	fi, err := os.Stat(path)
+	loc, err := checkpoint.Locate(path)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.IsDir() && strings.EqualFold(filepath.Ext(path), ".gguf") {
+	if loc.GGUF {
 		return openGGUF(path)
 	}
-	dir := path
-	if !fi.IsDir() {
-		dir = filepath.Dir(path)
-	}
-	cfgPath := filepath.Join(dir, "config.json")
+	dir, cfgPath := loc.Dir, loc.ConfigPath()
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,7 @@
 package validate
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -18,39 +16,10 @@ import (
 	"github.com/mxq-dev/mxq/forward"
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/synth"
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
 const tinyDir = "../testdata/tiny-mixtral"
-
-// reference is transformers' float32 output for tiny-mixtral.
-type reference struct {
-	InputIDs   []int       `json:"input_ids"`
-	Logits     [][]float64 `json:"logits"`
-	RouterTopK [][][]int   `json:"router_topk"`
-}
-
-var loadReference = sync.OnceValues(func() (*reference, error) {
-	f, err := os.Open("../testdata/tiny-mixtral-reference.json.gz")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	var r reference
-	return &r, json.NewDecoder(z).Decode(&r)
-})
-
-func tinyReference(t testing.TB) *reference {
-	t.Helper()
-	r, err := loadReference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 func open(t testing.TB, path string) *Model {
 	t.Helper()
@@ -112,7 +81,7 @@ func TestMain(m *testing.M) {
 // logits (within tol) and every layer's top-2 experts with transformers'.
 func checkAgainstTransformers(t *testing.T, m *Model, tol float64) {
 	t.Helper()
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	res, err := forward.RunStreamed(m.Source, ref.InputIDs, forward.StreamOptions{Options: forward.Options{Router: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +150,7 @@ func TestFP16SafetensorsMatchesTransformers(t *testing.T) {
 
 // TestIdenticalModels expects zero divergence and full agreement.
 func TestIdenticalModels(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	a, b := open(t, tinyDir), open(t, tinyDir)
 	r, err := EndToEnd(a, b, ref.InputIDs, Options{})
 	if err != nil {
@@ -207,7 +176,7 @@ func TestIdenticalModels(t *testing.T) {
 // TestQ4KM compares the tiny model with its Q4_K_M GGUF: the numbers must
 // show a real but moderate loss.
 func TestQ4KM(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	r, err := EndToEnd(open(t, tinyDir), open(t, writeGGUF(t, tinyDir, ggml.FileTypeQ4_K_M)), ref.InputIDs, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +230,7 @@ func smallSynth(t *testing.T) string {
 
 func TestLayerWise(t *testing.T) {
 	dir := smallSynth(t)
-	tokens := tinyReference(t).InputIDs
+	tokens := testutil.TinyReference(t).InputIDs
 	ref := open(t, dir)
 	q8 := open(t, writeGGUF(t, dir, ggml.FileTypeQ8_0))
 	ref.Source, q8.Source = streamOnly{ref.Source}, streamOnly{q8.Source}
@@ -334,7 +303,7 @@ func TestTokenizers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	a, b := hf.Encode(DefaultPrompt, true), gg.Encode(DefaultPrompt, true)
 	if !slices.Equal(a, b) || len(a) < 50 || a[0] != 1 {
 		t.Errorf("HF tokens %v\nGGUF tokens %v", a, b)
@@ -348,7 +317,7 @@ func TestTokenizers(t *testing.T) {
 // safetensors layout (and compressed-tensors int8) and compares them with
 // the original.
 func TestSafetensorsLayouts(t *testing.T) {
-	ref := tinyReference(t)
+	ref := testutil.TinyReference(t)
 	base := open(t, tinyDir)
 	src, err := convert.OpenSource(tinyDir)
 	if err != nil {

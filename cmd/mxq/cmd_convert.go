@@ -1,13 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/mxq-dev/mxq/report"
 )
 
 func convertCommand() *cli.Command {
@@ -22,20 +18,14 @@ keeps a quantized GGUF's values exactly). Experts are unmerged into
 experts.E.w1/w2/w3, the q/k RoPE permutation is undone, and config.json,
 generation_config.json and the tokenizer files are rebuilt from the
 metadata. The folder is written beside OUTDIR and renamed when complete.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `OUTDIR`", Required: true},
 			&cli.StringFlag{Name: "format", Value: "safetensors", Usage: "output format: safetensors"},
 			&cli.StringFlag{Name: "dtype", Usage: "`DTYPE` to write: bf16, fp16 or fp32 (default: bf16 for a GGUF, else the source's)"},
 			&cli.StringFlag{Name: "shard-size", Value: "5GB", Usage: "largest shard, as `SIZE` in bytes, KB/MB/GB or KiB/MiB/GiB"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan without writing"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing OUTDIR"},
-			&cli.StringFlag{Name: "report", Usage: "write the validation report as JSON to `FILE`"},
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout instead of tables"},
-			&cli.Float64Flag{Name: "max-rel-error", Usage: "exit 3 when a tensor's ‖W−Ŵ‖/‖W‖ exceeds `X`"},
-			&cli.Float64Flag{Name: "min-cosine", Usage: "exit 3 when a tensor's cosine similarity is below `Y`"},
-			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "worker goroutines (default: all cores)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
-		},
+		}, reportFlags()...),
 		OnUsageError: onUsageError,
 		Action:       runConvert,
 	}
@@ -48,17 +38,14 @@ func runConvert(c *cli.Context) error {
 	if f := strings.ToLower(c.String("format")); f != "safetensors" {
 		return usageError("convert writes --format safetensors; for GGUF output use mxq quantize --format gguf (got %q)", f)
 	}
-	out := c.String("output")
-	if !c.Bool("dry-run") && !c.Bool("force") {
-		if _, err := os.Stat(out); err == nil {
-			return fmt.Errorf("%s already exists; pass --force to replace it", out)
-		}
+	out, err := newOutput(c)
+	if err != nil {
+		return err
 	}
 	opts, err := safetensorsOptions(c)
 	if err != nil {
 		return err
 	}
 	opts.Bits = 16
-	th := report.Thresholds{MaxRelError: c.Float64("max-rel-error"), MinCosine: c.Float64("min-cosine")}
-	return writeSafetensors(c, out, th, opts, "converting")
+	return writeSafetensors(c, out, thresholds(c), opts, "converting")
 }

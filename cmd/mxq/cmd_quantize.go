@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -24,26 +25,21 @@ func quantizeCommand() *cli.Command {
 --bits 16 gives F16 (BF16 with --type BF16), --bits 8 gives Q8_0, --bits 4 gives Q4_K_M;
 --type names any supported llama.cpp file type. The output is written through a
 temporary file and renamed only when complete.`,
-		Flags: append([]cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` (FILE.gguf, or a folder for safetensors)", Required: true},
 			&cli.IntFlag{Name: "bits", Usage: "target bits: 16, 8 or 4"},
 			&cli.StringFlag{Name: "type", Usage: "GGUF file `TYPE`: " + strings.Join(fileTypeNames(), ", ")},
 			&cli.StringFlag{Name: "format", Usage: "gguf or safetensors (default: gguf for a .gguf output, else safetensors)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type per tensor, sizes, VRAM) without writing"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
-			&cli.StringFlag{Name: "report", Usage: "write the validation report as JSON to `FILE`"},
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout instead of tables"},
-			&cli.Float64Flag{Name: "max-rel-error", Usage: "exit 3 when a tensor's ‖W−Ŵ‖/‖W‖ exceeds `X`"},
-			&cli.Float64Flag{Name: "min-cosine", Usage: "exit 3 when a tensor's cosine similarity is below `Y`"},
-			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "worker goroutines (default: all cores)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+		}, reportFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "pure", Category: "GGUF", Usage: "every quantizable tensor gets the base type (llama-quantize --pure)"},
 			&cli.StringSliceFlag{Name: "tensor-type", Category: "GGUF", Usage: "`REGEX=TYPE` type override for matching tensor names; first match wins; repeatable"},
 			&cli.BoolFlag{Name: "leave-output-tensor", Category: "GGUF", Usage: "keep output.weight unquantized"},
 			&cli.StringFlag{Name: "output-tensor-type", Category: "GGUF", Usage: "ggml `TYPE` for output.weight"},
 			&cli.StringFlag{Name: "token-embedding-type", Category: "GGUF", Usage: "ggml `TYPE` for token_embd.weight"},
 			&cli.BoolFlag{Name: "allow-requantize", Category: "GGUF", Usage: "allow quantizing an already quantized GGUF"},
-		}, safetensorsFlags()...),
+		}, safetensorsFlags()),
 		OnUsageError: onUsageError,
 		Action:       runQuantize,
 	}
@@ -162,13 +158,11 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := c.String("output")
-	if !c.Bool("dry-run") && !c.Bool("force") {
-		if _, err := os.Stat(out); err == nil {
-			return fmt.Errorf("%s already exists; pass --force to replace it", out)
-		}
+	out, err := newOutput(c)
+	if err != nil {
+		return err
 	}
-	th := report.Thresholds{MaxRelError: c.Float64("max-rel-error"), MinCosine: c.Float64("min-cosine")}
+	th := thresholds(c)
 	if format == "safetensors" {
 		return runQuantizeSafetensors(c, out, th)
 	}
@@ -208,6 +202,37 @@ func runQuantize(c *cli.Context) error {
 		return err
 	}
 	return finishReport(c, r, th)
+}
+
+// reportFlags are the flags of the commands that write a checkpoint and
+// report on it: the report, its thresholds, the workers and the progress
+// bar. finishReport and thresholds read them.
+func reportFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "report", Usage: "write the validation report as JSON to `FILE`"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout instead of tables"},
+		&cli.Float64Flag{Name: "max-rel-error", Usage: "exit 3 when a tensor's ‖W−Ŵ‖/‖W‖ exceeds `X`"},
+		&cli.Float64Flag{Name: "min-cosine", Usage: "exit 3 when a tensor's cosine similarity is below `Y`"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "worker goroutines (default: all cores)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+	}
+}
+
+// newOutput returns --output, refusing an existing one unless --force or
+// --dry-run is given.
+func newOutput(c *cli.Context) (string, error) {
+	out := c.String("output")
+	if !c.Bool("dry-run") && !c.Bool("force") {
+		if _, err := os.Stat(out); err == nil {
+			return "", fmt.Errorf("%s already exists; pass --force to replace it", out)
+		}
+	}
+	return out, nil
+}
+
+// thresholds reads --max-rel-error and --min-cosine.
+func thresholds(c *cli.Context) report.Thresholds {
+	return report.Thresholds{MaxRelError: c.Float64("max-rel-error"), MinCosine: c.Float64("min-cosine")}
 }
 
 // finishReport prints and saves the report and turns threshold breaches

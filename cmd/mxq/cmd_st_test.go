@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,22 +8,13 @@ import (
 	"testing"
 )
 
-const stTinyDir = "../../testdata/tiny-mixtral"
-
-func runMXQ(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(append([]string{"mxq"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 // TestQuantizeSafetensorsCLI: each safetensors output through the command
 // line, its JSON report, and the refusals with their exit codes; a refused
 // or failed run leaves nothing in the output's folder.
 func TestQuantizeSafetensorsCLI(t *testing.T) {
 	dir := t.TempDir()
 	ct := filepath.Join(dir, "ct")
-	code, stdout, stderr := runMXQ(t, "quantize", stTinyDir, "--format", "safetensors", "-o", ct, "--bits", "4", "--json", "-q")
+	code, stdout, stderr := runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", ct, "--bits", "4", "--json", "-q")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -44,14 +34,14 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 	}
 
 	fp16 := filepath.Join(dir, "fp16")
-	if code, _, stderr := runMXQ(t, "quantize", stTinyDir, "-o", fp16, "--bits", "16", "--dtype", "fp16", "--shard-size", "4MB", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", fp16, "--bits", "16", "--dtype", "fp16", "--shard-size", "4MB", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(fp16, "model.safetensors.index.json")); err != nil {
 		t.Error(err)
 	}
 	mlx := filepath.Join(dir, "mlx")
-	if code, _, stderr := runMXQ(t, "quantize", stTinyDir, "-o", mlx, "--bits", "8", "--layout", "mlx", "--quantize-head", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", mlx, "--bits", "8", "--layout", "mlx", "--quantize-head", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 
@@ -72,8 +62,8 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
-			args := append([]string{"quantize", stTinyDir, "--format", "safetensors", "-o", filepath.Join(parent, "out")}, tc.args...)
-			code, _, stderr := runMXQ(t, args...)
+			args := append([]string{"quantize", tiny, "--format", "safetensors", "-o", filepath.Join(parent, "out")}, tc.args...)
+			code, _, stderr := runCLI(t, args...)
 			if code != tc.code || !strings.Contains(stderr, tc.msg) {
 				t.Fatalf("exit %d, stderr %q; want %d mentioning %q", code, stderr, tc.code, tc.msg)
 			}
@@ -84,11 +74,11 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 	}
 
 	// An existing folder is kept without --force and replaced with it.
-	code, _, stderr = runMXQ(t, "quantize", stTinyDir, "-o", ct, "--bits", "8", "-q")
+	code, _, stderr = runCLI(t, "quantize", tiny, "-o", ct, "--bits", "8", "-q")
 	if code != exitError || !strings.Contains(stderr, "--force") {
 		t.Errorf("exit %d, stderr %q for an existing output", code, stderr)
 	}
-	if code, _, stderr := runMXQ(t, "quantize", stTinyDir, "-o", ct, "--bits", "8", "--layout", "gptq", "--force", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", ct, "--bits", "8", "--layout", "gptq", "--force", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(ct, "quantize_config.json")); err != nil {
@@ -97,7 +87,7 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 
 	// Thresholds: exit 3, with the output and the report written.
 	q4 := filepath.Join(dir, "q4")
-	code, _, stderr = runMXQ(t, "quantize", stTinyDir, "-o", q4, "--bits", "4", "--max-rel-error", "0.01", "--report", filepath.Join(dir, "r.json"), "-q")
+	code, _, stderr = runCLI(t, "quantize", tiny, "-o", q4, "--bits", "4", "--max-rel-error", "0.01", "--report", filepath.Join(dir, "r.json"), "-q")
 	if code != exitThresholds {
 		t.Errorf("exit %d, want %d: %s", code, exitThresholds, stderr)
 	}
@@ -113,11 +103,11 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 func TestConvertCLI(t *testing.T) {
 	dir := t.TempDir()
 	gguf := filepath.Join(dir, "tiny.gguf")
-	if code, _, stderr := runMXQ(t, "quantize", stTinyDir, "-o", gguf, "--bits", "8", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", gguf, "--bits", "8", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	hf := filepath.Join(dir, "hf")
-	code, stdout, stderr := runMXQ(t, "convert", gguf, "-o", hf, "--json", "-q")
+	code, stdout, stderr := runCLI(t, "convert", gguf, "-o", hf, "--json", "-q")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -130,11 +120,11 @@ func TestConvertCLI(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	code, _, stderr = runMXQ(t, "convert", gguf, "-o", filepath.Join(dir, "x"), "--format", "gguf")
+	code, _, stderr = runCLI(t, "convert", gguf, "-o", filepath.Join(dir, "x"), "--format", "gguf")
 	if code != exitUsage || !strings.Contains(stderr, "mxq quantize") {
 		t.Errorf("exit %d, stderr %q for --format gguf", code, stderr)
 	}
-	code, _, stderr = runMXQ(t, "convert", gguf, "-o", hf)
+	code, _, stderr = runCLI(t, "convert", gguf, "-o", hf)
 	if code != exitError || !strings.Contains(stderr, "--force") {
 		t.Errorf("exit %d, stderr %q for an existing output", code, stderr)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,13 +11,9 @@ import (
 	"github.com/mxq-dev/mxq/validate"
 )
 
-const validateTiny = "../../testdata/tiny-mixtral"
-
 func validateCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(append([]string{"mxq", "validate"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
+	return runCLI(t, append([]string{"validate"}, args...)...)
 }
 
 func TestValidateIdentical(t *testing.T) {
@@ -26,7 +21,7 @@ func TestValidateIdentical(t *testing.T) {
 	if err := os.WriteFile(ids, []byte("1 567 861 316 349 267 298\n868 341"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := validateCLI(t, validateTiny, validateTiny, "--tokens", ids, "--json",
+	code, stdout, stderr := validateCLI(t, tiny, tiny, "--tokens", ids, "--json",
 		"--max-kld", "0", "--min-top1", "1", "--min-routing-agreement", "1")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -47,10 +42,10 @@ func TestValidateIdentical(t *testing.T) {
 // and expects exit code 3, with the full report still printed.
 func TestValidateThresholds(t *testing.T) {
 	q4 := filepath.Join(t.TempDir(), "q4.gguf")
-	if code, _, stderr := runCLIArgs(t, "quantize", validateTiny, "-o", q4, "--bits", "4", "--quiet"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", q4, "--bits", "4", "--quiet"); code != exitOK {
 		t.Fatalf("quantize: exit %d: %s", code, stderr)
 	}
-	code, stdout, stderr := validateCLI(t, validateTiny, q4, "--prompt", "The router picks two of the eight experts for every token.",
+	code, stdout, stderr := validateCLI(t, tiny, q4, "--prompt", "The router picks two of the eight experts for every token.",
 		"--max-kld", "1e-6", "--min-routing-agreement", "0.5")
 	if code != exitThresholds {
 		t.Fatalf("exit %d, want %d: %s", code, exitThresholds, stderr)
@@ -64,20 +59,13 @@ func TestValidateThresholds(t *testing.T) {
 		t.Errorf("stderr: %s", stderr)
 	}
 	// The same comparison within generous limits passes.
-	if code, _, stderr := validateCLI(t, validateTiny, q4, "--max-kld", "1", "--min-top1", "0.3"); code != exitOK {
+	if code, _, stderr := validateCLI(t, tiny, q4, "--max-kld", "1", "--min-top1", "0.3"); code != exitOK {
 		t.Errorf("generous thresholds: exit %d: %s", code, stderr)
 	}
 }
 
-func runCLIArgs(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(append([]string{"mxq"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 func TestValidateLayerWise(t *testing.T) {
-	code, stdout, stderr := validateCLI(t, "--layer-wise", validateTiny, validateTiny, "--layers", "1", "--states", "random", "--samples", "16", "--seed", "5", "--json")
+	code, stdout, stderr := validateCLI(t, "--layer-wise", tiny, tiny, "--layers", "1", "--states", "random", "--samples", "16", "--seed", "5", "--json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -88,7 +76,7 @@ func TestValidateLayerWise(t *testing.T) {
 	if r.Mode != "layer-wise" || r.States.Source != "random" || r.States.Seed != 5 || r.Tokens != 16 || len(r.Layers) != 1 || r.Layers[0].Layer != 1 || r.Layers[0].RelError != 0 {
 		t.Errorf("report %+v", r)
 	}
-	code, stdout, stderr = validateCLI(t, validateTiny, validateTiny, "--layer-wise", "--max-moe-error", "0")
+	code, stdout, stderr = validateCLI(t, tiny, tiny, "--layer-wise", "--max-moe-error", "0")
 	if code != exitOK || !strings.Contains(stdout, "MoE blocks on the same inputs") || !strings.Contains(stdout, "the reference model's own") {
 		t.Errorf("exit %d: %s%s", code, stdout, stderr)
 	}
@@ -99,25 +87,25 @@ func TestValidateUsage(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{validateTiny}, "REFERENCE and CANDIDATE"},
-		{[]string{validateTiny, validateTiny, "--prompt", "a", "--tokens", "x"}, "at most one"},
-		{[]string{validateTiny, validateTiny, "--layers", "0"}, "--layers needs --layer-wise"},
-		{[]string{validateTiny, validateTiny, "--layer-wise", "--max-kld", "0.1"}, "no logits"},
-		{[]string{validateTiny, validateTiny, "--max-moe-error", "0.1"}, "needs --layer-wise"},
-		{[]string{validateTiny, validateTiny, "--layer-wise", "--layers", "0,x"}, `"x" is not a layer`},
-		{[]string{validateTiny, validateTiny, "--layer-wise", "--states", "cached"}, "--states"},
-		{[]string{validateTiny, validateTiny, "--prompt", ""}, "empty"},
+		{[]string{tiny}, "REFERENCE and CANDIDATE"},
+		{[]string{tiny, tiny, "--prompt", "a", "--tokens", "x"}, "at most one"},
+		{[]string{tiny, tiny, "--layers", "0"}, "--layers needs --layer-wise"},
+		{[]string{tiny, tiny, "--layer-wise", "--max-kld", "0.1"}, "no logits"},
+		{[]string{tiny, tiny, "--max-moe-error", "0.1"}, "needs --layer-wise"},
+		{[]string{tiny, tiny, "--layer-wise", "--layers", "0,x"}, `"x" is not a layer`},
+		{[]string{tiny, tiny, "--layer-wise", "--states", "cached"}, "--states"},
+		{[]string{tiny, tiny, "--prompt", ""}, "empty"},
 	} {
 		code, _, stderr := validateCLI(t, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q", tc.args, code, stderr, exitUsage, tc.msg)
 		}
 	}
-	code, _, stderr := validateCLI(t, validateTiny, filepath.Join(t.TempDir(), "missing.gguf"))
+	code, _, stderr := validateCLI(t, tiny, filepath.Join(t.TempDir(), "missing.gguf"))
 	if code != exitError || !strings.Contains(stderr, "missing.gguf") {
 		t.Errorf("missing candidate: exit %d, %s", code, stderr)
 	}
-	code, _, stderr = validateCLI(t, validateTiny, validateTiny, "--layer-wise", "--layers", "2")
+	code, _, stderr = validateCLI(t, tiny, tiny, "--layer-wise", "--layers", "2")
 	if code != exitError || !strings.Contains(stderr, "layers 0..1") {
 		t.Errorf("layer out of range: exit %d, %s", code, stderr)
 	}
