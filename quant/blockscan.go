@@ -20,13 +20,7 @@ func absMax(x []float32) float32 {
 		return math.Float32frombits(m)
 	}
 	// A NaN: C's MAX lets it through only when it comes last.
-	var amax float32
-	for _, v := range x {
-		if a := fabs32(v); !(amax > a) {
-			amax = a
-		}
-	}
-	return amax
+	return cAbsMax(x)
 }
 
 // signedAbsMax is the signed element of largest magnitude, the first on
@@ -48,13 +42,7 @@ func signedAbsMax(x []float32) float32 {
 		}
 	}
 	// A NaN, which C never picks.
-	var amax, vmax float32
-	for _, v := range x {
-		if a := fabs32(v); amax < a {
-			amax, vmax = a, v
-		}
-	}
-	return vmax
+	return cSignedAbsMax(x)
 }
 
 // orderedKey maps float bits to an int32 that orders like the float
@@ -76,6 +64,33 @@ func minMax(x []float32) (vmin, vmax float32) {
 	if lo&0x7fffffff != 0 && hi&0x7fffffff != 0 && lo&0x7f800000 != 0x7f800000 && hi&0x7f800000 != 0x7f800000 {
 		return math.Float32frombits(lo), math.Float32frombits(hi)
 	}
+	return cMinMax(x)
+}
+
+// The C loops themselves, for the blocks the scans above hand back to
+// them; the tests hold the scans to these on any input.
+
+func cAbsMax(x []float32) float32 {
+	var amax float32
+	for _, v := range x {
+		if a := abs32(v); !(amax > a) { // MAX(amax, fabsf(v))
+			amax = a
+		}
+	}
+	return amax
+}
+
+func cSignedAbsMax(x []float32) float32 {
+	var amax, vmax float32
+	for _, v := range x {
+		if a := abs32(v); amax < a {
+			amax, vmax = a, v
+		}
+	}
+	return vmax
+}
+
+func cMinMax(x []float32) (vmin, vmax float32) {
 	vmin, vmax = math.MaxFloat32, -math.MaxFloat32
 	for _, v := range x {
 		if v < vmin {

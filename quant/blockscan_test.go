@@ -6,42 +6,8 @@ import (
 	"testing"
 )
 
-// The C loops of ggml's reference quantizers, written out plainly: the
-// fast block scans must agree with them bit for bit on any input.
-
-func cAbsMax(x []float32) float32 {
-	var amax float32
-	for _, v := range x {
-		if a := fabs32(v); !(amax > a) { // MAX(amax, fabsf(v))
-			amax = a
-		}
-	}
-	return amax
-}
-
-func cSignedAbsMax(x []float32) float32 {
-	var amax, vmax float32
-	for _, v := range x {
-		if a := fabs32(v); amax < a {
-			amax, vmax = a, v
-		}
-	}
-	return vmax
-}
-
-func cMinMax(x []float32) (float32, float32) {
-	vmin, vmax := float32(math.MaxFloat32), float32(-math.MaxFloat32)
-	for _, v := range x {
-		if v < vmin {
-			vmin = v
-		}
-		if v > vmax {
-			vmax = v
-		}
-	}
-	return vmin, vmax
-}
-
+// The fast block scans must agree bit for bit with the plain C loops
+// (cAbsMax and friends) on any input.
 func TestBlockScansMatchC(t *testing.T) {
 	special := []float32{
 		0, float32(math.Copysign(0, -1)), 1, -1, 2, -2, 0.5, -0.5,

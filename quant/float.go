@@ -143,8 +143,3 @@ func decodeBF16(src []byte, dst []float32) {
 		dst[i] = BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
 }
-
-// fabs32 is C's fabsf: it clears the sign bit, NaN payloads included.
-func fabs32(x float32) float32 {
-	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
-}

@@ -24,6 +24,7 @@ func nearestInt(x float32) int32 {
 	return int32(math.Float32bits(x+12582912)&0x7fffff) - 0x400000
 }
 
+// abs32 is C's fabsf: it clears the sign bit, NaN payloads included.
 func abs32(x float32) float32 {
 	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
 }
@@ -88,6 +89,34 @@ func packQ2(qs []byte, L *[256]uint8) {
 	}
 }
 
+// The block quantizers take their sub-block fit as a parameter: the kernels
+// pass the tuned makeQKX2 and makeQX, and the tests pass plain
+// transliterations of ggml's routines, so that everything around the fit
+// is one piece of code and the fits are compared through whole blocks.
+type (
+	qkx2Fit func(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMad bool) (scale, negMin float32)
+	qxFit   func(nmax int, x []float32, L []int8) float32
+)
+
+// quantizeBlocksK runs a K-quant block quantizer over the whole 256-value
+// blocks of src, writing blocks of size bytes to dst.
+func quantizeBlocksK[T int8 | uint8, F any](src []float32, dst []byte, size int, fit F, block func(*[256]float32, []byte, *kScratch[T], F)) {
+	s := new(kScratch[T])
+	for i := 0; i < len(src)/256; i++ {
+		block((*[256]float32)(src[i*256:]), dst[i*size:(i+1)*size], s, fit)
+	}
+}
+
+// kScratch is the working memory of the K-quant block quantizers. The
+// sub-block fit is called through a function value, which escape analysis
+// cannot see through, so buffers handed to it would move to the heap on
+// every block; one scratch per call keeps the block loop allocation-free.
+type kScratch[T int8 | uint8] struct {
+	L       [256]T
+	laux    [32]uint8
+	weights [32]float32
+}
+
 // makeQKX2 is make_qkx2_quants: fit x ≈ scale·L + min with L in [0,nmax]
 // by weighted least squares, trying nstep+1 grid spacings around nmax.
 // It writes L and returns scale and -min (≥ 0). laux is scratch space of
@@ -102,22 +131,7 @@ func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, n
 	w = w[:n]
 	L = L[:n]
 	laux = laux[:n]
-	mn, mx := x[0], x[0]
-	sumW := w[0]
-	sumX := float32(sumW * x[0])
-	for i := 1; i < n; i++ {
-		if x[i] < mn {
-			mn = x[i]
-		}
-		if x[i] > mx {
-			mx = x[i]
-		}
-		sumW += w[i]
-		sumX += float32(w[i] * x[i])
-	}
-	if mn > 0 {
-		mn = 0
-	}
+	mn, mx, sumW, sumX := rangeSumsQKX2(x, w)
 	if mx == mn {
 		clear(L)
 		return 0, -mn
@@ -177,6 +191,29 @@ func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, n
 		}
 	}
 	return scale, -mn
+}
+
+// rangeSumsQKX2 is the first pass of make_qkx2_quants: the minimum of x
+// (0 if that is positive), the maximum, Σw and Σw·x.
+func rangeSumsQKX2(x, w []float32) (mn, mx, sumW, sumX float32) {
+	w = w[:len(x)]
+	mn, mx = x[0], x[0]
+	sumW = w[0]
+	sumX = float32(sumW * x[0])
+	for i := 1; i < len(x); i++ {
+		if x[i] < mn {
+			mn = x[i]
+		}
+		if x[i] > mx {
+			mx = x[i]
+		}
+		sumW += w[i]
+		sumX += float32(w[i] * x[i])
+	}
+	if mn > 0 {
+		mn = 0
+	}
+	return mn, mx, sumW, sumX
 }
 
 // errQKX2 is Σw·(s·l+m−x)², or Σw·|s·l+m−x| when useMad is set.

@@ -71,23 +71,6 @@ func kCheckNearest(t *testing.T, typ ggml.Type, x []float32, enc []byte, deq []f
 	}
 }
 
-func kRoundTrip(t *testing.T, typ ggml.Type, x []float32) ([]byte, []float32) {
-	t.Helper()
-	size, err := typ.RowSize(int64(len(x)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := make([]byte, size)
-	if err := Quantize(typ, x, enc); err != nil {
-		t.Fatal(err)
-	}
-	deq := make([]float32, len(x))
-	if err := Dequantize(typ, enc, deq); err != nil {
-		t.Fatal(err)
-	}
-	return enc, deq
-}
-
 // kRMSECeiling bounds the RMSE of a block relative to its standard
 // deviation for Gaussian data. A uniform grid with step Δ has RMSE Δ/√12;
 // the step is the sub-block's range over the number of steps (range ≈ 4σ
@@ -113,7 +96,7 @@ func TestKRoundTripGaussian(t *testing.T) {
 			x[i] = float32(r.NormFloat64() * sigma)
 		}
 		for _, typ := range kTypes {
-			enc, deq := kRoundTrip(t, typ, x)
+			enc, deq := roundTrip(t, typ, x)
 			kCheckNearest(t, typ, x, enc, deq)
 			ceil := kRMSECeiling[typ]
 			var meanRel float64
@@ -153,7 +136,7 @@ func TestKSpecialBlocks(t *testing.T) {
 	for _, typ := range kTypes {
 		t.Run(typ.String(), func(t *testing.T) {
 			// All zero: exact zeros.
-			enc, deq := kRoundTrip(t, typ, make([]float32, 512))
+			enc, deq := roundTrip(t, typ, make([]float32, 512))
 			for i, v := range deq {
 				if v != 0 {
 					t.Fatalf("zero block decoded to %g at %d", v, i)
@@ -167,7 +150,7 @@ func TestKSpecialBlocks(t *testing.T) {
 			// relative precision; the nearest-level check still holds there.
 			for _, c := range []float32{1.25, -1.25, 0.02, -7, 0.5} {
 				x := kPatternBlock(func(int) float32 { return c })
-				enc, deq := kRoundTrip(t, typ, x)
+				enc, deq := roundTrip(t, typ, x)
 				kCheckNearest(t, typ, x, enc, deq)
 				for i, v := range deq {
 					if math.Abs(float64(v-c)) > 0x1p-9*math.Abs(float64(c)) {
@@ -182,7 +165,7 @@ func TestKSpecialBlocks(t *testing.T) {
 			for _, v := range []float32{50, -50, 0.05} {
 				x := make([]float32, 256)
 				x[77] = v
-				enc, deq := kRoundTrip(t, typ, x)
+				enc, deq := roundTrip(t, typ, x)
 				kCheckNearest(t, typ, x, enc, deq)
 				if d := math.Abs(float64(deq[77] - v)); d > 0x1p-9*math.Abs(float64(v)) {
 					t.Errorf("outlier %g decoded to %g", v, deq[77])
@@ -198,7 +181,7 @@ func TestKSpecialBlocks(t *testing.T) {
 			// block decodes to (signed) zeros and never to anything larger.
 			for _, scale := range []float64{1e-39, 1e-30, 1e-9} {
 				x := kPatternBlock(func(int) float32 { return float32(r.NormFloat64() * scale) })
-				enc, deq := kRoundTrip(t, typ, x)
+				enc, deq := roundTrip(t, typ, x)
 				kCheckNearest(t, typ, x, enc, deq)
 				for i, v := range deq {
 					if math.Abs(float64(v)) > 4*scale*8 {
@@ -211,7 +194,7 @@ func TestKSpecialBlocks(t *testing.T) {
 			// max|x| below about 2e6 for Q6_K's d = max/128 and 4e6 for Q4_K's
 			// d = maxscale/63 — here max ~1e5): finite and nearest-level.
 			x := kPatternBlock(func(int) float32 { return float32(r.NormFloat64() * 2e4) })
-			enc, deq = kRoundTrip(t, typ, x)
+			enc, deq = roundTrip(t, typ, x)
 			kCheckNearest(t, typ, x, enc, deq)
 			for i, v := range deq {
 				if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
@@ -223,7 +206,7 @@ func TestKSpecialBlocks(t *testing.T) {
 			for kind := range kTestKinds {
 				var b [256]float32
 				kTestBlock(r, kind, &b)
-				enc, deq := kRoundTrip(t, typ, b[:])
+				enc, deq := roundTrip(t, typ, b[:])
 				kCheckNearest(t, typ, b[:], enc, deq)
 			}
 		})

@@ -13,17 +13,14 @@ func init() {
 const q2KSize = 84
 
 func quantizeQ2K(src []float32, dst []byte) {
-	var L [256]uint8
-	for i := 0; i < len(src)/256; i++ {
-		quantizeBlockQ2K((*[256]float32)(src[i*256:]), dst[i*q2KSize:(i+1)*q2KSize], &L)
-	}
+	quantizeBlocksK(src, dst, q2KSize, qkx2Fit(makeQKX2), quantizeBlockQ2K)
 }
 
-// quantizeBlockQ2K is quantize_row_q2_K_ref for one block.
-func quantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
+// quantizeBlockQ2K is quantize_row_q2_K_ref for one block, with fit as
+// make_qkx2_quants.
+func quantizeBlockQ2K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit) {
 	const q4scale = 15
-	var laux [16]uint8
-	var weights [16]float32
+	L, laux, weights := &s.L, s.laux[:16], s.weights[:16]
 	var mins, scales [16]float32
 	var maxScale, maxMin float32
 	for j := range 16 {
@@ -31,7 +28,7 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, L *[256]uint8) {
 		for l, v := range xs {
 			weights[l] = abs32(v)
 		}
-		scales[j], mins[j] = makeQKX2(3, xs, weights[:], L[16*j:16*j+16], laux[:], -0.5, 0.1, 15, true)
+		scales[j], mins[j] = fit(3, xs, weights, L[16*j:16*j+16], laux, -0.5, 0.1, 15, true)
 		if scales[j] > maxScale {
 			maxScale = scales[j]
 		}

@@ -13,18 +13,17 @@ func init() {
 const q3KSize = 110
 
 func quantizeQ3K(src []float32, dst []byte) {
-	var L [256]int8
-	for i := 0; i < len(src)/256; i++ {
-		quantizeBlockQ3K((*[256]float32)(src[i*256:]), dst[i*q3KSize:(i+1)*q3KSize], &L)
-	}
+	quantizeBlocksK(src, dst, q3KSize, qxFit(makeQ3), quantizeBlockQ3K)
 }
 
-// quantizeBlockQ3K is quantize_row_q3_K_ref for one block.
-func quantizeBlockQ3K(x *[256]float32, y []byte, L *[256]int8) {
+// quantizeBlockQ3K is quantize_row_q3_K_ref for one block, with fit as
+// make_q3_quants.
+func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
+	L := &s.L
 	var scales [16]float32
 	var maxScale, amax float32
 	for j := range 16 {
-		scales[j] = makeQ3(4, x[16*j:16*j+16], L[16*j:16*j+16])
+		scales[j] = fit(4, x[16*j:16*j+16], L[16*j:16*j+16])
 		if s := abs32(scales[j]); s > amax {
 			amax = s
 			maxScale = scales[j]

@@ -12,16 +12,30 @@ func init() {
 const q4KSize = 144
 
 func quantizeQ4K(src []float32, dst []byte) {
-	var L [256]uint8
-	for i := 0; i < len(src)/256; i++ {
-		quantizeBlockQ4K((*[256]float32)(src[i*256:]), dst[i*q4KSize:(i+1)*q4KSize], &L)
+	quantizeBlocksK(src, dst, q4KSize, qkx2Fit(makeQKX2), quantizeBlockQ4K)
+}
+
+// quantizeBlockQ4K is quantize_row_q4_K_ref for one block, with fit as
+// make_qkx2_quants.
+func quantizeBlockQ4K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit) {
+	fitScalesQ45K(x, y, s, 15, -1, 20, fit)
+	L := &s.L
+
+	q := y[16:144]
+	for j := 0; j < 256; j += 64 {
+		for l := range 32 {
+			q[l] = L[j+l] | L[j+l+32]<<4
+		}
+		q = q[32:]
 	}
 }
 
-// quantizeBlockQ4K is quantize_row_q4_K_ref for one block.
-func quantizeBlockQ4K(x *[256]float32, y []byte, L *[256]uint8) {
-	var laux [32]uint8
-	var weights [32]float32
+// fitScalesQ45K is what quantize_row_q4_K_ref and quantize_row_q5_K_ref
+// share: it fits each 32-value sub-block to L in [0,nmax] with weights
+// avg|x|+|x| and the grid search given by rmin and nstep, then stores the
+// scales and re-quantizes L against them (encodeScalesQ45K).
+func fitScalesQ45K(x *[256]float32, y []byte, s *kScratch[uint8], nmax int32, rmin float32, nstep int, fit qkx2Fit) {
+	L, laux, weights := &s.L, s.laux[:], s.weights[:]
 	var mins, scales [8]float32
 	var maxScale, maxMin float32
 	for j := range 8 {
@@ -34,7 +48,7 @@ func quantizeBlockQ4K(x *[256]float32, y []byte, L *[256]uint8) {
 		for l, v := range xs {
 			weights[l] = avX + abs32(v)
 		}
-		scales[j], mins[j] = makeQKX2(15, xs, weights[:], L[32*j:32*j+32], laux[:], -1, 0.1, 20, false)
+		scales[j], mins[j] = fit(int(nmax), xs, weights, L[32*j:32*j+32], laux, rmin, 0.1, nstep, false)
 		if scales[j] > maxScale {
 			maxScale = scales[j]
 		}
@@ -42,15 +56,7 @@ func quantizeBlockQ4K(x *[256]float32, y []byte, L *[256]uint8) {
 			maxMin = mins[j]
 		}
 	}
-	encodeScalesQ45K(y, x, L, &scales, &mins, maxScale, maxMin, 15)
-
-	q := y[16:144]
-	for j := 0; j < 256; j += 64 {
-		for l := range 32 {
-			q[l] = L[j+l] | L[j+l+32]<<4
-		}
-		q = q[32:]
-	}
+	encodeScalesQ45K(y, x, L, &scales, &mins, maxScale, maxMin, nmax)
 }
 
 // encodeScalesQ45K writes d, dmin and the packed 6-bit scales and mins of a

@@ -12,37 +12,14 @@ func init() {
 const q5KSize = 176
 
 func quantizeQ5K(src []float32, dst []byte) {
-	var L [256]uint8
-	for i := 0; i < len(src)/256; i++ {
-		quantizeBlockQ5K((*[256]float32)(src[i*256:]), dst[i*q5KSize:(i+1)*q5KSize], &L)
-	}
+	quantizeBlocksK(src, dst, q5KSize, qkx2Fit(makeQKX2), quantizeBlockQ5K)
 }
 
-// quantizeBlockQ5K is quantize_row_q5_K_ref for one block.
-func quantizeBlockQ5K(x *[256]float32, y []byte, L *[256]uint8) {
-	var laux [32]uint8
-	var weights [32]float32
-	var mins, scales [8]float32
-	var maxScale, maxMin float32
-	for j := range 8 {
-		xs := x[32*j : 32*j+32]
-		var sumX2 float32
-		for _, v := range xs {
-			sumX2 += float32(v * v)
-		}
-		avX := sqrt32(sumX2 / 32)
-		for l, v := range xs {
-			weights[l] = avX + abs32(v)
-		}
-		scales[j], mins[j] = makeQKX2(31, xs, weights[:], L[32*j:32*j+32], laux[:], -0.5, 0.1, 15, false)
-		if scales[j] > maxScale {
-			maxScale = scales[j]
-		}
-		if mins[j] > maxMin {
-			maxMin = mins[j]
-		}
-	}
-	encodeScalesQ45K(y, x, L, &scales, &mins, maxScale, maxMin, 31)
+// quantizeBlockQ5K is quantize_row_q5_K_ref for one block, with fit as
+// make_qkx2_quants.
+func quantizeBlockQ5K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit) {
+	fitScalesQ45K(x, y, s, 31, -0.5, 15, fit)
+	L := &s.L
 
 	qh := y[16:48]
 	ql := y[48:176]

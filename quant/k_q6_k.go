@@ -13,18 +13,17 @@ func init() {
 const q6KSize = 210
 
 func quantizeQ6K(src []float32, dst []byte) {
-	var L [256]int8
-	for i := 0; i < len(src)/256; i++ {
-		quantizeBlockQ6K((*[256]float32)(src[i*256:]), dst[i*q6KSize:(i+1)*q6KSize], &L)
-	}
+	quantizeBlocksK(src, dst, q6KSize, qxFit(makeQX), quantizeBlockQ6K)
 }
 
-// quantizeBlockQ6K is quantize_row_q6_K_ref for one block.
-func quantizeBlockQ6K(x *[256]float32, y []byte, L *[256]int8) {
+// quantizeBlockQ6K is quantize_row_q6_K_ref for one block, with fit as
+// make_qx_quants.
+func quantizeBlockQ6K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
+	L := &s.L
 	var scales [16]float32
 	var maxScale, maxAbsScale float32
 	for ib := range 16 {
-		s := makeQX(32, x[16*ib:16*ib+16], L[16*ib:16*ib+16])
+		s := fit(32, x[16*ib:16*ib+16], L[16*ib:16*ib+16])
 		scales[ib] = s
 		if as := abs32(s); as > maxAbsScale {
 			maxAbsScale = as

@@ -445,7 +445,7 @@ func TestQ8_1(t *testing.T) {
 		}
 		amax := float32(0)
 		for _, v := range x[b*32:][:32] {
-			amax = max(amax, fabs32(v))
+			amax = max(amax, abs32(v))
 		}
 		if want := F32ToF16(float32(sum) * (amax / 127)); binary.LittleEndian.Uint16(c[2:]) != want {
 			t.Fatalf("block %d: s = %#04x, want %#04x", b, binary.LittleEndian.Uint16(c[2:]), want)

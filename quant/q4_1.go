@@ -26,13 +26,7 @@ func quantizeQ4_1(src []float32, dst []byte) {
 		b := dst[i*blockQ4_1Len:][:blockQ4_1Len]
 
 		vmin, vmax := minMax(x)
-		d := (vmax - vmin) / 15
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		binary.LittleEndian.PutUint16(b, F32ToF16(d))
-		binary.LittleEndian.PutUint16(b[2:], F32ToF16(vmin))
+		id := putScaleMin(b, vmin, vmax, 15)
 
 		lo, hi := x[:16], x[16:32]
 		qs := b[4:][:16]
@@ -42,6 +36,19 @@ func quantizeQ4_1(src []float32, dst []byte) {
 			qs[j] = uint8(min(15, q0)) | uint8(min(15, q1))<<4
 		}
 	}
+}
+
+// putScaleMin is the start of quantize_row_q4_1_ref and _q5_1_ref once
+// the block's min and max are known: it stores d = (max-min)/nmax and min
+// as float16 at the head of block b and returns 1/d (0 when d is 0).
+func putScaleMin(b []byte, vmin, vmax, nmax float32) (id float32) {
+	d := (vmax - vmin) / nmax
+	if d != 0 {
+		id = 1 / d
+	}
+	binary.LittleEndian.PutUint16(b, F32ToF16(d))
+	binary.LittleEndian.PutUint16(b[2:], F32ToF16(vmin))
+	return id
 }
 
 func dequantizeQ4_1(src []byte, dst []float32) {

@@ -26,13 +26,7 @@ func quantizeQ5_1(src []float32, dst []byte) {
 		b := dst[i*blockQ5_1Len:][:blockQ5_1Len]
 
 		vmin, vmax := minMax(x)
-		d := (vmax - vmin) / 31
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		binary.LittleEndian.PutUint16(b, F32ToF16(d))
-		binary.LittleEndian.PutUint16(b[2:], F32ToF16(vmin))
+		id := putScaleMin(b, vmin, vmax, 31)
 
 		lo, hi := x[:16], x[16:32]
 		qs := b[8:][:16]

@@ -25,6 +25,16 @@ func roundAway(v float32) int32 {
 	return int32(f + math.Copysign(0.5, f))
 }
 
+// q8Scale returns d = amax/127 and 1/d (0 when d is 0), the scale and
+// multiplier of quantize_row_q8_0_ref and _q8_1_ref.
+func q8Scale(amax float32) (d, id float32) {
+	d = amax / 127
+	if d != 0 {
+		id = 1 / d
+	}
+	return d, id
+}
+
 // quantizeQ8_0 follows quantize_row_q8_0_ref: d = amax/127, and the
 // multiplier comes from the float32 d, not from its float16 rounding.
 func quantizeQ8_0(src []float32, dst []byte) {
@@ -33,11 +43,7 @@ func quantizeQ8_0(src []float32, dst []byte) {
 		x := src[i*qk8_0:][:qk8_0]
 		b := dst[i*blockQ8_0Len:][:blockQ8_0Len]
 
-		d := absMax(x) / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		d, id := q8Scale(absMax(x))
 		binary.LittleEndian.PutUint16(b, F32ToF16(d))
 		qs := b[2:][:qk8_0]
 		for j, v := range x {

@@ -19,11 +19,7 @@ func quantizeQ8_1(src []float32, dst []byte) {
 		x := src[i*qk8_1:][:qk8_1]
 		b := dst[i*blockQ8_1Len:][:blockQ8_1Len]
 
-		d := absMax(x) / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		d, id := q8Scale(absMax(x))
 		qs := b[4:][:qk8_1]
 		var sum int32
 		for j, v := range x {

@@ -65,11 +65,7 @@ func (ctCodec) quantize(p *Plan, w []float32, r0, r1 int, deq []float32) error {
 		zeros = p.tensors[3].Data
 	}
 	for r := r0; r < r1; r++ {
-		row := w[(r-r0)*in : (r-r0+1)*in]
-		var drow []float32
-		if deq != nil {
-			drow = deq[(r-r0)*in : (r-r0+1)*in]
-		}
+		row, drow := rowOf(w, deq, r-r0, in)
 		pword := packed[4*r*words : 4*(r+1)*words]
 		for g := 0; g < groups; g++ {
 			seg := row[g*gs : (g+1)*gs]

@@ -3,6 +3,8 @@ package intq
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/mxq-dev/mxq/quant"
 )
 
 // gptqCodec is AutoGPTQ's v1 checkpoint format, symmetric, without act-order.
@@ -82,11 +84,7 @@ func (gptqCodec) quantize(p *Plan, w []float32, r0, r1 int, deq []float32) error
 	qweight := p.tensors[0].Data
 	scales := p.tensors[2].Data
 	for r := r0; r < r1; r++ {
-		row := w[(r-r0)*in : (r-r0+1)*in]
-		var drow []float32
-		if deq != nil {
-			drow = deq[(r-r0)*in : (r-r0+1)*in]
-		}
+		row, drow := rowOf(w, deq, r-r0, in)
 		for g := 0; g < groups; g++ {
 			seg := row[g*gs : (g+1)*gs]
 			// Plain compares: the min/max builtins' NaN handling is slow.
@@ -134,10 +132,10 @@ func (gptqCodec) quantize(p *Plan, w []float32, r0, r1 int, deq []float32) error
 // significant bits and is a BF16 value.
 func gptqScale(raw float32, toBF16 bool) (float32, uint16) {
 	if toBF16 && raw >= 1.0/(1<<17) {
-		raw = bf16ToF32(f32ToBF16(raw))
+		raw = quant.BF16ToF32(quant.F32ToBF16(raw))
 	}
-	h := f32ToF16(raw)
-	return f16ToF32(h), h
+	h := quant.F32ToF16(raw)
+	return quant.F16ToF32(h), h
 }
 
 func (gptqCodec) dequantize(t map[string]*Stored, out, in int, s Scheme, dst []float32) error {
@@ -158,7 +156,7 @@ func (gptqCodec) dequantize(t map[string]*Stored, out, in int, s Scheme, dst []f
 		for o := 0; o < out; o++ {
 			q := binary.LittleEndian.Uint32(qweight[4*((i/pf)*out+o):]) >> shift & mask
 			z := binary.LittleEndian.Uint32(qzeros[4*(g*(out/pf)+o/pf):])>>(bits*uint(o%pf))&mask + 1
-			sc := f16ToF32(binary.LittleEndian.Uint16(scales[2*(g*out+o):]))
+			sc := quant.F16ToF32(binary.LittleEndian.Uint16(scales[2*(g*out+o):]))
 			dst[o*in+i] = float32(int32(q)-int32(z)) * sc
 		}
 	}

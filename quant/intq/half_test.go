@@ -5,25 +5,28 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mxq-dev/mxq/quant"
 	"github.com/x448/float16"
 )
 
+// The scale dtypes round with quant's converters; these tests hold them to
+// torch's and mlx's rounding as the formats here need it.
 func TestF16Conversions(t *testing.T) {
 	for h := 0; h < 1<<16; h++ {
 		want := float16.Frombits(uint16(h)).Float32()
-		got := f16ToF32(uint16(h))
+		got := quant.F16ToF32(uint16(h))
 		if math.IsNaN(float64(want)) {
 			if !math.IsNaN(float64(got)) {
-				t.Fatalf("f16ToF32(%#04x) = %g, want NaN", h, got)
+				t.Fatalf("quant.F16ToF32(%#04x) = %g, want NaN", h, got)
 			}
 			continue
 		}
 		if math.Float32bits(got) != math.Float32bits(want) {
-			t.Fatalf("f16ToF32(%#04x) = %g, want %g", h, got, want)
+			t.Fatalf("quant.F16ToF32(%#04x) = %g, want %g", h, got, want)
 		}
 		// Every binary16 value survives the trip back.
-		if back := f32ToF16(got); back != uint16(h) {
-			t.Fatalf("f32ToF16(%g) = %#04x, want %#04x", got, back, h)
+		if back := quant.F32ToF16(got); back != uint16(h) {
+			t.Fatalf("quant.F32ToF16(%g) = %#04x, want %#04x", got, back, h)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -42,14 +45,14 @@ func TestF16Conversions(t *testing.T) {
 			}
 		}
 		if math.IsNaN(float64(x)) {
-			if h := f32ToF16(x); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
-				t.Fatalf("f32ToF16(NaN) = %#04x", h)
+			if h := quant.F32ToF16(x); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
+				t.Fatalf("quant.F32ToF16(NaN) = %#04x", h)
 			}
 			continue
 		}
 		for _, v := range []float32{x, -x} {
-			if got, want := f32ToF16(v), float16.Fromfloat32(v).Bits(); got != want {
-				t.Fatalf("f32ToF16(%g [%#08x]) = %#04x, want %#04x", v, math.Float32bits(v), got, want)
+			if got, want := quant.F32ToF16(v), float16.Fromfloat32(v).Bits(); got != want {
+				t.Fatalf("quant.F32ToF16(%g [%#08x]) = %#04x, want %#04x", v, math.Float32bits(v), got, want)
 			}
 		}
 	}
@@ -63,15 +66,15 @@ func TestBF16Conversions(t *testing.T) {
 			x = math.Float32frombits(math.Float32bits(x)&^0xffff | 0x8000)
 		}
 		for _, v := range []float32{x, -x} {
-			if got, want := bf16ToF32(f32ToBF16(v)), refBF16(v); math.Float32bits(got) != math.Float32bits(want) {
+			if got, want := quant.BF16ToF32(quant.F32ToBF16(v)), refBF16(v); math.Float32bits(got) != math.Float32bits(want) {
 				t.Fatalf("bf16(%g [%#08x]) = %g, want %g", v, math.Float32bits(v), got, want)
 			}
 		}
 	}
-	if h := f32ToBF16(math.MaxFloat32); h != 0x7f80 {
+	if h := quant.F32ToBF16(math.MaxFloat32); h != 0x7f80 {
 		t.Fatalf("bf16(MaxFloat32) = %#04x, want +Inf", h)
 	}
-	if h := f32ToBF16(float32(math.NaN())); h&0x7f80 != 0x7f80 || h&0x7f == 0 {
+	if h := quant.F32ToBF16(float32(math.NaN())); h&0x7f80 != 0x7f80 || h&0x7f == 0 {
 		t.Fatalf("bf16(NaN) = %#04x", h)
 	}
 }

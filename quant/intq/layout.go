@@ -238,6 +238,16 @@ func groupsOf(in int, s Scheme) (gs, groups int) {
 	return s.GroupSize, in / s.GroupSize
 }
 
+// rowOf returns row i of the in-wide rows in w, and the same row of deq,
+// which is nil when deq is nil (no dequantized copy wanted).
+func rowOf(w, deq []float32, i, in int) (row, drow []float32) {
+	row = w[i*in : (i+1)*in]
+	if deq != nil {
+		drow = deq[i*in : (i+1)*in]
+	}
+	return row, drow
+}
+
 // checkBitsGroup validates the choices every layout shares.
 func checkBitsGroup(in int, s Scheme, allowChannel bool) error {
 	if s.Bits != 4 && s.Bits != 8 {

@@ -48,11 +48,7 @@ func (mlxCodec) quantize(p *Plan, w []float32, r0, r1 int, deq []float32) error 
 	scales := p.tensors[1].Data
 	biases := p.tensors[2].Data
 	for r := r0; r < r1; r++ {
-		row := w[(r-r0)*in : (r-r0+1)*in]
-		var drow []float32
-		if deq != nil {
-			drow = deq[(r-r0)*in : (r-r0+1)*in]
-		}
+		row, drow := rowOf(w, deq, r-r0, in)
 		pword := packed[4*r*words : 4*(r+1)*words]
 		for g := 0; g < groups; g++ {
 			seg := row[g*gs : (g+1)*gs]
