@@ -16,7 +16,18 @@ func build(l *loaded, o resolved) (*Report, error) {
 		ConfigOrigin: l.origin,
 		Findings:     append([]Finding{}, l.notes...),
 	}
-	if l.tensors != nil || l.ckpt != nil {
+	if cfg == nil {
+		r.Checkpoint = l.ckpt
+		sortFindings(r.Findings)
+		return r, nil
+	}
+	if len(l.tensors) == 0 && l.ckpt != nil && l.ckpt.Format == "gguf" {
+		// A metadata-only GGUF (a vocabulary file): count from its config.
+		r.Params = paramsFromConfig(cfg)
+		r.Checkpoint = l.ckpt
+		l.ckpt.Unrecognized, l.ckpt.Missing, l.ckpt.ShapeMismatches = []TensorBrief{}, []string{}, []ShapeMismatch{}
+		l.tensors = nil
+	} else if l.tensors != nil || l.ckpt != nil {
 		l.ckpt.Unrecognized = []TensorBrief{}
 		l.ckpt.Missing = []string{}
 		l.ckpt.ShapeMismatches = []ShapeMismatch{}

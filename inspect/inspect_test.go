@@ -373,8 +373,52 @@ func TestGGUFUnsupportedArchitecture(t *testing.T) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Inspect(p, Options{}); err == nil || !strings.Contains(err.Error(), "gemma") {
-		t.Errorf("error %v", err)
+	// The file is still described, metadata and all; only the accounting,
+	// which needs an architecture mxq models, is left out, and says why.
+	r, err := Inspect(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Config != nil || r.Memory != nil || r.Checkpoint == nil || len(r.Checkpoint.GGUFMetadata) == 0 {
+		t.Fatalf("config %v, memory %v, checkpoint %v", r.Config, r.Memory, r.Checkpoint)
+	}
+	if len(r.Findings) == 0 || r.Findings[0].Code != "no-accounting" || !strings.Contains(r.Findings[0].Message, "gemma") {
+		t.Errorf("findings %+v", r.Findings)
+	}
+	var text strings.Builder
+	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), `"gemma"`) || !strings.Contains(text.String(), "GGUF METADATA") {
+		t.Errorf("text (%v):\n%s", err, text.String())
+	}
+}
+
+// Both of llama.cpp's vocabulary files are described with their metadata.
+func TestGGUFVocabularyFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file, arch string
+		tokens     int
+		accounted  bool
+	}{
+		{"ggml-vocab-llama-spm.gguf", "llama", 32000, true},
+		{"ggml-vocab-gpt-2.gguf", "gpt2", 50257, false},
+	} {
+		r, err := Inspect(filepath.Join("..", "formats", "gguf", "testdata", tc.file), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		md := map[string]MetadataEntry{}
+		for _, m := range r.Checkpoint.GGUFMetadata {
+			md[m.Key] = m
+		}
+		if md["general.architecture"].Value != `"`+tc.arch+`"` || md["tokenizer.ggml.tokens"].Count != tc.tokens || md["tokenizer.ggml.tokens"].Type != "array[string]" {
+			t.Errorf("%s: metadata %+v", tc.file, md)
+		}
+		if (r.Config != nil) != tc.accounted {
+			t.Errorf("%s: accounted %v, want %v", tc.file, r.Config != nil, tc.accounted)
+		}
+		var b strings.Builder
+		if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "tokenizer.ggml.tokens") {
+			t.Errorf("%s: text (%v):\n%s", tc.file, err, b.String())
+		}
 	}
 }
 

@@ -149,6 +149,18 @@ type CheckpointSummary struct {
 	GGUFVersion   uint32 `json:"gguf_version,omitempty"`
 	GGUFFileType  string `json:"gguf_file_type,omitempty"`
 	GGUFAlignment uint64 `json:"gguf_alignment,omitempty"`
+	// GGUFMetadata lists every metadata key in file order.
+	GGUFMetadata []MetadataEntry `json:"gguf_metadata,omitempty"`
+}
+
+// MetadataEntry is one GGUF metadata key. Value is rendered for reading:
+// long strings are cut, and arrays show their first elements; Count is an
+// array's length (0 for scalars).
+type MetadataEntry struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"` // GGUF value type, "array[string]" for arrays
+	Value string `json:"value"`
+	Count int    `json:"count,omitempty"`
 }
 
 // DTypeCount sums the tensors stored in one dtype (safetensors dtype or

@@ -13,6 +13,12 @@ import (
 func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	t := &textWriter{w: bw}
+	if r.Config == nil {
+		t.printf("Source  %s (%s): no model mxq can account for; metadata only\n", r.Source.Path, r.Source.Kind)
+		t.checkpoint(r)
+		t.findings(r)
+		return bw.Flush()
+	}
 	t.header(r)
 	t.params(r)
 	t.naive(r)
@@ -42,7 +48,12 @@ type table struct {
 
 func (tb *table) row(cells ...string) { tb.rows = append(tb.rows, cells) }
 
-func (t *textWriter) flush(tb *table) {
+func (t *textWriter) flush(tb *table) { t.flushTable(tb, true) }
+
+// flushLeft prints a table with every column left-aligned.
+func (t *textWriter) flushLeft(tb *table) { t.flushTable(tb, false) }
+
+func (t *textWriter) flushTable(tb *table, rightAlign bool) {
 	var width []int
 	for _, r := range tb.rows {
 		for i, c := range r {
@@ -57,10 +68,13 @@ func (t *textWriter) flush(tb *table) {
 		b.WriteString("  ")
 		for i, c := range r {
 			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i == 0 {
+			switch {
+			case i == 0:
 				b.WriteString(c + pad)
-			} else {
+			case rightAlign:
 				b.WriteString("  " + pad + c)
+			default:
+				b.WriteString("  " + c + pad)
 			}
 		}
 		t.printf("%s\n", strings.TrimRight(b.String(), " "))
@@ -230,6 +244,18 @@ func (t *textWriter) checkpoint(r *Report) {
 	t.printf("  shape mismatches: %s\n", countOrNone(len(c.ShapeMismatches)))
 	for _, m := range c.ShapeMismatches {
 		t.printf("    %s %v, expected %v\n", m.Name, m.Shape, m.Expected)
+	}
+	if len(c.GGUFMetadata) > 0 {
+		t.section(fmt.Sprintf("GGUF METADATA (%d keys)", len(c.GGUFMetadata)))
+		tb := &table{}
+		for _, m := range c.GGUFMetadata {
+			v := m.Value
+			if m.Count > 0 {
+				v = fmt.Sprintf("%d × %s", m.Count, v)
+			}
+			tb.row(m.Key, m.Type, v)
+		}
+		t.flushLeft(tb)
 	}
 }
 
