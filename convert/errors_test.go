@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
@@ -160,12 +161,12 @@ func TestUnwritableOutput(t *testing.T) {
 	}
 }
 
-// failingSink fails after n bytes, as a full disk does.
-type failingSink struct{ left int64 }
+// failingSink fails after n bytes, as a full disk does. Workers write to
+// it concurrently, as io.WriterAt allows.
+type failingSink struct{ left atomic.Int64 }
 
 func (s *failingSink) WriteAt(p []byte, _ int64) (int, error) {
-	s.left -= int64(len(p))
-	if s.left < 0 {
+	if s.left.Add(-int64(len(p))) < 0 {
 		return 0, errors.New("no space left on device")
 	}
 	return len(p), nil
@@ -178,7 +179,9 @@ func TestDiskFullStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.Run(context.Background(), &failingSink{left: p.Size() / 2})
+	sink := &failingSink{}
+	sink.left.Store(p.Size() / 2)
+	err = p.Run(context.Background(), sink)
 	if err == nil || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("want the write error, got %v", err)
 	}
