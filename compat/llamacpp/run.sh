@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Converts the bundled tiny Mixtral with mxq to F32 and Q8_0 GGUF, loads
-# both with llama.cpp and compares llama.cpp's next-token distributions with
+# Converts the bundled tiny Mixtral with mxq to F32, Q8_0 and Q4_K_M GGUF,
+# loads each with llama.cpp and compares llama.cpp's next-token distributions with
 # transformers' reference logits. Needs Go and Node.js; npm packages come
 # from the registry (package-lock.json pins them).
 set -euo pipefail
@@ -15,6 +15,7 @@ ref="$root/testdata/tiny-mixtral-reference.json.gz"
 
 "$work/mxq" quantize "$root/testdata/tiny-mixtral" --type F32 -o "$work/tiny-F32.gguf" --quiet >/dev/null
 "$work/mxq" quantize "$root/testdata/tiny-mixtral" --bits 8 -o "$work/tiny-Q8_0.gguf" --quiet >/dev/null
+"$work/mxq" quantize "$root/testdata/tiny-mixtral" --bits 4 -o "$work/tiny-Q4_K_M.gguf" --quiet >/dev/null
 
 cd "$here"
 # F32 must compute the same model: every log-probability within 1e-4 and the
@@ -23,3 +24,6 @@ node compare.mjs "$work/tiny-F32.gguf" "$ref" --max-dlogp 1e-4 --top1-margin 0
 # Q8_0 is lossy: bounded KL, and the same top token wherever the reference
 # is not a near tie.
 node compare.mjs "$work/tiny-Q8_0.gguf" "$ref" --max-kl 2e-3 --top1-margin 0.05
+# Q4_K_M (K-quant blocks, llama-quantize's type mix) loads and stays close;
+# the tiny model's random weights make its 4-bit KL larger than a real model's.
+node compare.mjs "$work/tiny-Q4_K_M.gguf" "$ref" --max-kl 0.06
