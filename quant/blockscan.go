@@ -2,7 +2,7 @@ package quant
 
 import "math"
 
-// Block scans shared by the legacy quantizers. Each returns exactly what
+// Block scans shared by the quantizers. Each returns exactly what
 // ggml's C loop computes, including its treatment of NaN, infinities and
 // signed zeros, but finds it with branch-free integer compares: the bit
 // patterns of non-negative floats order like their values. Blocks where

@@ -246,13 +246,8 @@ func errQKX2(lf []float32, s, m float32, x, w []float32, useMad bool) float32 {
 func makeQX(nmax int, x []float32, L []int8) float32 {
 	n := len(x)
 	L = L[:n]
-	var mx, amax float32
-	for _, v := range x {
-		if ax := abs32(v); ax > amax {
-			amax = ax
-			mx = v
-		}
-	}
+	mx := signedAbsMax(x)
+	amax := abs32(mx)
 	if amax < 1e-15 {
 		clear(L)
 		return 0
@@ -333,13 +328,8 @@ func sumsQX2(isa, isb float32, x, w, wx []float32, lo, hi int32) (slxa, sl2a, sl
 func makeQ3(nmax int, x []float32, L []int8) float32 {
 	n := len(x)
 	L = L[:n]
-	var vmax, amax float32
-	for _, v := range x {
-		if ax := abs32(v); ax > amax {
-			amax = ax
-			vmax = v
-		}
-	}
+	vmax := signedAbsMax(x)
+	amax := abs32(vmax)
 	if amax < 1e-15 {
 		clear(L)
 		return 0

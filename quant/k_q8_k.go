@@ -16,14 +16,8 @@ type blockQ8K struct {
 // largest magnitude maps to -127 (its sign flipped by the negative scale),
 // other values round half to even.
 func quantizeBlockQ8K(x *[256]float32, y *blockQ8K) {
-	var vmax, amax float32
-	for _, v := range x {
-		if av := abs32(v); av > amax {
-			amax = av
-			vmax = v
-		}
-	}
-	if amax == 0 {
+	vmax := signedAbsMax(x[:])
+	if vmax == 0 {
 		*y = blockQ8K{}
 		return
 	}
