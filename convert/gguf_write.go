@@ -155,13 +155,17 @@ func (p *GGUFPlan) Write(ctx context.Context, out string) (*report.Report, error
 	return measured(p.Report(out), stats, []report.File{{Path: out, Bytes: p.layout.Size(), SHA256: digest}}), nil
 }
 
-// WriteTo streams the file into w, which must read back zeros where
-// nothing was written (a new file or a sink); it is what Write uses, and
-// what benchmarks use with a discarding sink.
-func (p *GGUFPlan) writeTo(ctx context.Context, w interface {
+// Sink receives a conversion: sized first, then written at offsets by
+// several goroutines at once. Where nothing is written it must read back
+// zeros, as a new file does.
+type Sink interface {
 	io.WriterAt
-	Truncate(int64) error
-}) ([]TensorStats, error) {
+	Truncate(size int64) error
+}
+
+// writeTo streams the file into w; Write uses it with the temporary file,
+// benchmarks with Discard.
+func (p *GGUFPlan) writeTo(ctx context.Context, w Sink) ([]TensorStats, error) {
 	if err := w.Truncate(p.layout.Size()); err != nil {
 		return nil, fmt.Errorf("sizing output: %w", err)
 	}
@@ -186,10 +190,7 @@ func (Discard) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
 func (Discard) Truncate(int64) error                   { return nil }
 
 // Run converts into w without renaming or hashing, for benchmarks.
-func (p *GGUFPlan) Run(ctx context.Context, w interface {
-	io.WriterAt
-	Truncate(int64) error
-}) error {
+func (p *GGUFPlan) Run(ctx context.Context, w Sink) error {
 	_, err := p.writeTo(ctx, w)
 	return err
 }
