@@ -15,9 +15,17 @@ import (
 
 // kernel is one type's row quantizer and dequantizer. src and dst always
 // hold a whole number of blocks, checked by the exported wrappers.
+//
+// quantizeWeighted, when set, quantizes one row with per-column importance
+// weights (ggml's quant_weights: len(weights) == len(src), the row's
+// length); types without it ignore weights, as ggml does for Q8_0 and the
+// float types. requiresWeights marks types ggml cannot make without them
+// (IQ2_XXS, IQ2_XS, IQ1_S); their quantize may be nil.
 type kernel struct {
-	quantize   func(src []float32, dst []byte)
-	dequantize func(src []byte, dst []float32)
+	quantize         func(src []float32, dst []byte)
+	dequantize       func(src []byte, dst []float32)
+	quantizeWeighted func(src []float32, dst []byte, weights []float32)
+	requiresWeights  bool
 }
 
 var kernels = map[ggml.Type]kernel{}
@@ -32,6 +40,14 @@ func register(t ggml.Type, k kernel) {
 
 // Supported reports whether mxq can quantize to and dequantize from t.
 func Supported(t ggml.Type) bool { _, ok := kernels[t]; return ok }
+
+// UsesWeights reports whether t's quantizer takes importance weights into
+// account (ggml ignores them for Q8_0, F16, BF16, F32, MXFP4, TQ1_0, TQ2_0).
+func UsesWeights(t ggml.Type) bool { return kernels[t].quantizeWeighted != nil }
+
+// RequiresWeights reports whether t cannot be made without importance
+// weights, as ggml asserts for IQ2_XXS, IQ2_XS and IQ1_S.
+func RequiresWeights(t ggml.Type) bool { return kernels[t].requiresWeights }
 
 // SupportedTypes lists the types with kernels, in ggml id order.
 func SupportedTypes() []ggml.Type {
@@ -65,6 +81,9 @@ func Quantize(t ggml.Type, src []float32, dst []byte) error {
 	}
 	if int64(len(dst)) != size {
 		return fmt.Errorf("quant: %s destination is %d bytes, want %d", t, len(dst), size)
+	}
+	if k.requiresWeights {
+		return fmt.Errorf("quant: %s needs importance weights (an imatrix)", t)
 	}
 	k.quantize(src, dst)
 	return nil

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -40,9 +41,48 @@ func QuantizeRows(t ggml.Type, src []float32, rowLen int, dst []byte, workers in
 	if want := int64(rows) * rowBytes; int64(len(dst)) != want {
 		return fmt.Errorf("quant: %s destination is %d bytes, want %d for %d rows", t, len(dst), want, rows)
 	}
+	if k.requiresWeights {
+		return fmt.Errorf("quant: %s needs importance weights (an imatrix)", t)
+	}
 	rb := int(rowBytes)
 	splitRows(rows, workers, func(r0, r1 int) {
 		k.quantize(src[r0*rowLen:r1*rowLen], dst[r0*rb:r1*rb])
+	})
+	return nil
+}
+
+// QuantizeRowsWeighted is QuantizeRows with per-column importance weights,
+// as ggml_quantize_chunk takes them: weights holds rowLen values applied to
+// every row. nil weights means none (the unweighted quantizer, as ggml
+// does); types whose quantizer ignores weights (UsesWeights false) accept
+// and ignore them. Weights must be finite and non-negative.
+func QuantizeRowsWeighted(t ggml.Type, src []float32, rowLen int, weights []float32, dst []byte, workers int) error {
+	if weights == nil {
+		return QuantizeRows(t, src, rowLen, dst, workers)
+	}
+	k, rows, rowBytes, err := rowGeometry(t, len(src), rowLen)
+	if err != nil {
+		return err
+	}
+	if want := int64(rows) * rowBytes; int64(len(dst)) != want {
+		return fmt.Errorf("quant: %s destination is %d bytes, want %d for %d rows", t, len(dst), want, rows)
+	}
+	if len(weights) != rowLen {
+		return fmt.Errorf("quant: %d importance weights for rows of %d", len(weights), rowLen)
+	}
+	for j, w := range weights {
+		if !(w >= 0) || math.IsInf(float64(w), 0) {
+			return fmt.Errorf("quant: importance weight %d is %g", j, w)
+		}
+	}
+	if k.quantizeWeighted == nil {
+		return QuantizeRows(t, src, rowLen, dst, workers)
+	}
+	rb := int(rowBytes)
+	splitRows(rows, workers, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			k.quantizeWeighted(src[r*rowLen:(r+1)*rowLen], dst[r*rb:(r+1)*rb], weights)
+		}
 	})
 	return nil
 }
