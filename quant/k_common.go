@@ -235,27 +235,39 @@ func errQKX2(lf []float32, s, m float32, x, w []float32, useMad bool) float32 {
 	return e
 }
 
-// makeQX is make_qx_quants with rmse_type 1 and no importance weights
-// (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
-// searching 19 grid spacings. It writes L and returns scale. len(x) ≤ 16.
-//
-// The weights and their products with x are the same for every spacing,
-// so they are computed once; the sums of two spacings are accumulated side
-// by side (each in the reference order), and L is rebuilt only for the
-// spacing that wins.
+// makeQX is make_qx_quants with rmse_type 1 and no importance weights:
+// makeQXWeighted with weights x². len(x) ≤ 16.
 func makeQX(nmax int, x []float32, L []int8) float32 {
+	var wBuf [16]float32
+	w := wBuf[:len(x)]
+	for i, v := range x {
+		w[i] = float32(v * v)
+	}
+	return makeQXWeighted(nmax, x, w, L)
+}
+
+// makeQXWeighted is make_qx_quants with rmse_type 1 and weights w: a
+// symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1], minimising
+// Σw·(x-scale·l)² over 19 grid spacings. It writes L and returns scale.
+// len(x) ≤ 32.
+//
+// The products of the weights with x are the same for every spacing, so
+// they are computed once; the sums of two spacings are accumulated side by
+// side (each in the reference order), and L is rebuilt only for the
+// spacing that wins.
+func makeQXWeighted(nmax int, x, w []float32, L []int8) float32 {
 	n := len(x)
 	L = L[:n]
+	w = w[:n]
 	mx := signedAbsMax(x)
 	amax := abs32(mx)
 	if amax < 1e-15 {
 		clear(L)
 		return 0
 	}
-	var wBuf, wxBuf [16]float32
-	w, wx := wBuf[:n], wxBuf[:n]
+	var wxBuf [32]float32
+	wx := wxBuf[:n]
 	for i, v := range x {
-		w[i] = float32(v * v)
 		wx[i] = float32(w[i] * v)
 	}
 	fn := float32(nmax)

@@ -7,7 +7,11 @@ import "github.com/mxq-dev/mxq/ggml"
 // x ≈ d·(sc&15)·q − dmin·(sc>>4).
 
 func init() {
-	register(ggml.Q2_K, kernel{quantize: quantizeQ2K, dequantize: dequantizeQ2K})
+	register(ggml.Q2_K, kernel{
+		quantize:         quantizeQ2K,
+		dequantize:       dequantizeQ2K,
+		quantizeWeighted: quantizeQ2KWeighted,
+	})
 }
 
 const q2KSize = 84
@@ -57,7 +61,16 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit
 	} else {
 		dmin = F16ToF32(putHalf(y[82:84], 0))
 	}
-	for j := range 16 {
+	requantizeQ2K(x, sc, d, dmin, L)
+	packQ2(y[16:80], L)
+}
+
+// requantizeQ2K re-quantizes x against the stored scales sc (4-bit scale |
+// 4-bit min << 4) and the float16-rounded d and dmin, leaving sub-blocks
+// whose scale is zero as they are.
+func requantizeQ2K(x *[256]float32, sc []byte, d, dmin float32, L *[256]uint8) {
+	sc = sc[:16]
+	for j := range sc {
 		sd := float32(d * float32(sc[j]&0xF))
 		if sd == 0 {
 			continue
@@ -68,6 +81,39 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit
 			L[16*j+ii] = uint8(max(0, min(3, l)))
 		}
 	}
+}
+
+func quantizeQ2KWeighted(src []float32, dst []byte, qw []float32) {
+	var s kScratch[uint8]
+	for i := range len(src) / 256 {
+		quantizeBlockQ2KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q2KSize:(i+1)*q2KSize], &s)
+	}
+}
+
+// quantizeBlockQ2KWeighted is quantize_row_q2_K_impl for one block with
+// importance weights qw: each 16-value sub-block is fitted by
+// make_qkx3_quants with weights qw[j]·√(σ² + x[j]²) (σ² the block's mean
+// square), and the sixteen scales and mins by make_qp_quants weighted by
+// the sub-blocks' total weight.
+func quantizeBlockQ2KWeighted(x *[256]float32, qw []float32, y []byte, s *kScratch[uint8]) {
+	L, laux, weights := &s.L, s.laux[:16], s.weights[:16]
+	var scales, mins, sw [16]float32
+	sigma2 := sumSquares(x[:]) / 256
+	for j := range 16 {
+		xs := x[16*j : 16*j+16]
+		sw[j] = importanceWeights(weights, xs, qw[16*j:], sigma2)
+		scales[j], mins[j] = makeQKX2(3, xs, weights, L[16*j:16*j+16], laux, -0.9, 0.05, 36, false)
+	}
+	var ls, lm [16]uint8
+	dm := makeQP(15, scales[:], ls[:], sw[:])
+	mm := makeQP(15, mins[:], lm[:], sw[:])
+	d := F16ToF32(putHalf(y[80:82], dm))
+	dmin := F16ToF32(putHalf(y[82:84], mm))
+	sc := y[0:16]
+	for j := range sc {
+		sc[j] = ls[j] | lm[j]<<4
+	}
+	requantizeQ2K(x, sc, d, dmin, L)
 	packQ2(y[16:80], L)
 }
 

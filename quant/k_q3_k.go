@@ -7,7 +7,11 @@ import "github.com/mxq-dev/mxq/ggml"
 // x ≈ d·(s−32)·(q−4).
 
 func init() {
-	register(ggml.Q3_K, kernel{quantize: quantizeQ3K, dequantize: dequantizeQ3K})
+	register(ggml.Q3_K, kernel{
+		quantize:         quantizeQ3K,
+		dequantize:       dequantizeQ3K,
+		quantizeWeighted: quantizeQ3KWeighted,
+	})
 }
 
 const q3KSize = 110
@@ -36,19 +40,32 @@ func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 		iscale := -32 / maxScale
 		for j := range 16 {
 			l := int8(nearestInt(float32(iscale * scales[j])))
-			l = max(-32, min(31, l)) + 32
-			if j < 8 {
-				sc[j] = uint8(l) & 0xF
-			} else {
-				sc[j-8] |= (uint8(l) & 0xF) << 4
-			}
-			l >>= 4
-			sc[j%4+8] |= uint8(l) << (2 * (j / 4))
+			putQ3Scale(sc, j, uint8(max(-32, min(31, l))+32))
 		}
 		d = F16ToF32(putHalf(y[108:110], 1/iscale))
 	} else {
 		d = F16ToF32(putHalf(y[108:110], 0))
 	}
+	finishQ3K(x, y, L, d)
+}
+
+// putQ3Scale ors the 6-bit biased scale l of sub-block j into the 12 scale
+// bytes sc of a Q3_K block (which start cleared): low nibbles in bytes
+// 0..7, two high bits per sub-block in bytes 8..11.
+func putQ3Scale(sc []byte, j int, l uint8) {
+	if j < 8 {
+		sc[j] = l & 0xF
+	} else {
+		sc[j-8] |= (l & 0xF) << 4
+	}
+	sc[j%4+8] |= (l >> 4) << (2 * (j / 4))
+}
+
+// finishQ3K re-quantizes x against the stored scales of block y and the
+// float16-rounded d (sub-blocks whose scale is zero keep their L), then
+// stores the codes: third bits in hmask, low two bits in qs.
+func finishQ3K(x *[256]float32, y []byte, L *[256]int8, d float32) {
+	sc := y[96:108]
 	for j := range 16 {
 		sd := float32(d * float32(q3Scale(sc, j)))
 		if sd == 0 {
@@ -71,6 +88,37 @@ func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 		U[j] = l
 	}
 	packQ2(y[32:96], &U)
+}
+
+func quantizeQ3KWeighted(src []float32, dst []byte, qw []float32) {
+	var s kScratch[int8]
+	for i := range len(src) / 256 {
+		quantizeBlockQ3KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q3KSize:(i+1)*q3KSize], &s)
+	}
+}
+
+// quantizeBlockQ3KWeighted is quantize_row_q3_K_impl for one block with
+// importance weights qw: each 16-value sub-block is fitted by
+// make_qx_quants with weights qw[j]·√(σ² + x[j]²) (σ² twice the block's
+// mean square), and the sixteen scales by make_qx_quants weighted by the
+// sub-blocks' total weight.
+func quantizeBlockQ3KWeighted(x *[256]float32, qw []float32, y []byte, s *kScratch[int8]) {
+	L, weights := &s.L, s.weights[:16]
+	var scales, sw [16]float32
+	sigma2 := 2 * sumSquares(x[:]) / 256
+	for j := range 16 {
+		xs := x[16*j : 16*j+16]
+		sw[j] = importanceWeights(weights, xs, qw[16*j:], sigma2)
+		scales[j] = makeQXWeighted(4, xs, weights, L[16*j:16*j+16])
+	}
+	var ls [16]int8
+	dBlock := makeQXWeighted(32, scales[:], sw[:], ls[:])
+	sc := y[96:108]
+	clear(sc)
+	for j, l := range ls {
+		putQ3Scale(sc, j, uint8(l))
+	}
+	finishQ3K(x, y, L, F16ToF32(putHalf(y[108:110], dBlock)))
 }
 
 func dequantizeQ3K(src []byte, dst []float32) {

@@ -6,7 +6,11 @@ import "github.com/mxq-dev/mxq/ggml"
 // 6-bit scale/min pairs), qs[128] (4-bit quants); x ≈ d·sc·q − dmin·m.
 
 func init() {
-	register(ggml.Q4_K, kernel{quantize: quantizeQ4K, dequantize: dequantizeQ4K})
+	register(ggml.Q4_K, kernel{
+		quantize:         quantizeQ4K,
+		dequantize:       dequantizeQ4K,
+		quantizeWeighted: quantizeQ4KWeighted,
+	})
 }
 
 const q4KSize = 144
@@ -19,9 +23,12 @@ func quantizeQ4K(src []float32, dst []byte) {
 // make_qkx2_quants.
 func quantizeBlockQ4K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit) {
 	fitScalesQ45K(x, y, s, 15, -1, 20, fit)
-	L := &s.L
+	packQ4KCodes(y[16:144], &s.L)
+}
 
-	q := y[16:144]
+// packQ4KCodes stores the 4-bit codes of a Q4_K block: within each run of
+// 64, byte l holds code l in its low nibble and code l+32 in its high one.
+func packQ4KCodes(q []byte, L *[256]uint8) {
 	for j := 0; j < 256; j += 64 {
 		for l := range 32 {
 			q[l] = L[j+l] | L[j+l+32]<<4
@@ -76,18 +83,67 @@ func encodeScalesQ45K(y []byte, x *[256]float32, L *[256]uint8, scales, mins *[8
 		lm[j] = min(63, uint8(nearestInt(float32(invMin*mins[j]))))
 	}
 	packScaleMinK4(y[4:16], &ls, &lm)
-	d := F16ToF32(putHalf(y[0:2], maxScale/63))
-	dmin := F16ToF32(putHalf(y[2:4], maxMin/63))
+	putHalf(y[0:2], maxScale/63)
+	putHalf(y[2:4], maxMin/63)
+	requantizeQ45K(y, x, L, nmax)
+}
+
+// requantizeQ45K re-quantizes x into L in [0,nmax] against the scales, mins,
+// d and dmin stored in the Q4_K or Q5_K block y, leaving sub-blocks whose
+// scale is zero as they are.
+func requantizeQ45K(y []byte, x *[256]float32, L *[256]uint8, nmax int32) {
+	d, dmin := getHalf(y[0:2]), getHalf(y[2:4])
 	for j := range 8 {
-		sd := float32(d * float32(ls[j]))
+		sc, m := getScaleMinK4(j, y[4:16])
+		sd := float32(d * float32(sc))
 		if sd == 0 {
 			continue
 		}
-		dm := float32(dmin * float32(lm[j]))
+		dm := float32(dmin * float32(m))
 		for ii := range 32 {
 			l := nearestInt((x[32*j+ii] + dm) / sd)
 			L[32*j+ii] = uint8(max(0, min(nmax, l)))
 		}
+	}
+}
+
+// fitScalesQ45KWeighted is what quantize_row_q4_K_impl and
+// quantize_row_q5_K_impl share with importance weights qw: each 32-value
+// sub-block is fitted by make_qkx3_quants with weights qw[j]·√(σ² + x[j]²)
+// (σ² twice the block's mean square), the eight scales and mins by
+// make_qp_quants weighted by the sub-blocks' total weight; then L is
+// re-quantized against the stored scales. Q5_K caps the 6-bit scales at
+// 63 (clampScales); Q4_K stores make_qp_quants' codes as they are.
+func fitScalesQ45KWeighted(x *[256]float32, qw []float32, y []byte, s *kScratch[uint8], nmax int32, clampScales bool) {
+	L, laux, weights := &s.L, s.laux[:], s.weights[:]
+	var scales, mins, sw [8]float32
+	sigma2 := 2 * sumSquares(x[:]) / 256
+	for j := range 8 {
+		xs := x[32*j : 32*j+32]
+		sw[j] = importanceWeights(weights, xs, qw[32*j:], sigma2)
+		scales[j], mins[j] = makeQKX2(int(nmax), xs, weights, L[32*j:32*j+32], laux, -0.9, 0.05, 36, false)
+	}
+	var ls, lm [8]uint8
+	dBlock := makeQP(63, scales[:], ls[:], sw[:])
+	mBlock := makeQP(63, mins[:], lm[:], sw[:])
+	if clampScales {
+		for j := range 8 {
+			ls[j] = min(63, ls[j])
+			lm[j] = min(63, lm[j])
+		}
+	}
+	packScaleMinK4(y[4:16], &ls, &lm)
+	putHalf(y[0:2], dBlock)
+	putHalf(y[2:4], mBlock)
+	requantizeQ45K(y, x, L, nmax)
+}
+
+func quantizeQ4KWeighted(src []float32, dst []byte, qw []float32) {
+	var s kScratch[uint8]
+	for i := range len(src) / 256 {
+		y := dst[i*q4KSize : (i+1)*q4KSize]
+		fitScalesQ45KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], y, &s, 15, false)
+		packQ4KCodes(y[16:144], &s.L)
 	}
 }
 

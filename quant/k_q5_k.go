@@ -6,7 +6,11 @@ import "github.com/mxq-dev/mxq/ggml"
 // Q4_K), qh[32] (fifth bits), qs[128] (low nibbles); x ≈ d·sc·q − dmin·m.
 
 func init() {
-	register(ggml.Q5_K, kernel{quantize: quantizeQ5K, dequantize: dequantizeQ5K})
+	register(ggml.Q5_K, kernel{
+		quantize:         quantizeQ5K,
+		dequantize:       dequantizeQ5K,
+		quantizeWeighted: quantizeQ5KWeighted,
+	})
 }
 
 const q5KSize = 176
@@ -19,8 +23,21 @@ func quantizeQ5K(src []float32, dst []byte) {
 // make_qkx2_quants.
 func quantizeBlockQ5K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit) {
 	fitScalesQ45K(x, y, s, 31, -0.5, 15, fit)
-	L := &s.L
+	packQ5KCodes(y, &s.L)
+}
 
+func quantizeQ5KWeighted(src []float32, dst []byte, qw []float32) {
+	var s kScratch[uint8]
+	for i := range len(src) / 256 {
+		y := dst[i*q5KSize : (i+1)*q5KSize]
+		fitScalesQ45KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], y, &s, 31, true)
+		packQ5KCodes(y, &s.L)
+	}
+}
+
+// packQ5KCodes stores the 5-bit codes of Q5_K block y: fifth bits in qh,
+// low nibbles in qs laid out as Q4_K's.
+func packQ5KCodes(y []byte, L *[256]uint8) {
 	qh := y[16:48]
 	ql := y[48:176]
 	clear(qh)

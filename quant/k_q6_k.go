@@ -7,7 +7,11 @@ import "github.com/mxq-dev/mxq/ggml"
 // x ≈ d·sc·(q−32).
 
 func init() {
-	register(ggml.Q6_K, kernel{quantize: quantizeQ6K, dequantize: dequantizeQ6K})
+	register(ggml.Q6_K, kernel{
+		quantize:         quantizeQ6K,
+		dequantize:       dequantizeQ6K,
+		quantizeWeighted: quantizeQ6KWeighted,
+	})
 }
 
 const q6KSize = 210
@@ -21,10 +25,39 @@ func quantizeQ6K(src []float32, dst []byte) {
 func quantizeBlockQ6K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 	L := &s.L
 	var scales [16]float32
-	var maxScale, maxAbsScale float32
 	for ib := range 16 {
-		s := fit(32, x[16*ib:16*ib+16], L[16*ib:16*ib+16])
-		scales[ib] = s
+		scales[ib] = fit(32, x[16*ib:16*ib+16], L[16*ib:16*ib+16])
+	}
+	encodeQ6K(x, y, L, &scales)
+}
+
+func quantizeQ6KWeighted(src []float32, dst []byte, qw []float32) {
+	var s kScratch[int8]
+	for i := range len(src) / 256 {
+		quantizeBlockQ6KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q6KSize:(i+1)*q6KSize], &s)
+	}
+}
+
+// quantizeBlockQ6KWeighted is quantize_row_q6_K_impl for one block with
+// importance weights qw: each 16-value sub-block is fitted by
+// make_qx_quants weighted by qw itself (unlike the other K-quants, ggml
+// does not scale Q6_K's weights by the values).
+func quantizeBlockQ6KWeighted(x *[256]float32, qw []float32, y []byte, s *kScratch[int8]) {
+	L := &s.L
+	var scales [16]float32
+	for ib := range 16 {
+		scales[ib] = makeQXWeighted(32, x[16*ib:16*ib+16], qw[16*ib:16*ib+16], L[16*ib:16*ib+16])
+	}
+	encodeQ6K(x, y, L, &scales)
+}
+
+// encodeQ6K stores the sub-block scales of a Q6_K block as int8 multiples
+// of d (the largest in magnitude becomes -128), re-quantizes x against the
+// stored scales (sub-blocks whose scale is zero keep their L) and packs
+// the codes. A block whose scales are all below 1e-15 is all zeros.
+func encodeQ6K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
+	var maxScale, maxAbsScale float32
+	for _, s := range scales {
 		if as := abs32(s); as > maxAbsScale {
 			maxAbsScale = as
 			maxScale = s

@@ -14,7 +14,11 @@ const (
 )
 
 func init() {
-	register(ggml.Q4_0, kernel{quantize: quantizeQ4_0, dequantize: dequantizeQ4_0})
+	register(ggml.Q4_0, kernel{
+		quantize:         quantizeQ4_0,
+		dequantize:       dequantizeQ4_0,
+		quantizeWeighted: quantizeQ4_0Weighted,
+	})
 }
 
 // quantizeQ4_0 follows quantize_row_q4_0_ref: d = max/-8 with max the
@@ -56,5 +60,32 @@ func dequantizeQ4_0(src []byte, dst []float32) {
 			lo[j] = float32(int32(q&15)-8) * d
 			hi[j] = float32(int32(q>>4)-8) * d
 		}
+	}
+}
+
+// quantizeQ4_0Weighted is quantize_row_q4_0_impl with importance weights
+// qw: each block's scale is the weighted least-squares fit of
+// make_qx_quants, weighting value j by qw[j]·√(σ² + x[j]²) with σ² the
+// row's mean square.
+func quantizeQ4_0Weighted(src []float32, dst []byte, qw []float32) {
+	sigma2 := sumSquares(src) / float32(len(src))
+	var w [qk4_0]float32
+	var L [qk4_0]int8
+	for i := range len(src) / qk4_0 {
+		x := src[i*qk4_0:][:qk4_0]
+		b := dst[i*blockQ4_0Len:][:blockQ4_0Len]
+		importanceWeights(w[:], x, qw[i*qk4_0:], sigma2)
+		putHalf(b, makeQXWeighted(8, x, w[:], L[:]))
+		packNibbles32(b[2:18], &L)
+	}
+}
+
+// packNibbles32 stores 32 4-bit codes as Q4_0 and Q4_1 lay them out: byte
+// j holds code j in its low nibble and code j+16 in its high nibble (the
+// low 4 bits of each).
+func packNibbles32[T int8 | uint8](qs []byte, L *[32]T) {
+	qs = qs[:16]
+	for j := range qs {
+		qs[j] = uint8(L[j])&0xF | uint8(L[j+16])<<4
 	}
 }

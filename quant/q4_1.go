@@ -14,7 +14,11 @@ const (
 )
 
 func init() {
-	register(ggml.Q4_1, kernel{quantize: quantizeQ4_1, dequantize: dequantizeQ4_1})
+	register(ggml.Q4_1, kernel{
+		quantize:         quantizeQ4_1,
+		dequantize:       dequantizeQ4_1,
+		quantizeWeighted: quantizeQ4_1Weighted,
+	})
 }
 
 // quantizeQ4_1 follows quantize_row_q4_1_ref: d = (max-min)/15 and the
@@ -63,5 +67,24 @@ func dequantizeQ4_1(src []byte, dst []float32) {
 			lo[j] = float32(float32(q&15)*d) + m
 			hi[j] = float32(float32(q>>4)*d) + m
 		}
+	}
+}
+
+// quantizeQ4_1Weighted is quantize_row_q4_1_impl with importance weights
+// qw: each block is fitted by make_qkx3_quants (the weighted least-squares
+// fit of makeQKX2 over 37 grid spacings), weighting value j by
+// qw[j]·√(σ² + x[j]²) with σ² the row's mean square.
+func quantizeQ4_1Weighted(src []float32, dst []byte, qw []float32) {
+	sigma2 := sumSquares(src) / float32(len(src))
+	var w [qk4_1]float32
+	var L, laux [qk4_1]uint8
+	for i := range len(src) / qk4_1 {
+		x := src[i*qk4_1:][:qk4_1]
+		b := dst[i*blockQ4_1Len:][:blockQ4_1Len]
+		importanceWeights(w[:], x, qw[i*qk4_1:], sigma2)
+		d, negMin := makeQKX2(15, x, w[:], L[:], laux[:], -0.9, 0.05, 36, false)
+		putHalf(b, d)
+		putHalf(b[2:], -negMin)
+		packNibbles32(b[4:20], &L)
 	}
 }

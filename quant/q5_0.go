@@ -14,7 +14,11 @@ const (
 )
 
 func init() {
-	register(ggml.Q5_0, kernel{quantize: quantizeQ5_0, dequantize: dequantizeQ5_0})
+	register(ggml.Q5_0, kernel{
+		quantize:         quantizeQ5_0,
+		dequantize:       dequantizeQ5_0,
+		quantizeWeighted: quantizeQ5_0Weighted,
+	})
 }
 
 // quantizeQ5_0 follows quantize_row_q5_0_ref: d = max/-16 with max the
@@ -60,4 +64,31 @@ func dequantizeQ5_0(src []byte, dst []float32) {
 			hi[j] = float32((int32(q>>4)|h1)-16) * d
 		}
 	}
+}
+
+// quantizeQ5_0Weighted is quantize_row_q5_0_impl with importance weights:
+// quantizeQ4_0Weighted's fit with 5-bit codes.
+func quantizeQ5_0Weighted(src []float32, dst []byte, qw []float32) {
+	sigma2 := sumSquares(src) / float32(len(src))
+	var w [qk5_0]float32
+	var L [qk5_0]int8
+	for i := range len(src) / qk5_0 {
+		x := src[i*qk5_0:][:qk5_0]
+		b := dst[i*blockQ5_0Len:][:blockQ5_0Len]
+		importanceWeights(w[:], x, qw[i*qk5_0:], sigma2)
+		putHalf(b, makeQXWeighted(16, x, w[:], L[:]))
+		packQ5Codes(b[2:6], b[6:22], &L)
+	}
+}
+
+// packQ5Codes stores 32 5-bit codes as Q5_0 and Q5_1 lay them out: the low
+// nibbles in qs as packNibbles32 does, bit 4 of code j in bit j of the
+// little-endian uint32 qh.
+func packQ5Codes[T int8 | uint8](qh, qs []byte, L *[32]T) {
+	packNibbles32(qs, L)
+	var h uint32
+	for j, l := range L {
+		h |= uint32(uint8(l)>>4&1) << j
+	}
+	binary.LittleEndian.PutUint32(qh, h)
 }

@@ -14,7 +14,11 @@ const (
 )
 
 func init() {
-	register(ggml.Q5_1, kernel{quantize: quantizeQ5_1, dequantize: dequantizeQ5_1})
+	register(ggml.Q5_1, kernel{
+		quantize:         quantizeQ5_1,
+		dequantize:       dequantizeQ5_1,
+		quantizeWeighted: quantizeQ5_1Weighted,
+	})
 }
 
 // quantizeQ5_1 follows quantize_row_q5_1_ref: d = (max-min)/31, codes from
@@ -56,5 +60,22 @@ func dequantizeQ5_1(src []byte, dst []float32) {
 			lo[j] = float32(float32(uint32(q&15)|h0)*d) + m
 			hi[j] = float32(float32(uint32(q>>4)|h1)*d) + m
 		}
+	}
+}
+
+// quantizeQ5_1Weighted is quantize_row_q5_1_impl with importance weights:
+// quantizeQ4_1Weighted's fit with 5-bit codes.
+func quantizeQ5_1Weighted(src []float32, dst []byte, qw []float32) {
+	sigma2 := sumSquares(src) / float32(len(src))
+	var w [qk5_1]float32
+	var L, laux [qk5_1]uint8
+	for i := range len(src) / qk5_1 {
+		x := src[i*qk5_1:][:qk5_1]
+		b := dst[i*blockQ5_1Len:][:blockQ5_1Len]
+		importanceWeights(w[:], x, qw[i*qk5_1:], sigma2)
+		d, negMin := makeQKX2(31, x, w[:], L[:], laux[:], -0.9, 0.05, 36, false)
+		putHalf(b, d)
+		putHalf(b[2:], -negMin)
+		packQ5Codes(b[4:8], b[8:24], &L)
 	}
 }
