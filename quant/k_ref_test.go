@@ -77,10 +77,22 @@ func refMakeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32
 }
 
 // refMakeQX is make_qx_quants with rmse_type 1 and no importance weights
-// (weights x²): a symmetric fit x ≈ scale·(L-nmax), L in [0, 2·nmax-1],
-// searching 19 grid spacings. It writes L and returns scale.
+// (weights x²).
 func refMakeQX(nmax int, x []float32, L []int8) float32 {
+	return refMakeQXWeighted(nmax, x, nil, L)
+}
+
+// refMakeQXWeighted is make_qx_quants with rmse_type 1: a symmetric fit
+// x ≈ scale·(L-nmax), L in [0, 2·nmax-1], weighted by qw (x² when qw is
+// nil), searching 19 grid spacings. It writes L and returns scale.
+func refMakeQXWeighted(nmax int, x, qw []float32, L []int8) float32 {
 	n := len(x)
+	weight := func(i int) float32 {
+		if qw != nil {
+			return qw[i]
+		}
+		return float32(x[i] * x[i])
+	}
 	var vmax, amax float32
 	for i := range n {
 		ax := abs32(x[i])
@@ -103,7 +115,7 @@ func refMakeQX(nmax int, x []float32, L []int8) float32 {
 		l := nearestInt(float32(iscale * x[i]))
 		l = max(lo, min(hi, l))
 		L[i] = int8(l + int32(nmax))
-		w := float32(x[i] * x[i])
+		w := weight(i)
 		fl := float32(l)
 		sumlx += float32(float32(w*x[i]) * fl)
 		suml2 += float32(float32(w*fl) * fl)
@@ -122,7 +134,7 @@ func refMakeQX(nmax int, x []float32, L []int8) float32 {
 		for i := range n {
 			l := nearestInt(float32(iscale * x[i]))
 			l = max(lo, min(hi, l))
-			w := float32(x[i] * x[i])
+			w := weight(i)
 			fl := float32(l)
 			sumlx += float32(float32(w*x[i]) * fl)
 			suml2 += float32(float32(w*fl) * fl)
