@@ -120,11 +120,16 @@ type kScratch[T int8 | uint8] struct {
 // makeQKX2 is make_qkx2_quants: fit x ≈ scale·L + min with L in [0,nmax]
 // by weighted least squares, trying nstep+1 grid spacings around nmax.
 // It writes L and returns scale and -min (≥ 0). laux is scratch space of
-// len(x).
+// len(x). With rmin -0.9, rdelta 0.05, nstep 36 and no MAD it is also
+// make_qkx3_quants given weights, which differs only in code this fit
+// never reaches.
 //
 // The spacings must be tried in order: one that wins moves the offset the
-// later grids are built from. A grid identical to the one before it skips
-// its error sum, as that error depends only on the grid and so cannot be
+// later grids are built from. They are nevertheless built two at a time
+// (the sums of one grid form chains of dependent additions that leave the
+// CPU idle), and the second grid is rebuilt in the rare case the first
+// one moves the offset. A grid identical to the one before it skips its
+// error sum, as that error depends only on the grid and so cannot be
 // strictly below the best error already seen.
 func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMad bool) (scale, negMin float32) {
 	n := len(x)
@@ -139,58 +144,130 @@ func makeQKX2(nmax int, x, w []float32, L, laux []uint8, rmin, rdelta float32, n
 	nm := int32(nmax)
 	fmax := float32(nmax)
 	iscale := fmax / (mx - mn)
-	scale = 1 / iscale
-	var xmBuf, lfBuf [32]float32
-	xm, lf := xmBuf[:n], lfBuf[:n]
+	var xmBuf, lfBuf, lfbBuf [32]float32
+	var lbBuf [32]uint8
+	xm, lf, lfb, lb := xmBuf[:n], lfBuf[:n], lfbBuf[:n], lbBuf[:n]
 	for i, v := range x {
 		xm[i] = v - mn
 		l := max(0, min(nm, nearestInt(float32(iscale*xm[i]))))
 		L[i] = uint8(l)
 		lf[i] = float32(l)
 	}
-	bestErr := errQKX2(lf, scale, mn, x, w, useMad)
+	best := qkx2Best{err: errQKX2(lf, 1/iscale, mn, x, w, useMad), scale: 1 / iscale, min: mn}
 	if nstep < 1 {
-		return scale, -mn
+		return best.scale, -mn
 	}
-	for is := 0; is <= nstep; is++ {
-		iscale = (rmin + float32(rdelta*float32(is)) + fmax) / (mx - mn)
-		var sL, sL2, sXL float32
-		var changed uint8
+	spacing := func(is int) float32 { return rmin + float32(rdelta*float32(is)) + fmax }
+	for is := 0; is <= nstep; is += 2 {
+		den := mx - best.min
+		if is == nstep {
+			g := gridQKX2(spacing(is)/den, nm, x, xm, w, laux, laux, lf)
+			best.try(g, is == 0, sumW, sumX, x, w, xm, laux, lf, L, useMad)
+			break
+		}
+		a, b := gridQKX2Pair(spacing(is)/den, spacing(is+1)/den, nm, x, xm, w, laux, lf, lb, lfb)
+		before := best.min
+		best.try(a, is == 0, sumW, sumX, x, w, xm, laux, lf, L, useMad)
+		if best.min != before {
+			// The first grid moved the offset: build the second one anew,
+			// against the first.
+			b = gridQKX2(spacing(is+1)/(mx-best.min), nm, x, xm, w, laux, lb, lfb)
+		}
+		best.try(b, false, sumW, sumX, x, w, xm, lb, lfb, L, useMad)
+		copy(laux, lb)
+	}
+	return best.scale, -best.min
+}
+
+// qkx2Grid is one candidate grid of makeQKX2: Σw·l, Σw·l², Σw·l·x, and
+// whether its codes differ from the grid tried before it.
+type qkx2Grid struct {
+	sL, sL2, sXL float32
+	changed      uint8
+}
+
+// qkx2Best is the best fit makeQKX2 has found so far.
+type qkx2Best struct{ err, scale, min float32 }
+
+// try fits grid g (codes la, as floats lf) by least squares and keeps it,
+// copying la to L and re-centring xm on the new min, if its error beats
+// the best. Grids unchanged from the one before are skipped unless force.
+func (b *qkx2Best) try(g qkx2Grid, force bool, sumW, sumX float32, x, w, xm []float32, la []uint8, lf []float32, L []uint8, useMad bool) {
+	if !force && g.changed == 0 {
+		return
+	}
+	D := float32(sumW*g.sL2) - float32(g.sL*g.sL)
+	if !(D > 0) {
+		return
+	}
+	thisScale := (float32(sumW*g.sXL) - float32(sumX*g.sL)) / D
+	thisMin := (float32(g.sL2*sumX) - float32(g.sL*g.sXL)) / D
+	if thisMin > 0 {
+		thisMin = 0
+		thisScale = g.sXL / g.sL2
+	}
+	e := errQKX2(lf, thisScale, thisMin, x, w, useMad)
+	if !(e < b.err) {
+		return
+	}
+	copy(L, la)
+	if thisMin != b.min {
 		for i, v := range x {
-			l := uint8(max(0, min(nm, nearestInt(float32(iscale*xm[i])))))
-			changed |= l ^ laux[i]
-			laux[i] = l
-			fl := float32(l)
-			lf[i] = fl
-			wl := float32(w[i] * fl)
-			sL += wl
-			sL2 += float32(wl * fl)
-			sXL += float32(wl * v)
-		}
-		if is > 0 && changed == 0 {
-			continue
-		}
-		D := float32(sumW*sL2) - float32(sL*sL)
-		if !(D > 0) {
-			continue
-		}
-		thisScale := (float32(sumW*sXL) - float32(sumX*sL)) / D
-		thisMin := (float32(sL2*sumX) - float32(sL*sXL)) / D
-		if thisMin > 0 {
-			thisMin = 0
-			thisScale = sXL / sL2
-		}
-		if e := errQKX2(lf, thisScale, thisMin, x, w, useMad); e < bestErr {
-			copy(L, laux)
-			if thisMin != mn {
-				for i, v := range x {
-					xm[i] = v - thisMin
-				}
-			}
-			bestErr, scale, mn = e, thisScale, thisMin
+			xm[i] = v - thisMin
 		}
 	}
-	return scale, -mn
+	*b = qkx2Best{err: e, scale: thisScale, min: thisMin}
+}
+
+// gridQKX2 builds the grid of spacing iscale from xm (x minus the current
+// min) into out and lf, comparing it with prev (which may be out).
+func gridQKX2(iscale float32, nm int32, x, xm, w []float32, prev, out []uint8, lf []float32) (g qkx2Grid) {
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	prev = prev[:len(x)]
+	out = out[:len(x)]
+	lf = lf[:len(x)]
+	for i, v := range x {
+		l := uint8(max(0, min(nm, nearestInt(float32(iscale*xm[i])))))
+		g.changed |= l ^ prev[i]
+		out[i] = l
+		fl := float32(l)
+		lf[i] = fl
+		wl := float32(w[i] * fl)
+		g.sL += wl
+		g.sL2 += float32(wl * fl)
+		g.sXL += float32(wl * v)
+	}
+	return g
+}
+
+// gridQKX2Pair is gridQKX2 for two spacings at once: grid a replaces la
+// (and is compared with it), grid b goes to lb and is compared with a.
+func gridQKX2Pair(isa, isb float32, nm int32, x, xm, w []float32, la []uint8, lfa []float32, lb []uint8, lfb []float32) (a, b qkx2Grid) {
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	la = la[:len(x)]
+	lfa = lfa[:len(x)]
+	lb = lb[:len(x)]
+	lfb = lfb[:len(x)]
+	for i, v := range x {
+		m, wi := xm[i], w[i]
+		p := uint8(max(0, min(nm, nearestInt(float32(isa*m)))))
+		q := uint8(max(0, min(nm, nearestInt(float32(isb*m)))))
+		a.changed |= p ^ la[i]
+		b.changed |= q ^ p
+		la[i], lb[i] = p, q
+		fp, fq := float32(p), float32(q)
+		lfa[i], lfb[i] = fp, fq
+		wp, wq := float32(wi*fp), float32(wi*fq)
+		a.sL += wp
+		b.sL += wq
+		a.sL2 += float32(wp * fp)
+		b.sL2 += float32(wq * fq)
+		a.sXL += float32(wp * v)
+		b.sXL += float32(wq * v)
+	}
+	return a, b
 }
 
 // rangeSumsQKX2 is the first pass of make_qkx2_quants: the minimum of x

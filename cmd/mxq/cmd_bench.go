@@ -35,6 +35,7 @@ func benchCommand() *cli.Command {
 					&cli.IntFlag{Name: "cols", Value: 4096, Usage: "matrix columns (a multiple of 256)"},
 					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types (default: all with kernels)"},
 					&cli.DurationFlag{Name: "min-time", Value: 2 * time.Second, Usage: "measure each case for at least this long"},
+					&cli.BoolFlag{Name: "imatrix", Usage: "also quantize with importance weights (per column: Σx² over the first 64 rows + 1e-3)"},
 				},
 				OnUsageError: onUsageError,
 				Action:       runBenchKernels,
@@ -86,15 +87,31 @@ func runBenchKernels(c *cli.Context) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix (%.0f MB); MB/s of float32 input, %s, %d cores\n\n",
 		rows, cols, float64(len(src)*4)/1e6, runtime.GOARCH, cores)
+	var weights []float32
+	header := fmt.Sprintf("type\t1 core MB/s\t%d cores MB/s\tspeed-up\t", cores)
+	if c.Bool("imatrix") {
+		weights = synth.BenchImportance(src, cols)
+		header += fmt.Sprintf("imatrix 1 core MB/s\timatrix %d cores MB/s\t", cores)
+	}
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "type\t1 core MB/s\t%d cores MB/s\tspeed-up\t\n", cores)
+	fmt.Fprintln(tw, header)
+	mb := float64(len(src)*4) / 1e6
 	for _, t := range types {
 		size, _ := t.RowSize(int64(len(src)))
 		dst := make([]byte, size)
 		one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, 1) })
 		all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, cores) })
-		mb := float64(len(src)*4) / 1e6
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t\n", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
+		switch {
+		case weights == nil:
+		case !quant.UsesWeights(t):
+			fmt.Fprint(tw, "-\t-\t")
+		default:
+			one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRowsWeighted(t, src, cols, weights, dst, 1) })
+			all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRowsWeighted(t, src, cols, weights, dst, cores) })
+			fmt.Fprintf(tw, "%.0f\t%.0f\t", mb/one.Seconds(), mb/all.Seconds())
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
