@@ -1,0 +1,178 @@
+package arch
+
+// Qwen3MoE is Qwen3-30B-A3B and Qwen3-235B-A22B: per-head RMS norms on q
+// and k, no shared expert, top-k of num_experts with the kept softmax
+// weights renormalised when norm_topk_prob. Layers listed in
+// mlp_only_layers, or off the decoder_sparse_step grid, have a dense MLP.
+var Qwen3MoE = register(&Family{
+	Name:          "qwen3_moe",
+	Display:       "Qwen3-MoE",
+	ModelTypes:    []string{"qwen3_moe"},
+	Architectures: []string{"Qwen3MoeForCausalLM"},
+	GGUFArch:      "qwen3moe",
+	Router:        RouterSoftmaxTopK,
+	KV:            gqaKV,
+	Parse: func(c *Config) (*Model, error) {
+		m := &Model{}
+		// Qwen3MoeConfig defaults.
+		c.common(m, 4, 32768, 1e-6, 1e4)
+		m.Experts = c.Need("num_experts")
+		c.topK(m, "num_experts_per_tok")
+		m.ExpertIntermediate = c.Need("moe_intermediate_size")
+		m.NormTopK = c.Bool("norm_topk_prob", false)
+		m.AttentionBias = c.Bool("attention_bias", false)
+		c.sparseLayers(m)
+		c.needDenseWidth(m, 6144)
+		return m, c.Err()
+	},
+	Tensors: concat(
+		[]Tensor{embedding},
+		gqaAttention(attnBias, attnBias),
+		[]Tensor{
+			{Role: "attn_q_norm", HF: "model.layers.{L}.self_attn.q_norm.weight", GGUF: "blk.{L}.attn_q_norm.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: vec(func(m *Model) int64 { return int64(m.HeadDim) }), Keys: []string{"head_dim"}},
+			{Role: "attn_k_norm", HF: "model.layers.{L}.self_attn.k_norm.weight", GGUF: "blk.{L}.attn_k_norm.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: vec(func(m *Model) int64 { return int64(m.HeadDim) }), Keys: []string{"head_dim"}},
+			router("mlp.gate", "num_experts"),
+		},
+		gatedMLP("model.layers.{L}.mlp.experts.{E}", "expert", "_exps", PartExperts, ScopeExpert, moeLayer, eff, "moe_intermediate_size"),
+		gatedMLP("model.layers.{L}.mlp", "ffn", "", PartDenseFFN, ScopeLayer, denseLayer, ffn, "intermediate_size"),
+		llamaNorms(nil),
+		[]Tensor{finalNorm, lmHead},
+	),
+})
+
+// Qwen2MoE is Qwen1.5-MoE-A2.7B and Qwen2-57B-A14B: biases on q, k and v,
+// and besides the routed experts one shared expert per layer whose output
+// a sigmoid gate (shared_expert_gate, one row) scales.
+var Qwen2MoE = register(&Family{
+	Name:          "qwen2_moe",
+	Display:       "Qwen2-MoE",
+	ModelTypes:    []string{"qwen2_moe"},
+	Architectures: []string{"Qwen2MoeForCausalLM"},
+	GGUFArch:      "qwen2moe",
+	Router:        RouterSoftmaxTopK,
+	KV:            gqaKV,
+	Parse: func(c *Config) (*Model, error) {
+		m := &Model{}
+		// Qwen2MoeConfig defaults.
+		c.common(m, 16, 32768, 1e-6, 1e4)
+		m.Experts = c.Need("num_experts")
+		c.topK(m, "num_experts_per_tok")
+		m.ExpertIntermediate = c.Need("moe_intermediate_size")
+		m.SharedIntermediate = c.Need("shared_expert_intermediate_size")
+		m.SharedExperts, m.SharedExpertGate = 1, true
+		m.NormTopK = c.Bool("norm_topk_prob", false)
+		m.QKVBias = c.Bool("qkv_bias", true)
+		c.sparseLayers(m)
+		c.needDenseWidth(m, 5632)
+		return m, c.Err()
+	},
+	Tensors: concat(
+		[]Tensor{embedding},
+		gqaAttention(func(m *Model) bool { return m.QKVBias }, never),
+		[]Tensor{router("mlp.gate", "num_experts")},
+		gatedMLP("model.layers.{L}.mlp.experts.{E}", "expert", "_exps", PartExperts, ScopeExpert, moeLayer, eff, "moe_intermediate_size"),
+		gatedMLP("model.layers.{L}.mlp.shared_expert", "shexp", "_shexp", PartSharedExpert, ScopeLayer, moeLayer, sff, "shared_expert_intermediate_size"),
+		[]Tensor{{Role: "shexp_gate_inp", HF: "model.layers.{L}.mlp.shared_expert_gate.weight", GGUF: "blk.{L}.ffn_gate_inp_shexp.weight",
+			Part: PartSharedExpert, Scope: ScopeLayer, In: moeLayer, Shape: mat(func(*Model) int64 { return 1 }, hid), Keys: []string{"hidden_size"}}},
+		gatedMLP("model.layers.{L}.mlp", "ffn", "", PartDenseFFN, ScopeLayer, denseLayer, ffn, "intermediate_size"),
+		llamaNorms(nil),
+		[]Tensor{finalNorm, lmHead},
+	),
+})
+
+// OLMoE is OLMoE-1B-7B: RMS norms over the whole q and k projections (not
+// per head), 64 experts top-8, no shared expert.
+var OLMoE = register(&Family{
+	Name:          "olmoe",
+	Display:       "OLMoE",
+	ModelTypes:    []string{"olmoe"},
+	Architectures: []string{"OlmoeForCausalLM"},
+	GGUFArch:      "olmoe",
+	Router:        RouterSoftmaxTopK,
+	KV:            gqaKV,
+	Parse: func(c *Config) (*Model, error) {
+		m := &Model{}
+		// OlmoeConfig defaults.
+		c.common(m, 0, 4096, 1e-5, 1e4)
+		m.Experts = c.Need("num_experts")
+		c.topK(m, "num_experts_per_tok")
+		m.ExpertIntermediate = c.Need("intermediate_size")
+		m.Intermediate = m.ExpertIntermediate
+		m.NormTopK = c.Bool("norm_topk_prob", false)
+		m.AttentionBias = c.Bool("attention_bias", false)
+		return m, c.Err()
+	},
+	Tensors: concat(
+		[]Tensor{embedding},
+		gqaAttention(attnBias, attnBias),
+		[]Tensor{
+			{Role: "attn_q_norm", HF: "model.layers.{L}.self_attn.q_norm.weight", GGUF: "blk.{L}.attn_q_norm.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: vec(qRows), Keys: []string{"num_attention_heads", "head_dim"}},
+			{Role: "attn_k_norm", HF: "model.layers.{L}.self_attn.k_norm.weight", GGUF: "blk.{L}.attn_k_norm.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: vec(kvRows), Keys: []string{"num_key_value_heads", "head_dim"}},
+			router("mlp.gate", "num_experts"),
+		},
+		gatedMLP("model.layers.{L}.mlp.experts.{E}", "expert", "_exps", PartExperts, ScopeExpert, moeLayer, eff, "intermediate_size"),
+		llamaNorms(nil),
+		[]Tensor{finalNorm, lmHead},
+	),
+})
+
+// PhiMoE is Phi-3.5-MoE: Mixtral's sparse block and names, but LayerNorms
+// with biases, biased attention projections and LM head, and the
+// sparsemixer router.
+var PhiMoE = register(&Family{
+	Name:          "phimoe",
+	Display:       "Phi-3.5-MoE",
+	ModelTypes:    []string{"phimoe"},
+	Architectures: []string{"PhiMoEForCausalLM", "PhimoeForCausalLM"},
+	GGUFArch:      "phimoe",
+	Router:        RouterSparseMixer,
+	KV:            gqaKV,
+	Parse: func(c *Config) (*Model, error) {
+		m := &Model{}
+		// PhimoeConfig defaults.
+		c.common(m, 8, 4096*32, 1e-5, 1e6)
+		m.Experts = c.Need("num_local_experts")
+		c.topK(m, "num_experts_per_tok")
+		m.Intermediate = c.Need("intermediate_size")
+		m.ExpertIntermediate = m.Intermediate
+		m.AttentionBias = c.Bool("attention_bias", false)
+		m.OutputBias = c.Bool("lm_head_bias", false)
+		m.NormBias = true
+		m.SlidingWindow = c.Int("sliding_window", 0)
+		return m, c.Err()
+	},
+	Tensors: concat(
+		[]Tensor{embedding},
+		gqaAttention(attnBias, attnBias),
+		[]Tensor{router("block_sparse_moe.gate", "num_local_experts")},
+		[]Tensor{
+			{Role: "expert_gate", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", GGUF: "blk.{L}.ffn_gate_exps.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(eff, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_down", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", GGUF: "blk.{L}.ffn_down_exps.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(hid, eff), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_up", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", GGUF: "blk.{L}.ffn_up_exps.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(eff, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+		},
+		withBiases(llamaNorms(nil)),
+		withBiases([]Tensor{finalNorm}),
+		[]Tensor{lmHead, {Role: "output_bias", HF: "lm_head.bias", GGUF: "output.bias", Part: PartOutput, Scope: ScopeModel, Tail: true,
+			In: func(m *Model, _ int) bool { return m.OutputBias && !m.TieEmbeddings }, Shape: vec(func(m *Model) int64 { return int64(m.Vocab) }), Keys: []string{"vocab_size"}}},
+	),
+})
+
+// withBiases follows each LayerNorm weight with its bias.
+func withBiases(norms []Tensor) []Tensor {
+	var out []Tensor
+	for _, t := range norms {
+		b := t
+		b.Role += "_bias"
+		b.HF = t.HF[:len(t.HF)-len("weight")] + "bias"
+		b.GGUF = t.GGUF[:len(t.GGUF)-len("weight")] + "bias"
+		out = append(out, t, b)
+	}
+	return out
+}
