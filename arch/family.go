@@ -282,6 +282,9 @@ func (c *Config) Model() (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.bounded(c.File); err != nil {
+		return nil, err
+	}
 	m.Family, m.FamilyName = f, f.Name
 	m.ModelType, _ = c.str("model_type")
 	if archs, _ := c.strs("architectures"); len(archs) > 0 {
@@ -299,4 +302,42 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 		return nil, &ConfigError{File: file, Msg: "not a JSON object: " + err.Error()}
 	}
 	return &Config{File: file, raw: raw}, nil
+}
+
+// tensor finds a declaration by role.
+func (f *Family) tensor(role string) *Tensor {
+	for i := range f.Tensors {
+		if f.Tensors[i].Role == role {
+			return &f.Tensors[i]
+		}
+	}
+	return nil
+}
+
+// Bounds far above any real model keep the arithmetic of callers (tensor
+// lists, byte counts) clear of overflow and huge allocations.
+const (
+	maxLayers  = 4096
+	maxExperts = 4096
+	maxWidth   = 1 << 22
+)
+
+func (m *Model) bounded(file string) error {
+	if m.Layers+m.MTPLayers > maxLayers || m.Experts > maxExperts || int64(m.Layers+m.MTPLayers)*int64(max(m.Experts, 1)) > 1<<16 {
+		return &ConfigError{File: file, Key: "num_hidden_layers", Msg: fmt.Sprintf("%d layers × %d experts is implausibly large", m.Layers+m.MTPLayers, m.Experts)}
+	}
+	for _, d := range []struct {
+		key string
+		v   int
+	}{
+		{"hidden_size", m.Hidden}, {"vocab_size", m.Vocab}, {"intermediate_size", m.Intermediate},
+		{"moe_intermediate_size", m.ExpertIntermediate}, {"shared_expert_intermediate_size", m.SharedIntermediate},
+		{"num_attention_heads", m.Heads * max(m.HeadDim, m.QKNopeDim+m.QKRopeDim+m.VHeadDim)},
+		{"kv_lora_rank", m.KVLoRARank}, {"q_lora_rank", m.QLoRARank},
+	} {
+		if d.v > maxWidth {
+			return &ConfigError{File: file, Key: d.key, Msg: fmt.Sprintf("%d is implausibly large", d.v)}
+		}
+	}
+	return nil
 }
