@@ -34,8 +34,8 @@ var (
 // mlaKV: llama.cpp caches the compressed latent (kv_lora_rank) and the
 // shared rotary key (qk_rope_head_dim) of each token, not per-head K and V.
 var mlaKV = KVCache{
-	Elements: func(m *Model) int64 { return int64(m.KVLoRARank) + int64(m.QKRopeDim) },
-	Formula:  "layers × (kv_lora_rank + qk_rope_head_dim) × context × sequences × bytes per element (multi-head latent attention caches one compressed latent and one rotary key per token, shared by all heads)",
+	Rows:    func(m *Model) []int64 { return []int64{int64(m.KVLoRARank) + int64(m.QKRopeDim)} },
+	Formula: "layers × (kv_lora_rank + qk_rope_head_dim) × context × sequences × bytes per element (multi-head latent attention caches one compressed latent and one rotary key per token, shared by all heads)",
 }
 
 func parseDeepSeek(c *Config, topkMethod string) (*Model, error) {

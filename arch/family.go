@@ -57,11 +57,20 @@ type Family struct {
 
 // KVCache is a family's KV cache arithmetic.
 type KVCache struct {
-	// Elements is the number of cached values per token in one layer (K and
-	// V together).
-	Elements func(m *Model) int64
-	// Formula says in words what Elements counts.
+	// Rows are the cache rows one token adds to one layer (K and V for
+	// grouped-query attention, one latent row for MLA), in values.
+	Rows func(m *Model) []int64
+	// Formula says in words what Rows counts.
 	Formula string
+}
+
+// Elements is the number of cached values per token in one layer.
+func (k KVCache) Elements(m *Model) int64 {
+	var n int64
+	for _, r := range k.Rows(m) {
+		n += r
+	}
+	return n
 }
 
 // Model is a model described from its config: the union of the

@@ -30,8 +30,8 @@ func mtpLayer(m *Model, l int) bool   { return l >= m.Layers && l < m.Layers+m.M
 // gqaKV is the cache of grouped-query attention: a K and a V row of
 // kv_heads × head_dim per layer.
 var gqaKV = KVCache{
-	Elements: func(m *Model) int64 { return 2 * kvRows(m) },
-	Formula:  "2 (K and V) × layers × kv_heads × head_dim × context × sequences × bytes per element",
+	Rows:    func(m *Model) []int64 { return []int64{kvRows(m), kvRows(m)} },
+	Formula: "2 (K and V) × layers × kv_heads × head_dim × context × sequences × bytes per element",
 }
 
 // llamaNorms are the two RMSNorms of a llama-style decoder layer.

@@ -18,6 +18,9 @@ func build(l *loaded, o resolved) (*Report, error) {
 	}
 	if cfg == nil {
 		r.Checkpoint = l.ckpt
+		if len(l.tensors) > 0 {
+			r.Survey = survey(l.tensors)
+		}
 		sortFindings(r.Findings)
 		return r, nil
 	}
