@@ -251,7 +251,7 @@ func archAccount(l *loaded, m *arch.Model, fromCfg arch.Counts) (arch.Counts, []
 	seen := make(map[string]bool, len(stored))
 	var counted []arch.Expected
 	var placed []archTensor
-	var contradictions []string
+	contradicts := map[string]string{}
 	for i := range l.tensors {
 		r := &l.tensors[i]
 		sum.Tensors++
@@ -270,8 +270,8 @@ func archAccount(l *loaded, m *arch.Model, fromCfg arch.Counts) (arch.Counts, []
 			seen[r.Name] = true
 			if !slices.Equal(r.Shape, want.Shape) {
 				sum.ShapeMismatches = append(sum.ShapeMismatches, ShapeMismatch{r.Name, r.Shape, want.Shape})
-				contradictions = append(contradictions, fmt.Sprintf("%s is %v but config.json (%s) implies %v",
-					r.Name, r.Shape, list(f.Decl.Keys, 4), want.Shape))
+				contradicts[r.Name] = fmt.Sprintf("%s is %v but config.json (%s) implies %v",
+					r.Name, r.Shape, list(f.Decl.Keys, 4), want.Shape)
 				if f.Piece == "blocks" {
 					params = 2 * r.Params
 				}
@@ -288,9 +288,13 @@ func archAccount(l *loaded, m *arch.Model, fromCfg arch.Counts) (arch.Counts, []
 		}
 		counted = append(counted, arch.Expected{Shape: []int64{params}, Part: f.Part, Layer: f.Layer, Expert: f.Expert})
 	}
+	var contradictions []string // in state_dict order
 	for _, s := range stored {
 		if !seen[s.Name] {
 			sum.Missing = append(sum.Missing, s.Name)
+		}
+		if c, ok := contradicts[s.Name]; ok {
+			contradictions = append(contradictions, c)
 		}
 	}
 	for _, tb := range storedTypes(l.tensors) {
