@@ -234,3 +234,42 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func FuzzClassify(f *testing.F) {
+	f.Add("model.layers.3.mlp.experts.17.gate_proj.weight")
+	f.Add("model.layers.61.shared_head.head.weight")
+	f.Add("model.layers.0.mlp.experts.gate_up_proj_blocks")
+	f.Add("model.layers.007.self_attn.q_proj.weight")
+	models := []*Model{}
+	for _, name := range []string{"deepseek-v3", "gpt-oss-20b", "qwen1.5-moe-a2.7b"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "arch", name, "config.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		c, _ := ParseConfig(b, name)
+		m, err := c.Model()
+		if err != nil {
+			f.Fatal(err)
+		}
+		models = append(models, m)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		for _, m := range models {
+			got, ok := m.Classify(name)
+			if !ok {
+				continue
+			}
+			if got.Layer >= maxIndex || got.Expert >= maxIndex || got.Decl == nil {
+				t.Fatalf("%q: %+v", name, got)
+			}
+			// A classified name is the declaration's template filled in.
+			base := format(got.Decl.HF, got.Layer, got.Expert)
+			if got.Piece != "" {
+				base += "_" + got.Piece
+			}
+			if base != name {
+				t.Fatalf("%q classified as %q", name, base)
+			}
+		}
+	})
+}

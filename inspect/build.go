@@ -21,6 +21,7 @@ func build(l *loaded, o resolved) (*Report, error) {
 		if len(l.tensors) > 0 {
 			r.Survey = survey(l.tensors)
 		}
+		r.Findings = append(r.Findings, ggufFamilyFindings(l)...)
 		sortFindings(r.Findings)
 		return r, nil
 	}

@@ -146,3 +146,26 @@ func surveyReport(l *loaded) *Report {
 		r.Survey.Tensors, len(r.Survey.Patterns), commas(r.Survey.Params), commas(r.Survey.ExpertParams), r.Survey.Layers, r.Survey.Experts)})
 	return r
 }
+
+// ggufFamilyFindings says what mxq knows of a GGUF's general.architecture
+// when it cannot account for the file.
+func ggufFamilyFindings(l *loaded) []Finding {
+	if !l.gguf || l.ckpt == nil {
+		return nil
+	}
+	name := ""
+	for _, kv := range l.ckpt.GGUFMetadata {
+		if kv.Key == "general.architecture" {
+			name = kv.Value
+		}
+	}
+	if name == "" {
+		return nil
+	}
+	if f, ok := arch.ByGGUF(strings.Trim(name, `"`)); ok {
+		return []Finding{{SeverityInfo, "gguf-family", fmt.Sprintf(
+			"general.architecture %s is llama.cpp's name for mxq's %s family, whose counts mxq reads from config.json; accounting from GGUF metadata is not implemented for it yet", name, f.Display)}}
+	}
+	return []Finding{{SeverityInfo, "gguf-family", fmt.Sprintf(
+		"general.architecture %s belongs to no family mxq knows (%s)", name, strings.Join(arch.Names(), ", "))}}
+}
