@@ -229,6 +229,9 @@ type UnknownError struct {
 	// What is the config's model_type and architectures as found.
 	ModelType     string
 	Architectures []string
+	// Reason replaces the model_type and architectures in the message
+	// when there was no config to read them from.
+	Reason string
 }
 
 func (e *UnknownError) Error() string {
@@ -238,6 +241,9 @@ func (e *UnknownError) Error() string {
 	}
 	if len(e.Architectures) > 0 {
 		what = append(what, fmt.Sprintf("architectures %q", e.Architectures))
+	}
+	if e.Reason != "" {
+		what = []string{e.Reason}
 	}
 	if len(what) == 0 {
 		what = append(what, "no model_type or architectures")

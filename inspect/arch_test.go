@@ -309,3 +309,20 @@ func TestUnknownArchitecture(t *testing.T) {
 		t.Errorf("config alone: %v", err)
 	}
 }
+
+// Without config.json, tensors that are not Mixtral's are surveyed too.
+func TestUnknownWithoutConfig(t *testing.T) {
+	dir := writeTiny(t, tinyConfigs["gpt_oss"], tinyModel(t, tinyConfigs["gpt_oss"]), nil)
+	if err := os.Remove(filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Inspect(dir, Options{})
+	if !errors.Is(err, arch.ErrUnknown) || !strings.Contains(err.Error(), "no config.json") || r == nil || r.Survey == nil {
+		t.Fatalf("report %v, error %v", r, err)
+	}
+	// gpt-oss stacks its experts: no expert index in names, but the
+	// tensors still look like experts.
+	if r.Survey.ExpertTensors != 2*6 || r.Survey.Experts != 0 || r.Survey.Layers != 2 {
+		t.Errorf("survey %+v", r.Survey)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/model"
 )
@@ -25,7 +26,9 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		cfg, notes, ierr := inferHF(l.tensors)
 		if ierr != nil {
-			return nil, ierr
+			// Not Mixtral's layout either: show what the headers hold.
+			l.unknown = &arch.UnknownError{File: path, Reason: "no config.json, and the tensors are not Mixtral's, Mistral's or Llama's"}
+			return l, nil
 		}
 		l.cfg, l.origin, l.notes = cfg, "inferred from tensor shapes", notes
 	default:
