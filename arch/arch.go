@@ -78,6 +78,9 @@ type Tensor struct {
 	// Packed is the checkpoint storage when the config's quantization
 	// method matches it ("" for plain arrays).
 	Packed Packing
+	// DType is the safetensors dtype the checkpoint keeps this tensor in
+	// whatever torch_dtype says ("" for torch_dtype).
+	DType string
 }
 
 // maxIndex bounds layer and expert numbers parsed from names, so a hostile
@@ -95,6 +98,7 @@ type Expected struct {
 	MTP    bool
 	Keys   []string
 	Packed Packing
+	DType  string
 }
 
 // Elements is the product of the shape.

@@ -17,7 +17,7 @@ func (m *Model) HFTensors() []Expected {
 	add := func(t *Tensor, layer, expert int) {
 		out = append(out, Expected{
 			Name: format(t.HF, layer, expert), Shape: t.Shape(m), Role: t.Role, Part: t.Part,
-			Layer: layer, Expert: expert, MTP: layer >= m.Layers, Keys: t.Keys, Packed: t.Packed,
+			Layer: layer, Expert: expert, MTP: layer >= m.Layers, Keys: t.Keys, Packed: t.Packed, DType: t.DType,
 		})
 	}
 	for i := range f.Tensors {

@@ -120,7 +120,7 @@ var deepSeekTensors = concat(
 		router("mlp.gate", "n_routed_experts"),
 		{Role: "router_bias", HF: "model.layers.{L}.mlp.gate.e_score_correction_bias", GGUF: "blk.{L}.exp_probs_b.bias",
 			Part: PartRouter, Scope: ScopeLayer, In: func(m *Model, l int) bool { return moeLayer(m, l) && m.RouterBias },
-			Shape: vec(nexp), Keys: []string{"n_routed_experts"}},
+			Shape: vec(nexp), Keys: []string{"n_routed_experts"}, DType: "F32"}, // transformers keeps it in float32
 	},
 	gatedMLP("model.layers.{L}.mlp.experts.{E}", "expert", "_exps", PartExperts, ScopeExpert, moeLayer, eff, "moe_intermediate_size"),
 	gatedMLP("model.layers.{L}.mlp.shared_experts", "shexp", "_shexp", PartSharedExpert, ScopeLayer,

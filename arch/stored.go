@@ -67,7 +67,11 @@ func (m *Model) StoredTensors() []Stored {
 				Stored{Name: e.Name + "_scale_inv", Shape: []int64{sr, sc}, DType: "F32", Bytes: 4 * sr * sc, Of: e})
 			continue
 		}
-		out = append(out, Stored{Name: e.Name, Shape: e.Shape, DType: dtype, Params: n, Bytes: n * width, Of: e})
+		dt, w := dtype, width
+		if e.DType == "F32" {
+			dt, w = "F32", 4
+		}
+		out = append(out, Stored{Name: e.Name, Shape: e.Shape, DType: dt, Params: n, Bytes: n * w, Of: e})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/ggml"
@@ -40,6 +41,10 @@ func archWeightSets(m *arch.Model, tensors []archTensor) []*weightSet {
 	if tensors != nil {
 		w := newWeightSet("as stored", "stored", m.Layers)
 		recs := make([]tensorRec, 0, len(tensors))
+		dtypes := make(map[string]string, len(tensors))
+		for _, t := range tensors {
+			dtypes[t.rec.Name] = t.rec.DType
+		}
 		for _, t := range tensors {
 			params := t.rec.Params
 			if t.found.Piece == "blocks" {
@@ -52,17 +57,31 @@ func archWeightSets(m *arch.Model, tensors []archTensor) []*weightSet {
 				layer = -1
 			}
 			archSet(w, m, t.found.Part, layer, params, t.rec.Bytes)
-			recs = append(recs, *t.rec)
+			rec := *t.rec
+			rec.Params = params
+			if t.found.Piece == "scale_inv" {
+				// Block scales count toward the type of the weights they scale.
+				if dt, ok := dtypes[strings.TrimSuffix(rec.Name, "_scale_inv")]; ok {
+					rec.DType = dt
+				}
+			}
+			recs = append(recs, rec)
 		}
 		w.types = storedTypes(recs)
 		sets = append(sets, w)
 	} else {
 		w := newWeightSet("checkpoint", "checkpoint", m.Layers)
 		var recs []tensorRec
+		dtype := ""
 		for _, s := range m.StoredTensors() {
 			archSet(w, m, s.Of.Part, s.Of.Layer, s.Params, s.Bytes)
+			if s.Params > 0 {
+				dtype = s.DType
+			}
 			if s.Of.Layer < m.Layers {
-				recs = append(recs, tensorRec{DType: s.DType, Params: s.Params, Bytes: s.Bytes})
+				// Scales (no parameters of their own) count toward the type
+				// of the weights they follow.
+				recs = append(recs, tensorRec{DType: dtype, Params: s.Params, Bytes: s.Bytes})
 			}
 		}
 		w.types = storedTypes(recs)
