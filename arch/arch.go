@@ -112,8 +112,22 @@ func (e Expected) Elements() int64 {
 
 // format fills a name template.
 func format(tmpl string, layer, expert int) string {
-	s := strings.ReplaceAll(tmpl, "{L}", strconv.Itoa(layer))
-	return strings.ReplaceAll(s, "{E}", strconv.Itoa(expert))
+	var b strings.Builder
+	b.Grow(len(tmpl) + 8)
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		if i < 0 || i+3 > len(tmpl) || tmpl[i+2] != '}' || (tmpl[i+1] != 'L' && tmpl[i+1] != 'E') {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		if tmpl[i+1] == 'L' {
+			b.WriteString(strconv.Itoa(layer))
+		} else {
+			b.WriteString(strconv.Itoa(expert))
+		}
+		tmpl = tmpl[i+3:]
+	}
 }
 
 // match compares a dotted name with a template segment by segment; {L} and

@@ -13,7 +13,13 @@ func (m *Model) has(t *Tensor, layer int) bool {
 // multi-token-prediction layers), then the tail.
 func (m *Model) HFTensors() []Expected {
 	f := m.Family
-	var out []Expected
+	perExpert := 0
+	for i := range f.Tensors {
+		if f.Tensors[i].Scope == ScopeExpert {
+			perExpert++
+		}
+	}
+	out := make([]Expected, 0, len(f.Tensors)+(m.Layers+m.MTPLayers)*(len(f.Tensors)+perExpert*max(m.Experts-1, 0)))
 	add := func(t *Tensor, layer, expert int) {
 		out = append(out, Expected{
 			Name: format(t.HF, layer, expert), Shape: t.Shape(m), Role: t.Role, Part: t.Part,
@@ -177,7 +183,8 @@ func Tally(m *Model, tensors []Expected) Counts {
 	for l := range layers {
 		layers[l] = LayerCounts{Layer: l, MoE: m.IsMoELayer(l), MTP: l >= m.Layers, Sliding: m.IsSlidingLayer(l)}
 	}
-	for _, t := range tensors {
+	for i := range tensors {
+		t := &tensors[i]
 		e := t.Elements()
 		if t.Layer >= m.Layers && t.Layer < n {
 			c.MTPByPart.Add(t.Part, e)

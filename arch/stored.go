@@ -44,10 +44,12 @@ func fp8Quantized(e *Expected) bool {
 
 // StoredTensors lists the checkpoint's tensors as a config describes them,
 // packed weights expanded to what is really stored.
-func (m *Model) StoredTensors() []Stored {
+func (m *Model) StoredTensors() []Stored { return m.StoredOf(m.HFTensors()) }
+
+// StoredOf is StoredTensors for a list HFTensors already made.
+func (m *Model) StoredOf(exp []Expected) []Stored {
 	dtype, width := DTypeBytes(m.TorchDType)
-	exp := m.HFTensors()
-	out := make([]Stored, 0, len(exp))
+	out := make([]Stored, 0, len(exp)+len(exp)/2)
 	for i := range exp {
 		e := &exp[i]
 		n := e.Elements()

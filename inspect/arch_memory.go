@@ -38,6 +38,7 @@ func archSet(w *weightSet, m *arch.Model, part arch.Part, layer int, params, byt
 // it) and the plain widths.
 func archWeightSets(m *arch.Model, tensors []archTensor) []*weightSet {
 	var sets []*weightSet
+	exp := m.HFTensors()
 	if tensors != nil {
 		w := newWeightSet("as stored", "stored", m.Layers)
 		recs := make([]tensorRec, 0, len(tensors))
@@ -73,7 +74,9 @@ func archWeightSets(m *arch.Model, tensors []archTensor) []*weightSet {
 		w := newWeightSet("checkpoint", "checkpoint", m.Layers)
 		var recs []tensorRec
 		dtype := ""
-		for _, s := range m.StoredTensors() {
+		stored := m.StoredOf(exp)
+		for i := range stored {
+			s := &stored[i]
 			archSet(w, m, s.Of.Part, s.Of.Layer, s.Params, s.Bytes)
 			if s.Params > 0 {
 				dtype = s.DType
@@ -87,11 +90,11 @@ func archWeightSets(m *arch.Model, tensors []archTensor) []*weightSet {
 		w.types = storedTypes(recs)
 		sets = append(sets, w)
 	}
-	exp := m.HFTensors()
 	for _, pw := range plainWidths {
 		w := newWeightSet(pw.name, "plain", m.Layers)
 		tensors := 0
-		for _, e := range exp {
+		for i := range exp {
+			e := &exp[i]
 			n := e.Elements()
 			archSet(w, m, e.Part, e.Layer, n, (n*pw.bits+7)/8)
 			if e.Layer < m.Layers {

@@ -326,3 +326,33 @@ func TestUnknownWithoutConfig(t *testing.T) {
 		t.Errorf("survey %+v", r.Survey)
 	}
 }
+
+// BenchmarkInspectDeepSeekV3Config is the largest family config: 62 layers
+// of 256 experts, about 47,000 tensors described.
+func BenchmarkInspectDeepSeekV3Config(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := Inspect(archData+"deepseek-v3/config.json", Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.WriteText(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzNamePattern(f *testing.F) {
+	f.Add("model.layers.12.mlp.experts.7.gate_proj.weight")
+	f.Add("blk.3.ffn_gate.5.weight")
+	f.Add("a.1.2.3")
+	f.Fuzz(func(t *testing.T, name string) {
+		p, layer, expert := namePattern(name)
+		if strings.Count(p, ".") != strings.Count(name, ".") || layer >= 1e6 || expert >= 1e6 {
+			t.Fatalf("%q -> %q %d %d", name, p, layer, expert)
+		}
+		if expert >= 0 && layer < 0 {
+			t.Fatalf("%q: expert %d without a layer", name, expert)
+		}
+	})
+}
