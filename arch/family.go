@@ -158,17 +158,6 @@ func (m *Model) IsSlidingLayer(layer int) bool {
 	return layer >= 0 && layer < len(m.SlidingLayers) && m.SlidingLayers[layer]
 }
 
-// CountMoELayers is the number of main layers with experts.
-func (m *Model) CountMoELayers() int {
-	n := 0
-	for l := 0; l < m.Layers; l++ {
-		if m.IsMoELayer(l) {
-			n++
-		}
-	}
-	return n
-}
-
 // registry lists every family in the order they are reported.
 var registry []*Family
 
@@ -317,16 +306,6 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 		return nil, &ConfigError{File: file, Msg: "not a JSON object: " + err.Error()}
 	}
 	return &Config{File: file, raw: raw}, nil
-}
-
-// tensor finds a declaration by role.
-func (f *Family) tensor(role string) *Tensor {
-	for i := range f.Tensors {
-		if f.Tensors[i].Role == role {
-			return &f.Tensors[i]
-		}
-	}
-	return nil
 }
 
 // Bounds far above any real model keep the arithmetic of callers (tensor

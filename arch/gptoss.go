@@ -90,12 +90,3 @@ func PackedShapes(p Packing, shape []int64) (blocks, scales []int64, ok bool) {
 	scales = append(append([]int64{}, lead...), out, in/32)
 	return blocks, scales, true
 }
-
-// PackedBytes is what the checkpoint spends on a packed tensor of n
-// values: MXFP4 stores half a byte per value and one scale byte per 32.
-func PackedBytes(p Packing, n int64) int64 {
-	if p == PackMXFP4 {
-		return n/2 + n/32
-	}
-	return 0
-}

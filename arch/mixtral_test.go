@@ -123,3 +123,13 @@ func load8x7B(t *testing.T) *Model {
 	}
 	return m
 }
+
+// tensor finds a declaration by role.
+func (f *Family) tensor(role string) *Tensor {
+	for i := range f.Tensors {
+		if f.Tensors[i].Role == role {
+			return &f.Tensors[i]
+		}
+	}
+	return nil
+}
