@@ -3,7 +3,6 @@ package inspect
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 
@@ -48,10 +47,9 @@ type MTPReport struct {
 // kept in l.unknown instead. Configs model/ reads, and unreadable ones, are
 // left to model/ (handled false), which reports them as before.
 func withArchConfig(l *loaded, cfgPath string) (handled bool, err error) {
+	// An absent or unreadable config is model/'s to report, as before.
 	data, err := os.ReadFile(cfgPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
+	if err != nil {
 		return false, nil
 	}
 	c, err := arch.ParseConfig(data, cfgPath)

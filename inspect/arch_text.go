@@ -11,7 +11,7 @@ import (
 // an unknown architecture.
 func (r *Report) writeArch(t *textWriter) {
 	if r.Arch == nil {
-		t.printf("Source  %s (%s): unknown architecture; figures inferred from tensor headers\n", printable(r.Source.Path), r.Source.Kind)
+		t.printf("Source  %s (%s): unknown architecture; figures inferred from tensor headers\n", archEscape(r.Source.Path), r.Source.Kind)
 		t.checkpoint(r)
 		t.survey(r.Survey)
 		t.findings(r)
@@ -28,9 +28,9 @@ func (r *Report) writeArch(t *textWriter) {
 	t.findings(r)
 }
 
-// printable escapes control and other non-printing characters of text
+// archEscape escapes control and other non-printing characters of text
 // taken from the inspected files.
-func printable(s string) string {
+func archEscape(s string) string {
 	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
 		return s
 	}
@@ -40,12 +40,12 @@ func printable(s string) string {
 
 func (t *textWriter) archHeader(r *Report) {
 	a, m := r.Arch, r.Arch.Model
-	t.printf("Model   %s (model_type %s), family %s, config from %s\n", printable(m.Architecture), printable(m.ModelType), a.Display, r.ConfigOrigin)
+	t.printf("Model   %s (model_type %s), family %s, config from %s\n", archEscape(m.Architecture), archEscape(m.ModelType), a.Display, r.ConfigOrigin)
 	src := r.Source.Kind
 	if r.Source.IndexPath != "" {
 		src += ", index " + r.Source.IndexPath
 	}
-	t.printf("Source  %s (%s)\n", printable(r.Source.Path), src)
+	t.printf("Source  %s (%s)\n", archEscape(r.Source.Path), src)
 	p := r.Params
 	layers := fmt.Sprintf("%d layers", m.Layers)
 	if p.DenseLayers > 0 {
@@ -81,7 +81,7 @@ func (t *textWriter) archHeader(r *Report) {
 		extra = append(extra, fmt.Sprintf("%d multi-token-prediction layer(s)", m.MTPLayers))
 	}
 	if m.Quantization != "" {
-		extra = append(extra, "checkpoint quantization "+printable(m.Quantization))
+		extra = append(extra, "checkpoint quantization "+archEscape(m.Quantization))
 	}
 	router := a.Router
 	if m.NormTopK && (a.Router == "softmax-topk") {
@@ -174,7 +174,7 @@ func (t *textWriter) survey(s *HeaderSurvey) {
 		if p.LooksExpert {
 			e = "yes"
 		}
-		tb.row(printable(p.Pattern), fmt.Sprint(p.Tensors), commas(p.Params), p.DType, e)
+		tb.row(archEscape(p.Pattern), fmt.Sprint(p.Tensors), commas(p.Params), p.DType, e)
 	}
 	t.flush(tb)
 	t.wrap("  ", "mxq knows: "+strings.Join(s.KnownFamilies, ", "))
