@@ -115,6 +115,10 @@ var tinyConfigs = map[string]map[string]any{
 		"first_k_dense_replace": 1, "q_lora_rank": 48, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
 		"v_head_dim": 16, "vocab_size": 100, "num_nextn_predict_layers": 1,
 		"quantization_config": map[string]any{"quant_method": "fp8", "weight_block_size": []int{32, 32}}},
+	"olmoe": {"model_type": "olmoe", "hidden_size": 64, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+		"num_experts": 8, "num_experts_per_tok": 2, "vocab_size": 100},
+	"phimoe": {"model_type": "phimoe", "hidden_size": 64, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+		"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 100, "attention_bias": true, "lm_head_bias": true},
 	"gpt_oss": {"model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
 		"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 100,
 		"quantization_config": map[string]any{"quant_method": "mxfp4"}},
@@ -229,6 +233,8 @@ func TestArchContradictions(t *testing.T) {
 		{"deepseek_v3", "kv_lora_rank", 24, "model.layers.0.self_attn.kv_a_proj_with_mqa.weight"},
 		{"deepseek_v3", "q_lora_rank", 40, "model.layers.0.self_attn.q_a_proj.weight"},
 		{"gpt_oss", "num_local_experts", 8, "model.layers.0.mlp.router.weight"},
+		{"olmoe", "num_key_value_heads", 2, "model.layers.0.self_attn.k_norm.weight"},
+		{"phimoe", "intermediate_size", 48, "model.layers.0.block_sparse_moe.experts.0.w1.weight"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.family+"/"+tt.key, func(t *testing.T) {
