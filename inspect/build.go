@@ -18,6 +18,10 @@ func build(l *loaded, o resolved) (*Report, error) {
 	}
 	if cfg == nil {
 		r.Checkpoint = l.ckpt
+		if len(l.tensors) > 0 {
+			r.Survey = survey(l.tensors)
+		}
+		r.Findings = append(r.Findings, ggufFamilyFindings(l)...)
 		sortFindings(r.Findings)
 		return r, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -33,6 +34,11 @@ type loaded struct {
 	ckpt    *CheckpointSummary
 	gguf    bool
 	notes   []Finding
+	// arch describes a model of a family outside model/ (see arch/);
+	// unknown is set when config.json names an architecture no family
+	// claims.
+	arch    *arch.Model
+	unknown error
 }
 
 // Inspect examines path, which may be
@@ -44,15 +50,25 @@ type loaded struct {
 //   - a .gguf file (config from its llama.* metadata);
 //   - a config.json alone.
 //
-// Only headers and metadata are read.
+// Only headers and metadata are read. For a checkpoint whose config names
+// an architecture mxq does not know, Inspect returns what the tensor
+// headers alone show together with an error matching arch.ErrUnknown.
 func Inspect(path string, opts Options) (*Report, error) {
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
 	}
 	l, err := load(path)
+	if l != nil && l.unknown != nil {
+		// Headers of a model mxq does not know: what they show, and the
+		// error naming the architecture.
+		return surveyReport(l), l.unknown
+	}
 	if err != nil {
 		return nil, err
+	}
+	if l.arch != nil {
+		return buildArch(l, o)
 	}
 	return build(l, o)
 }
@@ -126,6 +142,10 @@ func loadFolder(dir string) (*loaded, error) {
 }
 
 func loadConfigOnly(path, cfgPath string) (*loaded, error) {
+	l := &loaded{source: Source{Path: path, Kind: "config", ConfigPath: cfgPath}}
+	if handled, err := withArchConfig(l, cfgPath); handled || err != nil {
+		return l, err
+	}
 	cfg, err := model.LoadConfig(cfgPath)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,11 @@ type Report struct {
 	Settings Settings `json:"settings"`
 
 	Config *model.Config `json:"config"`
+	// Arch describes models of the families in arch/ other than Mixtral's
+	// (Config is then null); nil otherwise.
+	Arch *ArchReport `json:"arch,omitempty"`
+	// Survey is what the tensor headers of an unknown architecture show.
+	Survey *HeaderSurvey `json:"header_survey,omitempty"`
 	// ConfigOrigin says where Config came from: "config.json",
 	// "gguf metadata" or "inferred from tensor shapes".
 	ConfigOrigin string `json:"config_origin"`
@@ -83,6 +88,17 @@ type ParamReport struct {
 	// config alone (equal to Total and Active when the checkpoint matches).
 	ConfigTotal  int64 `json:"config_total"`
 	ConfigActive int64 `json:"config_active"`
+
+	// For families beyond Mixtral (see SCHEMA.md): always-on shared
+	// experts, the MLPs of dense layers (both part of Shared), the number
+	// of layers of each kind, parameters by part and the
+	// multi-token-prediction module(s), which are not part of Total.
+	SharedExperts int64       `json:"shared_experts,omitempty"`
+	DenseLayerFFN int64       `json:"dense_layer_ffn,omitempty"`
+	MoELayers     int         `json:"moe_layers,omitempty"`
+	DenseLayers   int         `json:"dense_layers,omitempty"`
+	ByPart        []PartCount `json:"by_part,omitempty"`
+	MTP           *MTPReport  `json:"mtp,omitempty"`
 }
 
 // RoleCount is the parameter count of one tensor role.

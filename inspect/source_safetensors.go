@@ -6,11 +6,39 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/model"
 )
 
 func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
+	l, err := readSafetensors(path, kind)
+	if err != nil {
+		return nil, err
+	}
+	if handled, err := withArchConfig(l, cfgPath); handled || err != nil {
+		return l, err
+	}
+	cfg, err := model.LoadConfig(cfgPath)
+	switch {
+	case err == nil:
+		l.cfg, l.origin, l.source.ConfigPath = cfg, "config.json", cfgPath
+	case errors.Is(err, fs.ErrNotExist):
+		cfg, notes, ierr := inferHF(l.tensors)
+		if ierr != nil {
+			// Not Mixtral's layout either: show what the headers hold.
+			l.unknown = &arch.UnknownError{File: path, Reason: "no config.json, and the tensors are not Mixtral's, Mistral's or Llama's"}
+			return l, nil
+		}
+		l.cfg, l.origin, l.notes = cfg, "inferred from tensor shapes", notes
+	default:
+		return nil, err
+	}
+	return l, nil
+}
+
+// readSafetensors reads the headers of a safetensors file, folder or index.
+func readSafetensors(path, kind string) (*loaded, error) {
 	ck, err := safetensors.OpenCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -39,20 +67,6 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	}
 	sort.Slice(sum.Shards, func(i, j int) bool { return sum.Shards[i].File < sum.Shards[j].File })
 	l.ckpt = sum
-
-	cfg, err := model.LoadConfig(cfgPath)
-	switch {
-	case err == nil:
-		l.cfg, l.origin, l.source.ConfigPath = cfg, "config.json", cfgPath
-	case errors.Is(err, fs.ErrNotExist):
-		cfg, notes, ierr := inferHF(l.tensors)
-		if ierr != nil {
-			return nil, ierr
-		}
-		l.cfg, l.origin, l.notes = cfg, "inferred from tensor shapes", notes
-	default:
-		return nil, err
-	}
 	return l, nil
 }
 

@@ -13,6 +13,10 @@ import (
 func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	t := &textWriter{w: bw}
+	if r.Arch != nil || r.Survey != nil {
+		r.writeArch(t)
+		return bw.Flush()
+	}
 	if r.Config == nil {
 		t.printf("Source  %s (%s): no model mxq can account for; metadata only\n", r.Source.Path, r.Source.Kind)
 		t.checkpoint(r)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/mxq-dev/mxq/convert"
@@ -35,13 +37,19 @@ or a config.json alone. Only headers are read.`,
 				KVType: c.String("kv-type"), FlashAttention: c.Bool("flash-attn"),
 				OffloadQuant: c.String("offload-type"), Layers: c.Bool("layers"),
 			})
-			if err != nil {
+			if err != nil && r == nil {
 				return err
 			}
+			// An unknown architecture still shows its tensor headers, then
+			// fails with the error naming it.
+			werr := r.WriteText
 			if c.Bool("json") {
-				return writeJSON(c.App.Writer, r)
+				werr = func(w io.Writer) error { return writeJSON(w, r) }
 			}
-			return r.WriteText(c.App.Writer)
+			if werr := werr(c.App.Writer); werr != nil {
+				return werr
+			}
+			return err
 		},
 	}
 }

@@ -1,0 +1,93 @@
+package arch
+
+// Mixtral, and the dense Mistral and Llama it shares its layout with: one
+// tensor table where the sparse block replaces the MLP when there are
+// experts. llama.cpp converts all three to its "llama" architecture.
+var Mixtral = register(&Family{
+	Name:          "mixtral",
+	Display:       "Mixtral/Mistral/Llama",
+	ModelTypes:    []string{"mixtral", "mistral", "llama"},
+	Architectures: []string{"MixtralForCausalLM", "MistralForCausalLM", "LlamaForCausalLM"},
+	GGUFArch:      "llama",
+	Router:        RouterSoftmaxTopK,
+	Parse:         parseMixtral,
+	KV:            gqaKV,
+	Tensors: concat(
+		[]Tensor{
+			embedding,
+			{Role: "attn_q", HF: "model.layers.{L}.self_attn.q_proj.weight", GGUF: "blk.{L}.attn_q.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: mat(qRows, hid), Keys: []string{"num_attention_heads", "head_dim", "hidden_size"}},
+			{Role: "attn_k", HF: "model.layers.{L}.self_attn.k_proj.weight", GGUF: "blk.{L}.attn_k.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: mat(kvRows, hid), Keys: []string{"num_key_value_heads", "head_dim", "hidden_size"}},
+			{Role: "attn_v", HF: "model.layers.{L}.self_attn.v_proj.weight", GGUF: "blk.{L}.attn_v.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: mat(kvRows, hid), Keys: []string{"num_key_value_heads", "head_dim", "hidden_size"}},
+			{Role: "attn_output", HF: "model.layers.{L}.self_attn.o_proj.weight", GGUF: "blk.{L}.attn_output.weight",
+				Part: PartAttention, Scope: ScopeLayer, Shape: mat(hid, qRows), Keys: []string{"num_attention_heads", "head_dim", "hidden_size"}},
+			{Role: "router", HF: "model.layers.{L}.block_sparse_moe.gate.weight", GGUF: "blk.{L}.ffn_gate_inp.weight",
+				Part: PartRouter, Scope: ScopeLayer, In: moeLayer, Shape: mat(nexp, hid), Keys: []string{"num_local_experts", "hidden_size"}},
+			{Role: "expert_gate", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", GGUF: "blk.{L}.ffn_gate_exps.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(ffn, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_down", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", GGUF: "blk.{L}.ffn_down_exps.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(hid, ffn), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_up", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", GGUF: "blk.{L}.ffn_up_exps.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(ffn, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+		},
+		gatedMLP("model.layers.{L}.mlp", "ffn", "", PartDenseFFN, ScopeLayer, denseLayer, ffn, "intermediate_size"),
+		llamaNorms(nil),
+		[]Tensor{finalNorm, lmHead},
+	),
+})
+
+// mixtralDefaults are transformers' MixtralConfig, MistralConfig and
+// LlamaConfig defaults for the keys real configs often omit.
+var mixtralDefaults = map[string]struct {
+	maxPos        int
+	eps, theta    float64
+	kvHeads       int // 0: num_attention_heads
+	experts       int
+	slidingWindow int
+}{
+	"mixtral": {maxPos: 4096 * 32, eps: 1e-5, theta: 1e6, kvHeads: 8, experts: 8},
+	"mistral": {maxPos: 4096 * 32, eps: 1e-6, theta: 1e4, kvHeads: 8, slidingWindow: 4096},
+	"llama":   {maxPos: 2048, eps: 1e-6, theta: 1e4},
+}
+
+func parseMixtral(c *Config) (*Model, error) {
+	m := &Model{}
+	kind := c.String("model_type")
+	if _, ok := mixtralDefaults[kind]; !ok {
+		kind = map[string]string{"MixtralForCausalLM": "mixtral", "MistralForCausalLM": "mistral", "LlamaForCausalLM": "llama"}[firstOf(c.Strings("architectures"))]
+	}
+	d := mixtralDefaults[kind]
+	c.common(m, d.kvHeads, d.maxPos, d.eps, d.theta)
+	m.Intermediate = c.Need("intermediate_size")
+	m.Experts = c.Int("num_local_experts", d.experts)
+	if m.Experts == 0 && firstOf(c.Strings("architectures")) == "MixtralForCausalLM" {
+		m.Experts = mixtralDefaults["mixtral"].experts // MixtralForCausalLM always builds a sparse block
+	}
+	if m.Experts <= 1 {
+		m.Experts, m.TopK = 1, 1
+	} else {
+		m.TopK = c.Int("num_experts_per_tok", 2)
+		if m.TopK <= 0 || m.TopK > m.Experts {
+			c.fail("num_experts_per_tok", "%d is not between 1 and num_local_experts %d", m.TopK, m.Experts)
+		}
+		m.ExpertIntermediate = m.Intermediate
+		m.NormTopK = true
+	}
+	if c.Has("sliding_window") {
+		m.SlidingWindow = c.Int("sliding_window", 0)
+	} else {
+		m.SlidingWindow = c.Int("sliding_window", d.slidingWindow)
+	}
+	return m, c.Err()
+}
+
+func firstOf(s []string) string {
+	for _, a := range s {
+		if _, ok := ByArchitecture(a); ok {
+			return a
+		}
+	}
+	return ""
+}
