@@ -14,13 +14,13 @@ func AttentionBlock(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, nil, err
 	}
-	resid, moeIn = attentionHalf(lw, d, h, workers)
+	resid, moeIn = attentionHalf(lw, d, h, workers, tap{})
 	return resid, moeIn, nil
 }
 
 // attentionHalf is the first half of decoderLayer.
-func attentionHalf(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid, moeIn [][]float32) {
-	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers)
+func attentionHalf(lw *LayerWeights, d Dims, h [][]float32, workers int, obs tap) (resid, moeIn [][]float32) {
+	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers, obs)
 	for t := range a {
 		for i, v := range h[t] {
 			a[t][i] += v
@@ -47,7 +47,7 @@ func MoEStreamed(router []float32, d Dims, x [][]float32, expert ExpertFunc, wor
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(router, d, x, expert, workers)
+	return moe(router, d, x, expert, workers, tap{})
 }
 
 // StreamOptions extend Options for RunStreamed.
