@@ -1,9 +1,6 @@
 package imatrix
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -112,80 +109,4 @@ func (c *Collector) Matrix(datasets []string, chunks, chunkSize int) *Matrix {
 		m.Entries = append(m.Entries, e)
 	}
 	return m
-}
-
-// ComputeOptions control Compute.
-type ComputeOptions struct {
-	// ChunkSize is the length of a chunk in tokens; each chunk is run on
-	// its own, at positions 0..ChunkSize-1, as llama-imatrix does.
-	ChunkSize int
-	// Chunks bounds the number of chunks; 0 runs every whole chunk
-	// (tokens past the last whole chunk are not used, as in llama-imatrix).
-	Chunks int
-	// BOS, if >= 0, replaces the first token of every chunk, as
-	// llama-imatrix does for a vocabulary that adds BOS; -1 feeds the
-	// tokens as given.
-	BOS int
-	// Workers bounds the goroutines of the forward pass (0: all cores).
-	Workers int
-	// Progress, if set, is called after each chunk with the tokens done
-	// and the total.
-	Progress func(done, total int64)
-}
-
-// errLastLayer ends a chunk's run after its last decoder layer: the output
-// head, which llama-imatrix does not collect, need not be read.
-var errLastLayer = errors.New("last layer done")
-
-// Compute runs src over tokens in chunks and collects the inputs of every
-// decoder-layer weight. It returns the collector and the number of chunks
-// run. Each chunk reads the model one layer (and one expert) at a time
-// through forward.RunStreamed, so memory holds the embeddings while they
-// are looked up, one layer's shared weights, one expert's matrices, the
-// chunk's activations and the statistics.
-func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o ComputeOptions) (*Collector, int, error) {
-	d := src.Dims()
-	if o.ChunkSize <= 0 {
-		return nil, 0, fmt.Errorf("imatrix: chunk size %d must be positive", o.ChunkSize)
-	}
-	chunks := len(tokens) / o.ChunkSize
-	if o.Chunks > 0 {
-		chunks = min(chunks, o.Chunks)
-	}
-	if chunks == 0 {
-		return nil, 0, fmt.Errorf("imatrix: %d tokens do not fill one chunk of %d", len(tokens), o.ChunkSize)
-	}
-	for i, id := range tokens[:chunks*o.ChunkSize] {
-		if id < 0 || id >= d.Vocab {
-			return nil, 0, fmt.Errorf("imatrix: token %d (id %d) is outside the vocabulary of %d", i, id, d.Vocab)
-		}
-	}
-	c := NewCollector(d)
-	chunk := make([]int, o.ChunkSize)
-	total := int64(chunks * o.ChunkSize)
-	for i := range chunks {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		copy(chunk, tokens[i*o.ChunkSize:])
-		if o.BOS >= 0 {
-			chunk[0] = o.BOS
-		}
-		_, err := forward.RunStreamed(src, chunk, forward.StreamOptions{
-			Options: forward.Options{Workers: o.Workers, Observe: c.Observe},
-			OnLayer: func(l int, _ *forward.LayerResult) error {
-				if l == d.Layers-1 {
-					return errLastLayer
-				}
-				return ctx.Err()
-			},
-		})
-		if err != nil && !errors.Is(err, errLastLayer) {
-			return nil, 0, fmt.Errorf("imatrix: chunk %d: %w", i, err)
-		}
-		if o.Progress != nil {
-			o.Progress(int64(i+1)*int64(o.ChunkSize), total)
-		}
-	}
-	return c, chunks, nil
 }
