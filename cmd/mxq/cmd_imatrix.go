@@ -36,7 +36,10 @@ Experts no token reached are reported; llama-quantize quantizes them without imp
 weights. --fill-unrouted gives them the mean statistics of their layer's other experts and
 lists them in the output's imatrix.mxq.filled_unrouted metadata.
 
-The model is read one layer and one expert at a time per chunk.`,
+The model is read layer by layer, each weight once (each expert once per group of tokens
+whose MoE block runs together): memory holds one layer's shared weights, one expert, the
+statistics and at most 2 GiB of activations; the hidden states of all chunks between layers
+go to a temporary file beyond 1 GiB.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (.imatrix.gguf, or .dat with --dat)", Required: true},
 			&cli.StringFlag{Name: "text", Usage: "calibrate on the text in `FILE`"},
@@ -117,7 +120,7 @@ func runImatrix(c *cli.Context) error {
 		return err
 	}
 	d := m.Source.Dims()
-	bar := newProgress(c, "imatrix (tokens)")
+	bar := newProgress(c, "imatrix (token-layers)")
 	start := time.Now()
 	coll, chunks, err := imatrix.Compute(c.Context, m.Source, tokens, imatrix.ComputeOptions{
 		ChunkSize: c.Int("chunk-size"), Chunks: c.Int("chunks"), BOS: bos, Workers: c.Int("threads"), Progress: bar.update,
