@@ -81,6 +81,48 @@ func (m *Matrix) Weights(name string, nPerRow, nMat int) (w []float32, ok bool, 
 	return e.weights(m.Legacy), true, nil
 }
 
+// ExpertWeights is matrix expert's part of Weights: nPerRow values.
+func (m *Matrix) ExpertWeights(name string, expert, nPerRow, nMat int) (w []float32, ok bool, err error) {
+	if expert < 0 || expert >= nMat {
+		return nil, false, fmt.Errorf("imatrix: entry %q: expert %d out of range [0,%d)", name, expert, nMat)
+	}
+	w, ok, err = m.Weights(name, nPerRow, nMat)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	return w[expert*nPerRow : (expert+1)*nPerRow], true, nil
+}
+
+// TensorShape describes a model weight as the quantizer sees it: its GGUF
+// name, row length and number of matrices (experts; 1 for a 2-D tensor).
+type TensorShape struct {
+	Name          string
+	NPerRow, NMat int
+}
+
+// CheckModel verifies that m was computed for a model with these weights:
+// every entry must name one of them and have its size. Weights without an
+// entry are allowed (llama-quantize quantizes them without importance
+// weights), and so is an entry for the output head, which llama-imatrix
+// collects on request.
+func (m *Matrix) CheckModel(tensors []TensorShape) error {
+	byName := make(map[string]TensorShape, len(tensors))
+	for _, t := range tensors {
+		byName[t.Name] = t
+	}
+	for _, e := range m.Entries {
+		t, ok := byName[e.Name]
+		if !ok {
+			return fmt.Errorf("imatrix: entry %q names no weight of the model (an importance matrix of another model?)", e.Name)
+		}
+		if len(e.InSum2) != t.NPerRow*t.NMat {
+			return fmt.Errorf("imatrix: entry %q has %d values (%d × %d), the model's weight needs %d × %d",
+				e.Name, len(e.InSum2), e.NMat, e.NPerRow, t.NMat, t.NPerRow)
+		}
+	}
+	return nil
+}
+
 // weights derives the entry's weights with llama-quantize's float32
 // arithmetic.
 func (e *Entry) weights(legacy bool) []float32 {

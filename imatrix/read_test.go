@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -273,6 +274,42 @@ func TestWeightsLookup(t *testing.T) {
 		if !ok || err == nil || !strings.Contains(err.Error(), "blk.0.ffn_gate_exps.weight") {
 			t.Errorf("%d × %d: ok %v, err %v; want an error naming the entry", c.nMat, c.nPerRow, ok, err)
 		}
+	}
+}
+
+func TestExpertWeightsAndCheckModel(t *testing.T) {
+	m, err := Read(fixture(t, "tiny-mixtral.partial.imatrix.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, _ := m.Weights("blk.1.ffn_down_exps.weight", 512, 8)
+	for e := range 8 {
+		w, ok, err := m.ExpertWeights("blk.1.ffn_down_exps.weight", e, 512, 8)
+		if !ok || err != nil || !slices.Equal(w, all[e*512:(e+1)*512]) {
+			t.Fatalf("expert %d: %v %v", e, ok, err)
+		}
+	}
+	if _, _, err := m.ExpertWeights("blk.1.ffn_down_exps.weight", 8, 512, 8); err == nil {
+		t.Error("expert 8 of 8 accepted")
+	}
+	var shapes []TensorShape
+	for l := range 2 {
+		for _, s := range []TensorShape{{"attn_q", 256, 1}, {"attn_k", 256, 1}, {"attn_v", 256, 1}, {"attn_output", 256, 1},
+			{"ffn_gate_inp", 256, 1}, {"ffn_gate_exps", 256, 8}, {"ffn_up_exps", 256, 8}, {"ffn_down_exps", 512, 8}} {
+			s.Name = "blk." + strconv.Itoa(l) + "." + s.Name + ".weight"
+			shapes = append(shapes, s)
+		}
+	}
+	shapes = append(shapes, TensorShape{"output.weight", 256, 1})
+	if err := m.CheckModel(shapes); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CheckModel(shapes[8:]); err == nil || !strings.Contains(err.Error(), `"blk.0.`) {
+		t.Errorf("a model without layer 0: %v", err)
+	}
+	shapes[7].NPerRow = 1024
+	if err := m.CheckModel(shapes); err == nil || !strings.Contains(err.Error(), `"blk.0.ffn_down_exps.weight" has 4096 values`) {
+		t.Errorf("a wider ffn_down: %v", err)
 	}
 }
 

@@ -117,11 +117,15 @@ func (m *Matrix) EncodeDat(w io.Writer) error {
 		if top == 0 {
 			continue
 		}
-		ncall := (int64(top) + int64(m.ChunkSize) - 1) / int64(m.ChunkSize)
+		// ceil(count / chunk size), exact for llama-imatrix's whole counts.
+		ncall := math.Ceil(float64(top) / float64(m.ChunkSize))
 		if ncall > math.MaxInt32 {
 			return fmt.Errorf("imatrix: entry %q: count %v is too large for the .dat format", e.Name, top)
 		}
 		keep = append(keep, stored{e, int32(ncall)})
+	}
+	if len(keep) == 0 {
+		return errors.New("imatrix: no entry has any token, so the .dat file would be empty")
 	}
 	bw := bufio.NewWriter(w)
 	le := func(v int32) { binary.Write(bw, binary.LittleEndian, v) }
