@@ -63,6 +63,30 @@ func TestImatrixAgreesWithLlama(t *testing.T) {
 	}
 }
 
+// TestImatrixFromGGUF computes the matrix from mxq's F32 GGUF of
+// tiny-mixtral (llama.cpp's tensor names and layouts, merged experts, q/k
+// rows permuted) and compares it with llama-imatrix's as above.
+func TestImatrixFromGGUF(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "tiny.f32.gguf")
+	if code, _, stderr := runCLI(t, "quantize", tiny, "--type", "F32", "-o", src, "-q"); code != exitOK {
+		t.Fatalf("quantize: exit %d: %s", code, stderr)
+	}
+	out := filepath.Join(dir, "tiny.imatrix.gguf")
+	if code, _, stderr := runCLI(t, "imatrix", src, "--tokens", filepath.Join(llamaImatrix, "ids.txt"), "--chunk-size", "128", "-o", out); code != exitOK {
+		t.Fatalf("imatrix: exit %d: %s", code, stderr)
+	}
+	got, err := imatrix.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := imatrix.Read(filepath.Join(llamaImatrix, "tiny-mixtral.imatrix.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareImatrix(t, got, want, 1e-4)
+}
+
 // compareImatrix checks entries, counts (exactly) and sums within tol
 // relative to the value, or to the mean value of its matrix for a value
 // below that mean: both forward passes round each activation to about 1e-7
