@@ -100,7 +100,7 @@ func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o Comp
 		if err != nil {
 			return nil, 0, fmt.Errorf("imatrix: layer %d: %w", l, err)
 		}
-		p := forward.LayerPieces{Layer: l, Workers: o.Workers, Observe: c.observeExperts}
+		p := forward.LayerPieces{Layer: l, Workers: o.Workers, Observe: c.perChunk(T)}
 		expert := func(e int) (*forward.Expert, error) { return src.Expert(l, e) }
 		for first := 0; first < chunks; first += group {
 			if err := ctx.Err(); err != nil {
@@ -116,11 +116,6 @@ func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o Comp
 				r, xc, err := p.Attention(lw, d, h)
 				if err != nil {
 					return nil, 0, fmt.Errorf("imatrix: layer %d: %w", l, err)
-				}
-				// The router's rows are those of one chunk's batch in
-				// llama.cpp, so the row rule applies per chunk.
-				if !d.Dense() {
-					c.Observe(model.TensorRole{Role: model.RoleRouter, Layer: l, Expert: -1}, xc)
 				}
 				resid, x = append(resid, r...), append(x, xc...)
 			}
@@ -147,11 +142,21 @@ func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o Comp
 	return c, chunks, nil
 }
 
-// observeExperts passes on everything but the router, which Compute
-// reports per chunk itself.
-func (c *Collector) observeExperts(w model.TensorRole, x [][]float32) {
-	if w.Role != model.RoleRouter {
-		c.Observe(w, x)
+// perChunk returns the Observer Compute runs a layer with. The router and
+// a dense MLP multiply every token of a group of chunks at once, where
+// llama.cpp multiplies one chunk's batch at a time, so their rows are
+// passed on one chunk (T rows) at a time for the row rule to apply per
+// chunk; an expert's rows, which no rule limits, are passed on whole.
+func (c *Collector) perChunk(T int) forward.Observer {
+	return func(w model.TensorRole, x [][]float32) {
+		switch w.Role {
+		case model.RoleRouter, model.RoleFFNGate, model.RoleFFNUp, model.RoleFFNDown:
+			for lo := 0; lo < len(x); lo += T {
+				c.Observe(w, x[lo:min(lo+T, len(x))])
+			}
+		default:
+			c.Observe(w, x)
+		}
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mxq-dev/mxq/forward"
@@ -103,5 +105,93 @@ func TestComputeCancelled(t *testing.T) {
 	cancel()
 	if _, _, err := Compute(ctx, m.Source, make([]int, 64), ComputeOptions{ChunkSize: 32, BOS: -1}); !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
+	}
+}
+
+// memSource is a small model held in memory with seeded random weights.
+type memSource struct {
+	d               forward.Dims
+	emb, norm, outW []float32
+	layers          []forward.LayerWeights
+}
+
+func newMemSource(d forward.Dims, seed uint64) *memSource {
+	r := rand.New(rand.NewPCG(seed, 7))
+	vec := func(n int, scale, offset float32) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = offset + scale*float32(r.NormFloat64())
+		}
+		return v
+	}
+	h, q, kv, in := d.Hidden, d.Heads*d.HeadDim, d.KVHeads*d.HeadDim, d.Intermediate
+	m := &memSource{d: d, emb: vec(d.Vocab*h, 1, 0), norm: vec(h, 0.1, 1), outW: vec(d.Vocab*h, 0.2, 0)}
+	for range d.Layers {
+		lw := forward.LayerWeights{AttnNorm: vec(h, 0.1, 1), FFNNorm: vec(h, 0.1, 1),
+			Q: vec(q*h, 0.2, 0), K: vec(kv*h, 0.2, 0), V: vec(kv*h, 0.2, 0), O: vec(h*q, 0.2, 0)}
+		experts := 1
+		if !d.Dense() {
+			lw.Router, experts = vec(d.Experts*h, 0.5, 0), d.Experts
+		}
+		for range experts {
+			lw.Experts = append(lw.Experts, forward.Expert{Gate: vec(in*h, 0.2, 0), Down: vec(h*in, 0.2, 0), Up: vec(in*h, 0.2, 0)})
+		}
+		m.layers = append(m.layers, lw)
+	}
+	return m
+}
+
+func (m *memSource) Dims() forward.Dims                         { return m.d }
+func (m *memSource) Embedding() ([]float32, error)              { return m.emb, nil }
+func (m *memSource) OutputNorm() ([]float32, error)             { return m.norm, nil }
+func (m *memSource) Output() ([]float32, error)                 { return m.outW, nil }
+func (m *memSource) Layer(i int) (*forward.LayerWeights, error) { return &m.layers[i], nil }
+func (m *memSource) Expert(i, e int) (*forward.Expert, error)   { return &m.layers[i].Experts[e], nil }
+func (m *memSource) LayerShared(i int) (*forward.LayerWeights, error) {
+	lw := m.layers[i]
+	lw.Experts = nil
+	return &lw, nil
+}
+
+// TestComputeRowRulePerChunk checks, for a MoE and a dense model and chunk
+// sizes below llama.cpp's 16-row minimum, between it and a physical batch,
+// and above a 512-token batch, that Compute, which runs the router and a
+// dense MLP over several chunks at once, applies the row rule per chunk
+// exactly as running chunk after chunk does.
+func TestComputeRowRulePerChunk(t *testing.T) {
+	base := forward.Dims{Hidden: 16, Intermediate: 24, Layers: 2, Heads: 2, KVHeads: 1, HeadDim: 8, Vocab: 50, RopeTheta: 1e4, RMSEps: 1e-5}
+	moe, dense := base, base
+	moe.Experts, moe.TopK = 4, 2
+	dense.Experts, dense.TopK = 1, 1
+	for _, d := range []forward.Dims{moe, dense} {
+		src := newMemSource(d, 3)
+		for _, chunkSize := range []int{8, 20, 520} {
+			tokens := make([]int, 3*chunkSize)
+			for i := range tokens {
+				tokens[i] = (i*7 + 3) % d.Vocab
+			}
+			want := chunkByChunk(t, src, tokens, chunkSize)
+			coll, chunks, err := Compute(context.Background(), src, tokens, ComputeOptions{ChunkSize: chunkSize, BOS: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := coll.Matrix(nil, chunks, chunkSize)
+			var names []string
+			for _, e := range got.Entries {
+				names = append(names, e.Name)
+			}
+			if len(got.Entries) != len(want.Entries) {
+				t.Fatalf("experts %d, chunk %d: entries %v, want %d", d.Experts, chunkSize, names, len(want.Entries))
+			}
+			for i, w := range want.Entries {
+				g := got.Entries[i]
+				if g.Name != w.Name || !slices.Equal(g.Counts, w.Counts) || !slices.Equal(g.InSum2, w.InSum2) {
+					t.Errorf("experts %d, chunk %d: %s counts %v, want %s counts %v (or sums differ)", d.Experts, chunkSize, g.Name, g.Counts, w.Name, w.Counts)
+				}
+			}
+			if chunkSize == 8 && slices.ContainsFunc(names, func(n string) bool { return !strings.Contains(n, "_exps") }) {
+				t.Errorf("experts %d, chunk 8: a plain product was collected: %v", d.Experts, names)
+			}
+		}
 	}
 }
