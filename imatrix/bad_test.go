@@ -200,7 +200,8 @@ func fuzzDecode(f *testing.F) {
 		}
 		var dat bytes.Buffer
 		if err := m.EncodeDat(&dat); err != nil {
-			if m.Legacy || m.ChunkSize > 0 && slices.ContainsFunc(m.Entries, func(e Entry) bool { return slices.Max(e.Counts) > 0 }) {
+			tooLarge := strings.Contains(err.Error(), "too large for the .dat format")
+			if m.Legacy || !tooLarge && m.ChunkSize > 0 && slices.ContainsFunc(m.Entries, func(e Entry) bool { return slices.Max(e.Counts) > 0 }) {
 				t.Fatalf("EncodeDat: %v", err)
 			}
 			return
@@ -209,4 +210,26 @@ func fuzzDecode(f *testing.F) {
 			t.Fatalf("re-reading the written .dat: %v", err)
 		}
 	})
+}
+
+// TestEncodeDatRefuses covers matrices the legacy format cannot hold.
+func TestEncodeDatRefuses(t *testing.T) {
+	entry := func(sum, count float32) Entry {
+		return Entry{Name: "blk.0.attn_q.weight", NPerRow: 1, NMat: 1, InSum2: []float32{sum}, Counts: []float32{count}}
+	}
+	for _, c := range []struct {
+		name, want string
+		m          Matrix
+	}{
+		{"unknown chunk size", "chunk size is unknown", Matrix{Entries: []Entry{entry(1, 1)}}},
+		{"no tokens", "no entry has any token", Matrix{ChunkSize: 4, Entries: []Entry{entry(0, 0)}}},
+		{"overflow", "too large for the .dat format", Matrix{ChunkSize: 1, Entries: []Entry{
+			{Name: "blk.0.ffn_up_exps.weight", NPerRow: 1, NMat: 2, InSum2: []float32{3e38, 1}, Counts: []float32{1, 4}}}}},
+		{"NaN", "is NaN", Matrix{ChunkSize: 1, Entries: []Entry{entry(float32(math.NaN()), 2)}}},
+	} {
+		var b bytes.Buffer
+		if err := c.m.EncodeDat(&b); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
 }

@@ -146,6 +146,9 @@ func (m *Matrix) EncodeDat(w io.Writer) error {
 				}
 				vals[i] = v / count * float32(s.ncall)
 			}
+			if i, bad := firstBad(vals); bad {
+				return fmt.Errorf("imatrix: entry %q: value %d is too large for the .dat format (%v × ncall %d)", e.Name, i, e.InSum2[i], s.ncall)
+			}
 		}
 		if err := writeF32(bw, vals); err != nil {
 			return err
