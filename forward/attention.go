@@ -3,15 +3,20 @@ package forward
 import (
 	"fmt"
 	"math"
+
+	"github.com/mxq-dev/mxq/model"
 )
 
 // attention runs the self-attention block on the normalised input x
 // ([T][Hidden], positions 0..T-1) and returns the o_proj output, before the
 // residual is added.
-func attention(lw *LayerWeights, d Dims, x [][]float32, workers int) [][]float32 {
+func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) [][]float32 {
 	T := len(x)
 	qDim, kvDim, hd := d.Heads*d.HeadDim, d.KVHeads*d.HeadDim, d.HeadDim
 	q, k, v := newMatrix(T, qDim), newMatrix(T, kvDim), newMatrix(T, kvDim)
+	obs.see(model.RoleAttnQ, -1, x)
+	obs.see(model.RoleAttnK, -1, x)
+	obs.see(model.RoleAttnV, -1, x)
 	matmul(lw.Q, qDim, d.Hidden, x, q, workers)
 	matmul(lw.K, kvDim, d.Hidden, x, k, workers)
 	matmul(lw.V, kvDim, d.Hidden, x, v, workers)
@@ -66,6 +71,7 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int) [][]float32
 		}
 	})
 
+	obs.see(model.RoleAttnOutput, -1, ctx)
 	o := newMatrix(T, d.Hidden)
 	matmul(lw.O, d.Hidden, qDim, ctx, o, workers)
 	return o

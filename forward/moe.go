@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/mxq-dev/mxq/model"
 )
 
 // MoEResult is what one sparse MoE block (or dense MLP) computed.
@@ -32,7 +34,7 @@ func MoE(lw *LayerWeights, d Dims, x [][]float32, workers int) (*MoEResult, erro
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(lw.Router, d, x, lw.expert, workers)
+	return moe(lw.Router, d, x, lw.expert, workers, tap{})
 }
 
 // MoEBlock is MoE with default parallelism, returning the block output, the
@@ -50,8 +52,8 @@ func (lw *LayerWeights) expert(e int) (*Expert, error) { return &lw.Experts[e], 
 
 // moe routes x through the gate matrix router (nil when dense) and runs the
 // chosen experts, calling expert once for each expert some token is routed
-// to.
-func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
+// to. obs sees the inputs of the router and of each expert's matrices.
+func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int, obs tap) (*MoEResult, error) {
 	T := len(x)
 	r := &MoEResult{TopK: make([][]int, T), Weights: make([][]float32, T)}
 	if d.Dense() {
@@ -60,6 +62,7 @@ func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int
 		}
 	} else {
 		r.RouterLogits = newMatrix(T, d.Experts)
+		obs.see(model.RoleRouter, -1, x)
 		matmul(router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
 		for t := range T {
 			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK)
@@ -95,7 +98,7 @@ func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(w, d, xs, workers)
+		y := expertMLP(w, d, xs, workers, obs.expert(d, e))
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {
@@ -152,10 +155,12 @@ func route(logits []float32, k int) ([]int, []float32) {
 
 // expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs. The gate and
 // up rows are computed together so each parallel chunk reads its slice of
-// both matrices once.
-func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int) [][]float32 {
+// both matrices once. obs sees the inputs of the three matrices.
+func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
+	obs.see(obs.gate, xs)
+	obs.see(obs.up, xs)
 	act := newMatrix(T, I)
 	parallelFor(I, rowGrain, workers, func(lo, hi int) {
 		gate := make([]float32, T)
@@ -171,6 +176,7 @@ func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int) [][]float32 {
 			}
 		}
 	})
+	obs.see(obs.down, act)
 	y := newMatrix(T, H)
 	matmul(ex.Down, H, I, act, y, workers)
 	return y

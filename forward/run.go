@@ -13,6 +13,9 @@ type Options struct {
 	Hidden bool
 	// MoEInputs collects MoEInputs.
 	MoEInputs bool
+	// Observe, if set, sees the input of every product with a decoder
+	// layer's weight matrices (not the output head).
+	Observe Observer
 }
 
 // Result is the output of Run. Per-layer slices are indexed [layer][pos].
@@ -52,14 +55,14 @@ func DecoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) (*LayerR
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, err
 	}
-	return decoderLayer(lw, d, h, lw.expert, workers)
+	return decoderLayer(lw, d, h, lw.expert, workers, tap{})
 }
 
 // decoderLayer runs one layer whose norms, attention weights and router lw
-// holds, fetching its experts through expert.
-func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, workers int) (*LayerResult, error) {
-	a, x := attentionHalf(lw, d, h, workers)
-	m, err := moe(lw.Router, d, x, expert, workers)
+// holds, fetching its experts through expert; obs sees its matrix inputs.
+func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, workers int, obs tap) (*LayerResult, error) {
+	a, x := attentionHalf(lw, d, h, workers, obs)
+	m, err := moe(lw.Router, d, x, expert, workers, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +123,7 @@ func run(src Source, d Dims, tokens []int, opts StreamOptions, layer layerFunc) 
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}
-		lr, err := decoderLayer(lw, d, h, expert, opts.Workers)
+		lr, err := decoderLayer(lw, d, h, expert, opts.Workers, tap{fn: opts.Observe, layer: l})
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}

@@ -5,6 +5,20 @@ package forward
 // added to) and the post-attention norm (moeIn, the MoE block's input). Only
 // lw's norms and attention weights are used. workers <= 0 means GOMAXPROCS.
 func AttentionBlock(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid, moeIn [][]float32, err error) {
+	return LayerPieces{Workers: workers}.Attention(lw, d, h)
+}
+
+// LayerPieces runs the two halves of decoder layer Layer separately, as
+// AttentionBlock and MoEStreamed do, and reports the input of every matrix
+// product to Observe (nil: none), as Run does.
+type LayerPieces struct {
+	Layer   int
+	Workers int // <= 0 means GOMAXPROCS
+	Observe Observer
+}
+
+// Attention is AttentionBlock for the layer.
+func (p LayerPieces) Attention(lw *LayerWeights, d Dims, h [][]float32) (resid, moeIn [][]float32, err error) {
 	if err := d.Check(); err != nil {
 		return nil, nil, err
 	}
@@ -14,13 +28,13 @@ func AttentionBlock(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, nil, err
 	}
-	resid, moeIn = attentionHalf(lw, d, h, workers)
+	resid, moeIn = attentionHalf(lw, d, h, p.Workers, tap{fn: p.Observe, layer: p.Layer})
 	return resid, moeIn, nil
 }
 
 // attentionHalf is the first half of decoderLayer.
-func attentionHalf(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid, moeIn [][]float32) {
-	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers)
+func attentionHalf(lw *LayerWeights, d Dims, h [][]float32, workers int, obs tap) (resid, moeIn [][]float32) {
+	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers, obs)
 	for t := range a {
 		for i, v := range h[t] {
 			a[t][i] += v
@@ -38,6 +52,12 @@ type ExpertFunc func(e int) (*Expert, error)
 // holds a single expert. router is the gate matrix [Experts][Hidden] (nil
 // for a dense model). The result is bit for bit that of MoE.
 func MoEStreamed(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
+	return LayerPieces{Workers: workers}.MoE(router, d, x, expert)
+}
+
+// MoE is MoEStreamed for the layer. Each token's result is independent of
+// the other rows of x, so the rows may come from several runs.
+func (p LayerPieces) MoE(router []float32, d Dims, x [][]float32, expert ExpertFunc) (*MoEResult, error) {
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
@@ -47,7 +67,7 @@ func MoEStreamed(router []float32, d Dims, x [][]float32, expert ExpertFunc, wor
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(router, d, x, expert, workers)
+	return moe(router, d, x, expert, p.Workers, tap{fn: p.Observe, layer: p.Layer})
 }
 
 // StreamOptions extend Options for RunStreamed.

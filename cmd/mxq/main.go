@@ -78,6 +78,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			convertCommand(),
 			validateCommand(),
 			benchCommand(),
+			imatrixCommand(),
 		},
 		// Usage mistakes get exit code 2, distinct from failures.
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {

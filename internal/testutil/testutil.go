@@ -53,6 +53,12 @@ func testdata(t testing.TB, name string) string {
 	return filepath.Join(dir, "testdata", name)
 }
 
+// Testdata returns the path of name in the module's testdata folder.
+func Testdata(t testing.TB, name string) string {
+	t.Helper()
+	return testdata(t, name)
+}
+
 var loadReference = sync.OnceValues(func() (*Reference, error) {
 	dir, err := root()
 	if err != nil {
