@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/quant"
 	"github.com/mxq-dev/mxq/quantplan"
 	"github.com/mxq-dev/mxq/report"
@@ -126,33 +127,50 @@ func (p *GGUFPlan) Report(out string) *report.Report {
 	return r
 }
 
+// Stage streams the conversion into a temporary file beside t.Path and
+// returns it with the report; nothing is at t.Path until output.Commit
+// puts it there. The caller discards the temporary.
+func (p *GGUFPlan) Stage(ctx context.Context, t output.Target) (*output.Staged, *report.Report, error) {
+	tmp, err := output.Stage(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := p.stageInto(ctx, tmp)
+	if err != nil {
+		tmp.Discard()
+		return nil, nil, err
+	}
+	return tmp, r, nil
+}
+
+func (p *GGUFPlan) stageInto(ctx context.Context, tmp *output.Staged) (*report.Report, error) {
+	stats, err := p.writeTo(ctx, tmp.File)
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.File.Sync(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", tmp.Path, err)
+	}
+	digest, err := fileSHA256(tmp.File)
+	if err != nil {
+		return nil, fmt.Errorf("hashing %s: %w", tmp.Path, err)
+	}
+	return measured(p.Report(tmp.Path), stats, []report.File{{Path: tmp.Path, Bytes: p.layout.Size(), SHA256: digest}}), nil
+}
+
 // Write streams the conversion into out through a temporary file in the
-// same folder, renamed over out only when everything succeeded.
+// same folder, moved to out only when everything succeeded and never over
+// a file that exists by then.
 func (p *GGUFPlan) Write(ctx context.Context, out string) (*report.Report, error) {
-	tmp, err := stage(out, false)
+	tmp, r, err := p.Stage(ctx, output.Target{Path: out, Kind: output.GGUF, Flag: "output"})
 	if err != nil {
 		return nil, err
 	}
-	defer tmp.cleanup()
-	stats, err := p.writeTo(ctx, tmp.file)
-	if err != nil {
+	defer tmp.Discard()
+	if _, err := output.Commit(tmp); err != nil {
 		return nil, err
 	}
-	if err := tmp.file.Sync(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	digest, err := fileSHA256(tmp.file)
-	if err != nil {
-		return nil, fmt.Errorf("hashing %s: %w", out, err)
-	}
-	if err := tmp.file.Close(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := os.Rename(tmp.path, out); err != nil {
-		return nil, fmt.Errorf("renaming output into place: %w", err)
-	}
-	tmp.kept = true
-	return measured(p.Report(out), stats, []report.File{{Path: out, Bytes: p.layout.Size(), SHA256: digest}}), nil
+	return r, nil
 }
 
 // Sink receives a conversion: sized first, then written at offsets by

@@ -38,7 +38,7 @@ func runConvert(c *cli.Context) error {
 	if f := strings.ToLower(c.String("format")); f != "safetensors" {
 		return usageError("convert writes --format safetensors; for GGUF output use mxq quantize --format gguf (got %q)", f)
 	}
-	out, err := newOutput(c)
+	th, err := thresholds(c)
 	if err != nil {
 		return err
 	}
@@ -47,5 +47,5 @@ func runConvert(c *cli.Context) error {
 		return err
 	}
 	opts.Bits = 16
-	return writeSafetensors(c, out, thresholds(c), opts, "converting")
+	return writeSafetensors(c, th, opts, "converting")
 }

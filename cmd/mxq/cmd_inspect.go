@@ -3,9 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/mxq-dev/mxq/convert"
 	"github.com/mxq-dev/mxq/inspect"
-	"github.com/mxq-dev/mxq/report"
 )
 
 func inspectCommand() *cli.Command {
@@ -54,14 +52,4 @@ func vramOfFile(path string) (any, error) {
 		return nil, err
 	}
 	return r.Memory, nil
-}
-
-// vramForPlan is the memory report of the source as it would be served at
-// the planned file type, for --dry-run.
-func vramForPlan(src *convert.Source, r *report.Report) (any, error) {
-	ir, err := inspect.Inspect(src.Path, inspect.Options{OffloadQuant: r.Target})
-	if err != nil {
-		return nil, err
-	}
-	return ir.Memory, nil
 }
