@@ -46,6 +46,12 @@ func PlanGGUF(src *Source, opts GGUFOptions) (*GGUFPlan, error) {
 		err     error
 	)
 	if src.IsGGUF() {
+		// The same tensor-set check as a conversion back to Hugging Face:
+		// a vocabulary-only or incomplete file is refused, not requantized
+		// into a model that has nothing to run.
+		if _, err := hfFromGGUF(src); err != nil {
+			return nil, err
+		}
 		if tensors, err = ggufFromGGUF(src); err != nil {
 			return nil, err
 		}

@@ -95,6 +95,11 @@ func (r *Report) checkThresholds() {
 		return // nothing was measured
 	}
 	for _, t := range r.Tensors {
+		// A value the output cannot hold is a breach whatever the
+		// thresholds: no error figure may hide it.
+		if n := t.Metrics.NaNOut + t.Metrics.InfOut - t.Metrics.NaNIn - t.Metrics.InfIn; n > 0 {
+			r.Breaches = append(r.Breaches, Breach{Tensor: t.Name, Metric: "non_finite_values", Value: float64(n)})
+		}
 		if th := r.Thresholds.MaxRelError; th > 0 && t.Metrics.RelFrobenius > th {
 			r.Breaches = append(r.Breaches, Breach{Tensor: t.Name, Metric: "rel_frobenius", Value: t.Metrics.RelFrobenius, Threshold: th})
 		}
