@@ -152,9 +152,6 @@ func Check(inputs []string, targets ...Target) error {
 			return err
 		}
 		outs[i] = p
-		if err := checkFolder(t); err != nil {
-			return err
-		}
 		for _, in := range ins {
 			if within(p, in) && within(in, p) {
 				return refuse(t, "is the input %s; choose another path", in.path)
@@ -172,6 +169,9 @@ func Check(inputs []string, targets ...Target) error {
 			if within(p, o) || within(o, p) {
 				return refuse(t, "collides with --%s %s; give each its own path outside the other", flagName(targets[j]), targets[j].Path)
 			}
+		}
+		if err := checkFolder(t); err != nil {
+			return err
 		}
 		if err := checkExisting(t); err != nil {
 			return err
