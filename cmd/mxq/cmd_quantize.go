@@ -31,7 +31,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "type", Usage: "GGUF file `TYPE`: " + strings.Join(fileTypeNames(), ", ")},
 			&cli.StringFlag{Name: "format", Usage: "gguf or safetensors (default: gguf for a .gguf output, else safetensors)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type per tensor, sizes, VRAM) without writing"},
-			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an earlier output of the same kind (a GGUF file, a checkpoint folder, a report)"},
 		}, reportFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "pure", Category: "GGUF", Usage: "every quantizable tensor gets the base type (llama-quantize --pure)"},
 			&cli.StringSliceFlag{Name: "tensor-type", Category: "GGUF", Usage: "`REGEX=TYPE` type override for matching tensor names; first match wins; repeatable"},
