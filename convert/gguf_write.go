@@ -150,16 +150,17 @@ func (p *GGUFPlan) Stage(ctx context.Context, t output.Target) (*output.Staged, 
 }
 
 func (p *GGUFPlan) stageInto(ctx context.Context, tmp *output.Staged) (*report.Report, error) {
-	stats, err := p.writeTo(ctx, tmp.File)
+	d := newOrderedDigest(tmp.File)
+	stats, err := p.writeTo(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	if err := tmp.File.Sync(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", tmp.Path, err)
 	}
-	digest, err := fileSHA256(tmp.File)
+	digest, err := d.Sum(p.layout.Size())
 	if err != nil {
-		return nil, fmt.Errorf("hashing %s: %w", tmp.Path, err)
+		return nil, err
 	}
 	return measured(p.Report(tmp.Path), stats, []report.File{{Path: tmp.Path, Bytes: p.layout.Size(), SHA256: digest}}), nil
 }
@@ -199,6 +200,23 @@ func (p *GGUFPlan) writeTo(ctx context.Context, w Sink) ([]TensorStats, error) {
 	offsets := make([]int64, len(p.tensors))
 	for i := range p.tensors {
 		offsets[i] = p.layout.TensorOffset(i)
+	}
+	// The alignment padding after each tensor is written too, so every
+	// byte of the file passes through w once (see orderedDigest).
+	for i, t := range p.tensors {
+		size, err := t.Type.RowSize(t.numElements())
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		end := p.layout.Size()
+		if i+1 < len(p.tensors) {
+			end = offsets[i+1]
+		}
+		if pad := end - offsets[i] - size; pad > 0 {
+			if _, err := w.WriteAt(make([]byte, pad), offsets[i]+size); err != nil {
+				return nil, fmt.Errorf("writing padding: %w", err)
+			}
+		}
 	}
 	var total int64
 	for _, t := range p.tensors {
