@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mxq-dev/mxq/internal/testutil"
@@ -174,5 +175,46 @@ func TestDryRunChecksLikeARun(t *testing.T) {
 		if code, _, stderr := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, stderr %q; want %d", bad, code, stderr, exitUsage)
 		}
+	}
+}
+
+// TestConcurrentRunsNeverReplace: two runs writing the same new output
+// without --force cannot both succeed; the file that stays is the one the
+// successful run wrote.
+func TestConcurrentRunsNeverReplace(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "same.gguf")
+	bits := []string{"8", "4"}
+	codes := make([]int, len(bits))
+	stdouts := make([]string, len(bits))
+	var wg sync.WaitGroup
+	for i, b := range bits {
+		wg.Go(func() {
+			codes[i], stdouts[i], _ = runCLI(t, "quantize", tiny, "-o", out, "--bits", b, "--json", "-q")
+		})
+	}
+	wg.Wait()
+	t.Logf("exit codes %v", codes)
+	won := -1
+	for i, code := range codes {
+		if code == exitOK {
+			if won >= 0 {
+				t.Fatal("both runs succeeded: one replaced the other's output")
+			}
+			won = i
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no run succeeded: exits %v", codes)
+	}
+	var r struct{ Files []struct{ SHA256 string } }
+	if err := json.Unmarshal([]byte(stdouts[won]), &r); err != nil || len(r.Files) != 1 {
+		t.Fatalf("report: %v", err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != r.Files[0].SHA256 {
+		t.Error("the file is not the one the successful run wrote")
 	}
 }
