@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,10 +34,10 @@ type runOutputs struct {
 // to be replaced (exit 2).
 func checkOutputs(c *cli.Context, kind output.Kind) (runOutputs, error) {
 	force := c.Bool("force")
-	o := runOutputs{model: output.Target{Path: c.String("output"), Kind: kind, Flag: "output", Replace: force}}
+	o := runOutputs{model: output.Target{Path: filepath.Clean(c.String("output")), Kind: kind, Flag: "output", Replace: force}}
 	targets := []output.Target{o.model}
 	if path := c.String("report"); path != "" {
-		o.report = &output.Target{Path: path, Kind: output.Report, Flag: "report", Replace: force}
+		o.report = &output.Target{Path: filepath.Clean(path), Kind: output.Report, Flag: "report", Replace: force}
 		targets = append(targets, *o.report)
 	}
 	inputs, err := output.Inputs(c.Args().First())

@@ -147,6 +147,12 @@ func Check(inputs []string, targets ...Target) error {
 	}
 	outs := make([]*place, len(targets))
 	for i, t := range targets {
+		switch filepath.Base(filepath.Clean(t.Path)) {
+		case ".", "..", string(filepath.Separator):
+			return refuse(t, "names no file or folder mxq can create")
+		}
+		t.Path = filepath.Clean(t.Path)
+		targets[i] = t
 		p, err := locate(t.Path)
 		if err != nil {
 			return err

@@ -111,6 +111,10 @@ func TestCheck(t *testing.T) {
 		{"GGUF file as a folder", "src", []Target{out("old.gguf", Checkpoint, true)}, "is not a folder"},
 		{"output folder missing", "src", []Target{out("nowhere/x.gguf", GGUF, false)}, "output folder " + at("nowhere") + " does not exist"},
 		{"output folder is a file", "src", []Target{out("old.gguf/x.gguf", GGUF, false)}, "is not a folder"},
+		{"trailing slash", "src", []Target{out("old-ckpt/", Checkpoint, false)}, "already exists"},
+		{"the current folder", "src", []Target{{Path: ".", Kind: Checkpoint, Replace: true}}, "names no file or folder"},
+		{"a parent", "src", []Target{{Path: "..", Kind: Checkpoint, Replace: true}}, "names no file or folder"},
+		{"the root", "src", []Target{{Path: "/", Kind: Checkpoint, Replace: true}}, "names no file or folder"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inputs, err := Inputs(at(tc.src))

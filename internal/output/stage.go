@@ -34,6 +34,7 @@ type Staged struct {
 // less the umask, so the output is as readable as anything else the user
 // creates.
 func Stage(t Target) (*Staged, error) {
+	t.Path = filepath.Clean(t.Path)
 	dir, base := filepath.Split(t.Path)
 	ext := filepath.Ext(base)
 	if t.Kind == Checkpoint {
