@@ -5,6 +5,7 @@ package output
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -34,5 +35,20 @@ func TestStagedMode(t *testing.T) {
 		if fi.Mode() != tc.want {
 			t.Errorf("%s: mode %v, want %v", tc.kind, fi.Mode(), tc.want)
 		}
+	}
+}
+
+// A folder the user may not write to is refused before the run.
+func TestCheckUnwritableFolder(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes to any folder")
+	}
+	dir := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	err := Check(nil, Target{Path: filepath.Join(dir, "x.gguf"), Kind: GGUF, Flag: "output"})
+	if err == nil || !strings.Contains(err.Error(), "not writable") {
+		t.Fatalf("error %v, want one saying the folder is not writable", err)
 	}
 }
