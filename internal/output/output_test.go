@@ -189,6 +189,22 @@ func TestCommit(t *testing.T) {
 			t.Fatalf("after a failed commit the folder holds %v", got)
 		}
 	})
+	t.Run("a failed commit restores what it replaced", func(t *testing.T) {
+		dir := t.TempDir()
+		gg := filepath.Join(dir, "m.gguf")
+		writeFile(t, gg, "GGUF earlier")
+		model := stageFile(t, Target{Path: gg, Kind: GGUF, Replace: true}, "GGUF new")
+		rep := stageFile(t, Target{Path: filepath.Join(dir, "r.json"), Kind: Report}, "{}")
+		writeFile(t, filepath.Join(dir, "r.json"), "someone else's")
+		if _, err := Commit(model, rep); !errors.Is(err, ErrExists) {
+			t.Fatalf("error %v, want ErrExists", err)
+		}
+		model.Discard()
+		rep.Discard()
+		if got := names(t, dir); len(got) != 2 || read(t, gg) != "GGUF earlier" {
+			t.Fatalf("after a failed commit: %v, m.gguf %q", got, read(t, gg))
+		}
+	})
 	t.Run("never replaces without Replace", func(t *testing.T) {
 		dir := t.TempDir()
 		for _, kind := range []Kind{GGUF, Checkpoint} {
