@@ -275,3 +275,12 @@ func TestCommit(t *testing.T) {
 		}
 	})
 }
+
+// Stage names a missing folder, not the temporary it could not create.
+func TestStageMissingFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nowhere")
+	_, err := Stage(Target{Path: filepath.Join(dir, "x.gguf"), Kind: GGUF})
+	if err == nil || !strings.Contains(err.Error(), "output folder "+dir+" does not exist") || strings.Contains(err.Error(), ".tmp") {
+		t.Fatalf("error %v", err)
+	}
+}

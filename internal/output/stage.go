@@ -54,6 +54,9 @@ func Stage(t Target) (*Staged, error) {
 			continue
 		}
 		if err != nil {
+			if err := checkFolder(t); err != nil {
+				return nil, err // names the folder, not the temporary
+			}
 			return nil, fmt.Errorf("creating %s: %w", t.Path, err)
 		}
 		return s, nil
