@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 
@@ -45,6 +46,14 @@ func (t *outTensor) rows() int {
 		n *= int(d)
 	}
 	return n
+}
+
+// storedAs names how the tensor's values are stored, for messages.
+func (t *outTensor) storedAs() string {
+	if t.enc == nil || t.enc == stRows {
+		return t.Type.String()
+	}
+	return "its quantized layout"
 }
 
 func (t *outTensor) numElements() int64 { return int64(t.rows()) * int64(t.cols()) }
@@ -303,6 +312,19 @@ func runEngine(ctx context.Context, tensors []*outTensor, offsets []int64, w io.
 	return out, nil
 }
 
+// culprit is, in the row of element i, the element of largest magnitude
+// among those stored as NaN or ±Inf: in a block whose scale overflowed,
+// the value that made it overflow.
+func culprit(in, deq []float32, i, cols int) int {
+	row := i / cols * cols
+	for j := row; j < row+cols; j++ {
+		if _, finite := quant.FindNonFinite(deq[j : j+1]); !finite && math.Abs(float64(in[j])) > math.Abs(float64(in[i])) {
+			i = j
+		}
+	}
+	return i
+}
+
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
 		return make([]T, n)
@@ -332,6 +354,14 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 	wk.deq = grow(wk.deq, n)
 	if err := t.encoder().encode(wk, t, c, in, wk.deq, w, offset); err != nil {
 		return nil, err
+	}
+	// A finite weight can still be stored as ±Inf or NaN: a block scale
+	// beyond F16's range (|w| above about 8e6 in Q8_0), a float rounding
+	// up past BF16's largest value. What a reader decodes is checked.
+	if i, finite := quant.FindNonFinite(wk.deq); !finite {
+		i = culprit(in, wk.deq, i, cols)
+		return nil, fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
+			t.Name, c.outRow+i/cols, i%cols, in[i], wk.deq[i], t.storedAs())
 	}
 	if err := st.AddRows(in, wk.deq); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)

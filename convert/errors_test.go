@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/testutil"
@@ -215,5 +218,121 @@ func TestRequantizeNeedsFlag(t *testing.T) {
 	}
 	if _, err := PlanGGUF(gsrc, GGUFOptions{FileType: ggml.FileTypeQ4_0, AllowRequantize: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A finite weight that the output type cannot hold (an F16 block scale
+// overflowing, a float rounding past BF16's largest value) is an error
+// naming the tensor and element, and nothing is written.
+func TestUnstorableValues(t *testing.T) {
+	const expert = "model.layers.1.block_sparse_moe.experts.3.w2.weight"
+	huge := func(t *testing.T) string { // 9.96e6: a Q8_0/Q4_0 scale of about 78000 > 65504
+		dir := testutil.CopyTiny(t)
+		poisonTensor(t, dir, expert, 7, 0x4b18)
+		return dir
+	}
+	floatMax := func(t *testing.T) string { // an F32 GGUF holding FLT_MAX
+		f32 := stTinyGGUF(t, ggml.FileTypeAllF32)
+		src, err := OpenSource(f32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ti, ok := src.GGUF().Tensor("blk.0.attn_output.weight")
+		if !ok {
+			t.Fatal("no attn_output")
+		}
+		_, base, _ := src.GGUF().Section(ti).Outer()
+		src.Close()
+		f, err := os.OpenFile(f32, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(math.MaxFloat32))
+		if _, err := f.WriteAt(b[:], base+4*(2*256+9)); err != nil {
+			t.Fatal(err)
+		}
+		return f32
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) string
+		ft    ggml.FileType
+		want  []string
+	}{
+		{"Q8_0 scale overflows F16", huge, ggml.FileTypeQ8_0, []string{"blk.1.ffn_down_exps.weight", "[768, 7]", "Inf"}},
+		{"Q4_0 scale overflows F16", huge, ggml.FileTypeQ4_0, []string{"blk.1.ffn_down_exps.weight", "[768, 7]"}},
+		{"FLT_MAX rounds to BF16 Inf", floatMax, ggml.FileTypeBF16, []string{"blk.0.attn_output.weight", "[2, 9]", "BF16", "+Inf"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.gguf")
+			err := convertDir(tc.setup(t), out, tc.ft)
+			if err == nil {
+				t.Fatal("conversion succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			assertNothingWritten(t, out)
+		})
+	}
+}
+
+// Quantizing a GGUF checks its tensor set as converting it back does: a
+// vocabulary-only or incomplete file is refused by every path.
+func TestGGUFTensorSetChecked(t *testing.T) {
+	incomplete := func(t *testing.T) string {
+		p, err := PlanGGUF(openTiny(t), GGUFOptions{FileType: ggml.FileTypeAllF32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []gguf.TensorInfo
+		for _, ti := range p.layout.Tensors() {
+			if ti.Name != "blk.1.attn_k.weight" {
+				kept = append(kept, ti)
+			}
+		}
+		l, err := gguf.NewLayout(p.layout.KV(), kept, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "incomplete.gguf")
+		err = gguf.WriteFile(path, l, func(_ int, ti gguf.TensorInfo, w io.Writer) error {
+			_, err := w.Write(make([]byte, ti.Size()))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		name string
+		path func(t *testing.T) string
+		want string
+	}{
+		{"vocabulary only", func(*testing.T) string { return "../formats/gguf/testdata/ggml-vocab-llama-spm.gguf" }, "no tensors"},
+		{"a tensor missing", incomplete, "blk.1.attn_k.weight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := OpenSource(tc.path(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			for _, ft := range []ggml.FileType{ggml.FileTypeQ4_K_M, ggml.FileTypeAllF32} {
+				if _, err := PlanGGUF(src, GGUFOptions{FileType: ft}); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("GGUF %s: error %v, want one mentioning %q", ft, err, tc.want)
+				}
+			}
+			for _, bits := range []int{16, 4} {
+				if _, err := PlanSafetensors(src, SafetensorsOptions{Bits: bits}); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("safetensors %d bits: error %v, want one mentioning %q", bits, err, tc.want)
+				}
+			}
+		})
 	}
 }

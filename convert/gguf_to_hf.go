@@ -17,6 +17,9 @@ import (
 // permutation. Rows are dequantized from whatever type the GGUF stores.
 func hfFromGGUF(src *Source) ([]hfTensor, error) {
 	f, cfg := src.gg, src.Config
+	if len(f.Tensors) == 0 {
+		return nil, fmt.Errorf("%s: the file holds no tensors (a vocabulary-only GGUF): there is no model to convert", f.Name)
+	}
 	used := map[string]bool{}
 	slabs := map[string][]*matrix{}
 	// matrices returns the tensor of role r split into slabs, or nil when

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/quant"
 	"github.com/mxq-dev/mxq/quantplan"
 	"github.com/mxq-dev/mxq/report"
@@ -45,6 +46,12 @@ func PlanGGUF(src *Source, opts GGUFOptions) (*GGUFPlan, error) {
 		err     error
 	)
 	if src.IsGGUF() {
+		// The same tensor-set check as a conversion back to Hugging Face:
+		// a vocabulary-only or incomplete file is refused, not requantized
+		// into a model that has nothing to run.
+		if _, err := hfFromGGUF(src); err != nil {
+			return nil, err
+		}
 		if tensors, err = ggufFromGGUF(src); err != nil {
 			return nil, err
 		}
@@ -126,33 +133,51 @@ func (p *GGUFPlan) Report(out string) *report.Report {
 	return r
 }
 
+// Stage streams the conversion into a temporary file beside t.Path and
+// returns it with the report; nothing is at t.Path until output.Commit
+// puts it there. The caller discards the temporary.
+func (p *GGUFPlan) Stage(ctx context.Context, t output.Target) (*output.Staged, *report.Report, error) {
+	tmp, err := output.Stage(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := p.stageInto(ctx, tmp)
+	if err != nil {
+		tmp.Discard()
+		return nil, nil, err
+	}
+	return tmp, r, nil
+}
+
+func (p *GGUFPlan) stageInto(ctx context.Context, tmp *output.Staged) (*report.Report, error) {
+	d := newOrderedDigest(tmp.File)
+	stats, err := p.writeTo(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.File.Sync(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", tmp.Path, err)
+	}
+	digest, err := d.Sum(p.layout.Size())
+	if err != nil {
+		return nil, err
+	}
+	return measured(p.Report(tmp.Path), stats, []report.File{{Path: tmp.Path, Bytes: p.layout.Size(), SHA256: digest}}), nil
+}
+
 // Write streams the conversion into out through a temporary file in the
-// same folder, renamed over out only when everything succeeded.
+// same folder, moved to out only when everything succeeded and never over
+// a file that exists by then.
 func (p *GGUFPlan) Write(ctx context.Context, out string) (*report.Report, error) {
-	tmp, err := stage(out, false)
+	tmp, r, err := p.Stage(ctx, output.Target{Path: out, Kind: output.GGUF, Flag: "output"})
 	if err != nil {
 		return nil, err
 	}
-	defer tmp.cleanup()
-	stats, err := p.writeTo(ctx, tmp.file)
-	if err != nil {
+	defer tmp.Discard()
+	if _, err := output.Commit(tmp); err != nil {
 		return nil, err
 	}
-	if err := tmp.file.Sync(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	digest, err := fileSHA256(tmp.file)
-	if err != nil {
-		return nil, fmt.Errorf("hashing %s: %w", out, err)
-	}
-	if err := tmp.file.Close(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := os.Rename(tmp.path, out); err != nil {
-		return nil, fmt.Errorf("renaming output into place: %w", err)
-	}
-	tmp.kept = true
-	return measured(p.Report(out), stats, []report.File{{Path: out, Bytes: p.layout.Size(), SHA256: digest}}), nil
+	return r, nil
 }
 
 // Sink receives a conversion: sized first, then written at offsets by
@@ -175,6 +200,23 @@ func (p *GGUFPlan) writeTo(ctx context.Context, w Sink) ([]TensorStats, error) {
 	offsets := make([]int64, len(p.tensors))
 	for i := range p.tensors {
 		offsets[i] = p.layout.TensorOffset(i)
+	}
+	// The alignment padding after each tensor is written too, so every
+	// byte of the file passes through w once (see orderedDigest).
+	for i, t := range p.tensors {
+		size, err := t.Type.RowSize(t.numElements())
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		end := p.layout.Size()
+		if i+1 < len(p.tensors) {
+			end = offsets[i+1]
+		}
+		if pad := end - offsets[i] - size; pad > 0 {
+			if _, err := w.WriteAt(make([]byte, pad), offsets[i]+size); err != nil {
+				return nil, fmt.Errorf("writing padding: %w", err)
+			}
+		}
 	}
 	var total int64
 	for _, t := range p.tensors {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/internal/testutil"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/quant"
@@ -188,11 +189,28 @@ func TestSafetensorsAtomic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Replace takes only an earlier checkpoint: a folder holding
+		// anything else is refused and kept as it is.
+		var refusal *output.Refusal
+		if _, err := p.Write(context.Background(), out); !errors.As(err, &refusal) || !strings.Contains(err.Error(), "keep-me") {
+			t.Fatalf("error %v, want a refusal naming keep-me", err)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Error("a folder that is not a checkpoint was touched")
+		}
+		stNoLeftovers(t, parent, "out")
+		if err := os.Remove(marker); err != nil {
+			t.Fatal(err)
+		}
+		old := filepath.Join(out, "model.safetensors")
+		if err := os.WriteFile(old, []byte("earlier output"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := p.Write(context.Background(), out); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(marker); err == nil {
-			t.Error("the old output survived the replacement")
+		if data, err := os.ReadFile(old); err != nil || string(data) == "earlier output" {
+			t.Error("the earlier output survived the replacement")
 		}
 		if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
 			t.Error(err)

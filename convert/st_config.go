@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/output"
 )
 
 // maxConfigSize bounds how much of a config.json is read; real ones are a
@@ -79,24 +81,10 @@ func pyFloat(v float64, bitSize int) json.Number {
 	return json.Number(s)
 }
 
-// hfSideFiles are the files besides config.json and the weights that a
-// Hugging Face model folder carries and a converted folder keeps as they
-// are: tokenizer, chat template and generation defaults.
-var hfSideFiles = []string{
-	"generation_config.json",
-	"tokenizer.json",
-	"tokenizer.model",
-	"tokenizer_config.json",
-	"special_tokens_map.json",
-	"added_tokens.json",
-	"chat_template.json",
-	"chat_template.jinja",
-}
-
 // existingSideFiles lists the side files present in dir.
 func existingSideFiles(dir string) []string {
 	var out []string
-	for _, name := range hfSideFiles {
+	for _, name := range output.SideFiles {
 		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
 			out = append(out, name)
 		}
@@ -110,7 +98,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}

@@ -2,64 +2,60 @@ package convert
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/report"
 )
 
 // ErrOutputExists is returned by Write when the output exists and
 // SafetensorsOptions.Replace is false.
-var ErrOutputExists = errors.New("output already exists")
+var ErrOutputExists = output.ErrExists
 
-// Write converts into the folder out. Everything is written into a
-// temporary folder ".OUT.tmp-*" beside out, which is renamed to out only
-// when every file is complete; on any error or cancellation the temporary
-// folder is removed and out is left as it was.
-func (p *SafetensorsPlan) Write(ctx context.Context, out string) (*report.Report, error) {
-	if err := p.checkOutput(out); err != nil {
-		return nil, err
-	}
-	tmp, err := stage(out, true)
+// Stage writes the conversion into a temporary folder beside t.Path and
+// returns it with the report; nothing is at t.Path until output.Commit
+// puts it there. The caller discards the temporary.
+func (p *SafetensorsPlan) Stage(ctx context.Context, t output.Target) (*output.Staged, *report.Report, error) {
+	tmp, err := output.Stage(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer tmp.cleanup()
-	stats, err := p.writeTo(ctx, tmp.path)
+	stats, err := p.writeTo(ctx, tmp.Tmp)
+	var files []report.File
+	if err == nil {
+		files, err = hashFolder(ctx, tmp.Tmp, t.Path)
+	}
 	if err != nil {
-		return nil, err
+		tmp.Discard()
+		return nil, nil, err
 	}
-	files, err := hashFolder(ctx, tmp.path, out)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(tmp.path, 0o755); err != nil {
-		return nil, err
-	}
-	if err := p.checkOutput(out); err != nil {
-		return nil, err
-	}
-	if err := replaceDir(tmp.path, out); err != nil {
-		return nil, err
-	}
-	tmp.kept = true
-	return measured(p.Report(out), stats, files), nil
+	return tmp, measured(p.Report(t.Path), stats, files), nil
 }
 
-func (p *SafetensorsPlan) checkOutput(out string) error {
-	if p.opts.Replace {
-		return nil
+// Write converts into the folder out. Everything is written into a
+// temporary folder ".OUT.tmp-*" beside out, which is moved to out only
+// when every file is complete; on any error or cancellation the temporary
+// folder is removed and out is left as it was. With Replace, an existing
+// out is replaced only if it holds nothing but a checkpoint's files.
+func (p *SafetensorsPlan) Write(ctx context.Context, out string) (*report.Report, error) {
+	t := output.Target{Path: out, Kind: output.Checkpoint, Flag: "output", Replace: p.opts.Replace}
+	if !t.Replace {
+		if _, err := os.Lstat(out); err == nil {
+			return nil, fmt.Errorf("%s: %w; pass --force to replace it", out, ErrOutputExists)
+		}
 	}
-	if _, err := os.Lstat(out); err == nil {
-		return fmt.Errorf("%s: %w; pass --force to replace it", out, ErrOutputExists)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
+	tmp, r, err := p.Stage(ctx, t)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	defer tmp.Discard()
+	if _, err := output.Commit(tmp); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // writeTo writes the shards and side files into the folder dir.
@@ -71,7 +67,7 @@ func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []Tens
 		}
 	}()
 	for _, s := range p.shards {
-		f, err := os.OpenFile(filepath.Join(dir, s.name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := os.OpenFile(filepath.Join(dir, s.name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if err != nil {
 			return nil, fmt.Errorf("creating output: %w", err)
 		}
@@ -103,7 +99,7 @@ func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []Tens
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := os.WriteFile(filepath.Join(dir, name), p.files[name], 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), p.files[name], 0o666); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
@@ -148,34 +144,6 @@ func hashFolder(ctx context.Context, dir, out string) ([]report.File, error) {
 		files = append(files, report.File{Path: filepath.Join(out, e.Name()), Bytes: size, SHA256: digest})
 	}
 	return files, nil
-}
-
-// replaceDir renames tmp to out. An existing out is first moved aside and
-// removed only once tmp is in place, and moved back if that fails.
-func replaceDir(tmp, out string) error {
-	if _, err := os.Lstat(out); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(tmp, out); err != nil {
-			return fmt.Errorf("renaming output into place: %w", err)
-		}
-		return nil
-	}
-	old, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".old-")
-	if err != nil {
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	if err := os.Remove(old); err != nil {
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	if err := os.Rename(out, old); err != nil {
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		if rerr := os.Rename(old, out); rerr != nil {
-			return fmt.Errorf("replacing %s: %w (the previous output is at %s)", out, err, old)
-		}
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	return os.RemoveAll(old)
 }
 
 // shardSet presents the shard files as one address space, each file at

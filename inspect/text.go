@@ -36,6 +36,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
+// WriteMemoryText renders only the memory section (weights, KV cache,
+// compute buffer, GPU fit, expert offload), as quantize --dry-run prints it.
+func (r *Report) WriteMemoryText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	(&textWriter{w: bw}).memory(r)
+	return bw.Flush()
+}
+
 type textWriter struct {
 	w *bufio.Writer
 }

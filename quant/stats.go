@@ -18,8 +18,10 @@ const (
 // Metrics summarises how far a dequantized tensor is from the original.
 //
 // Element pairs in which either side is NaN or ±Inf are counted in the
-// NaN*/Inf* fields and left out of every other figure, so that one bad
-// value is reported instead of poisoning the sums.
+// NaN*/Inf* fields and left out of the sums, so that one bad value is
+// reported instead of poisoning them. A finite value that comes back NaN
+// or ±Inf is an encoding failure, never hidden: the error figures then
+// take their worst values (RelErrorCap, -SNRCapDB, cosine -1).
 type Metrics struct {
 	RMSE         float64 `json:"rmse"`          // sqrt(mean((w-ŵ)²))
 	MaxAbsError  float64 `json:"max_abs_error"` // max |w-ŵ|
@@ -46,6 +48,7 @@ type Stats struct {
 	nAct   int
 
 	count, finite                int64
+	lost                         int64 // finite values that came back NaN or ±Inf
 	nanIn, infIn, nanOut, infOut int64
 	sse, sumW2, sumQ2, dot, maxE float64
 	sumY2, sumYErr2              float64
@@ -114,6 +117,7 @@ func (s *Stats) Merge(o *Stats) {
 	s.infIn += o.infIn
 	s.nanOut += o.nanOut
 	s.infOut += o.infOut
+	s.lost += o.lost
 	s.sse += o.sse
 	s.sumW2 += o.sumW2
 	s.sumQ2 += o.sumQ2
@@ -194,6 +198,9 @@ func (s *Stats) addRow(w, q []float32) {
 }
 
 func (s *Stats) countNonFinite(a, b float32) {
+	if isFinite32(a) {
+		s.lost++
+	}
 	switch {
 	case a != a:
 		s.nanIn++
@@ -244,6 +251,10 @@ func (s *Stats) Result() Metrics {
 			norm = math.Sqrt(s.sumW2) * math.Sqrt(s.sumQ2)
 		}
 		m.Cosine = min(1, max(-1, s.dot/norm))
+	}
+	if s.lost > 0 {
+		m.RelFrobenius, m.MatmulRelError = RelErrorCap, RelErrorCap
+		m.SNRdB, m.Cosine = -SNRCapDB, -1
 	}
 	return m
 }

@@ -100,9 +100,15 @@ func TestStatsNonFinite(t *testing.T) {
 	if m.NaNIn != 1 || m.InfIn != 2 || m.NaNOut != 1 || m.InfOut != 1 || m.Count != 6 {
 		t.Errorf("counts: %+v", m)
 	}
-	// Only the finite pairs (1,1) and (3,3) are measured: no error.
-	if m.RMSE != 0 || m.RelFrobenius != 0 || m.MatmulRelError != 0 || m.Cosine != 1 {
-		t.Errorf("finite pairs: %+v", m)
+	// The sums see only the finite pairs (1,1) and (3,3); but 2 came back
+	// NaN, so the error figures are the worst there are.
+	if m.RMSE != 0 || m.RelFrobenius != RelErrorCap || m.MatmulRelError != RelErrorCap || m.Cosine != -1 || m.SNRdB != -SNRCapDB {
+		t.Errorf("a finite value lost: %+v", m)
+	}
+	// Non-finite values carried through unchanged are counted, not errors.
+	m = statsOf(t, 3, 3, []float32{1, nan, 3}, []float32{1, nan, 3})
+	if m.NaNIn != 1 || m.NaNOut != 1 || m.RelFrobenius != 0 || m.Cosine != 1 {
+		t.Errorf("NaN carried through: %+v", m)
 	}
 	if _, err := json.Marshal(m); err != nil {
 		t.Errorf("JSON: %v", err)

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -99,5 +100,46 @@ func TestRender(t *testing.T) {
 	}
 	if commas(-1234567) != "-1,234,567" || commas(12) != "12" {
 		t.Error("commas")
+	}
+}
+
+// A value stored as NaN or ±Inf is a breach whatever the thresholds; a
+// plan (nothing measured) breaches nothing.
+func TestBreachesNonFiniteAndDryRun(t *testing.T) {
+	r := sample()
+	r.Tensors[1].Metrics.InfOut = 3
+	r.Summarize()
+	if len(r.Breaches) != 1 || r.Breaches[0].Tensor != "blk.0.attn_k.weight" || r.Breaches[0].Metric != "non_finite_values" || r.Breaches[0].Value != 3 {
+		t.Errorf("breaches %+v", r.Breaches)
+	}
+	p := sample()
+	p.DryRun = true
+	for i := range p.Tensors {
+		p.Tensors[i].Metrics = quant.Metrics{}
+	}
+	p.Thresholds = Thresholds{MaxRelError: 0.1, MinCosine: 0.99}
+	p.Summarize()
+	if p.Failed() {
+		t.Errorf("a plan breached %+v", p.Breaches)
+	}
+}
+
+func TestThresholdsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		th Thresholds
+		ok bool
+	}{
+		{Thresholds{}, true},
+		{Thresholds{MaxRelError: 0.2, MinCosine: 0.99}, true},
+		{Thresholds{MinCosine: -1}, true},
+		{Thresholds{MaxRelError: -1}, false},
+		{Thresholds{MaxRelError: math.NaN()}, false},
+		{Thresholds{MaxRelError: math.Inf(1)}, false},
+		{Thresholds{MinCosine: 99}, false},
+		{Thresholds{MinCosine: math.NaN()}, false},
+	} {
+		if err := tc.th.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%+v: error %v", tc.th, err)
+		}
 	}
 }

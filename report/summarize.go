@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 
@@ -90,7 +91,15 @@ func addExpert(m map[[2]int]*Expert, layer, expert int, tensor string, params in
 
 func (r *Report) checkThresholds() {
 	r.Breaches = []Breach{}
+	if r.DryRun {
+		return // nothing was measured
+	}
 	for _, t := range r.Tensors {
+		// A value the output cannot hold is a breach whatever the
+		// thresholds: no error figure may hide it.
+		if n := t.Metrics.NaNOut + t.Metrics.InfOut - t.Metrics.NaNIn - t.Metrics.InfIn; n > 0 {
+			r.Breaches = append(r.Breaches, Breach{Tensor: t.Name, Metric: "non_finite_values", Value: float64(n)})
+		}
 		if th := r.Thresholds.MaxRelError; th > 0 && t.Metrics.RelFrobenius > th {
 			r.Breaches = append(r.Breaches, Breach{Tensor: t.Name, Metric: "rel_frobenius", Value: t.Metrics.RelFrobenius, Threshold: th})
 		}
@@ -98,6 +107,18 @@ func (r *Report) checkThresholds() {
 			r.Breaches = append(r.Breaches, Breach{Tensor: t.Name, Metric: "cosine", Value: t.Metrics.Cosine, Threshold: th})
 		}
 	}
+}
+
+// Validate refuses thresholds no tensor can be held to: a negative or
+// non-finite maximum error, a minimum cosine outside [-1, 1].
+func (t Thresholds) Validate() error {
+	if !(t.MaxRelError >= 0) || math.IsInf(t.MaxRelError, 0) {
+		return fmt.Errorf("--max-rel-error must be a finite number ≥ 0, got %g", t.MaxRelError)
+	}
+	if !(t.MinCosine >= -1 && t.MinCosine <= 1) {
+		return fmt.Errorf("--min-cosine must be between -1 and 1, got %g", t.MinCosine)
+	}
+	return nil
 }
 
 // Failed reports whether any threshold was breached.

@@ -60,7 +60,7 @@ func writeJSONFile(path string, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("tokenizer: encode %s: %w", path, err)
 	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return os.WriteFile(path, b.Bytes(), 0o666)
 }
 
 // tokenName returns the text of token id, or "" if out of range.
@@ -112,7 +112,7 @@ func (v *Vocab) WriteHF(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), v.SentencePieceModel().Marshal(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), v.SentencePieceModel().Marshal(), 0o666); err != nil {
 		return err
 	}
 	if err := writeJSONFile(filepath.Join(dir, "tokenizer.json"), v.hfTokenizerJSON()); err != nil {

@@ -24,7 +24,7 @@ metadata. The folder is written beside OUTDIR and renamed when complete.`,
 			&cli.StringFlag{Name: "dtype", Usage: "`DTYPE` to write: bf16, fp16 or fp32 (default: bf16 for a GGUF, else the source's)"},
 			&cli.StringFlag{Name: "shard-size", Value: "5GB", Usage: "largest shard, as `SIZE` in bytes, KB/MB/GB or KiB/MiB/GiB"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan without writing"},
-			&cli.BoolFlag{Name: "force", Usage: "replace an existing OUTDIR"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an earlier checkpoint folder at OUTDIR (and an earlier report)"},
 		}, reportFlags()...),
 		OnUsageError: onUsageError,
 		Action:       runConvert,
@@ -38,7 +38,7 @@ func runConvert(c *cli.Context) error {
 	if f := strings.ToLower(c.String("format")); f != "safetensors" {
 		return usageError("convert writes --format safetensors; for GGUF output use mxq quantize --format gguf (got %q)", f)
 	}
-	out, err := newOutput(c)
+	th, err := thresholds(c)
 	if err != nil {
 		return err
 	}
@@ -47,5 +47,5 @@ func runConvert(c *cli.Context) error {
 		return err
 	}
 	opts.Bits = 16
-	return writeSafetensors(c, out, thresholds(c), opts, "converting")
+	return writeSafetensors(c, th, opts, "converting")
 }

@@ -5,9 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mxq-dev/mxq/convert"
 	"github.com/mxq-dev/mxq/inspect"
-	"github.com/mxq-dev/mxq/report"
 )
 
 func inspectCommand() *cli.Command {
@@ -62,14 +60,4 @@ func vramOfFile(path string) (any, error) {
 		return nil, err
 	}
 	return r.Memory, nil
-}
-
-// vramForPlan is the memory report of the source as it would be served at
-// the planned file type, for --dry-run.
-func vramForPlan(src *convert.Source, r *report.Report) (any, error) {
-	ir, err := inspect.Inspect(src.Path, inspect.Options{OffloadQuant: r.Target})
-	if err != nil {
-		return nil, err
-	}
-	return ir.Memory, nil
 }

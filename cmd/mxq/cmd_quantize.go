@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/mxq-dev/mxq/convert"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/inspect"
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/quantplan"
 	"github.com/mxq-dev/mxq/report"
 )
@@ -31,7 +31,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "type", Usage: "GGUF file `TYPE`: " + strings.Join(fileTypeNames(), ", ")},
 			&cli.StringFlag{Name: "format", Usage: "gguf or safetensors (default: gguf for a .gguf output, else safetensors)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type per tensor, sizes, VRAM) without writing"},
-			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an earlier output of the same kind (a GGUF file, a checkpoint folder, a report)"},
 		}, reportFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "pure", Category: "GGUF", Usage: "every quantizable tensor gets the base type (llama-quantize --pure)"},
 			&cli.StringSliceFlag{Name: "tensor-type", Category: "GGUF", Usage: "`REGEX=TYPE` type override for matching tensor names; first match wins; repeatable"},
@@ -158,19 +158,22 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := newOutput(c)
+	th, err := thresholds(c)
 	if err != nil {
 		return err
 	}
-	th := thresholds(c)
 	if format == "safetensors" {
-		return runQuantizeSafetensors(c, out, th)
+		return runQuantizeSafetensors(c, th)
 	}
 	ft, err := ggufFileType(c)
 	if err != nil {
 		return err
 	}
 	plan, err := planOptions(c)
+	if err != nil {
+		return err
+	}
+	outs, err := checkOutputs(c, output.GGUF)
 	if err != nil {
 		return err
 	}
@@ -187,21 +190,25 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var r *report.Report
 	if c.Bool("dry-run") {
-		r = p.Report(out)
-		r.VRAM, err = vramForPlan(src, r)
-	} else {
-		r, err = p.Write(c.Context, out)
-		bar.finish()
-		if err == nil {
-			r.VRAM, err = vramOfFile(out)
+		r := p.Report(outs.model.Path)
+		mem, err := inspect.Inspect(src.Path, inspect.Options{OffloadQuant: r.Target})
+		if err != nil {
+			return err
 		}
+		r.VRAM = mem.Memory
+		return outs.finish(c, r, th, nil, mem)
 	}
+	staged, r, err := p.Stage(c.Context, outs.model)
+	bar.finish()
 	if err != nil {
 		return err
 	}
-	return finishReport(c, r, th)
+	defer staged.Discard()
+	if r.VRAM, err = vramOfFile(staged.Tmp); err != nil {
+		return err
+	}
+	return outs.finish(c, r, th, staged, nil)
 }
 
 // reportFlags are the flags of the commands that write a checkpoint and
@@ -218,42 +225,11 @@ func reportFlags() []cli.Flag {
 	}
 }
 
-// newOutput returns --output, refusing an existing one unless --force or
-// --dry-run is given.
-func newOutput(c *cli.Context) (string, error) {
-	out := c.String("output")
-	if !c.Bool("dry-run") && !c.Bool("force") {
-		if _, err := os.Stat(out); err == nil {
-			return "", fmt.Errorf("%s already exists; pass --force to replace it", out)
-		}
-	}
-	return out, nil
-}
-
 // thresholds reads --max-rel-error and --min-cosine.
-func thresholds(c *cli.Context) report.Thresholds {
-	return report.Thresholds{MaxRelError: c.Float64("max-rel-error"), MinCosine: c.Float64("min-cosine")}
-}
-
-// finishReport prints and saves the report and turns threshold breaches
-// into exit code 3.
-func finishReport(c *cli.Context, r *report.Report, th report.Thresholds) error {
-	r.Thresholds = th
-	r.Summarize()
-	if path := c.String("report"); path != "" {
-		if err := writeJSONFile(path, r); err != nil {
-			return err
-		}
+func thresholds(c *cli.Context) (report.Thresholds, error) {
+	th := report.Thresholds{MaxRelError: c.Float64("max-rel-error"), MinCosine: c.Float64("min-cosine")}
+	if err := th.Validate(); err != nil {
+		return th, usageError("%v", err)
 	}
-	if c.Bool("json") {
-		if err := writeJSON(c.App.Writer, r); err != nil {
-			return err
-		}
-	} else if err := r.WriteText(c.App.Writer, 0); err != nil {
-		return err
-	}
-	if r.Failed() {
-		return &codedError{code: exitThresholds, err: fmt.Errorf("%d tensors breached the validation thresholds (output and report were written)", len(r.Breaches))}
-	}
-	return nil
+	return th, nil
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mxq-dev/mxq/convert"
+	"github.com/mxq-dev/mxq/inspect"
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/report"
 )
 
@@ -49,7 +51,7 @@ func safetensorsOptions(c *cli.Context) (convert.SafetensorsOptions, error) {
 
 // runQuantizeSafetensors is quantize with safetensors output: a plain bf16
 // or fp16 checkpoint at 16 bits, an integer layout at 8 or 4.
-func runQuantizeSafetensors(c *cli.Context, out string, th report.Thresholds) error {
+func runQuantizeSafetensors(c *cli.Context, th report.Thresholds) error {
 	for _, name := range ggufOnlyFlags {
 		if c.IsSet(name) {
 			return usageError("--%s is for GGUF output; safetensors output takes --bits, --layout, --group-size and --dtype", name)
@@ -71,12 +73,16 @@ func runQuantizeSafetensors(c *cli.Context, out string, th report.Thresholds) er
 	opts.QuantizeEmbeddings = c.Bool("quantize-embeddings")
 	opts.QuantizeHead = c.Bool("quantize-head")
 	opts.AllowRequantize = c.Bool("allow-requantize")
-	return writeSafetensors(c, out, th, opts, "quantizing")
+	return writeSafetensors(c, th, opts, "quantizing")
 }
 
 // writeSafetensors plans and writes (or, with --dry-run, only plans) a
 // safetensors folder and reports on it.
-func writeSafetensors(c *cli.Context, out string, th report.Thresholds, opts convert.SafetensorsOptions, what string) error {
+func writeSafetensors(c *cli.Context, th report.Thresholds, opts convert.SafetensorsOptions, what string) error {
+	outs, err := checkOutputs(c, output.Checkpoint)
+	if err != nil {
+		return err
+	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {
 		return err
@@ -91,20 +97,28 @@ func writeSafetensors(c *cli.Context, out string, th report.Thresholds, opts con
 	if err != nil {
 		return err
 	}
-	var r *report.Report
 	if c.Bool("dry-run") {
-		r = p.Report(out)
-	} else {
-		r, err = p.Write(c.Context, out)
-		bar.finish()
-		if err != nil {
-			return err
+		r := p.Report(outs.model.Path)
+		// The memory estimate is an extra: a source inspect cannot
+		// account for leaves it out rather than failing the plan.
+		mem, err := inspect.Inspect(src.Path, inspect.Options{})
+		if err == nil && mem.Memory != nil {
+			r.VRAM = mem.Memory
+		} else {
+			mem = nil
 		}
-		// The memory estimate is an extra; a layout inspect does not
-		// read leaves it out rather than failing a finished run.
-		if vram, err := vramOfFile(out); err == nil {
-			r.VRAM = vram
-		}
+		return outs.finish(c, r, th, nil, mem)
 	}
-	return finishReport(c, r, th)
+	staged, r, err := p.Stage(c.Context, outs.model)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	defer staged.Discard()
+	// The memory estimate is an extra; a layout inspect does not read
+	// leaves it out rather than failing a finished run.
+	if vram, err := vramOfFile(staged.Tmp); err == nil {
+		r.VRAM = vram
+	}
+	return outs.finish(c, r, th, staged, nil)
 }

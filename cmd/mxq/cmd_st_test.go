@@ -75,7 +75,7 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 
 	// An existing folder is kept without --force and replaced with it.
 	code, _, stderr = runCLI(t, "quantize", tiny, "-o", ct, "--bits", "8", "-q")
-	if code != exitError || !strings.Contains(stderr, "--force") {
+	if code != exitUsage || !strings.Contains(stderr, "--force") {
 		t.Errorf("exit %d, stderr %q for an existing output", code, stderr)
 	}
 	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", ct, "--bits", "8", "--layout", "gptq", "--force", "-q"); code != exitOK {
@@ -125,7 +125,7 @@ func TestConvertCLI(t *testing.T) {
 		t.Errorf("exit %d, stderr %q for --format gguf", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "convert", gguf, "-o", hf)
-	if code != exitError || !strings.Contains(stderr, "--force") {
+	if code != exitUsage || !strings.Contains(stderr, "--force") {
 		t.Errorf("exit %d, stderr %q for an existing output", code, stderr)
 	}
 }

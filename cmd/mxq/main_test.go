@@ -36,7 +36,7 @@ func TestExitCodes(t *testing.T) {
 		{"bits and type disagree", []string{"quantize", tiny, "-o", filepath.Join(dir, "x.gguf"), "--bits", "4", "--type", "Q8_0"}, exitUsage, "4-bit"},
 		{"bad tensor-type", []string{"quantize", tiny, "-o", filepath.Join(dir, "x.gguf"), "--bits", "4", "--tensor-type", "attn_k"}, exitUsage, "REGEX=TYPE"},
 		{"missing input", []string{"inspect", filepath.Join(dir, "nope")}, exitError, "nope"},
-		{"existing output", []string{"quantize", tiny, "-o", existing, "--bits", "8"}, exitError, "--force"},
+		{"existing output", []string{"quantize", tiny, "-o", existing, "--bits", "8"}, exitUsage, "--force"},
 		{"thresholds", []string{"quantize", tiny, "-o", filepath.Join(dir, "q4.gguf"), "--bits", "4", "--max-rel-error", "0.01", "--report", filepath.Join(dir, "r.json")}, exitThresholds, "thresholds"},
 	}
 	for _, tc := range tests {
