@@ -2,9 +2,12 @@ package inspect
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/model"
@@ -18,6 +21,11 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	defer ck.Close()
 
 	l := &loaded{source: Source{Path: path, Kind: kind, IndexPath: ck.IndexPath}}
+	if kind == "safetensors-file" {
+		if f, ok := shardFinding(path); ok {
+			l.notes = append(l.notes, f)
+		}
+	}
 	sum := &CheckpointSummary{Format: "safetensors", Files: len(ck.Files), IndexTotalSize: ck.TotalSize}
 	shards := map[string]*ShardCount{}
 	for _, f := range ck.Files {
@@ -54,6 +62,32 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// shardName is the Hub's name for one shard of a sharded checkpoint:
+// model-00001-of-00003.safetensors.
+var shardName = regexp.MustCompile(`^.+-([0-9]+)-of-([0-9]+)\.safetensors$`)
+
+// shardFinding says plainly that path, given alone, is one shard of a
+// sharded checkpoint, and names what to inspect instead.
+func shardFinding(path string) (Finding, bool) {
+	m := shardName.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return Finding{}, false
+	}
+	part, err1 := strconv.Atoi(m[1])
+	total, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil || total < 2 {
+		return Finding{}, false
+	}
+	dir := filepath.Dir(path)
+	instead := fmt.Sprintf("the folder %s, which should hold all %d shards and their index", dir, total)
+	if idx, _ := filepath.Glob(filepath.Join(dir, "*.safetensors.index.json")); len(idx) == 1 {
+		instead = fmt.Sprintf("the folder %s (or its index %s)", dir, filepath.Base(idx[0]))
+	}
+	return Finding{SeverityError, "single-shard", fmt.Sprintf(
+		"%s is shard %d of %d of a sharded checkpoint, so every figure here covers that one shard; inspect %s for the whole model",
+		filepath.Base(path), part, total, instead)}, true
 }
 
 // recordHF describes one safetensors tensor for accounting.

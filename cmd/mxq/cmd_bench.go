@@ -24,8 +24,9 @@ import (
 
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
-		Usage: "measure quantization throughput on this machine",
+		Name:   "bench",
+		Usage:  "measure quantization throughput on this machine",
+		Action: commandNotFound,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "kernels",
@@ -33,7 +34,7 @@ func benchCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "rows", Value: 14336, Usage: "matrix rows"},
 					&cli.IntFlag{Name: "cols", Value: 4096, Usage: "matrix columns (a multiple of 256)"},
-					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types (default: all with kernels)"},
+					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types", DefaultText: "all with kernels"},
 					&cli.DurationFlag{Name: "min-time", Value: 2 * time.Second, Usage: "measure each case for at least this long"},
 				},
 				OnUsageError: onUsageError,
@@ -50,7 +51,7 @@ index as sparse files (real headers, data left as holes: all zeros), which measu
 memory bounds and I/O plumbing, not kernel speed.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "type", Value: "Q4_K_M", Usage: "GGUF file `TYPE`"},
-					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "workers (default: all cores)"},
+					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
 					&cli.StringFlag{Name: "meta", Value: "testdata/mixtral-8x7b-meta", Usage: "Mixtral-8x7B config, index and tokenizer `FOLDER`"},
 					&cli.BoolFlag{Name: "full-size-sparse", Usage: "benchmark the full-size checkpoint as sparse files"},
 				},
@@ -61,10 +62,20 @@ memory bounds and I/O plumbing, not kernel speed.`,
 	}
 }
 
+// maxBenchElements bounds the benchmark matrix to 1 GiB of float32 (the
+// default is 235 MB); its quantized copy comes on top.
+const maxBenchElements = 1 << 28
+
 func runBenchKernels(c *cli.Context) error {
 	rows, cols := c.Int("rows"), c.Int("cols")
 	if rows <= 0 || cols <= 0 || cols%ggml.QK_K != 0 {
 		return usageError("--rows must be positive and --cols a positive multiple of 256")
+	}
+	if int64(rows)*int64(cols) > maxBenchElements {
+		return usageError("--rows × --cols must be at most %d values (1 GiB of float32), got %d × %d", maxBenchElements, rows, cols)
+	}
+	if d := c.Duration("min-time"); d <= 0 || d > time.Hour {
+		return usageError("--min-time must be between 1ns and 1h, got %v", d)
 	}
 	types := quant.SupportedTypes()
 	if s := c.String("types"); s != "" {
@@ -116,6 +127,13 @@ func runBenchQuantize(c *cli.Context) error {
 	if err != nil {
 		return usageError("--type: %v", err)
 	}
+	threads, err := workers(c)
+	if err != nil {
+		return err
+	}
+	if err := checkImatrix(ft, nil, false); err != nil {
+		return err
+	}
 	path := c.Args().First()
 	w := c.App.Writer
 	if path == "" {
@@ -134,7 +152,7 @@ func runBenchQuantize(c *cli.Context) error {
 		return err
 	}
 	defer src.Close()
-	p, err := convert.PlanGGUF(src, convert.GGUFOptions{FileType: ft, Workers: c.Int("threads")})
+	p, err := convert.PlanGGUF(src, convert.GGUFOptions{FileType: ft, Workers: threads})
 	if err != nil {
 		return err
 	}
@@ -144,8 +162,7 @@ func runBenchQuantize(c *cli.Context) error {
 		return err
 	}
 	el := time.Since(t0)
-	threads := c.Int("threads")
-	if threads <= 0 {
+	if threads == 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	fmt.Fprintf(w, "%s → %s: %s parameters in %.2f s with %d workers: %.1f M weights/s, %.0f MB/s of float32 input; output %.2f GB; peak RSS %s\n",
