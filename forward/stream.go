@@ -1,5 +1,7 @@
 package forward
 
+import "context"
+
 // AttentionBlock runs the first half of a decoder layer on h: the attention
 // block with its residual (resid, the residual stream the MoE output is
 // added to) and the post-attention norm (moeIn, the MoE block's input). Only
@@ -14,13 +16,13 @@ func AttentionBlock(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, nil, err
 	}
-	resid, moeIn = attentionHalf(lw, d, h, workers)
+	resid, moeIn = attentionHalf(context.Background(), lw, d, h, workers)
 	return resid, moeIn, nil
 }
 
 // attentionHalf is the first half of decoderLayer.
-func attentionHalf(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid, moeIn [][]float32) {
-	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers)
+func attentionHalf(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, workers int) (resid, moeIn [][]float32) {
+	a := attention(ctx, lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers)
 	for t := range a {
 		for i, v := range h[t] {
 			a[t][i] += v
@@ -36,8 +38,9 @@ type ExpertFunc func(e int) (*Expert, error)
 // once for each expert that some token is routed to, in ascending order,
 // and its weights are dropped before the next one is fetched, so memory
 // holds a single expert. router is the gate matrix [Experts][Hidden] (nil
-// for a dense model). The result is bit for bit that of MoE.
-func MoEStreamed(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
+// for a dense model). The result is bit for bit that of MoE. A cancelled
+// ctx stops it with ctx's error.
+func MoEStreamed(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
@@ -47,7 +50,7 @@ func MoEStreamed(router []float32, d Dims, x [][]float32, expert ExpertFunc, wor
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(router, d, x, expert, workers)
+	return moe(ctx, router, d, x, expert, workers)
 }
 
 // StreamOptions extend Options for RunStreamed.
@@ -64,10 +67,12 @@ type StreamOptions struct {
 
 // RunStreamed is Run over an ExpertSource that holds one expert at a time:
 // each layer's shared weights are read, then its experts one by one as the
-// MoE block needs them. Its results are bit for bit those of Run.
-func RunStreamed(src ExpertSource, tokens []int, opts StreamOptions) (*Result, error) {
+// MoE block needs them. Its results are bit for bit those of Run. A
+// cancelled ctx stops it within one chunk of a matrix product, with ctx's
+// error.
+func RunStreamed(ctx context.Context, src ExpertSource, tokens []int, opts StreamOptions) (*Result, error) {
 	d := src.Dims()
-	return run(src, d, tokens, opts, func(l int) (*LayerWeights, ExpertFunc, error) {
+	return run(ctx, src, d, tokens, opts, func(l int) (*LayerWeights, ExpertFunc, error) {
 		lw, err := src.LayerShared(l)
 		if err != nil {
 			return nil, nil, err

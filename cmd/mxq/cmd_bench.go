@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -91,6 +92,9 @@ func runBenchKernels(c *cli.Context) error {
 	src := make([]float32, rows*cols)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range src {
+		if i%benchChunk == 0 && c.Context.Err() != nil {
+			return c.Context.Err()
+		}
 		src[i] = float32(rng.NormFloat64() * 0.02)
 	}
 	cores := runtime.GOMAXPROCS(0)
@@ -102,24 +106,60 @@ func runBenchKernels(c *cli.Context) error {
 	for _, t := range types {
 		size, _ := t.RowSize(int64(len(src)))
 		dst := make([]byte, size)
-		one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, 1) })
-		all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, cores) })
+		one, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, dst, 1) })
+		if err != nil {
+			return err
+		}
+		all, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, dst, cores) })
+		if err != nil {
+			return err
+		}
 		mb := float64(len(src)*4) / 1e6
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t\n", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
 	}
 	return tw.Flush()
 }
 
+// benchChunk is how many values quantizeInChunks hands the kernel at once:
+// 16 MB of float32, a quarter of a second at the slowest kernel on one
+// core, so an interrupt is noticed promptly.
+const benchChunk = 1 << 22
+
+// quantizeInChunks quantizes src (rows of cols values) into dst a block of
+// rows at a time, stopping with ctx's error between blocks.
+func quantizeInChunks(ctx context.Context, t ggml.Type, src []float32, cols int, dst []byte, workers int) error {
+	rowBytes, err := t.RowSize(int64(cols))
+	if err != nil {
+		return err
+	}
+	rows, step := len(src)/cols, max(1, benchChunk/cols)
+	for lo := 0; lo < rows; lo += step {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(lo+step, rows)
+		if err := quant.QuantizeRows(t, src[lo*cols:hi*cols], cols, dst[int64(lo)*rowBytes:int64(hi)*rowBytes], workers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // measure returns the fastest of repeated runs of f, repeated for at least
-// atLeast in all.
-func measure(atLeast time.Duration, f func()) time.Duration {
+// atLeast in all, or the first error.
+func measure(ctx context.Context, atLeast time.Duration, f func() error) (time.Duration, error) {
 	best := time.Duration(math.MaxInt64)
 	for start := time.Now(); time.Since(start) < atLeast || best == math.MaxInt64; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		t0 := time.Now()
-		f()
+		if err := f(); err != nil {
+			return 0, err
+		}
 		best = min(best, time.Since(t0))
 	}
-	return best
+	return best, nil
 }
 
 func runBenchQuantize(c *cli.Context) error {
@@ -143,7 +183,7 @@ func runBenchQuantize(c *cli.Context) error {
 		}
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "model")
-		if err := writeBenchModel(w, path, c.String("meta"), c.Bool("full-size-sparse")); err != nil {
+		if err := writeBenchModel(c.Context, w, path, c.String("meta"), c.Bool("full-size-sparse")); err != nil {
 			return err
 		}
 	}
@@ -171,10 +211,10 @@ func runBenchQuantize(c *cli.Context) error {
 	return nil
 }
 
-func writeBenchModel(w io.Writer, dir, meta string, sparse bool) error {
+func writeBenchModel(ctx context.Context, w io.Writer, dir, meta string, sparse bool) error {
 	if !sparse {
 		fmt.Fprintf(w, "writing a synthetic full-width Mixtral layer to %s ...\n", dir)
-		return synth.Write(dir, synth.FullWidthLayer, meta, 1)
+		return synth.Write(ctx, dir, synth.FullWidthLayer, meta, 1)
 	}
 	fmt.Fprintf(w, "writing the full-size Mixtral-8x7B checkpoint as sparse files to %s ...\n", dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -118,16 +118,18 @@ func runValidate(c *cli.Context) error {
 			return err
 		}
 	}
-	opts := validate.Options{Workers: threads}
+	bar := newProgressIn(c, "validating", "layers")
+	opts := validate.Options{Workers: threads, Progress: bar.update}
 	var r *validate.Report
 	if layerWise {
-		r, err = validate.LayerWise(ref, cand, validate.LayerWiseOptions{
+		r, err = validate.LayerWise(c.Context, ref, cand, validate.LayerWiseOptions{
 			Options: opts, Layers: layers, States: states, Tokens: tokens,
 			Samples: c.Int("samples"), Seed: c.Uint64("seed"),
 		})
 	} else {
-		r, err = validate.EndToEnd(ref, cand, tokens, opts)
+		r, err = validate.EndToEnd(c.Context, ref, cand, tokens, opts)
 	}
+	bar.finish()
 	if err != nil {
 		return err
 	}
