@@ -21,10 +21,10 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	defer ck.Close()
 
 	l := &loaded{source: Source{Path: path, Kind: kind, IndexPath: ck.IndexPath}}
-	if kind == "safetensors-file" {
-		if f, ok := shardFinding(path); ok {
-			l.notes = append(l.notes, f)
-		}
+	shard, isShard := shardFinding(path)
+	isShard = isShard && kind == "safetensors-file"
+	if isShard {
+		l.notes = append(l.notes, shard)
 	}
 	sum := &CheckpointSummary{Format: "safetensors", Files: len(ck.Files), IndexTotalSize: ck.TotalSize}
 	shards := map[string]*ShardCount{}
@@ -54,6 +54,10 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 		l.cfg, l.origin, l.source.ConfigPath = cfg, "config.json", cfgPath
 	case errors.Is(err, fs.ErrNotExist):
 		cfg, notes, ierr := inferHF(l.tensors)
+		if ierr != nil && isShard {
+			// One shard's tensors rarely describe a model; say why.
+			return nil, fmt.Errorf("inspect: %s", shard.Message)
+		}
 		if ierr != nil {
 			return nil, ierr
 		}

@@ -71,6 +71,11 @@ func runInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, f := range r.Findings {
+		if f.Code == "single-shard" { // easily missed at the end of the report
+			fmt.Fprintf(c.App.ErrWriter, "mxq: warning: %s\n", f.Message)
+		}
+	}
 	if n := errorFindings(r); n > 0 && c.Bool("strict") {
 		return &codedError{code: exitThresholds, err: fmt.Errorf("--strict: %d [error] finding(s) in %s", n, c.Args().First())}
 	}

@@ -173,3 +173,32 @@ func TestHelpDefaults(t *testing.T) {
 		}
 	}
 }
+
+// --strict turns [error] findings into exit 3 after the full report; one
+// shard of a sharded checkpoint is such a finding, also announced on
+// stderr.
+func TestInspectStrict(t *testing.T) {
+	shard := filepath.Join(tiny, "model-00001-of-00003.safetensors")
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"inspect", tiny, "--strict"}, exitOK, ""},
+		{[]string{"inspect", tiny, "--strict", "--json"}, exitOK, ""},
+		{[]string{"inspect", shard}, exitOK, "shard 1 of 3"},
+		{[]string{"inspect", shard, "--strict"}, exitThresholds, "--strict: 8 [error] finding(s)"},
+		{[]string{"inspect", shard, "--strict", "--json"}, exitThresholds, "inspect the folder " + tiny},
+	} {
+		code, stdout, stderr := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.stderr) || (tc.stderr == "") != (stderr == "") {
+			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q", tc.args, code, stderr, tc.code, tc.stderr)
+		}
+		if !strings.Contains(stdout, "single-shard") && strings.Contains(stderr, "shard") {
+			t.Errorf("%v: the report lacks the single-shard finding", tc.args)
+		}
+		if !strings.Contains(stdout, "7,214,336") && !strings.Contains(stdout, "7214336") {
+			t.Errorf("%v: no full report on stdout", tc.args)
+		}
+	}
+}
