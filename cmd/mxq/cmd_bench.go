@@ -68,6 +68,9 @@ memory bounds and I/O plumbing, not kernel speed.`,
 const maxBenchElements = 1 << 28
 
 func runBenchKernels(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return usageError("bench kernels takes no arguments, got %q", c.Args().First())
+	}
 	rows, cols := c.Int("rows"), c.Int("cols")
 	if rows <= 0 || cols <= 0 || cols%ggml.QK_K != 0 {
 		return usageError("--rows must be positive and --cols a positive multiple of 256")
@@ -163,6 +166,9 @@ func measure(ctx context.Context, atLeast time.Duration, f func() error) (time.D
 }
 
 func runBenchQuantize(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return usageError("bench quantize takes at most one SRC argument, got %d", c.NArg())
+	}
 	ft, err := ggml.ParseFileType(c.String("type"))
 	if err != nil {
 		return usageError("--type: %v", err)

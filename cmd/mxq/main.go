@@ -78,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = errors.New("interrupted; no output was written")
 	case errors.As(err, &ce):
 		code = ce.code
+	case errors.As(err, new(cli.ExitCoder)):
+		// urfave/cli's own refusals, such as `mxq help nope`.
+		code = exitUsage
 	}
 	fmt.Fprintf(stderr, "mxq: %v\n", err)
 	return code
