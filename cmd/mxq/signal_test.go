@@ -141,3 +141,57 @@ func TestCancelInProcess(t *testing.T) {
 		})
 	}
 }
+
+// A command blocked where it cannot notice the signal (here reading token
+// ids from a pipe nobody writes to) is still ended: mxq exits 130 once
+// stuckGrace has passed, and a second signal ends it at once.
+func TestSignalEndsStuckCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the grace period")
+	}
+	for _, second := range []bool{false, true} {
+		cmd := exec.Command(os.Args[0], "validate", tiny, tiny, "--tokens", "-")
+		cmd.Env = append(os.Environ(), runMainEnv+"=1")
+		stdin, err := cmd.StdinPipe() // never written to
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stdin.Close()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		time.Sleep(time.Second)
+		sent := time.Now()
+		cmd.Process.Signal(syscall.SIGINT)
+		if second {
+			time.Sleep(100 * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+		select {
+		case err := <-exited:
+			took := time.Since(sent)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("exit %v", err)
+			}
+			if second {
+				// Killed by the second signal, long before the grace period.
+				if ee.ExitCode() != -1 || took > stuckGrace/2 {
+					t.Errorf("second signal: exit %d after %v", ee.ExitCode(), took)
+				}
+				continue
+			}
+			if ee.ExitCode() != exitCancelled || took < stuckGrace || !strings.Contains(stderr.String(), "mxq: interrupted") {
+				t.Errorf("exit %d after %v, stderr %q; want %d after %v", ee.ExitCode(), took, stderr.String(), exitCancelled, stuckGrace)
+			}
+		case <-time.After(stuckGrace + 5*time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Fatal("still running long after the grace period")
+		}
+	}
+}
