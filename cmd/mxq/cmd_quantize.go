@@ -29,7 +29,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` (FILE.gguf, or a folder for safetensors); required"},
 			&cli.IntFlag{Name: "bits", Usage: "target `BITS`: 16, 8 or 4", DefaultText: "none; give --bits or --type"},
 			&cli.StringFlag{Name: "type", Usage: "GGUF file `TYPE`: " + strings.Join(fileTypeNames(), ", ")},
-			&cli.StringFlag{Name: "format", Usage: "`FORMAT` gguf or safetensors; required unless the output ends in .gguf"},
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: gguf or safetensors; required unless the output ends in .gguf"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type per tensor, sizes, VRAM) without writing"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 		}, reportFlags(), []cli.Flag{
