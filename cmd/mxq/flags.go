@@ -33,7 +33,7 @@ func workers(c *cli.Context) (int, error) {
 // intInRange refuses an int flag outside [lo, hi].
 func intInRange(c *cli.Context, name string, lo, hi int) error {
 	if v := c.Int(name); v < lo || v > hi {
-		return usageError("--%s must be between %d and %d, got %d", name, lo, hi, c.Int(name))
+		return usageError("--%s must be between %d and %d, got %d", name, lo, hi, v)
 	}
 	return nil
 }
