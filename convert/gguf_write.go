@@ -237,13 +237,25 @@ func (p *GGUFPlan) Run(ctx context.Context, w Sink) error {
 	return err
 }
 
-func fileSHA256(f *os.File) (string, error) {
+// fileSHA256 hashes f from its start. Outputs run to tens of gigabytes, so
+// it reads in blocks and stops with ctx's error between them.
+func fileSHA256(ctx context.Context, f *os.File) (string, error) {
 	h := sha256.New()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	buf := make([]byte, 8<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -19,7 +19,7 @@ func BenchmarkSafetensors(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "layer")
 	cfg := synth.FullWidthLayer
 	cfg.Experts = 2
-	if err := synth.Write(dir, cfg, "../testdata/mixtral-8x7b-meta", 1); err != nil {
+	if err := synth.Write(context.Background(), dir, cfg, "../testdata/mixtral-8x7b-meta", 1); err != nil {
 		b.Fatal(err)
 	}
 	src, err := OpenSource(dir)

@@ -132,7 +132,7 @@ func hashFolder(ctx context.Context, dir, out string) ([]report.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		digest, err := fileSHA256(f)
+		digest, err := fileSHA256(ctx, f)
 		var size int64
 		if fi, serr := f.Stat(); serr == nil {
 			size = fi.Size()

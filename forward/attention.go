@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -10,16 +11,16 @@ import (
 // attention runs the self-attention block on the normalised input x
 // ([T][Hidden], positions 0..T-1) and returns the o_proj output, before the
 // residual is added.
-func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) [][]float32 {
+func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) [][]float32 {
 	T := len(x)
 	qDim, kvDim, hd := d.Heads*d.HeadDim, d.KVHeads*d.HeadDim, d.HeadDim
 	q, k, v := newMatrix(T, qDim), newMatrix(T, kvDim), newMatrix(T, kvDim)
 	obs.see(model.RoleAttnQ, -1, x)
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
-	matmul(lw.Q, qDim, d.Hidden, x, q, workers)
-	matmul(lw.K, kvDim, d.Hidden, x, k, workers)
-	matmul(lw.V, kvDim, d.Hidden, x, v, workers)
+	matmul(ctx, lw.Q, qDim, d.Hidden, x, q, workers)
+	matmul(ctx, lw.K, kvDim, d.Hidden, x, k, workers)
+	matmul(ctx, lw.V, kvDim, d.Hidden, x, v, workers)
 
 	rt := newRopeTable(d, T)
 	for t := range T {
@@ -31,11 +32,11 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) []
 		}
 	}
 
-	ctx := newMatrix(T, qDim)
+	mixed := newMatrix(T, qDim)
 	group := d.Heads / d.KVHeads
 	scale := 1 / math.Sqrt(float64(hd))
-	// One task per (position, head); each writes its own slice of ctx.
-	parallelFor(T*d.Heads, 4, workers, func(lo, hi int) {
+	// One task per (position, head); each writes its own slice of mixed.
+	parallelFor(ctx, T*d.Heads, 4, workers, func(lo, hi int) {
 		scores := make([]float64, T)
 		acc := make([]float64, hd)
 		for task := lo; task < hi; task++ {
@@ -64,16 +65,16 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) []
 					acc[i] += p * float64(vv)
 				}
 			}
-			out := ctx[t][h*hd : (h+1)*hd]
+			out := mixed[t][h*hd : (h+1)*hd]
 			for i, a := range acc {
 				out[i] = float32(a)
 			}
 		}
 	})
 
-	obs.see(model.RoleAttnOutput, -1, ctx)
+	obs.see(model.RoleAttnOutput, -1, mixed)
 	o := newMatrix(T, d.Hidden)
-	matmul(lw.O, d.Hidden, qDim, ctx, o, workers)
+	matmul(ctx, lw.O, d.Hidden, qDim, mixed, o, workers)
 	return o
 }
 

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,10 @@ func defaultWorkers(workers int) int {
 // parallelFor calls f on consecutive chunks [lo, hi) of [0, n), at most
 // grain long, from up to workers goroutines. Chunks are handed out on
 // demand so a busy core does not hold back the others; which goroutine
-// runs a chunk never changes what it computes.
-func parallelFor(n, grain, workers int, f func(lo, hi int)) {
+// runs a chunk never changes what it computes. Once ctx is done the
+// remaining chunks are skipped, leaving the result incomplete: callers
+// check ctx before using it.
+func parallelFor(ctx context.Context, n, grain, workers int, f func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
@@ -27,8 +30,11 @@ func parallelFor(n, grain, workers int, f func(lo, hi int)) {
 	}
 	chunks := (n + grain - 1) / grain
 	workers = min(defaultWorkers(workers), chunks)
+	done := ctx.Done()
 	if workers == 1 {
-		f(0, n)
+		for lo := 0; lo < n && !cancelled(done); lo += grain {
+			f(lo, min(lo+grain, n))
+		}
 		return
 	}
 	var next atomic.Int64
@@ -39,7 +45,7 @@ func parallelFor(n, grain, workers int, f func(lo, hi int)) {
 			defer wg.Done()
 			for {
 				c := int(next.Add(1)) - 1
-				if c >= chunks {
+				if c >= chunks || cancelled(done) {
 					return
 				}
 				lo := c * grain
@@ -48,6 +54,16 @@ func parallelFor(n, grain, workers int, f func(lo, hi int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// cancelled reports whether done is closed, without blocking.
+func cancelled(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // dot is the float64-accumulated dot product of two float32 vectors of
@@ -99,10 +115,20 @@ func dot2(w, x0, x1 []float32) (float64, float64) {
 // to amortise scheduling, small enough to balance two busy cores.
 const rowGrain = 16
 
+// chunkWork bounds the multiply-adds of one chunk (a few milliseconds), so
+// that a cancelled run stops promptly even over thousands of tokens.
+const chunkWork = 1 << 24
+
+// rowsPerChunk is the grain of a product of rows of length in with tokens
+// vectors: rowGrain, or fewer rows when those would exceed chunkWork.
+func rowsPerChunk(tokens, in int) int {
+	return max(1, min(rowGrain, chunkWork/max(1, tokens*in)))
+}
+
 // matmul sets y[t][o] = Σ_i w[o][i]·x[t][i] for the row-major matrix w of
 // shape [out][in]. Each y[t] must have length out and each x[t] length in.
-func matmul(w []float32, out, in int, x, y [][]float32, workers int) {
-	parallelFor(out, rowGrain, workers, func(lo, hi int) {
+func matmul(ctx context.Context, w []float32, out, in int, x, y [][]float32, workers int) {
+	parallelFor(ctx, out, rowsPerChunk(len(x), in), workers, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			row := w[o*in : (o+1)*in]
 			t := 0

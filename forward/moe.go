@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -34,7 +35,7 @@ func MoE(lw *LayerWeights, d Dims, x [][]float32, workers int) (*MoEResult, erro
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(lw.Router, d, x, lw.expert, workers, tap{})
+	return moe(context.Background(), lw.Router, d, x, lw.expert, workers, tap{})
 }
 
 // MoEBlock is MoE with default parallelism, returning the block output, the
@@ -52,8 +53,9 @@ func (lw *LayerWeights) expert(e int) (*Expert, error) { return &lw.Experts[e], 
 
 // moe routes x through the gate matrix router (nil when dense) and runs the
 // chosen experts, calling expert once for each expert some token is routed
-// to. obs sees the inputs of the router and of each expert's matrices.
-func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int, obs tap) (*MoEResult, error) {
+// to. obs sees the inputs of the router and of each expert's matrices. It
+// stops with ctx's error before each expert.
+func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int, obs tap) (*MoEResult, error) {
 	T := len(x)
 	r := &MoEResult{TopK: make([][]int, T), Weights: make([][]float32, T)}
 	if d.Dense() {
@@ -63,7 +65,7 @@ func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int
 	} else {
 		r.RouterLogits = newMatrix(T, d.Experts)
 		obs.see(model.RoleRouter, -1, x)
-		matmul(router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
+		matmul(ctx, router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
 		for t := range T {
 			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK)
 		}
@@ -87,6 +89,9 @@ func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int
 		if len(toks) == 0 {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		w, err := expert(e)
 		if err != nil {
 			return nil, fmt.Errorf("forward: expert %d: %w", e, err)
@@ -98,13 +103,17 @@ func moe(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(w, d, xs, workers, obs.expert(d, e))
+		y := expertMLP(ctx, w, d, xs, workers, obs.expert(d, e))
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {
 				out[j] += float32(v * wt) // rounded before the add, as in transformers
 			}
 		}
+	}
+	// The last expert's products may have been cut short.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -156,13 +165,13 @@ func route(logits []float32, k int) ([]int, []float32) {
 // expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs. The gate and
 // up rows are computed together so each parallel chunk reads its slice of
 // both matrices once. obs sees the inputs of the three matrices.
-func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [][]float32 {
+func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
 	act := newMatrix(T, I)
-	parallelFor(I, rowGrain, workers, func(lo, hi int) {
+	parallelFor(ctx, I, rowsPerChunk(T, 2*H), workers, func(lo, hi int) {
 		gate := make([]float32, T)
 		for o := lo; o < hi; o++ {
 			g, u := ex.Gate[o*H:(o+1)*H], ex.Up[o*H:(o+1)*H]
@@ -178,7 +187,7 @@ func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [
 	})
 	obs.see(obs.down, act)
 	y := newMatrix(T, H)
-	matmul(ex.Down, H, I, act, y, workers)
+	matmul(ctx, ex.Down, H, I, act, y, workers)
 	return y
 }
 

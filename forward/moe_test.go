@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -74,7 +75,7 @@ func TestExpertMLP(t *testing.T) {
 	r := &rng{s: 3}
 	ex := Expert{Gate: r.vec(20*12, 0.5), Down: r.vec(12*20, 0.5), Up: r.vec(20*12, 0.5)}
 	x := r.matrix(3, 12, 1)
-	y := expertMLP(&ex, d, x, 2, expertTap{})
+	y := expertMLP(context.Background(), &ex, d, x, 2, expertTap{})
 	for t0, xt := range x {
 		act := make([]float64, 20)
 		for o := range act {
@@ -115,7 +116,7 @@ func TestMatmul(t *testing.T) {
 	x := r.matrix(5, in, 1)
 	for _, workers := range []int{1, 2, 4} {
 		y := newMatrix(5, out)
-		matmul(w, out, in, x, y, workers)
+		matmul(context.Background(), w, out, in, x, y, workers)
 		for t0 := range x {
 			for o := range out {
 				var s float64

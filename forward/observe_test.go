@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -14,7 +15,7 @@ func TestObserverSeesEveryLayerProduct(t *testing.T) {
 	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	d := src.Dims()
-	plain, err := RunStreamed(src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{MoEInputs: true, Router: true}})
+	plain, err := RunStreamed(context.Background(), src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{MoEInputs: true, Router: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func TestObserverSeesEveryLayerProduct(t *testing.T) {
 	}
 	var calls []seen
 	var routerInputs [][][]float32
-	observed, err := RunStreamed(src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{Observe: func(w model.TensorRole, x [][]float32) {
+	observed, err := RunStreamed(context.Background(), src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{Observe: func(w model.TensorRole, x [][]float32) {
 		calls = append(calls, seen{w.Role, w.Layer, w.Expert, len(x), len(x[0])})
 		if w.Role == model.RoleRouter {
 			routerInputs = append(routerInputs, cloneMatrix(x))
@@ -77,7 +78,7 @@ func TestObserverDenseRoles(t *testing.T) {
 	lw := randomLayer(d, r)
 	var roles []model.TensorRole
 	x := r.matrix(3, d.Hidden, 1)
-	if _, err := decoderLayer(lw, d, x, lw.expert, 1, tap{layer: 4, fn: func(w model.TensorRole, x [][]float32) { roles = append(roles, w) }}); err != nil {
+	if _, err := decoderLayer(context.Background(), lw, d, x, lw.expert, 1, tap{layer: 4, fn: func(w model.TensorRole, x [][]float32) { roles = append(roles, w) }}); err != nil {
 		t.Fatal(err)
 	}
 	want := []model.TensorRole{{Role: model.RoleAttnQ, Layer: 4, Expert: -1}, {Role: model.RoleAttnK, Layer: 4, Expert: -1},

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -226,7 +227,7 @@ func TestQuantizedSafetensors(t *testing.T) {
 		t.Run(spec.name, func(t *testing.T) {
 			dir, want := buildQuantized(t, spec)
 			src := openQuantized(t, dir)
-			got, err := RunStreamed(src, tokens, StreamOptions{Options: Options{Router: true}})
+			got, err := RunStreamed(context.Background(), src, tokens, StreamOptions{Options: Options{Router: true}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,9 @@
 package forward
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Options select what Run collects besides the logits.
 type Options struct {
@@ -55,14 +58,15 @@ func DecoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) (*LayerR
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, err
 	}
-	return decoderLayer(lw, d, h, lw.expert, workers, tap{})
+	return decoderLayer(context.Background(), lw, d, h, lw.expert, workers, tap{})
 }
 
 // decoderLayer runs one layer whose norms, attention weights and router lw
-// holds, fetching its experts through expert; obs sees its matrix inputs.
-func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, workers int, obs tap) (*LayerResult, error) {
-	a, x := attentionHalf(lw, d, h, workers, obs)
-	m, err := moe(lw.Router, d, x, expert, workers, obs)
+// holds, fetching its experts through expert; obs sees its matrix inputs. It
+// stops with ctx's error.
+func decoderLayer(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, workers int, obs tap) (*LayerResult, error) {
+	a, x := attentionHalf(ctx, lw, d, h, workers, obs)
+	m, err := moe(ctx, lw.Router, d, x, expert, workers, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +85,7 @@ func decoderLayer(lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, wo
 // at a time, and the output head only at the end.
 func Run(src Source, tokens []int, opts Options) (*Result, error) {
 	d := src.Dims()
-	return run(src, d, tokens, StreamOptions{Options: opts}, func(l int) (*LayerWeights, ExpertFunc, error) {
+	return run(context.Background(), src, d, tokens, StreamOptions{Options: opts}, func(l int) (*LayerWeights, ExpertFunc, error) {
 		lw, err := src.Layer(l)
 		if err != nil {
 			return nil, nil, err
@@ -95,8 +99,9 @@ func Run(src Source, tokens []int, opts Options) (*Result, error) {
 type layerFunc func(l int) (*LayerWeights, ExpertFunc, error)
 
 // run is the forward pass of Run and RunStreamed; d is src.Dims() and layer
-// supplies the decoder layers.
-func run(src Source, d Dims, tokens []int, opts StreamOptions, layer layerFunc) (*Result, error) {
+// supplies the decoder layers. A cancelled ctx stops it within one chunk of
+// a matrix product and it returns ctx's error.
+func run(ctx context.Context, src Source, d Dims, tokens []int, opts StreamOptions, layer layerFunc) (*Result, error) {
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
@@ -119,12 +124,18 @@ func run(src Source, d Dims, tokens []int, opts StreamOptions, layer layerFunc) 
 		res.Hidden = append(res.Hidden, cloneMatrix(h))
 	}
 	for l := range layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		lw, expert, err := layer(l)
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}
-		lr, err := decoderLayer(lw, d, h, expert, opts.Workers, tap{fn: opts.Observe, layer: l})
+		lr, err := decoderLayer(ctx, lw, d, h, expert, opts.Workers, tap{fn: opts.Observe, layer: l})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}
 		h = lr.Out
@@ -168,7 +179,10 @@ func run(src Source, d Dims, tokens []int, opts StreamOptions, layer layerFunc) 
 		return nil, err
 	}
 	res.Logits = newMatrix(len(tokens), d.Vocab)
-	matmul(head, d.Vocab, d.Hidden, h, res.Logits, opts.Workers)
+	matmul(ctx, head, d.Vocab, d.Hidden, h, res.Logits, opts.Workers)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

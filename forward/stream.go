@@ -1,11 +1,13 @@
 package forward
 
+import "context"
+
 // AttentionBlock runs the first half of a decoder layer on h: the attention
 // block with its residual (resid, the residual stream the MoE output is
 // added to) and the post-attention norm (moeIn, the MoE block's input). Only
 // lw's norms and attention weights are used. workers <= 0 means GOMAXPROCS.
 func AttentionBlock(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid, moeIn [][]float32, err error) {
-	return LayerPieces{Workers: workers}.Attention(lw, d, h)
+	return LayerPieces{Workers: workers}.Attention(context.Background(), lw, d, h)
 }
 
 // LayerPieces runs the two halves of decoder layer Layer separately, as
@@ -18,7 +20,7 @@ type LayerPieces struct {
 }
 
 // Attention is AttentionBlock for the layer.
-func (p LayerPieces) Attention(lw *LayerWeights, d Dims, h [][]float32) (resid, moeIn [][]float32, err error) {
+func (p LayerPieces) Attention(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32) (resid, moeIn [][]float32, err error) {
 	if err := d.Check(); err != nil {
 		return nil, nil, err
 	}
@@ -28,13 +30,13 @@ func (p LayerPieces) Attention(lw *LayerWeights, d Dims, h [][]float32) (resid, 
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, nil, err
 	}
-	resid, moeIn = attentionHalf(lw, d, h, p.Workers, tap{fn: p.Observe, layer: p.Layer})
+	resid, moeIn = attentionHalf(ctx, lw, d, h, p.Workers, tap{fn: p.Observe, layer: p.Layer})
 	return resid, moeIn, nil
 }
 
 // attentionHalf is the first half of decoderLayer.
-func attentionHalf(lw *LayerWeights, d Dims, h [][]float32, workers int, obs tap) (resid, moeIn [][]float32) {
-	a := attention(lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers, obs)
+func attentionHalf(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, workers int, obs tap) (resid, moeIn [][]float32) {
+	a := attention(ctx, lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers, obs)
 	for t := range a {
 		for i, v := range h[t] {
 			a[t][i] += v
@@ -50,14 +52,15 @@ type ExpertFunc func(e int) (*Expert, error)
 // once for each expert that some token is routed to, in ascending order,
 // and its weights are dropped before the next one is fetched, so memory
 // holds a single expert. router is the gate matrix [Experts][Hidden] (nil
-// for a dense model). The result is bit for bit that of MoE.
-func MoEStreamed(router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
-	return LayerPieces{Workers: workers}.MoE(router, d, x, expert)
+// for a dense model). The result is bit for bit that of MoE. A cancelled
+// ctx stops it with ctx's error.
+func MoEStreamed(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int) (*MoEResult, error) {
+	return LayerPieces{Workers: workers}.MoE(ctx, router, d, x, expert)
 }
 
 // MoE is MoEStreamed for the layer. Each token's result is independent of
 // the other rows of x, so the rows may come from several runs.
-func (p LayerPieces) MoE(router []float32, d Dims, x [][]float32, expert ExpertFunc) (*MoEResult, error) {
+func (p LayerPieces) MoE(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc) (*MoEResult, error) {
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
@@ -67,7 +70,7 @@ func (p LayerPieces) MoE(router []float32, d Dims, x [][]float32, expert ExpertF
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(router, d, x, expert, p.Workers, tap{fn: p.Observe, layer: p.Layer})
+	return moe(ctx, router, d, x, expert, p.Workers, tap{fn: p.Observe, layer: p.Layer})
 }
 
 // StreamOptions extend Options for RunStreamed.
@@ -84,10 +87,12 @@ type StreamOptions struct {
 
 // RunStreamed is Run over an ExpertSource that holds one expert at a time:
 // each layer's shared weights are read, then its experts one by one as the
-// MoE block needs them. Its results are bit for bit those of Run.
-func RunStreamed(src ExpertSource, tokens []int, opts StreamOptions) (*Result, error) {
+// MoE block needs them. Its results are bit for bit those of Run. A
+// cancelled ctx stops it within one chunk of a matrix product, with ctx's
+// error.
+func RunStreamed(ctx context.Context, src ExpertSource, tokens []int, opts StreamOptions) (*Result, error) {
 	d := src.Dims()
-	return run(src, d, tokens, opts, func(l int) (*LayerWeights, ExpertFunc, error) {
+	return run(ctx, src, d, tokens, opts, func(l int) (*LayerWeights, ExpertFunc, error) {
 		lw, err := src.LayerShared(l)
 		if err != nil {
 			return nil, nil, err

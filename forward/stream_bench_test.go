@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"testing"
 
 	"github.com/mxq-dev/mxq/internal/testutil"
@@ -13,7 +14,7 @@ func BenchmarkRunStreamedTiny(b *testing.B) {
 	ref := testutil.TinyReference(b)
 	src, _ := openTiny(b)
 	for b.Loop() {
-		if _, err := RunStreamed(src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{Router: true}}); err != nil {
+		if _, err := RunStreamed(context.Background(), src.(ExpertSource), ref.InputIDs, StreamOptions{Options: Options{Router: true}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -55,7 +56,7 @@ func TestRunStreamedMatchesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := RunStreamed(st.(ExpertSource), ref.InputIDs, StreamOptions{Options: collectAll})
+	got, err := RunStreamed(context.Background(), st.(ExpertSource), ref.InputIDs, StreamOptions{Options: collectAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestRunStreamedMatchesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gotG, err := RunStreamed(gs, ref.InputIDs, StreamOptions{Options: collectAll})
+	gotG, err := RunStreamed(context.Background(), gs, ref.InputIDs, StreamOptions{Options: collectAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestRunStreamedStops(t *testing.T) {
 	}
 	var seen []int
 	var first *LayerResult
-	part, err := RunStreamed(src, ref.InputIDs, StreamOptions{Options: collectAll, Layers: 1, OnLayer: func(l int, r *LayerResult) error {
+	part, err := RunStreamed(context.Background(), src, ref.InputIDs, StreamOptions{Options: collectAll, Layers: 1, OnLayer: func(l int, r *LayerResult) error {
 		seen = append(seen, l)
 		first = r
 		return nil
@@ -108,10 +109,10 @@ func TestRunStreamedStops(t *testing.T) {
 	}
 
 	stop := errors.New("stop")
-	if _, err := RunStreamed(src, ref.InputIDs, StreamOptions{OnLayer: func(int, *LayerResult) error { return stop }}); !errors.Is(err, stop) {
+	if _, err := RunStreamed(context.Background(), src, ref.InputIDs, StreamOptions{OnLayer: func(int, *LayerResult) error { return stop }}); !errors.Is(err, stop) {
 		t.Errorf("OnLayer error: got %v", err)
 	}
-	if _, err := RunStreamed(src, ref.InputIDs, StreamOptions{Layers: 3}); err == nil || !strings.Contains(err.Error(), "3 of 2 layers") {
+	if _, err := RunStreamed(context.Background(), src, ref.InputIDs, StreamOptions{Layers: 3}); err == nil || !strings.Contains(err.Error(), "3 of 2 layers") {
 		t.Errorf("Layers beyond the model: got %v", err)
 	}
 }
@@ -162,7 +163,7 @@ func TestMoEStreamedDense(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	got, err := MoEStreamed(nil, d, x, func(e int) (*Expert, error) {
+	got, err := MoEStreamed(context.Background(), nil, d, x, func(e int) (*Expert, error) {
 		calls++
 		return &m.layers[1].Experts[e], nil
 	}, 0)
@@ -172,11 +173,11 @@ func TestMoEStreamedDense(t *testing.T) {
 	if calls != 1 || maxDiff(got.Out, want.Out) != 0 {
 		t.Errorf("dense MoEStreamed: %d expert reads, output differs by %g", calls, maxDiff(got.Out, want.Out))
 	}
-	if _, err := MoEStreamed(make([]float32, d.Hidden), d, x, nil, 0); err == nil {
+	if _, err := MoEStreamed(context.Background(), make([]float32, d.Hidden), d, x, nil, 0); err == nil {
 		t.Error("a router on a dense layer was accepted")
 	}
 	bad := func(int) (*Expert, error) { return &Expert{Gate: make([]float32, 3)}, nil }
-	if _, err := MoEStreamed(nil, d, x, bad, 0); err == nil || !strings.Contains(err.Error(), "expert 0 gate") {
+	if _, err := MoEStreamed(context.Background(), nil, d, x, bad, 0); err == nil || !strings.Contains(err.Error(), "expert 0 gate") {
 		t.Errorf("short expert: got %v", err)
 	}
 }

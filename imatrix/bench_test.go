@@ -47,7 +47,7 @@ func BenchmarkComputeTiny(b *testing.B) {
 // GB written to a temporary folder first) over 256 tokens in chunks of 128.
 func BenchmarkComputeFullWidthLayer(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "layer")
-	if err := synth.Write(dir, synth.FullWidthLayer, testutil.Testdata(b, "mixtral-8x7b-meta"), 1); err != nil {
+	if err := synth.Write(context.Background(), dir, synth.FullWidthLayer, testutil.Testdata(b, "mixtral-8x7b-meta"), 1); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

@@ -113,13 +113,13 @@ func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o Comp
 				if err != nil {
 					return nil, 0, err
 				}
-				r, xc, err := p.Attention(lw, d, h)
+				r, xc, err := p.Attention(ctx, lw, d, h)
 				if err != nil {
 					return nil, 0, fmt.Errorf("imatrix: layer %d: %w", l, err)
 				}
 				resid, x = append(resid, r...), append(x, xc...)
 			}
-			m, err := p.MoE(lw.Router, d, x, expert)
+			m, err := p.MoE(ctx, lw.Router, d, x, expert)
 			if err != nil {
 				return nil, 0, fmt.Errorf("imatrix: layer %d: %w", l, err)
 			}

@@ -23,7 +23,7 @@ func chunkByChunk(t *testing.T, src forward.ExpertSource, tokens []int, chunkSiz
 	stop := errors.New("stop")
 	n := len(tokens) / chunkSize
 	for i := range n {
-		_, err := forward.RunStreamed(src, tokens[i*chunkSize:(i+1)*chunkSize], forward.StreamOptions{
+		_, err := forward.RunStreamed(context.Background(), src, tokens[i*chunkSize:(i+1)*chunkSize], forward.StreamOptions{
 			Options: forward.Options{Observe: c.Observe},
 			OnLayer: func(l int, _ *forward.LayerResult) error {
 				if l == d.Layers-1 {

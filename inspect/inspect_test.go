@@ -347,7 +347,7 @@ func TestInspectErrors(t *testing.T) {
 		{"bad kv type", fullConfig, Options{KVType: "q3"}, "KV cache type"},
 		{"bad quant", fullConfig, Options{OffloadQuant: "Q9"}, "offload quant"},
 		{"bad gpu size", fullConfig, Options{GPUSizesGB: []float64{-1}}, "GPU size"},
-		{"negative context", fullConfig, Options{Context: -1}, "negative"},
+		{"negative context", fullConfig, Options{Context: -1}, "outside 0.."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -177,6 +177,9 @@ func memoryReport(l *loaded, p ParamReport, o resolved) (*MemoryReport, Settings
 		sets = append(sets, w)
 	}
 	for _, w := range sets {
+		if w.sz.overflowed {
+			return nil, s, nil, fmt.Errorf("inspect: %s weights: the byte total does not fit in 64 bits", w.name)
+		}
 		m.Weights = append(m.Weights, WeightOption{
 			Name: w.name, Kind: w.kind, Bytes: w.total, BitsPerWeight: w.bpw(),
 			TokenEmbdBytes: w.tokenEmbd, ExpertBytes: w.experts(), Types: w.types,
@@ -188,8 +191,21 @@ func memoryReport(l *loaded, p ParamReport, o resolved) (*MemoryReport, Settings
 		return nil, s, nil, err
 	}
 	m.KV = kv
-	m.Compute = computeEstimate(cfg, s)
+	if m.Compute, err = computeEstimate(cfg, s); err != nil {
+		return nil, s, nil, err
+	}
 
+	tooLarge := func(w *weightSet) error {
+		if !placementFits(w, kv.Bytes, m.Compute.Bytes) {
+			return fmt.Errorf("inspect: %s weights + KV cache (%s tokens × %d sequences) + compute buffer do not fit in 64 bits", w.name, commas(int64(s.Context)), s.Sequences)
+		}
+		return nil
+	}
+	for _, w := range sets {
+		if err := tooLarge(w); err != nil {
+			return nil, s, nil, err
+		}
+	}
 	kvLayer := kv.Bytes / int64(max(cfg.NumLayers, 1))
 	for _, w := range sets {
 		m.Fit = append(m.Fit, fitRow(w, kvLayer, kv.Bytes, m.Compute.Bytes, s.GPUSizesGB))
@@ -207,6 +223,9 @@ func memoryReport(l *loaded, p ParamReport, o resolved) (*MemoryReport, Settings
 			}
 		}
 		if w != nil {
+			if err := tooLarge(w); err != nil {
+				return nil, s, nil, err
+			}
 			m.Offload = offloadPlan(w, kv.Bytes, m.Compute.Bytes, s.GPUSizesGB)
 		}
 	}
@@ -231,8 +250,9 @@ func memoryNotes(l *loaded, s Settings) []string {
 }
 
 func kvReport(cfg *model.Config, s Settings, chosen ggml.Type) (KVReport, error) {
-	rowElems := int64(cfg.NumKVHeads) * int64(cfg.HeadDim) // n_embd_k_gqa
-	cells := int64(s.Context) * int64(s.Sequences)
+	var sz sizes
+	rowElems := sz.mul(int64(cfg.NumKVHeads), int64(cfg.HeadDim)) // n_embd_k_gqa
+	cells := sz.mul(int64(s.Context), int64(s.Sequences))
 	k := KVReport{
 		Context: s.Context, Sequences: s.Sequences, Layers: cfg.NumLayers, KVHeads: cfg.NumKVHeads,
 		HeadDim: cfg.HeadDim, Type: s.KVType, Formula: kvFormula,
@@ -242,7 +262,7 @@ func kvReport(cfg *model.Config, s Settings, chosen ggml.Type) (KVReport, error)
 		if err != nil {
 			return 0, err
 		}
-		return 2 * int64(cfg.NumLayers) * row, nil
+		return sz.mul(2, int64(cfg.NumLayers), row), nil
 	}
 	for _, name := range []string{"f16", "q8_0", "q4_0"} {
 		t := kvTypes[name]
@@ -250,42 +270,62 @@ func kvReport(cfg *model.Config, s Settings, chosen ggml.Type) (KVReport, error)
 		if err != nil {
 			continue // llama.cpp refuses such a cache type for this model
 		}
-		k.ByType = append(k.ByType, KVOption{Type: name, BytesPerElement: float64(t.TypeSize()) / float64(t.BlockSize()), Bytes: pt * cells})
+		k.ByType = append(k.ByType, KVOption{Type: name, BytesPerElement: float64(t.TypeSize()) / float64(t.BlockSize()), Bytes: sz.mul(pt, cells)})
 	}
 	pt, err := perToken(chosen)
 	if err != nil {
 		return k, fmt.Errorf("inspect: KV cache type %s: %d values per row: %w", s.KVType, rowElems, err)
 	}
 	k.BytesPerToken = pt
-	k.Bytes = pt * cells
+	k.Bytes = sz.mul(pt, cells)
+	if sz.overflowed {
+		return k, fmt.Errorf("inspect: the KV cache of %s tokens × %d sequences does not fit in 64 bits", commas(int64(s.Context)), s.Sequences)
+	}
 	return k, nil
 }
 
-func computeEstimate(cfg *model.Config, s Settings) ComputeEstimate {
-	cells := int64(s.Context) * int64(s.Sequences)
+func computeEstimate(cfg *model.Config, s Settings) (ComputeEstimate, error) {
+	var sz sizes
+	cells := sz.mul(int64(s.Context), int64(s.Sequences))
 	tokens := min(int64(s.UBatch), cells)
 	h, hd := int64(cfg.HiddenSize), int64(cfg.HeadDim)
 	heads, kvh := int64(cfg.NumHeads), int64(cfg.NumKVHeads)
 	c := ComputeEstimate{UBatch: s.UBatch, Tokens: int(tokens), KVLength: int(cells), FlashAttention: s.FlashAttention, Formula: computeFormula}
-	mask := 4 * cells * tokens
+	mask := sz.mul(4, cells, tokens)
 	if s.FlashAttention {
-		mask = 2 * cells * tokens
+		mask = sz.mul(2, cells, tokens)
 	}
-	c.Inputs = 4*tokens*h + mask
-	c.Attention = 4*tokens*(heads+2*kvh)*hd + 4*tokens*h
+	c.Inputs = sz.add(sz.mul(4, tokens, h), mask)
+	c.Attention = sz.add(sz.mul(4, tokens, sz.add(heads, 2*kvh), hd), sz.mul(4, tokens, h))
 	if !s.FlashAttention {
-		c.Attention += 4 * cells * tokens * heads
+		c.Attention = sz.add(c.Attention, sz.mul(4, cells, tokens, heads))
 	}
 	inter := int64(cfg.IntermediateSize)
+	mlp := sz.add(sz.mul(3, inter), h)
 	if cfg.IsMoE() {
-		k := int64(cfg.ExpertsPerToken)
-		c.FFN = 4 * tokens * (int64(cfg.NumExperts) + k*(3*inter+h) + h)
+		c.FFN = sz.mul(4, tokens, sz.add(int64(cfg.NumExperts), sz.mul(int64(cfg.ExpertsPerToken), mlp), h))
 	} else {
-		c.FFN = 4 * tokens * (3*inter + h)
+		c.FFN = sz.mul(4, tokens, mlp)
 	}
-	c.Logits = 4 * int64(cfg.VocabSize) * tokens
-	c.Bytes = c.Inputs + max(c.Attention, c.FFN) + c.Logits
-	return c
+	c.Logits = sz.mul(4, int64(cfg.VocabSize), tokens)
+	c.Bytes = sz.add(c.Inputs, max(c.Attention, c.FFN), c.Logits)
+	if sz.overflowed {
+		return c, fmt.Errorf("inspect: the compute buffer for %s tokens × %d sequences and micro-batch %d does not fit in 64 bits", commas(int64(s.Context)), s.Sequences, s.UBatch)
+	}
+	return c, nil
+}
+
+// maxGPUBytes is the largest GPU capacity Options accept (10^6 GB).
+const maxGPUBytes = int64(1e6 * GB)
+
+// placementFits reports whether w's total, the KV cache, a compute buffer
+// and a GPU's capacity add up within an int64. Every sum in fitRow,
+// gpusNeeded and offloadStep is a part of that, so they need no checks of
+// their own.
+func placementFits(w *weightSet, kv, compute int64) bool {
+	var sz sizes
+	sz.add(w.total, kv, compute, maxGPUBytes)
+	return !w.sz.overflowed && !sz.overflowed
 }
 
 func fitRow(w *weightSet, kvLayer, kvTotal, compute int64, sizes []float64) FitRow {

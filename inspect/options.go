@@ -43,11 +43,29 @@ type Options struct {
 	Layers bool
 }
 
-// kvTypes maps the cache type names llama.cpp accepts (-ctk/-ctv) that the
-// estimate supports to their ggml types.
+// Limits of the settings. llama.cpp keeps the context and the micro-batch
+// in 32-bit counters and serves at most 256 sequences (LLAMA_MAX_SEQ); with
+// these bounds every size of a valid config fits an int64.
+const (
+	MaxContext   = 1<<31 - 1
+	MaxSequences = 256
+	MaxUBatch    = 1<<31 - 1
+)
+
+// kvTypeNames are the cache type names llama.cpp accepts (-ctk/-ctv) that
+// the estimate supports, in the order they are listed to users.
+var kvTypeNames = []string{"f16", "q8_0", "q4_0", "bf16", "f32"}
+
+// kvTypes maps kvTypeNames to their ggml types.
 var kvTypes = map[string]ggml.Type{
 	"f32": ggml.F32, "f16": ggml.F16, "bf16": ggml.BF16, "q8_0": ggml.Q8_0, "q4_0": ggml.Q4_0,
 }
+
+// KVTypeNames lists the KV cache types Options.KVType accepts.
+func KVTypeNames() []string { return append([]string{}, kvTypeNames...) }
+
+// IsKVType reports whether name (any case) is a supported KV cache type.
+func IsKVType(name string) bool { _, ok := kvTypes[strings.ToLower(name)]; return ok }
 
 type resolved struct {
 	Options
@@ -57,8 +75,13 @@ type resolved struct {
 
 func (o Options) resolve() (resolved, error) {
 	r := resolved{Options: o}
-	if r.Context < 0 || r.Batch < 0 || r.UBatch < 0 {
-		return r, fmt.Errorf("inspect: context, batch and ubatch must not be negative")
+	for _, lim := range []struct {
+		what   string
+		v, max int
+	}{{"context", r.Context, MaxContext}, {"batch", r.Batch, MaxSequences}, {"ubatch", r.UBatch, MaxUBatch}} {
+		if lim.v < 0 || lim.v > lim.max {
+			return r, fmt.Errorf("inspect: %s %d is outside 0..%d", lim.what, lim.v, lim.max)
+		}
 	}
 	if r.Batch == 0 {
 		r.Batch = 1
@@ -72,7 +95,7 @@ func (o Options) resolve() (resolved, error) {
 	r.KVType = strings.ToLower(r.KVType)
 	t, ok := kvTypes[r.KVType]
 	if !ok {
-		return r, fmt.Errorf("inspect: unsupported KV cache type %q (f16, q8_0, q4_0, bf16, f32)", o.KVType)
+		return r, fmt.Errorf("inspect: unsupported KV cache type %q (%s)", o.KVType, strings.Join(kvTypeNames, ", "))
 	}
 	r.kvType = t
 	if r.OffloadQuant == "" {
@@ -87,7 +110,7 @@ func (o Options) resolve() (resolved, error) {
 		r.GPUSizesGB = DefaultGPUSizesGB
 	}
 	for _, g := range r.GPUSizesGB {
-		if !(g > 0) || g > 1e6 {
+		if !(g > 0) || g*GB > float64(maxGPUBytes) {
 			return r, fmt.Errorf("inspect: GPU size %v GB out of range", g)
 		}
 	}

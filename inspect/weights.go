@@ -22,6 +22,8 @@ type weightSet struct {
 	layerShared  []int64
 	layerExperts []int64
 	types        []TypeBytes
+	// sz flags a total that does not fit an int64 (a hostile header).
+	sz sizes
 }
 
 func newWeightSet(name, kind string, layers int) *weightSet {
@@ -29,22 +31,24 @@ func newWeightSet(name, kind string, layers int) *weightSet {
 }
 
 func (w *weightSet) add(r model.TensorRole, params, bytes int64) {
-	w.total += bytes
-	w.params += params
+	w.total = w.sz.add(w.total, bytes)
+	w.params = w.sz.add(w.params, params)
 	switch {
 	case r.Role == model.RoleEmbedding:
-		w.tokenEmbd += bytes
+		w.tokenEmbd = w.sz.add(w.tokenEmbd, bytes)
 	case r.Layer >= 0 && r.Layer < len(w.layerShared):
 		if r.Role.Group() == model.GroupExperts {
-			w.layerExperts[r.Layer] += bytes
+			w.layerExperts[r.Layer] = w.sz.add(w.layerExperts[r.Layer], bytes)
 		} else {
-			w.layerShared[r.Layer] += bytes
+			w.layerShared[r.Layer] = w.sz.add(w.layerShared[r.Layer], bytes)
 		}
 	default:
-		w.tail += bytes
+		w.tail = w.sz.add(w.tail, bytes)
 	}
 }
 
+// experts is the bytes of all experts; total bounds it, so it cannot
+// overflow once the additions did not.
 func (w *weightSet) experts() int64 {
 	var n int64
 	for _, e := range w.layerExperts {
@@ -76,7 +80,7 @@ func plainSet(cfg *model.Config, name string, bits int64) *weightSet {
 	w := newWeightSet(name, "plain", cfg.NumLayers)
 	for _, e := range cfg.HFTensors() {
 		n := e.NumElements()
-		w.add(e.Role, n, (n*bits+7)/8)
+		w.add(e.Role, n, w.sz.add(w.sz.mul(n, bits), 7)/8)
 	}
 	w.types = []TypeBytes{{Type: name, Tensors: len(cfg.HFTensors()), Params: w.params, Bytes: w.total, BitsPerWeight: float64(bits)}}
 	return w

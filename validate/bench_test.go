@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -16,7 +17,7 @@ func BenchmarkEndToEndTiny(b *testing.B) {
 	tokens := testutil.TinyReference(b).InputIDs
 	ref, cand := open(b, tinyDir), open(b, writeGGUF(b, tinyDir, ggml.FileTypeQ4_K_M))
 	for b.Loop() {
-		if _, err := EndToEnd(ref, cand, tokens, Options{}); err != nil {
+		if _, err := EndToEnd(context.Background(), ref, cand, tokens, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -31,7 +32,7 @@ func BenchmarkEndToEndTiny(b *testing.B) {
 // float32) plus the embeddings during the reference run.
 func BenchmarkLayerWiseFullWidth(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "layer")
-	if err := synth.Write(dir, synth.FullWidthLayer, "../testdata/mixtral-8x7b-meta", 1); err != nil {
+	if err := synth.Write(context.Background(), dir, synth.FullWidthLayer, "../testdata/mixtral-8x7b-meta", 1); err != nil {
 		b.Fatal(err)
 	}
 	ref, cand := open(b, dir), open(b, writeGGUF(b, dir, ggml.FileTypeQ4_K_M))
@@ -47,7 +48,7 @@ func BenchmarkLayerWiseFullWidth(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			var r *Report
 			for b.Loop() {
-				if r, err = LayerWise(ref, cand, LayerWiseOptions{States: bc.states, Tokens: tokens, Samples: 32}); err != nil {
+				if r, err = LayerWise(context.Background(), ref, cand, LayerWiseOptions{States: bc.states, Tokens: tokens, Samples: 32}); err != nil {
 					b.Fatal(err)
 				}
 			}

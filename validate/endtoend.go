@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -12,13 +13,24 @@ type Options struct {
 	// Workers bounds the goroutines of each matrix product; <= 0 means
 	// GOMAXPROCS. Results do not depend on it.
 	Workers int
+	// Progress, if set, is called after each decoder layer with the layers
+	// done and the layers the comparison runs in all.
+	Progress func(done, total int64)
+}
+
+// progress reports step done of total when Progress is set.
+func (o Options) progress(done, total int) {
+	if o.Progress != nil {
+		o.Progress(int64(done), int64(total))
+	}
 }
 
 // EndToEnd runs both models on tokens and compares their next-token
 // distributions and, for every MoE layer, their routing. Each model is run
 // in turn, reading one expert at a time, so memory holds the logits of both
-// and one layer's shared weights plus one expert.
-func EndToEnd(ref, cand *Model, tokens []int, opts Options) (*Report, error) {
+// and one layer's shared weights plus one expert. A cancelled ctx stops it
+// within a fraction of a layer, with ctx's error.
+func EndToEnd(ctx context.Context, ref, cand *Model, tokens []int, opts Options) (*Report, error) {
 	if err := compatible(ref, cand); err != nil {
 		return nil, err
 	}
@@ -26,8 +38,20 @@ func EndToEnd(ref, cand *Model, tokens []int, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("validate: no tokens")
 	}
 	start := time.Now()
+	layers := ref.Source.Dims().Layers
+	done := 0
 	run := func(m *Model) (*forward.Result, error) {
-		res, err := forward.RunStreamed(m.Source, tokens, forward.StreamOptions{Options: forward.Options{Workers: opts.Workers, Router: true}})
+		res, err := forward.RunStreamed(ctx, m.Source, tokens, forward.StreamOptions{
+			Options: forward.Options{Workers: opts.Workers, Router: true},
+			OnLayer: func(int, *forward.LayerResult) error {
+				done++
+				opts.progress(done, 2*layers)
+				return nil
+			},
+		})
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -40,8 +41,9 @@ const DefaultSamples = 64
 // LayerWise feeds the same MoE inputs through the reference and candidate
 // MoE blocks of each chosen layer and compares outputs and routing. It
 // never holds more than one layer's shared weights and one expert of each
-// model: experts are read one at a time and dropped after use.
-func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
+// model: experts are read one at a time and dropped after use. A cancelled
+// ctx stops it within a fraction of a layer, with ctx's error.
+func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 	if err := compatible(ref, cand); err != nil {
 		return nil, err
 	}
@@ -72,14 +74,15 @@ func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 		for _, l := range layers {
 			want[l] = true
 		}
-		_, err := forward.RunStreamed(ref.Source, o.Tokens, forward.StreamOptions{
+		_, err := forward.RunStreamed(ctx, ref.Source, o.Tokens, forward.StreamOptions{
 			Options: forward.Options{Workers: o.Workers},
 			Layers:  deepest + 1,
 			OnLayer: func(l int, lr *forward.LayerResult) error {
+				defer o.progress(l+1, deepest+1)
 				if !want[l] {
 					return nil
 				}
-				st, err := compareLayer(l, lr.MoEInput, lr.MoE, ref, cand, o.Workers)
+				st, err := compareLayer(ctx, l, lr.MoEInput, lr.MoE, ref, cand, o.Workers)
 				if err != nil {
 					compareErr = err
 					return err
@@ -91,6 +94,9 @@ func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 				return nil
 			},
 		})
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if compareErr != nil {
 			return nil, compareErr
 		}
@@ -104,16 +110,17 @@ func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
 		}
 		r.States = &StatesInfo{Source: "random", Seed: o.Seed}
 		r.Tokens = n
-		for _, l := range layers {
-			x, m, err := randomLayer(ref, l, n, o.Seed, o.Workers)
+		for i, l := range layers {
+			x, m, err := randomLayer(ctx, ref, l, n, o.Seed, o.Workers)
 			if err != nil {
 				return nil, err
 			}
-			st, err := compareLayer(l, x, m, ref, cand, o.Workers)
+			st, err := compareLayer(ctx, l, x, m, ref, cand, o.Workers)
 			if err != nil {
 				return nil, err
 			}
 			r.Layers = append(r.Layers, st)
+			o.progress(i+1, len(layers))
 		}
 	default:
 		return nil, fmt.Errorf("validate: states %q: want reference, random or empty", states)
@@ -127,7 +134,7 @@ var errDone = errors.New("done")
 
 // randomLayer draws n random states for layer l of ref and runs ref's MoE
 // block on them.
-func randomLayer(ref *Model, l, n int, seed uint64, workers int) ([][]float32, *forward.MoEResult, error) {
+func randomLayer(ctx context.Context, ref *Model, l, n int, seed uint64, workers int) ([][]float32, *forward.MoEResult, error) {
 	d := ref.Source.Dims()
 	lw, err := ref.Source.LayerShared(l)
 	if err != nil {
@@ -137,7 +144,7 @@ func randomLayer(ref *Model, l, n int, seed uint64, workers int) ([][]float32, *
 		return nil, nil, fmt.Errorf("%s: layer %d: ffn norm has %d values, want %d", ref.Path, l, len(lw.FFNNorm), d.Hidden)
 	}
 	x := RandomStates(lw.FFNNorm, n, seed, uint64(l))
-	m, err := forward.MoEStreamed(lw.Router, d, x, func(e int) (*forward.Expert, error) { return ref.Source.Expert(l, e) }, workers)
+	m, err := forward.MoEStreamed(ctx, lw.Router, d, x, func(e int) (*forward.Expert, error) { return ref.Source.Expert(l, e) }, workers)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: layer %d: %w", ref.Path, l, err)
 	}
@@ -146,7 +153,7 @@ func randomLayer(ref *Model, l, n int, seed uint64, workers int) ([][]float32, *
 
 // compareLayer runs the candidate's MoE block of layer l on x and compares
 // it with the reference block's result m.
-func compareLayer(l int, x [][]float32, m *forward.MoEResult, ref, cand *Model, workers int) (LayerStats, error) {
+func compareLayer(ctx context.Context, l int, x [][]float32, m *forward.MoEResult, ref, cand *Model, workers int) (LayerStats, error) {
 	if t, i, bad := firstNonFinite(m.Out); bad {
 		return LayerStats{}, fmt.Errorf("validate: %s: layer %d MoE output [%d][%d] is %v", ref.Path, l, t, i, m.Out[t][i])
 	}
@@ -154,7 +161,7 @@ func compareLayer(l int, x [][]float32, m *forward.MoEResult, ref, cand *Model, 
 	if err != nil {
 		return LayerStats{}, fmt.Errorf("%s: layer %d: %w", cand.Path, l, err)
 	}
-	cm, err := forward.MoEStreamed(cw.Router, cand.Source.Dims(), x, func(e int) (*forward.Expert, error) { return cand.Source.Expert(l, e) }, workers)
+	cm, err := forward.MoEStreamed(ctx, cw.Router, cand.Source.Dims(), x, func(e int) (*forward.Expert, error) { return cand.Source.Expert(l, e) }, workers)
 	if err != nil {
 		return LayerStats{}, fmt.Errorf("%s: layer %d: %w", cand.Path, l, err)
 	}

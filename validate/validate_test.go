@@ -82,7 +82,7 @@ func TestMain(m *testing.M) {
 func checkAgainstTransformers(t *testing.T, m *Model, tol float64) {
 	t.Helper()
 	ref := testutil.TinyReference(t)
-	res, err := forward.RunStreamed(m.Source, ref.InputIDs, forward.StreamOptions{Options: forward.Options{Router: true}})
+	res, err := forward.RunStreamed(context.Background(), m.Source, ref.InputIDs, forward.StreamOptions{Options: forward.Options{Router: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestFP16SafetensorsMatchesTransformers(t *testing.T) {
 func TestIdenticalModels(t *testing.T) {
 	ref := testutil.TinyReference(t)
 	a, b := open(t, tinyDir), open(t, tinyDir)
-	r, err := EndToEnd(a, b, ref.InputIDs, Options{})
+	r, err := EndToEnd(context.Background(), a, b, ref.InputIDs, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestIdenticalModels(t *testing.T) {
 // show a real but moderate loss.
 func TestQ4KM(t *testing.T) {
 	ref := testutil.TinyReference(t)
-	r, err := EndToEnd(open(t, tinyDir), open(t, writeGGUF(t, tinyDir, ggml.FileTypeQ4_K_M)), ref.InputIDs, Options{})
+	r, err := EndToEnd(context.Background(), open(t, tinyDir), open(t, writeGGUF(t, tinyDir, ggml.FileTypeQ4_K_M)), ref.InputIDs, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ var synthDir = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	cfg := synth.Config{Hidden: 64, Intermediate: 128, Layers: 3, Heads: 4, KVHeads: 2, Experts: 4, TopK: 2, Vocab: 1024}
-	return dir, synth.Write(dir, cfg, tinyDir, 42)
+	return dir, synth.Write(context.Background(), dir, cfg, tinyDir, 42)
 })
 
 func smallSynth(t *testing.T) string {
@@ -235,7 +235,7 @@ func TestLayerWise(t *testing.T) {
 	q8 := open(t, writeGGUF(t, dir, ggml.FileTypeQ8_0))
 	ref.Source, q8.Source = streamOnly{ref.Source}, streamOnly{q8.Source}
 
-	same, err := LayerWise(ref, open(t, dir), LayerWiseOptions{Tokens: tokens})
+	same, err := LayerWise(context.Background(), ref, open(t, dir), LayerWiseOptions{Tokens: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestLayerWise(t *testing.T) {
 	}
 
 	for _, states := range []string{"reference", "random"} {
-		r, err := LayerWise(ref, q8, LayerWiseOptions{Layers: []int{2, 0}, States: states, Tokens: tokens, Samples: 48, Seed: 3})
+		r, err := LayerWise(context.Background(), ref, q8, LayerWiseOptions{Layers: []int{2, 0}, States: states, Tokens: tokens, Samples: 48, Seed: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestLayerWise(t *testing.T) {
 		}
 	}
 
-	r, err := EndToEnd(ref, q8, tokens, Options{Workers: 1})
+	r, err := EndToEnd(context.Background(), ref, q8, tokens, Options{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,14 +279,14 @@ func TestLayerWise(t *testing.T) {
 	}
 
 	for _, o := range []LayerWiseOptions{{Layers: []int{3}}, {Layers: []int{}}, {States: "reference"}, {States: "bogus", Tokens: tokens}} {
-		if _, err := LayerWise(ref, q8, o); err == nil {
+		if _, err := LayerWise(context.Background(), ref, q8, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
 }
 
 func TestIncompatibleModels(t *testing.T) {
-	_, err := EndToEnd(open(t, tinyDir), open(t, smallSynth(t)), []int{1, 2}, Options{})
+	_, err := EndToEnd(context.Background(), open(t, tinyDir), open(t, smallSynth(t)), []int{1, 2}, Options{})
 	if err == nil {
 		t.Error("models of different shapes compared")
 	}
@@ -342,7 +342,7 @@ func TestSafetensorsLayouts(t *testing.T) {
 		if m.Format != c.layout {
 			t.Errorf("%s: opened as %s", name, m.Format)
 		}
-		r, err := EndToEnd(base, m, ref.InputIDs[:16], Options{})
+		r, err := EndToEnd(context.Background(), base, m, ref.InputIDs[:16], Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -24,8 +25,9 @@ import (
 
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
-		Usage: "measure quantization throughput on this machine",
+		Name:   "bench",
+		Usage:  "measure quantization throughput on this machine",
+		Action: commandNotFound,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "kernels",
@@ -33,7 +35,7 @@ func benchCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "rows", Value: 14336, Usage: "matrix rows"},
 					&cli.IntFlag{Name: "cols", Value: 4096, Usage: "matrix columns (a multiple of 256)"},
-					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types (default: all with kernels)"},
+					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types", DefaultText: "all with kernels"},
 					&cli.DurationFlag{Name: "min-time", Value: 2 * time.Second, Usage: "measure each case for at least this long"},
 					&cli.BoolFlag{Name: "imatrix", Usage: "also quantize with importance weights (per column: Σx² over the first 64 rows + 1e-3)"},
 				},
@@ -51,7 +53,7 @@ index as sparse files (real headers, data left as holes: all zeros), which measu
 memory bounds and I/O plumbing, not kernel speed.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "type", Value: "Q4_K_M", Usage: "GGUF file `TYPE`"},
-					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "workers (default: all cores)"},
+					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
 					&cli.StringFlag{Name: "meta", Value: "testdata/mixtral-8x7b-meta", Usage: "Mixtral-8x7B config, index and tokenizer `FOLDER`"},
 					&cli.BoolFlag{Name: "full-size-sparse", Usage: "benchmark the full-size checkpoint as sparse files"},
 				},
@@ -62,10 +64,23 @@ memory bounds and I/O plumbing, not kernel speed.`,
 	}
 }
 
+// maxBenchElements bounds the benchmark matrix to 1 GiB of float32 (the
+// default is 235 MB); its quantized copy comes on top.
+const maxBenchElements = 1 << 28
+
 func runBenchKernels(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return usageError("bench kernels takes no arguments, got %q", c.Args().First())
+	}
 	rows, cols := c.Int("rows"), c.Int("cols")
 	if rows <= 0 || cols <= 0 || cols%ggml.QK_K != 0 {
 		return usageError("--rows must be positive and --cols a positive multiple of 256")
+	}
+	if int64(rows)*int64(cols) > maxBenchElements {
+		return usageError("--rows × --cols must be at most %d values (1 GiB of float32), got %d × %d", maxBenchElements, rows, cols)
+	}
+	if d := c.Duration("min-time"); d <= 0 || d > time.Hour {
+		return usageError("--min-time must be between 1ns and 1h, got %v", d)
 	}
 	types := quant.SupportedTypes()
 	if s := c.String("types"); s != "" {
@@ -81,6 +96,9 @@ func runBenchKernels(c *cli.Context) error {
 	src := make([]float32, rows*cols)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range src {
+		if i%benchChunk == 0 && c.Context.Err() != nil {
+			return c.Context.Err()
+		}
 		src[i] = float32(rng.NormFloat64() * 0.02)
 	}
 	cores := runtime.GOMAXPROCS(0)
@@ -99,39 +117,91 @@ func runBenchKernels(c *cli.Context) error {
 	for _, t := range types {
 		size, _ := t.RowSize(int64(len(src)))
 		dst := make([]byte, size)
-		one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, 1) })
-		all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, cores) })
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
+		one, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, nil, dst, 1) })
+		if err != nil {
+			return err
+		}
+		all, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, nil, dst, cores) })
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s	%.0f	%.0f	%.2f×	", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
 		switch {
 		case weights == nil:
 		case !quant.UsesWeights(t):
-			fmt.Fprint(tw, "-\t-\t")
+			fmt.Fprint(tw, "-	-	")
 		default:
-			one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRowsWeighted(t, src, cols, weights, dst, 1) })
-			all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRowsWeighted(t, src, cols, weights, dst, cores) })
-			fmt.Fprintf(tw, "%.0f\t%.0f\t", mb/one.Seconds(), mb/all.Seconds())
+			one, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, weights, dst, 1) })
+			if err != nil {
+				return err
+			}
+			all, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, weights, dst, cores) })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%.0f	%.0f	", mb/one.Seconds(), mb/all.Seconds())
 		}
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
 
+// benchChunk is how many values quantizeInChunks hands the kernel at once:
+// 16 MB of float32, a quarter of a second at the slowest kernel on one
+// core, so an interrupt is noticed promptly.
+const benchChunk = 1 << 22
+
+// quantizeInChunks quantizes src (rows of cols values) into dst a block of
+// rows at a time, stopping with ctx's error between blocks.
+func quantizeInChunks(ctx context.Context, t ggml.Type, src []float32, cols int, weights []float32, dst []byte, workers int) error {
+	rowBytes, err := t.RowSize(int64(cols))
+	if err != nil {
+		return err
+	}
+	rows, step := len(src)/cols, max(1, benchChunk/cols)
+	for lo := 0; lo < rows; lo += step {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(lo+step, rows)
+		if err := quant.QuantizeRowsWeighted(t, src[lo*cols:hi*cols], cols, weights, dst[int64(lo)*rowBytes:int64(hi)*rowBytes], workers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // measure returns the fastest of repeated runs of f, repeated for at least
-// atLeast in all.
-func measure(atLeast time.Duration, f func()) time.Duration {
+// atLeast in all, or the first error.
+func measure(ctx context.Context, atLeast time.Duration, f func() error) (time.Duration, error) {
 	best := time.Duration(math.MaxInt64)
 	for start := time.Now(); time.Since(start) < atLeast || best == math.MaxInt64; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		t0 := time.Now()
-		f()
+		if err := f(); err != nil {
+			return 0, err
+		}
 		best = min(best, time.Since(t0))
 	}
-	return best
+	return best, nil
 }
 
 func runBenchQuantize(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return usageError("bench quantize takes at most one SRC argument, got %d", c.NArg())
+	}
 	ft, err := ggml.ParseFileType(c.String("type"))
 	if err != nil {
 		return usageError("--type: %v", err)
+	}
+	threads, err := workers(c)
+	if err != nil {
+		return err
+	}
+	if err := checkImatrix(ft, nil, false); err != nil {
+		return err
 	}
 	path := c.Args().First()
 	w := c.App.Writer
@@ -142,7 +212,7 @@ func runBenchQuantize(c *cli.Context) error {
 		}
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "model")
-		if err := writeBenchModel(w, path, c.String("meta"), c.Bool("full-size-sparse")); err != nil {
+		if err := writeBenchModel(c.Context, w, path, c.String("meta"), c.Bool("full-size-sparse")); err != nil {
 			return err
 		}
 	}
@@ -151,7 +221,7 @@ func runBenchQuantize(c *cli.Context) error {
 		return err
 	}
 	defer src.Close()
-	p, err := convert.PlanGGUF(src, convert.GGUFOptions{FileType: ft, Workers: c.Int("threads")})
+	p, err := convert.PlanGGUF(src, convert.GGUFOptions{FileType: ft, Workers: threads})
 	if err != nil {
 		return err
 	}
@@ -161,8 +231,7 @@ func runBenchQuantize(c *cli.Context) error {
 		return err
 	}
 	el := time.Since(t0)
-	threads := c.Int("threads")
-	if threads <= 0 {
+	if threads == 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	fmt.Fprintf(w, "%s → %s: %s parameters in %.2f s with %d workers: %.1f M weights/s, %.0f MB/s of float32 input; output %.2f GB; peak RSS %s\n",
@@ -171,10 +240,10 @@ func runBenchQuantize(c *cli.Context) error {
 	return nil
 }
 
-func writeBenchModel(w io.Writer, dir, meta string, sparse bool) error {
+func writeBenchModel(ctx context.Context, w io.Writer, dir, meta string, sparse bool) error {
 	if !sparse {
 		fmt.Fprintf(w, "writing a synthetic full-width Mixtral layer to %s ...\n", dir)
-		return synth.Write(dir, synth.FullWidthLayer, meta, 1)
+		return synth.Write(ctx, dir, synth.FullWidthLayer, meta, 1)
 	}
 	fmt.Fprintf(w, "writing the full-size Mixtral-8x7B checkpoint as sparse files to %s ...\n", dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

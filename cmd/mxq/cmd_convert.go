@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -19,9 +20,9 @@ experts.E.w1/w2/w3, the q/k RoPE permutation is undone, and config.json,
 generation_config.json and the tokenizer files are rebuilt from the
 metadata. The folder is written beside OUTDIR and renamed when complete.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `OUTDIR`", Required: true},
-			&cli.StringFlag{Name: "format", Value: "safetensors", Usage: "output format: safetensors"},
-			&cli.StringFlag{Name: "dtype", Usage: "`DTYPE` to write: bf16, fp16 or fp32 (default: bf16 for a GGUF, else the source's)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output folder `OUTDIR`; required"},
+			&cli.StringFlag{Name: "format", Value: "safetensors", Usage: "output `FORMAT`: safetensors"},
+			&cli.StringFlag{Name: "dtype", Usage: "`DTYPE` to write: bf16, fp16 or fp32", DefaultText: "bf16 for a GGUF, else the source's"},
 			&cli.StringFlag{Name: "shard-size", Value: "5GB", Usage: "largest shard, as `SIZE` in bytes, KB/MB/GB or KiB/MiB/GiB"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan without writing"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an earlier checkpoint folder at OUTDIR (and an earlier report)"},
@@ -35,8 +36,14 @@ func runConvert(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("convert takes one IN argument, got %d", c.NArg())
 	}
+	if err := checkReportFlags(c, "convert"); err != nil {
+		return err
+	}
 	if f := strings.ToLower(c.String("format")); f != "safetensors" {
 		return usageError("convert writes --format safetensors; for GGUF output use mxq quantize --format gguf (got %q)", f)
+	}
+	if out := c.String("output"); strings.EqualFold(filepath.Ext(out), ".gguf") {
+		return usageError("convert writes a safetensors folder, not the GGUF file -o %s; for GGUF output use mxq quantize", out)
 	}
 	th, err := thresholds(c)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,10 +27,10 @@ func quantizeCommand() *cli.Command {
 --type names any supported llama.cpp file type. The output is written through a
 temporary file and renamed only when complete.`,
 		Flags: slices.Concat([]cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` (FILE.gguf, or a folder for safetensors)", Required: true},
-			&cli.IntFlag{Name: "bits", Usage: "target bits: 16, 8 or 4"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` (FILE.gguf, or a folder for safetensors); required"},
+			&cli.IntFlag{Name: "bits", Usage: "target `BITS`: 16, 8 or 4", DefaultText: "none; give --bits or --type"},
 			&cli.StringFlag{Name: "type", Usage: "GGUF file `TYPE`: " + strings.Join(fileTypeNames(), ", ")},
-			&cli.StringFlag{Name: "format", Usage: "gguf or safetensors (default: gguf for a .gguf output, else safetensors)"},
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: gguf or safetensors; required unless the output ends in .gguf"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (type per tensor, sizes, VRAM) without writing"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an earlier output of the same kind (a GGUF file, a checkpoint folder, a report)"},
 		}, reportFlags(), []cli.Flag{
@@ -45,10 +46,6 @@ temporary file and renamed only when complete.`,
 	}
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return &codedError{code: exitUsage, err: err}
-}
-
 func fileTypeNames() []string {
 	var out []string
 	for _, f := range quantplan.Supported() {
@@ -58,6 +55,8 @@ func fileTypeNames() []string {
 }
 
 // outputFormat decides gguf or safetensors from --format and the path.
+// Only a .gguf name implies a format: any other name needs --format, so a
+// mistyped extension never turns into a folder of another format.
 func outputFormat(c *cli.Context) (string, error) {
 	out := c.String("output")
 	isGGUF := strings.EqualFold(filepath.Ext(out), ".gguf")
@@ -66,7 +65,7 @@ func outputFormat(c *cli.Context) (string, error) {
 		if isGGUF {
 			return "gguf", nil
 		}
-		return "safetensors", nil
+		return "", usageError("-o %s does not end in .gguf: give --format safetensors to write a safetensors folder there, or name a .gguf file", out)
 	case "gguf":
 		if !isGGUF {
 			return "", usageError("--format gguf needs an output ending in .gguf, got %s", out)
@@ -154,9 +153,19 @@ func runQuantize(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("quantize takes one SRC argument, got %d", c.NArg())
 	}
+	if err := checkReportFlags(c, "quantize"); err != nil {
+		return err
+	}
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
+	}
+	if format == "gguf" {
+		for _, name := range safetensorsOnlyFlags {
+			if c.IsSet(name) {
+				return usageError("--%s is for safetensors output, but %s is a GGUF file", name, c.String("output"))
+			}
+		}
 	}
 	th, err := thresholds(c)
 	if err != nil {
@@ -173,6 +182,13 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkImatrix(ft, tensorTypeFlags(plan), c.String("imatrix") != ""); err != nil {
+		return err
+	}
+	threads, err := workers(c)
+	if err != nil {
+		return err
+	}
 	outs, err := checkOutputs(c, output.GGUF)
 	if err != nil {
 		return err
@@ -185,7 +201,7 @@ func runQuantize(c *cli.Context) error {
 	bar := newProgress(c, "quantizing")
 	p, err := convert.PlanGGUF(src, convert.GGUFOptions{
 		FileType: ft, Plan: plan, AllowRequantize: c.Bool("allow-requantize"),
-		Workers: c.Int("threads"), Progress: bar.update,
+		Workers: threads, Progress: bar.update,
 	})
 	if err != nil {
 		return err
@@ -218,11 +234,37 @@ func reportFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "report", Usage: "write the validation report as JSON to `FILE`"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout instead of tables"},
-		&cli.Float64Flag{Name: "max-rel-error", Usage: "exit 3 when a tensor's ‖W−Ŵ‖/‖W‖ exceeds `X`"},
-		&cli.Float64Flag{Name: "min-cosine", Usage: "exit 3 when a tensor's cosine similarity is below `Y`"},
-		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "worker goroutines (default: all cores)"},
+		&cli.Float64Flag{Name: "max-rel-error", Usage: "exit 3 when a tensor's ‖W−Ŵ‖/‖W‖ exceeds `X` (X ≥ 0)", DefaultText: "off"},
+		&cli.Float64Flag{Name: "min-cosine", Usage: "exit 3 when a tensor's cosine similarity is below `Y` (-1..1)", DefaultText: "off"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 	}
+}
+
+// checkReportFlags refuses what reportFlags' readers would misread: no
+// output, negative workers. thresholds checks the thresholds' ranges.
+func checkReportFlags(c *cli.Context, cmd string) error {
+	if err := requireOutput(c, cmd); err != nil {
+		return err
+	}
+	_, err := workers(c)
+	return err
+}
+
+// tensorTypeFlags lists the ggml types the per-tensor flags ask for, each
+// with the flag as it was typed.
+func tensorTypeFlags(p quantplan.Options) []typeFlag {
+	var out []typeFlag
+	for _, o := range p.Overrides {
+		out = append(out, typeFlag{fmt.Sprintf("--tensor-type %s=%s", o.Pattern, o.Type), o.Type})
+	}
+	if t := p.OutputType; t != nil {
+		out = append(out, typeFlag{"--output-tensor-type " + t.String(), *t})
+	}
+	if t := p.TokenEmbeddingType; t != nil {
+		out = append(out, typeFlag{"--token-embedding-type " + t.String(), *t})
+	}
+	return out
 }
 
 // thresholds reads --max-rel-error and --min-cosine.

@@ -16,9 +16,9 @@ import (
 func safetensorsFlags() []cli.Flag {
 	const cat = "safetensors"
 	return []cli.Flag{
-		&cli.StringFlag{Name: "layout", Category: cat, Usage: "8- and 4-bit `LAYOUT`: " + strings.Join(convert.Layouts(), ", ") + " (default compressed-tensors)"},
-		&cli.IntFlag{Name: "group-size", Category: cat, Usage: "inputs per scale: 32, 64 or 128, or -1 per output channel (default 128; 64 for mlx)"},
-		&cli.StringFlag{Name: "dtype", Category: cat, Usage: "`DTYPE` of unquantized tensors and scales: bf16 or fp16 (default: the source's, bf16 for a GGUF)"},
+		&cli.StringFlag{Name: "layout", Category: cat, Usage: "8- and 4-bit `LAYOUT`: " + strings.Join(convert.Layouts(), ", "), DefaultText: "compressed-tensors"},
+		&cli.IntFlag{Name: "group-size", Category: cat, Usage: "`N` inputs per scale: 32, 64 or 128, or -1 per output channel", DefaultText: "128; 64 for mlx"},
+		&cli.StringFlag{Name: "dtype", Category: cat, Usage: "`DTYPE` of unquantized tensors and scales: bf16 or fp16", DefaultText: "the source's, bf16 for a GGUF"},
 		&cli.StringFlag{Name: "shard-size", Category: cat, Value: "5GB", Usage: "largest shard, as `SIZE` in bytes, KB/MB/GB or KiB/MiB/GiB"},
 		&cli.BoolFlag{Name: "quantize-embeddings", Category: cat, Usage: "quantize the token embedding too (mlx layout)"},
 		&cli.BoolFlag{Name: "quantize-head", Category: cat, Usage: "quantize lm_head too"},
@@ -28,11 +28,18 @@ func safetensorsFlags() []cli.Flag {
 // ggufOnlyFlags make no sense for safetensors output.
 var ggufOnlyFlags = []string{"type", "pure", "tensor-type", "leave-output-tensor", "output-tensor-type", "token-embedding-type"}
 
+// safetensorsOnlyFlags make no sense for GGUF output.
+var safetensorsOnlyFlags = []string{"layout", "group-size", "dtype", "shard-size", "quantize-embeddings", "quantize-head"}
+
 // safetensorsOptions reads the flags shared by quantize and convert.
 func safetensorsOptions(c *cli.Context) (convert.SafetensorsOptions, error) {
+	threads, err := workers(c)
+	if err != nil {
+		return convert.SafetensorsOptions{}, err
+	}
 	opts := convert.SafetensorsOptions{
 		Replace: c.Bool("force"),
-		Workers: c.Int("threads"),
+		Workers: threads,
 	}
 	if s := c.String("dtype"); s != "" {
 		d, err := convert.ParseDType(s)

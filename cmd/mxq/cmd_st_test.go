@@ -34,14 +34,14 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 	}
 
 	fp16 := filepath.Join(dir, "fp16")
-	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", fp16, "--bits", "16", "--dtype", "fp16", "--shard-size", "4MB", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", fp16, "--bits", "16", "--dtype", "fp16", "--shard-size", "4MB", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(fp16, "model.safetensors.index.json")); err != nil {
 		t.Error(err)
 	}
 	mlx := filepath.Join(dir, "mlx")
-	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", mlx, "--bits", "8", "--layout", "mlx", "--quantize-head", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", mlx, "--bits", "8", "--layout", "mlx", "--quantize-head", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 
@@ -74,11 +74,11 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 	}
 
 	// An existing folder is kept without --force and replaced with it.
-	code, _, stderr = runCLI(t, "quantize", tiny, "-o", ct, "--bits", "8", "-q")
+	code, _, stderr = runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", ct, "--bits", "8", "-q")
 	if code != exitUsage || !strings.Contains(stderr, "--force") {
 		t.Errorf("exit %d, stderr %q for an existing output", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", ct, "--bits", "8", "--layout", "gptq", "--force", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", ct, "--bits", "8", "--layout", "gptq", "--force", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(ct, "quantize_config.json")); err != nil {
@@ -87,7 +87,7 @@ func TestQuantizeSafetensorsCLI(t *testing.T) {
 
 	// Thresholds: exit 3, with the output and the report written.
 	q4 := filepath.Join(dir, "q4")
-	code, _, stderr = runCLI(t, "quantize", tiny, "-o", q4, "--bits", "4", "--max-rel-error", "0.01", "--report", filepath.Join(dir, "r.json"), "-q")
+	code, _, stderr = runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", q4, "--bits", "4", "--max-rel-error", "0.01", "--report", filepath.Join(dir, "r.json"), "-q")
 	if code != exitThresholds {
 		t.Errorf("exit %d, want %d: %s", code, exitThresholds, stderr)
 	}

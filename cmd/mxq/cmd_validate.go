@@ -39,16 +39,17 @@ Exit status 3 means the report was printed but a threshold was breached.`,
 			&cli.StringFlag{Name: "text", Usage: "compare on the text in `FILE`"},
 			&cli.StringFlag{Name: "tokens", Usage: "compare on the token ids in `FILE` (- for stdin)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "`N` worker goroutines; 0 uses all cores"},
+			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.BoolFlag{Name: "layer-wise", Category: "layer-wise", Usage: "compare MoE blocks on identical inputs instead of whole models"},
 			&cli.StringFlag{Name: "layers", Category: "layer-wise", Value: "all", Usage: "layers to compare: all, or a `LIST` such as 0,15,31 or 0-3"},
 			&cli.StringFlag{Name: "states", Category: "layer-wise", Value: "auto", Usage: "`MODE` of the MoE inputs: reference, random or auto"},
-			&cli.IntFlag{Name: "samples", Category: "layer-wise", Value: validate.DefaultSamples, Usage: "`N` random states per layer"},
+			&cli.IntFlag{Name: "samples", Category: "layer-wise", Value: validate.DefaultSamples, Usage: fmt.Sprintf("`N` random states per layer, up to %d", maxSamples)},
 			&cli.Uint64Flag{Name: "seed", Category: "layer-wise", Usage: "`SEED` of the random states"},
-			&cli.Float64Flag{Name: "max-kld", Category: "thresholds", Usage: "exit 3 when the mean KL divergence exceeds `X` nats"},
-			&cli.Float64Flag{Name: "min-top1", Category: "thresholds", Usage: "exit 3 when top-1 agreement is below `Y` (0..1)"},
-			&cli.Float64Flag{Name: "min-routing-agreement", Category: "thresholds", Usage: "exit 3 when a layer's routing agreement is below `Z` (0..1)"},
-			&cli.Float64Flag{Name: "max-moe-error", Category: "thresholds", Usage: "exit 3 when a layer's MoE output relative error exceeds `X` (layer-wise)"},
+			&cli.Float64Flag{Name: "max-kld", Category: "thresholds", Usage: "exit 3 when the mean KL divergence exceeds `X` nats (X ≥ 0)", DefaultText: "off"},
+			&cli.Float64Flag{Name: "min-top1", Category: "thresholds", Usage: "exit 3 when top-1 agreement is below `Y` (0..1)", DefaultText: "off"},
+			&cli.Float64Flag{Name: "min-routing-agreement", Category: "thresholds", Usage: "exit 3 when a layer's routing agreement is below `Z` (0..1)", DefaultText: "off"},
+			&cli.Float64Flag{Name: "max-moe-error", Category: "thresholds", Usage: "exit 3 when a layer's MoE output relative error exceeds `X` (X ≥ 0; layer-wise)", DefaultText: "off"},
 		},
 		OnUsageError: onUsageError,
 		Action:       runValidate,
@@ -88,8 +89,12 @@ func runValidate(c *cli.Context) error {
 	default:
 		return usageError("--states must be reference, random or auto, got %q", states)
 	}
-	if c.Int("samples") <= 0 {
-		return usageError("--samples must be positive")
+	if err := intInRange(c, "samples", 1, maxSamples); err != nil {
+		return err
+	}
+	threads, err := workers(c)
+	if err != nil {
+		return err
 	}
 	layers, err := parseLayers(c.String("layers"))
 	if err != nil {
@@ -113,16 +118,18 @@ func runValidate(c *cli.Context) error {
 			return err
 		}
 	}
-	opts := validate.Options{Workers: c.Int("threads")}
+	bar := newProgressIn(c, "validating", "layers")
+	opts := validate.Options{Workers: threads, Progress: bar.update}
 	var r *validate.Report
 	if layerWise {
-		r, err = validate.LayerWise(ref, cand, validate.LayerWiseOptions{
+		r, err = validate.LayerWise(c.Context, ref, cand, validate.LayerWiseOptions{
 			Options: opts, Layers: layers, States: states, Tokens: tokens,
 			Samples: c.Int("samples"), Seed: c.Uint64("seed"),
 		})
 	} else {
-		r, err = validate.EndToEnd(ref, cand, tokens, opts)
+		r, err = validate.EndToEnd(c.Context, ref, cand, tokens, opts)
 	}
+	bar.finish()
 	if err != nil {
 		return err
 	}
@@ -141,9 +148,22 @@ func runValidate(c *cli.Context) error {
 	return nil
 }
 
+// maxSamples bounds --samples: each sample is a hidden-size row of both
+// models' states, so a million would already be gigabytes.
+const maxSamples = 1 << 16
+
 // validateThresholds collects the threshold flags that were given.
 func validateThresholds(c *cli.Context, layerWise bool) (validate.Thresholds, error) {
 	var th validate.Thresholds
+	err := firstError(
+		nonNegative(c, "max-kld"),
+		floatInRange(c, "min-top1", 0, 1),
+		floatInRange(c, "min-routing-agreement", 0, 1),
+		nonNegative(c, "max-moe-error"),
+	)
+	if err != nil {
+		return th, err
+	}
 	for _, f := range []struct {
 		name      string
 		dst       **float64

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -27,8 +28,25 @@ const (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// stuckGrace is how long an interrupted command may take to notice and
+// clean up before mxq exits anyway; commands check for cancellation far
+// more often, so only a system call that never returns reaches it.
+const stuckGrace = 3 * time.Second
+
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	// Signals are caught before anything else runs, so an interrupt at
+	// any point ends in the same clean exit.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		// A second signal now kills mxq at once; a command stuck in a
+		// system call is left behind after stuckGrace.
+		stop()
+		time.Sleep(stuckGrace)
+		fmt.Fprintln(os.Stderr, "mxq: interrupted")
+		os.Exit(exitCancelled)
+	}()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
 }
 
 // exitError carries a specific exit code out of a command.
@@ -44,9 +62,9 @@ func usageError(format string, args ...any) error {
 	return &codedError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// run runs mxq with args and returns its exit code; a cancelled ctx (a
+// signal) stops the command, which then exits 130.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, interspersed(app, args))
 	if err == nil {
@@ -60,13 +78,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = errors.New("interrupted; no output was written")
 	case errors.As(err, &ce):
 		code = ce.code
+	case errors.As(err, new(cli.ExitCoder)):
+		// urfave/cli's own refusals, such as `mxq help nope`.
+		code = exitUsage
 	}
 	fmt.Fprintf(stderr, "mxq: %v\n", err)
 	return code
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "mxq",
 		Usage:     "inspect and quantize Mixture-of-Experts checkpoints (Mixtral) for llama.cpp, vLLM and MLX",
 		Version:   version,
@@ -80,10 +101,17 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			benchCommand(),
 			imatrixCommand(),
 		},
-		// Usage mistakes get exit code 2, distinct from failures.
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &codedError{code: exitUsage, err: err}
-		},
+		Action:       commandNotFound,
+		OnUsageError: onUsageError,
+		// Errors are printed once, by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	tidyHelp(app.Commands)
+	return app
+}
+
+// onUsageError gives flag-parsing mistakes exit code 2, distinct from
+// failures, on one line with flags written as they are typed.
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return &codedError{code: exitUsage, err: errors.New(usageMessage(err))}
 }

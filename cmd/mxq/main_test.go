@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,7 +15,7 @@ const tiny = "../../testdata/tiny-mixtral"
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(append([]string{"mxq"}, args...), &out, &errb)
+	code = run(context.Background(), append([]string{"mxq"}, args...), &out, &errb)
 	return code, out.String(), errb.String()
 }
 

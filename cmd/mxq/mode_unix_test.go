@@ -20,7 +20,7 @@ func TestOutputMode(t *testing.T) {
 	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", gg, "--bits", "8", "--report", rep, "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", hf, "--bits", "16", "-q"); code != exitOK {
+	if code, _, stderr := runCLI(t, "quantize", tiny, "--format", "safetensors", "-o", hf, "--bits", "16", "-q"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	want := map[string]os.FileMode{gg: 0o644, rep: 0o644, hf: fs.ModeDir | 0o755, filepath.Join(hf, "model.safetensors"): 0o644, filepath.Join(hf, "config.json"): 0o644}

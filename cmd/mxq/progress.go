@@ -15,6 +15,11 @@ type progress struct {
 }
 
 func newProgress(c *cli.Context, what string) *progress {
+	return newProgressIn(c, what, "weights")
+}
+
+// newProgressIn is newProgress counting in unit.
+func newProgressIn(c *cli.Context, what, unit string) *progress {
 	if c.Bool("quiet") || !term.IsTerminal(int(os.Stdout.Fd())) || !term.IsTerminal(int(os.Stderr.Fd())) {
 		return &progress{}
 	}
@@ -22,7 +27,7 @@ func newProgress(c *cli.Context, what string) *progress {
 		progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("weights"),
+		progressbar.OptionSetItsString(unit),
 		progressbar.OptionShowIts(),
 		progressbar.OptionThrottle(200_000_000),
 		progressbar.OptionClearOnFinish(),

@@ -5,6 +5,7 @@ package synth
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -52,8 +53,9 @@ func (c Config) json() map[string]any {
 // Write creates dir holding config.json, model.safetensors with BF16 weights
 // drawn from a PCG generator seeded with seed, and copies of the tokenizer
 // files found in tokenizerDir (tokenizer.model, tokenizer.json,
-// tokenizer_config.json), which must cover the vocabulary.
-func Write(dir string, c Config, tokenizerDir string, seed uint64) error {
+// tokenizer_config.json), which must cover the vocabulary. A cancelled ctx
+// stops it with ctx's error.
+func Write(ctx context.Context, dir string, c Config, tokenizerDir string, seed uint64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -90,14 +92,18 @@ func Write(dir string, c Config, tokenizerDir string, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 0x73796e7468))
 	return safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), layout, func(name string, w io.Writer) error {
 		t, _ := layout.Lookup(name)
-		return writeBF16(w, t.NumElements(), std[name], rng)
+		return writeBF16(ctx, w, t.NumElements(), std[name], rng)
 	})
 }
 
-func writeBF16(w io.Writer, n int64, std float64, rng *rand.Rand) error {
+func writeBF16(ctx context.Context, w io.Writer, n int64, std float64, rng *rand.Rand) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var b [2]byte
-	for range n {
+	for i := range n {
+		// A full-width checkpoint takes minutes; stay interruptible.
+		if i%(1<<20) == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		v := rng.NormFloat64() * std
 		if std < 0 {
 			v = 1 + rng.NormFloat64()*0.1
