@@ -322,7 +322,9 @@ func (p *SafetensorsPlan) sideFiles() error {
 		if cfg, err = readConfigObject(filepath.Join(src.Dir, "config.json")); err != nil {
 			return err
 		}
-		p.copies = existingSideFiles(src.Dir)
+		if p.copies, err = existingSideFiles(src.Dir); err != nil {
+			return err
+		}
 	}
 	cfg["torch_dtype"] = torchDType(p.tg.dtype)
 	if _, ok := cfg["dtype"]; ok { // the key's newer name in transformers

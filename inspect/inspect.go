@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mxq-dev/mxq/internal/safeio"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -81,7 +82,7 @@ func load(path string) (*loaded, error) {
 
 // sniff decides a file's format from its name and first bytes.
 func sniff(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := safeio.Open(path)
 	if err != nil {
 		return "", err
 	}

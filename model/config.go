@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
@@ -111,7 +112,7 @@ var defaultsByType = map[string]typeDefaults{
 
 // LoadConfig reads and parses a config.json file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := safeio.ReadFile(path, safeio.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}

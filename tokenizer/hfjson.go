@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // hfAddedToken is one entry of tokenizer.json "added_tokens".
@@ -40,7 +42,7 @@ type hfTokenizer struct {
 // readHFTokenizer reads dir/tokenizer.json; (nil, nil) if absent.
 func readHFTokenizer(dir string) (*hfTokenizer, error) {
 	path := filepath.Join(dir, "tokenizer.json")
-	data, err := readSmallFile(path, maxJSONSize)
+	data, err := readSmallFile(path, safeio.TokenizerLimit)
 	if err != nil || data == nil {
 		return nil, err
 	}

@@ -4,45 +4,33 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
-// maxJSONSize bounds how much of one tokenizer JSON file is read. The largest
-// public tokenizer.json files (256k-token vocabularies) are ~35 MB.
-const maxJSONSize = 1 << 28
-
-// readSmallFile reads path whole after checking its size; it returns
-// (nil, nil) when the file does not exist.
+// readSmallFile reads path whole, through safeio's checks (a regular
+// file of at most limit bytes); it returns (nil, nil) when the file does
+// not exist.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := safeio.ReadFile(path, limit)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	return data, fileError(path, err)
+}
+
+// fileError turns safeio's refusal of path (not a regular file, too large)
+// into a FormatError; other errors pass unchanged.
+func fileError(path string, err error) error {
+	if errors.Is(err, safeio.ErrNotRegular) || errors.Is(err, safeio.ErrTooLarge) {
+		return &FormatError{File: path, Offset: -1, Msg: strings.TrimPrefix(err.Error(), path+": ")}
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &FormatError{File: path, Offset: -1, Msg: "not a regular file"}
-	}
-	if st.Size() > limit {
-		return nil, &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("size %d exceeds the %d-byte limit", st.Size(), limit)}
-	}
-	buf := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("tokenizer: read %s: %w", path, err)
-	}
-	return buf, nil
+	return err
 }
 
 // jsonObject is a decoded JSON object; numbers stay json.Number so integers
@@ -53,7 +41,11 @@ type jsonObject map[string]any
 // (nil, nil).
 func readJSONObject(dir, name string) (jsonObject, error) {
 	path := filepath.Join(dir, name)
-	data, err := readSmallFile(path, maxJSONSize)
+	limit := int64(safeio.TokenizerLimit)
+	if name == "config.json" {
+		limit = safeio.ConfigLimit
+	}
+	data, err := readSmallFile(path, limit)
 	if err != nil || data == nil {
 		return nil, err
 	}

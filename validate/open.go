@@ -11,6 +11,7 @@ import (
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/forward"
 	"github.com/mxq-dev/mxq/internal/checkpoint"
+	"github.com/mxq-dev/mxq/internal/safeio"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/tokenizer"
 )
@@ -45,7 +46,7 @@ func Open(path string) (*Model, error) {
 		return openGGUF(path)
 	}
 	dir, cfgPath := loc.Dir, loc.ConfigPath()
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := safeio.ReadFile(cfgPath, safeio.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func Open(path string) (*Model, error) {
 	if q == nil {
 		// AutoGPTQ may keep its settings beside config.json only.
 		qcPath := filepath.Join(dir, "quantize_config.json")
-		if qraw, err := os.ReadFile(qcPath); err == nil {
+		if qraw, err := safeio.ReadFile(qcPath, safeio.ConfigLimit); err == nil {
 			if q, err = forward.ParseQuantization(qraw, qcPath); err != nil {
 				return nil, err
 			}

@@ -3,9 +3,9 @@ package gguf
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // File is a decoded GGUF header. KV and Tensors are in file order. Tensor
@@ -37,13 +37,8 @@ const (
 
 // Open opens and decodes the GGUF file at path. Close releases it.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, st, err := safeio.Open(path)
 	if err != nil {
-		return nil, err
-	}
-	st, err := fh.Stat()
-	if err != nil {
-		fh.Close()
 		return nil, err
 	}
 	f, err := NewFile(fh, st.Size(), path)

@@ -61,9 +61,12 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 	return openFiles(dir, matches)
 }
 
+// exists reports whether anything is at path; what is there is checked
+// when it is opened, so that a folder or a pipe named like the index is
+// refused rather than passed over.
 func exists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && !st.IsDir()
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // openFiles opens index-less files; a tensor in two files is an error.

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // IndexFileName is the name of the Hugging Face shard index.
@@ -138,12 +139,12 @@ func writePyString(b *bytes.Buffer, s string) {
 // ReadIndex reads and parses the index file at path, refusing files larger
 // than MaxIndexSize.
 func ReadIndex(path string) (*Index, error) {
-	f, err := os.Open(path)
+	f, st, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > MaxIndexSize {
+	if st.Size() > MaxIndexSize {
 		return nil, formatErr(path, -1, "", fmt.Sprintf("index is %d bytes, larger than the %d-byte limit", st.Size(), MaxIndexSize))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxIndexSize+1))

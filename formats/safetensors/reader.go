@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // File is one parsed safetensors file. The header is read once by NewFile
@@ -99,13 +100,8 @@ func readFull(r io.ReaderAt, buf []byte, off int64) error {
 // Open opens and parses the safetensors file at path. Only the header is
 // read; Close releases the file.
 func Open(path string) (*File, error) {
-	osf, err := os.Open(path)
+	osf, st, err := safeio.Open(path)
 	if err != nil {
-		return nil, err
-	}
-	st, err := osf.Stat()
-	if err != nil {
-		osf.Close()
 		return nil, err
 	}
 	f, err := NewFile(osf, st.Size(), path)
