@@ -281,10 +281,10 @@ func (s *jsonScanner) digits() int {
 	return s.pos - start
 }
 
-// intArray reads an array of integers that fit in int64. For any other
-// value it returns errNotInts with pos at the value, so the caller can
-// report the field.
-func (s *jsonScanner) intArray() ([]int64, error) {
+// intArray reads an array of at most limit integers that fit in int64. For
+// any other value it returns errNotInts with pos at the value, so the
+// caller can report the field; for a longer array, errTooLong.
+func (s *jsonScanner) intArray(limit int) ([]int64, error) {
 	start := s.pos
 	notInts := func() ([]int64, error) {
 		s.pos = start
@@ -311,6 +311,9 @@ func (s *jsonScanner) intArray() ([]int64, error) {
 		n, ok := parseInt(text)
 		if !ok {
 			return notInts()
+		}
+		if len(v) == limit {
+			return nil, errTooLong
 		}
 		v = append(v, n)
 		more, err := s.next(']')
@@ -351,6 +354,9 @@ func parseInt(text []byte) (int64, bool) {
 
 // errNotInts reports a value that is not an array of integers.
 var errNotInts = errors.New("not an array of integers")
+
+// errTooLong reports an array of integers longer than its caller allows.
+var errTooLong = errors.New("too many integers")
 
 // skip consumes any JSON value.
 func (s *jsonScanner) skip(depth int) error {

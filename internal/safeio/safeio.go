@@ -142,3 +142,45 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		}
 	}
 }
+
+// MetadataBudget is the memory a reader may spend on the tables a file's
+// header describes (key/value pairs, tensor names and shapes), per file
+// and, for a checkpoint of several files, for all of them together. The
+// largest real headers (262k-token vocabularies, checkpoints of 100k
+// tensors) need a fraction of it.
+const MetadataBudget = 64 << 20
+
+// Budget counts down the bytes a reader may still spend on metadata. Costs
+// are charged before the memory is allocated, so a header that claims more
+// than the budget is refused before it can exhaust memory. A Budget is not
+// safe for concurrent use.
+type Budget struct {
+	limit, left int64
+}
+
+// NewBudget returns a budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit, left: limit} }
+
+// Spend charges n bytes and reports whether they were within the budget;
+// a refused charge is not recorded.
+func (b *Budget) Spend(n int64) bool {
+	if n < 0 || n > b.left {
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+// Refund returns n bytes charged earlier for memory that is no longer held.
+func (b *Budget) Refund(n int64) { b.left = min(b.left+n, b.limit) }
+
+// Left is what remains of the budget.
+func (b *Budget) Left() int64 { return b.left }
+
+// Limit is the budget's total size.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// Exceeded describes a refused charge, for error messages.
+func (b *Budget) Exceeded() string {
+	return fmt.Sprintf("metadata would take more than the %d MiB of memory mxq allows for headers", b.limit>>20)
+}
