@@ -295,11 +295,27 @@ func (s *jsonScanner) intArray(limit int) ([]int64, error) {
 	}
 	start = s.pos
 	s.pos++
-	v := make([]int64, 0, 4) // most shapes have at most 4 dimensions
 	if s.peek() == ']' {
 		s.pos++
-		return v, nil
+		return []int64{}, nil
 	}
+	// Count the elements first (one more than the commas before the first
+	// ']', an upper bound for an array of numbers), so that an overlong
+	// array is refused before anything is allocated and a valid one is
+	// allocated once.
+	n := 1
+	for _, c := range s.b[s.pos:] {
+		if c == ']' {
+			break
+		}
+		if c == ',' {
+			n++
+		}
+	}
+	if n > limit {
+		return nil, errTooLong
+	}
+	v := make([]int64, 0, n)
 	for {
 		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
 			return notInts()
@@ -311,9 +327,6 @@ func (s *jsonScanner) intArray(limit int) ([]int64, error) {
 		n, ok := parseInt(text)
 		if !ok {
 			return notInts()
-		}
-		if len(v) == limit {
-			return nil, errTooLong
 		}
 		v = append(v, n)
 		more, err := s.next(']')
