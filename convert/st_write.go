@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/report"
 )
 
@@ -64,6 +65,7 @@ func (p *SafetensorsPlan) checkOutput(out string) error {
 
 // writeTo writes the shards and side files into the folder dir.
 func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []TensorStats, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	set := &shardSet{}
 	defer func() {
 		if cerr := set.close(); err == nil && cerr != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -46,7 +47,8 @@ type loaded struct {
 //   - a config.json alone.
 //
 // Only headers and metadata are read.
-func Inspect(path string, opts Options) (*Report, error) {
+func Inspect(path string, opts Options) (_ *Report, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
@@ -67,7 +68,7 @@ func (e *ConfigError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
-	return b.String()
+	return safetext.Line(b.String())
 }
 
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }

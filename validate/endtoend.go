@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mxq-dev/mxq/forward"
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Options tune a comparison.
@@ -18,7 +19,8 @@ type Options struct {
 // distributions and, for every MoE layer, their routing. Each model is run
 // in turn, reading one expert at a time, so memory holds the logits of both
 // and one layer's shared weights plus one expert.
-func EndToEnd(ref, cand *Model, tokens []int, opts Options) (*Report, error) {
+func EndToEnd(ref, cand *Model, tokens []int, opts Options) (_ *Report, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	if err := compatible(ref, cand); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mxq-dev/mxq/forward"
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // LayerWiseOptions choose what LayerWise compares.
@@ -41,7 +42,8 @@ const DefaultSamples = 64
 // MoE blocks of each chosen layer and compares outputs and routing. It
 // never holds more than one layer's shared weights and one expert of each
 // model: experts are read one at a time and dropped after use.
-func LayerWise(ref, cand *Model, o LayerWiseOptions) (*Report, error) {
+func LayerWise(ref, cand *Model, o LayerWiseOptions) (_ *Report, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	if err := compatible(ref, cand); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/mxq-dev/mxq/forward"
 	"github.com/mxq-dev/mxq/internal/checkpoint"
 	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/tokenizer"
 )
@@ -37,7 +38,8 @@ type Model struct {
 // Open opens a Hugging Face folder (or one of its .safetensors files) —
 // floating point, or quantized in a layout its config.json names — or a
 // GGUF file. Weights are read only when the forward pass asks for them.
-func Open(path string) (*Model, error) {
+func Open(path string) (_ *Model, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	loc, err := checkpoint.Locate(path)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxq-dev/mxq/formats/gguf"
+	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
@@ -133,4 +139,79 @@ func writeTokens(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// hostileName holds an OSC title change, a colour, a screen clear and a
+// newline that fakes an error line.
+const hostileName = "t\x1b]0;pwned\x07\x1b[31m\x1b[2J\nmxq: fake line"
+
+// checkEscaped fails if out holds a control character other than line
+// breaks, or a line forged by a name.
+func checkEscaped(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if r != '\n' && (r < 0x20 || r == 0x7f) {
+			t.Errorf("%s holds control character %q:\n%s", what, r, out)
+			return
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "mxq: fake line") {
+			t.Errorf("%s has a forged line:\n%s", what, out)
+		}
+	}
+}
+
+// Tensor names and metadata keys and values from a file are printed with
+// their control characters escaped, in text output and in errors.
+func TestHostileNamesAreEscaped(t *testing.T) {
+	dir := t.TempDir()
+	ggufPath := filepath.Join(dir, "m.gguf")
+	l, err := gguf.NewLayout([]gguf.KV{
+		{Key: "general.architecture", Value: gguf.String("llama")},
+		{Key: hostileName, Value: gguf.String(hostileName)},
+	}, []gguf.TensorInfo{{Name: hostileName, Dims: []uint64{4}, Type: ggml.F32}}, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gguf.WriteFile(ggufPath, l, func(_ int, _ gguf.TensorInfo, w io.Writer) error { _, err := w.Write(make([]byte, 16)); return err }); err != nil {
+		t.Fatal(err)
+	}
+
+	// A Hugging Face folder with one extra tensor of that name.
+	hf := testutil.CopyTiny(t)
+	name, _ := json.Marshal(hostileName)
+	header := `{` + string(name) + `:{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+	st := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	st = append(append(st, header...), 0, 0, 0, 0)
+	if err := os.WriteFile(filepath.Join(hf, "extra.safetensors"), st, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(hf, "model.safetensors.index.json")); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(t.TempDir(), "out")
+	for _, tc := range []struct {
+		args  []string
+		shown bool // the name reaches the output
+	}{
+		{[]string{"inspect", ggufPath}, true},
+		{[]string{"quantize", ggufPath, "--bits", "8", "-o", out + "1.gguf"}, false},
+		{[]string{"inspect", hf}, true},
+		{[]string{"quantize", hf, "--bits", "8", "-o", out + "2.gguf"}, true},
+		{[]string{"quantize", hf, "--format", "safetensors", "--bits", "4", "-o", out + "3"}, true},
+	} {
+		args := tc.args
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"mxq"}, args...), &stdout, &stderr)
+		checkEscaped(t, args[0]+" stdout", stdout.String())
+		checkEscaped(t, args[0]+" stderr", stderr.String())
+		if code == exitError && strings.Count(stderr.String(), "\n") > 1 {
+			t.Errorf("%s: error is not one line: %q", args[0], stderr.String())
+		}
+		if tc.shown && !strings.Contains(stdout.String()+stderr.String(), `\x1b]0;pwned\a`) {
+			t.Errorf("%v: the name is not shown escaped; stdout:\n%s\nstderr: %s", args, stdout.String(), stderr.String())
+		}
+	}
 }
