@@ -46,6 +46,9 @@ func readHFTokenizer(dir string) (*hfTokenizer, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
+	if err := checkJSONValues(path, data, maxTokenizerValues); err != nil {
+		return nil, err
+	}
 	return parseHFTokenizer(data, path)
 }
 
@@ -73,6 +76,9 @@ func parseHFTokenizer(data []byte, path string) (*hfTokenizer, error) {
 func rawObject(raw json.RawMessage, path, key string) (jsonObject, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
+	}
+	if err := checkJSONValues(path, raw, maxGenericValues); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

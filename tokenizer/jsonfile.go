@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -22,6 +23,46 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 		return nil, nil
 	}
 	return data, fileError(path, err)
+}
+
+// Bounds on the number of values (array elements and object members) in
+// tokenizer JSON. Decoded, each costs tens of bytes however short its text
+// ("0," is two bytes), so the size limit alone does not bound memory.
+// tokenizer.json is decoded into typed fields; the largest public ones (a
+// 200k-token vocabulary with 450k merges) hold about 2 million values.
+// Files and parts decoded generically (tokenizer_config.json,
+// special_tokens_map.json, added_tokens.json, normalizers, post-processors)
+// hold a few thousand.
+const (
+	maxTokenizerValues = 3 << 20
+	maxGenericValues   = 1 << 20
+)
+
+// checkJSONValues refuses data with more than limit values before it is
+// decoded. It counts the commas, colons and opening brackets outside
+// strings, an upper bound that needs no allocation.
+func checkJSONValues(path string, data []byte, limit int) error {
+	n, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == ':' || c == '[' || c == '{':
+			n++
+		}
+	}
+	if n > limit {
+		return &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("more than %d JSON values; a tokenizer file needs far fewer", limit)}
+	}
+	return nil
 }
 
 // fileError turns safeio's refusal of path (not a regular file, too large)
@@ -47,6 +88,9 @@ func readJSONObject(dir, name string) (jsonObject, error) {
 	}
 	data, err := readSmallFile(path, limit)
 	if err != nil || data == nil {
+		return nil, err
+	}
+	if err := checkJSONValues(path, data, maxGenericValues); err != nil {
 		return nil, err
 	}
 	return parseJSONObject(data, path)
