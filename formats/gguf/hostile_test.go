@@ -2,21 +2,12 @@ package gguf
 
 import (
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/mxq-dev/mxq/internal/hostile"
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
-
-// allocated runs f and returns the bytes it allocated.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // Headers whose claims fit the file's apparent size but not memory are
 // refused against the metadata budget, at the first entry past it, with
@@ -40,7 +31,7 @@ func TestHostileMetadataIsBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			var err error
-			n := allocated(func() {
+			n := testutil.Allocated(func() {
 				var f *File
 				if f, err = Open(path); err == nil {
 					f.Close()

@@ -4,21 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/mxq-dev/mxq/internal/hostile"
+	"github.com/mxq-dev/mxq/internal/testutil"
 )
-
-// allocated runs f and returns the bytes it allocated.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // Headers and indexes that would take more memory than the metadata
 // budget — alone or, for a checkpoint, all files together — are refused
@@ -68,7 +59,7 @@ func TestHostileHeadersAreBounded(t *testing.T) {
 				}
 			}
 			var err error
-			n := allocated(func() { err = c.open(path) })
+			n := testutil.Allocated(func() { err = c.open(path) })
 			if err == nil || !strings.Contains(err.Error(), "64 MiB") || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want the metadata budget refusal naming %q", err, c.want)
 			}

@@ -131,15 +131,22 @@ func GGUFLongStrings(path string, n int, strLen int64) error {
 	return f.close(0)
 }
 
-// GGUFEmptyStrings writes a GGUF file with one array of n empty strings,
-// all zeros on disk and so stored as a hole.
-func GGUFEmptyStrings(path string, n int64) error {
+// vocabulary starts a GGUF file whose one key/value is an array of n
+// strings, the elements left to the caller.
+func vocabulary(path string, n uint64) *file {
 	f := create(path)
 	ggufPreamble(f, 0, 1)
 	f.str("tokenizer.ggml.tokens")
 	f.u32(ggufTypeArray)
 	f.u32(ggufTypeString)
-	f.u64(uint64(n))
+	f.u64(n)
+	return f
+}
+
+// GGUFEmptyStrings writes a GGUF file with one array of n empty strings,
+// all zeros on disk and so stored as a hole.
+func GGUFEmptyStrings(path string, n int64) error {
+	f := vocabulary(path, uint64(n))
 	f.hole(8 * n)
 	return f.close(0)
 }
@@ -147,12 +154,7 @@ func GGUFEmptyStrings(path string, n int64) error {
 // GGUFStringArray writes a GGUF file with one array of n strings of
 // strLen bytes each, as a huge vocabulary would be.
 func GGUFStringArray(path string, n, strLen int) error {
-	f := create(path)
-	ggufPreamble(f, 0, 1)
-	f.str("tokenizer.ggml.tokens")
-	f.u32(ggufTypeArray)
-	f.u32(ggufTypeString)
-	f.u64(uint64(n))
+	f := vocabulary(path, uint64(n))
 	s := make([]byte, strLen)
 	for i := range s {
 		s[i] = 'a'
