@@ -20,7 +20,7 @@ func TestJSONValueCount(t *testing.T) {
 		{"tokenizer_config.json", `{"x":[` + zeros(maxGenericValues+1) + `]}`},
 		{"special_tokens_map.json", `{"x":{"a":[` + zeros(maxGenericValues) + `]}}`},
 		{"tokenizer.json", `{"normalizer":{"x":[` + zeros(maxGenericValues+1) + `]},"model":{"type":"BPE","vocab":{}}}`},
-		{"tokenizer.json", `{"added_tokens":[` + strings.Repeat("{},", maxTokenizerValues/2) + `{}],"model":{"type":"BPE"}}`},
+		{"tokenizer.json", `{"added_tokens":[` + strings.Repeat("{},", maxGenericValues/2) + `{}],"model":{"type":"BPE"}}`},
 	}
 	for _, c := range cases {
 		dir := testutil.CopyTiny(t, "tokenizer.model")
