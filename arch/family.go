@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // RouterKind says how a mixture-of-experts layer picks and weighs experts.
@@ -265,7 +266,7 @@ func Identify(c *Config) (*Family, error) {
 
 // Load reads a config.json, identifies its family and describes the model.
 func Load(path string) (*Model, error) {
-	data, err := os.ReadFile(path)
+	data, err := safeio.ReadFile(path, safeio.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/quant"
 )
@@ -182,7 +183,8 @@ type chunkResult struct {
 // runEngine writes every tensor's data at offsets[i] in w and returns the
 // validation statistics. progress, if not nil, is called with the number of
 // source elements finished, from one goroutine.
-func runEngine(ctx context.Context, tensors []*outTensor, offsets []int64, w io.WriterAt, workers int, progress func(elems int64)) ([]TensorStats, error) {
+func runEngine(ctx context.Context, tensors []*outTensor, offsets []int64, w io.WriterAt, workers int, progress func(elems int64)) (_ []TensorStats, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}

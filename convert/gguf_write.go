@@ -12,6 +12,7 @@ import (
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/output"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/quant"
 	"github.com/mxq-dev/mxq/quantplan"
 	"github.com/mxq-dev/mxq/report"
@@ -39,11 +40,11 @@ type GGUFPlan struct {
 
 // PlanGGUF maps the source's tensors to GGUF, chooses each tensor's type as
 // llama-quantize would for opts.FileType, and lays the file out.
-func PlanGGUF(src *Source, opts GGUFOptions) (*GGUFPlan, error) {
+func PlanGGUF(src *Source, opts GGUFOptions) (_ *GGUFPlan, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	var (
 		tensors []*outTensor
 		kv      []gguf.KV
-		err     error
 	)
 	if src.IsGGUF() {
 		// The same tensor-set check as a conversion back to Hugging Face:

@@ -11,6 +11,7 @@ import (
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/checkpoint"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -27,7 +28,8 @@ type Source struct {
 }
 
 // OpenSource opens path for conversion, reading headers and config only.
-func OpenSource(path string) (*Source, error) {
+func OpenSource(path string) (_ *Source, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	loc, err := checkpoint.Locate(path)
 	if err != nil {
 		return nil, err

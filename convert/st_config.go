@@ -3,35 +3,26 @@ package convert
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/mxq-dev/mxq/internal/output"
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
-
-// maxConfigSize bounds how much of a config.json is read; real ones are a
-// few kilobytes.
-const maxConfigSize = 16 << 20
 
 // readConfigObject reads config.json as a JSON object, keeping every key
 // and the exact spelling of every number, so that the copy differs from
 // the source only where it is updated.
 func readConfigObject(path string) (map[string]any, error) {
-	f, err := os.Open(path)
+	data, err := safeio.ReadFile(path, safeio.ConfigLimit)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > maxConfigSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxConfigSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -81,28 +72,56 @@ func pyFloat(v float64, bitSize int) json.Number {
 	return json.Number(s)
 }
 
-// existingSideFiles lists the side files present in dir.
-func existingSideFiles(dir string) []string {
+// existingSideFiles lists the side files present in dir. One that exists
+// but is not a regular file, or is larger than a side file may be, is an
+// error: the copy would hang or fill the disk.
+func existingSideFiles(dir string) ([]string, error) {
 	var out []string
 	for _, name := range output.SideFiles {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
-			out = append(out, name)
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
 		}
+		if err == nil {
+			err = checkSideFile(path, fi)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, name)
 	}
-	return out
+	return out, nil
 }
 
+// checkSideFile fails unless fi describes a regular file no larger than
+// the tokenizer files' limit.
+func checkSideFile(path string, fi fs.FileInfo) error {
+	if err := safeio.CheckRegular(path, fi); err != nil {
+		return err
+	}
+	if fi.Size() > safeio.TokenizerLimit {
+		return fmt.Errorf("%s: %d bytes, larger than the %d MiB a side file may have", path, fi.Size(), safeio.TokenizerLimit>>20)
+	}
+	return nil
+}
+
+// copyFile copies the side file src, which must be a regular file within
+// the tokenizer files' size limit, to the new file dst.
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, fi, err := safeio.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if err := checkSideFile(src, fi); err != nil {
+		return err
+	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, io.LimitReader(in, safeio.TokenizerLimit)); err != nil {
 		out.Close()
 		return fmt.Errorf("copying %s: %w", src, err)
 	}

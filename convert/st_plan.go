@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/quant/intq"
 	"github.com/mxq-dev/mxq/report"
@@ -52,7 +53,8 @@ type stShard struct {
 // PlanSafetensors maps the source to the Hugging Face layout, decides which
 // weights are quantized and how each is stored, shards the tensors as
 // huggingface_hub does and lays every shard out.
-func PlanSafetensors(src *Source, opts SafetensorsOptions) (*SafetensorsPlan, error) {
+func PlanSafetensors(src *Source, opts SafetensorsOptions) (_ *SafetensorsPlan, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	view, err := hfView(src)
 	if err != nil {
 		return nil, err
@@ -322,7 +324,9 @@ func (p *SafetensorsPlan) sideFiles() error {
 		if cfg, err = readConfigObject(filepath.Join(src.Dir, "config.json")); err != nil {
 			return err
 		}
-		p.copies = existingSideFiles(src.Dir)
+		if p.copies, err = existingSideFiles(src.Dir); err != nil {
+			return err
+		}
 	}
 	cfg["torch_dtype"] = torchDType(p.tg.dtype)
 	if _, ok := cfg["dtype"]; ok { // the key's newer name in transformers

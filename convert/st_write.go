@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/mxq-dev/mxq/internal/output"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/report"
 )
 
@@ -60,6 +61,7 @@ func (p *SafetensorsPlan) Write(ctx context.Context, out string) (*report.Report
 
 // writeTo writes the shards and side files into the folder dir.
 func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []TensorStats, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	set := &shardSet{}
 	defer func() {
 		if cerr := set.close(); err == nil && cerr != nil {

@@ -3,10 +3,10 @@ package inspect
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/mxq-dev/mxq/arch"
+	"github.com/mxq-dev/mxq/internal/safeio"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -48,7 +48,7 @@ type MTPReport struct {
 // left to model/ (handled false), which reports them as before.
 func withArchConfig(l *loaded, cfgPath string) (handled bool, err error) {
 	// An absent or unreadable config is model/'s to report, as before.
-	data, err := os.ReadFile(cfgPath)
+	data, err := safeio.ReadFile(cfgPath, safeio.ConfigLimit)
 	if err != nil {
 		return false, nil
 	}

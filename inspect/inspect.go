@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/mxq-dev/mxq/arch"
+	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -53,7 +55,8 @@ type loaded struct {
 // Only headers and metadata are read. For a checkpoint whose config names
 // an architecture mxq does not know, Inspect returns what the tensor
 // headers alone show together with an error matching arch.ErrUnknown.
-func Inspect(path string, opts Options) (*Report, error) {
+func Inspect(path string, opts Options) (_ *Report, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
@@ -97,7 +100,7 @@ func load(path string) (*loaded, error) {
 
 // sniff decides a file's format from its name and first bytes.
 func sniff(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := safeio.Open(path)
 	if err != nil {
 		return "", err
 	}

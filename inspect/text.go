@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // WriteText renders the report as plain-text tables. Byte figures are in
@@ -48,7 +50,11 @@ type textWriter struct {
 	w *bufio.Writer
 }
 
-func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(t.w, format, args...) }
+// printf formats like fmt.Printf; string arguments (tensor names, keys,
+// paths) have their control characters escaped.
+func (t *textWriter) printf(format string, args ...any) {
+	fmt.Fprintf(t.w, format, safetext.Args(args)...)
+}
 
 func (t *textWriter) section(title string) { t.printf("\n%s\n", title) }
 
@@ -58,7 +64,14 @@ type table struct {
 	rows [][]string
 }
 
-func (tb *table) row(cells ...string) { tb.rows = append(tb.rows, cells) }
+// row adds a row; cells with control characters are escaped first, so
+// that widths are those printed.
+func (tb *table) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = safetext.Name(c)
+	}
+	tb.rows = append(tb.rows, cells)
+}
 
 func (t *textWriter) flush(tb *table) { t.flushTable(tb, true) }
 
@@ -98,7 +111,7 @@ func (t *textWriter) flushTable(tb *table, rightAlign bool) {
 func (t *textWriter) wrap(first, text string) {
 	indent := strings.Repeat(" ", utf8.RuneCountInString(first))
 	line, prefix := first, first
-	for _, word := range strings.Fields(text) {
+	for _, word := range strings.Fields(safetext.Line(text)) {
 		if len(line) > len(prefix) && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > 100 {
 			t.printf("%s\n", line)
 			line, prefix = indent, indent

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
@@ -66,7 +68,7 @@ func (e *ConfigError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
-	return b.String()
+	return safetext.Line(b.String())
 }
 
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
@@ -111,7 +113,7 @@ var defaultsByType = map[string]typeDefaults{
 
 // LoadConfig reads and parses a config.json file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := safeio.ReadFile(path, safeio.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // WriteText renders the report as tables. maxTensors limits the per-tensor
@@ -15,13 +17,13 @@ func (r *Report) WriteText(w io.Writer, maxTensors int) error {
 	if r.DryRun {
 		verb = "plan for"
 	}
-	fmt.Fprintf(&b, "%s %s (%s %s) from %s\n", verb, r.Output, r.Format, r.Target, r.Source)
+	fmt.Fprintf(&b, "%s %s (%s %s) from %s\n", verb, safetext.Name(r.Output), r.Format, r.Target, safetext.Name(r.Source))
 	fmt.Fprintf(&b, "  %d tensors, %s parameters, tensor data %s (%.3f bits per weight)\n",
 		len(r.Tensors), commas(r.Params), bytesGiB(r.TensorBytes), r.BitsPerWeight)
 	if !r.DryRun {
 		fmt.Fprintf(&b, "  file size %s\n", bytesGiB(r.OutputBytes))
 		for _, f := range r.Files {
-			fmt.Fprintf(&b, "  sha256 %s  %s\n", f.SHA256, f.Path)
+			fmt.Fprintf(&b, "  sha256 %s  %s\n", f.SHA256, safetext.Name(f.Path))
 		}
 	}
 
@@ -53,8 +55,8 @@ func (r *Report) WriteText(w io.Writer, maxTensors int) error {
 	tw = tabwriter.NewWriter(&b, 2, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "name\ttype\tshape\trel\tmatmul\tcosine\trule")
 	for _, t := range tensors {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%.3e\t%.3e\t%.6f\t%s\n", t.Name, t.Type, t.Shape, t.Metrics.RelFrobenius,
-			t.Metrics.MatmulRelError, t.Metrics.Cosine, t.Rule)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%.3e\t%.3e\t%.6f\t%s\n", safetext.Name(t.Name), t.Type, t.Shape, t.Metrics.RelFrobenius,
+			t.Metrics.MatmulRelError, t.Metrics.Cosine, safetext.Name(t.Rule))
 	}
 	tw.Flush()
 
@@ -67,7 +69,7 @@ func (r *Report) WriteText(w io.Writer, maxTensors int) error {
 		} else {
 			fmt.Fprintf(&b, "%d breaches\n", len(r.Breaches))
 			for _, br := range r.Breaches {
-				fmt.Fprintf(&b, "  %s: %s %.6g (threshold %g)\n", br.Tensor, br.Metric, br.Value, br.Threshold)
+				fmt.Fprintf(&b, "  %s: %s %.6g (threshold %g)\n", safetext.Name(br.Tensor), br.Metric, br.Value, br.Threshold)
 			}
 		}
 	}

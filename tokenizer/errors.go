@@ -3,6 +3,8 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // ErrFormat is matched (errors.Is) by every error caused by malformed
@@ -35,7 +37,9 @@ func (e *FormatError) Error() string {
 	if e.Key != "" {
 		s += e.Key + ": "
 	}
-	return s + e.Msg
+	// Keys and messages quote text from the file: escape what would break
+	// the line or act on the terminal.
+	return safetext.Line(s + e.Msg)
 }
 
 // Is makes errors.Is(err, ErrFormat) true for every FormatError.

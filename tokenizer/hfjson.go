@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // hfAddedToken is one entry of tokenizer.json "added_tokens".
@@ -18,11 +20,13 @@ type hfAddedToken struct {
 
 // hfTokenizer is the part of a Hugging Face tokenizer.json this package uses.
 type hfTokenizer struct {
-	AddedTokens   []hfAddedToken  `json:"added_tokens"`
-	Normalizer    json.RawMessage `json:"normalizer"`
-	PostProcessor json.RawMessage `json:"post_processor"`
-	Decoder       json.RawMessage `json:"decoder"`
-	Model         struct {
+	AddedTokens []hfAddedToken `json:"-"`
+	// AddedTokensJSON is decoded into AddedTokens once its size is checked.
+	AddedTokensJSON json.RawMessage `json:"added_tokens"`
+	Normalizer      json.RawMessage `json:"normalizer"`
+	PostProcessor   json.RawMessage `json:"post_processor"`
+	Decoder         json.RawMessage `json:"decoder"`
+	Model           struct {
 		Type         string           `json:"type"`
 		Vocab        map[string]int64 `json:"vocab"`
 		Merges       json.RawMessage  `json:"merges"`
@@ -40,8 +44,11 @@ type hfTokenizer struct {
 // readHFTokenizer reads dir/tokenizer.json; (nil, nil) if absent.
 func readHFTokenizer(dir string) (*hfTokenizer, error) {
 	path := filepath.Join(dir, "tokenizer.json")
-	data, err := readSmallFile(path, maxJSONSize)
+	data, err := readSmallFile(path, safeio.TokenizerLimit)
 	if err != nil || data == nil {
+		return nil, err
+	}
+	if err := checkJSONValues(path, data, maxTokenizerValues); err != nil {
 		return nil, err
 	}
 	return parseHFTokenizer(data, path)
@@ -51,6 +58,17 @@ func parseHFTokenizer(data []byte, path string) (*hfTokenizer, error) {
 	t := &hfTokenizer{path: path}
 	if err := json.Unmarshal(data, t); err != nil {
 		return nil, jsonError(path, data, err)
+	}
+	// Decoded, each added token costs tens of bytes for its few bytes of
+	// text ("{}," is three), so the list is held to the generic bound.
+	if raw := t.AddedTokensJSON; len(raw) > 0 && string(raw) != "null" {
+		if err := checkJSONValues(path, raw, maxGenericValues); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &t.AddedTokens); err != nil {
+			return nil, &FormatError{File: path, Offset: -1, Key: "added_tokens", Msg: err.Error()}
+		}
+		t.AddedTokensJSON = nil
 	}
 	var err error
 	if t.postProcessor, err = rawObject(t.PostProcessor, path, "post_processor"); err != nil {
@@ -71,6 +89,9 @@ func parseHFTokenizer(data []byte, path string) (*hfTokenizer, error) {
 func rawObject(raw json.RawMessage, path, key string) (jsonObject, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
+	}
+	if err := checkJSONValues(path, raw, maxGenericValues); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

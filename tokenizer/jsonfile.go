@@ -7,42 +7,71 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
-// maxJSONSize bounds how much of one tokenizer JSON file is read. The largest
-// public tokenizer.json files (256k-token vocabularies) are ~35 MB.
-const maxJSONSize = 1 << 28
-
-// readSmallFile reads path whole after checking its size; it returns
-// (nil, nil) when the file does not exist.
+// readSmallFile reads path whole, through safeio's checks (a regular
+// file of at most limit bytes); it returns (nil, nil) when the file does
+// not exist.
 func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := safeio.ReadFile(path, limit)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	return data, fileError(path, err)
+}
+
+// Bounds on the number of values (array elements and object members) in
+// tokenizer JSON. Decoded, each costs tens of bytes however short its text
+// ("0," is two bytes), so the size limit alone does not bound memory.
+// tokenizer.json is decoded into typed fields; the largest public ones (a
+// 200k-token vocabulary with 450k merges) hold about 2 million values.
+// Files and parts decoded generically (tokenizer_config.json,
+// special_tokens_map.json, added_tokens.json, normalizers, post-processors)
+// hold a few thousand.
+const (
+	maxTokenizerValues = 3 << 20
+	maxGenericValues   = 1 << 20
+)
+
+// checkJSONValues refuses data with more than limit values before it is
+// decoded. It counts the commas, colons and opening brackets outside
+// strings, an upper bound that needs no allocation.
+func checkJSONValues(path string, data []byte, limit int) error {
+	n, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == ':' || c == '[' || c == '{':
+			n++
+		}
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	if n > limit {
+		return &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("more than %d JSON values; a tokenizer file needs far fewer", limit)}
 	}
-	if !st.Mode().IsRegular() {
-		return nil, &FormatError{File: path, Offset: -1, Msg: "not a regular file"}
+	return nil
+}
+
+// fileError turns safeio's refusal of path (not a regular file, too large)
+// into a FormatError; other errors pass unchanged.
+func fileError(path string, err error) error {
+	if errors.Is(err, safeio.ErrNotRegular) || errors.Is(err, safeio.ErrTooLarge) {
+		return &FormatError{File: path, Offset: -1, Msg: strings.TrimPrefix(err.Error(), path+": ")}
 	}
-	if st.Size() > limit {
-		return nil, &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("size %d exceeds the %d-byte limit", st.Size(), limit)}
-	}
-	buf := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("tokenizer: read %s: %w", path, err)
-	}
-	return buf, nil
+	return err
 }
 
 // jsonObject is a decoded JSON object; numbers stay json.Number so integers
@@ -53,8 +82,15 @@ type jsonObject map[string]any
 // (nil, nil).
 func readJSONObject(dir, name string) (jsonObject, error) {
 	path := filepath.Join(dir, name)
-	data, err := readSmallFile(path, maxJSONSize)
+	limit := int64(safeio.TokenizerLimit)
+	if name == "config.json" {
+		limit = safeio.ConfigLimit
+	}
+	data, err := readSmallFile(path, limit)
 	if err != nil || data == nil {
+		return nil, err
+	}
+	if err := checkJSONValues(path, data, maxGenericValues); err != nil {
 		return nil, err
 	}
 	return parseJSONObject(data, path)

@@ -1,10 +1,11 @@
 package tokenizer
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // specialVocab mirrors gguf-py's SpecialVocab: special token ids, add_*_token
@@ -289,7 +290,7 @@ func normalizerLowercases(n jsonObject) bool {
 // chat_template.json, as SpecialVocab does when tokenizer_config.json has no
 // chat_template.
 func chatTemplateFiles(dir string) (any, error) {
-	data, err := readSmallFile(filepath.Join(dir, "chat_template.jinja"), maxJSONSize)
+	data, err := readSmallFile(filepath.Join(dir, "chat_template.jinja"), safeio.TokenizerLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +302,7 @@ func chatTemplateFiles(dir string) (any, error) {
 		sort.Strings(extra)
 		list := []any{map[string]any{"name": "default", "template": string(data)}}
 		for _, p := range extra {
-			b, err := os.ReadFile(p)
+			b, err := readSmallFile(p, safeio.TokenizerLimit)
 			if err != nil {
 				return nil, err
 			}

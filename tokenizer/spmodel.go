@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"unicode/utf8"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // PieceType is a SentencePiece piece type. GGUF's tokenizer.ggml.token_type
@@ -92,7 +93,7 @@ type Model struct {
 
 // maxModelSize bounds how much of a tokenizer.model is read into memory.
 // Real models are well under 10 MB; the largest public ones are ~5 MB.
-const maxModelSize = 1 << 28
+const maxModelSize = safeio.TokenizerLimit
 
 // ReadModel decodes a SentencePiece model of size bytes from r. name is used
 // in error messages.
@@ -109,15 +110,11 @@ func ReadModel(r io.ReaderAt, size int64, name string) (*Model, error) {
 
 // OpenModel reads and decodes a tokenizer.model file.
 func OpenModel(path string) (*Model, error) {
-	f, err := os.Open(path)
+	f, st, err := safeio.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileError(path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	return ReadModel(f, st.Size(), path)
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mxq-dev/mxq/forward"
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Options tune a comparison.
@@ -30,7 +31,8 @@ func (o Options) progress(done, total int) {
 // in turn, reading one expert at a time, so memory holds the logits of both
 // and one layer's shared weights plus one expert. A cancelled ctx stops it
 // within a fraction of a layer, with ctx's error.
-func EndToEnd(ctx context.Context, ref, cand *Model, tokens []int, opts Options) (*Report, error) {
+func EndToEnd(ctx context.Context, ref, cand *Model, tokens []int, opts Options) (_ *Report, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	if err := compatible(ref, cand); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mxq-dev/mxq/forward"
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // LayerWiseOptions choose what LayerWise compares.
@@ -43,7 +44,8 @@ const DefaultSamples = 64
 // never holds more than one layer's shared weights and one expert of each
 // model: experts are read one at a time and dropped after use. A cancelled
 // ctx stops it within a fraction of a layer, with ctx's error.
-func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (*Report, error) {
+func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (_ *Report, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	if err := compatible(ref, cand); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/forward"
 	"github.com/mxq-dev/mxq/internal/checkpoint"
+	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/tokenizer"
 )
@@ -36,7 +38,8 @@ type Model struct {
 // Open opens a Hugging Face folder (or one of its .safetensors files) —
 // floating point, or quantized in a layout its config.json names — or a
 // GGUF file. Weights are read only when the forward pass asks for them.
-func Open(path string) (*Model, error) {
+func Open(path string) (_ *Model, err error) {
+	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	loc, err := checkpoint.Locate(path)
 	if err != nil {
 		return nil, err
@@ -45,7 +48,7 @@ func Open(path string) (*Model, error) {
 		return openGGUF(path)
 	}
 	dir, cfgPath := loc.Dir, loc.ConfigPath()
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := safeio.ReadFile(cfgPath, safeio.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +63,7 @@ func Open(path string) (*Model, error) {
 	if q == nil {
 		// AutoGPTQ may keep its settings beside config.json only.
 		qcPath := filepath.Join(dir, "quantize_config.json")
-		if qraw, err := os.ReadFile(qcPath); err == nil {
+		if qraw, err := safeio.ReadFile(qcPath, safeio.ConfigLimit); err == nil {
 			if q, err = forward.ParseQuantization(qraw, qcPath); err != nil {
 				return nil, err
 			}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // WriteText prints the report for a person.
@@ -78,6 +80,6 @@ type printer struct {
 
 func (p *printer) f(format string, args ...any) {
 	if p.err == nil {
-		_, p.err = fmt.Fprintf(p.w, format, args...)
+		_, p.err = fmt.Fprintf(p.w, format, safetext.Args(args)...)
 	}
 }

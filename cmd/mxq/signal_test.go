@@ -51,7 +51,7 @@ func TestSignalsStopCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs mxq for seconds")
 	}
-	tokens := longTokens(t, 1500)
+	tokens := longTokens(t, 4000)
 	for _, tc := range []struct {
 		name string
 		sig  syscall.Signal
@@ -74,7 +74,7 @@ func TestSignalsStopCommands(t *testing.T) {
 			select {
 			case err := <-exited:
 				t.Fatalf("finished before the signal (%v): the workload is too small; stderr %q", err, stderr.String())
-			case <-time.After(2 * time.Second):
+			case <-time.After(time.Second):
 			}
 			sent := time.Now()
 			if err := cmd.Process.Signal(tc.sig); err != nil {
@@ -110,7 +110,7 @@ func TestCancelInProcess(t *testing.T) {
 		t.Skip("runs mxq for seconds")
 	}
 	dir := t.TempDir()
-	tokens := longTokens(t, 1500)
+	tokens := longTokens(t, 4000)
 	for _, tc := range []struct {
 		name  string
 		after time.Duration

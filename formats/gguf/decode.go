@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // decoder reads little-endian GGUF primitives through a buffer, tracking
@@ -20,15 +22,26 @@ type decoder struct {
 	file    string
 	key     string // context for errors
 	tensor  string
+	budget  *safeio.Budget // memory left for the decoded header
 	scratch [4096]byte
 }
 
-func newDecoder(r io.ReaderAt, size int64, file string) *decoder {
+func newDecoder(r io.ReaderAt, size int64, file string, budget *safeio.Budget) *decoder {
 	return &decoder{
-		br:   bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 64<<10),
-		size: size,
-		file: file,
+		br:     bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 64<<10),
+		size:   size,
+		file:   file,
+		budget: budget,
 	}
+}
+
+// spend charges n bytes of memory for what, which starts at off, before
+// they are allocated.
+func (d *decoder) spend(n uint64, off int64, what string) error {
+	if n > uint64(d.budget.Limit()) || !d.budget.Spend(int64(n)) {
+		return d.errAt(off, "%s: %s", what, d.budget.Exceeded())
+	}
+	return nil
 }
 
 func (d *decoder) remaining() uint64 { return uint64(d.size - d.off) }
@@ -102,6 +115,9 @@ func (d *decoder) str(what string) (string, error) {
 	if msg := checkStringLen(n); msg != "" {
 		return "", d.errAt(start, "%s: %s", what, msg)
 	}
+	if err := d.spend(n, start, what); err != nil {
+		return "", err
+	}
 	if n <= uint64(len(d.scratch)) {
 		b := d.scratch[:n]
 		if err := d.read(b, what); err != nil {
@@ -153,6 +169,9 @@ func (d *decoder) value(t ValueType, typeOff int64) (Value, error) {
 	}
 	if msg := checkArrayLen(n); msg != "" {
 		return Value{}, d.errAt(countOff, "%s", msg)
+	}
+	if err := d.spend(n*elem.memSize(), countOff, fmt.Sprintf("array of %d %s", n, elem)); err != nil {
+		return Value{}, err
 	}
 	x, err := d.array(elem, int(n))
 	return Value{Type: TypeArray, ArrayType: elem, V: x}, err

@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Magic is the four bytes every GGUF file starts with.
@@ -69,8 +71,9 @@ type FormatError struct {
 	Err    error
 }
 
-// Error renders the error on one line; names are quoted so that control
-// characters in a hostile file cannot break the line.
+// Error renders the error on one line; names are quoted and any other
+// control character escaped, so that a hostile file cannot break the line
+// or drive the terminal.
 func (e *FormatError) Error() string {
 	var b strings.Builder
 	b.WriteString("gguf: ")
@@ -92,8 +95,8 @@ func (e *FormatError) Error() string {
 	if errors.Is(e.Unwrap(), ErrUnsupported) {
 		b.WriteString("unsupported: ")
 	}
-	b.WriteString(strings.ReplaceAll(e.Msg, "\n", " "))
-	return b.String()
+	b.WriteString(e.Msg)
+	return safetext.Line(b.String())
 }
 
 // Unwrap returns ErrFormat or ErrUnsupported.

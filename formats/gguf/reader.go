@@ -3,9 +3,9 @@ package gguf
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // File is a decoded GGUF header. KV and Tensors are in file order. Tensor
@@ -35,15 +35,18 @@ const (
 	maxPrealloc       = 1 << 16
 )
 
+// Memory charged to the metadata budget for each entry before its strings
+// and arrays: the KV or TensorInfo itself, its offset, its slots in the
+// lookup maps and in validate's, with the maps' overhead.
+const (
+	kvEntryCost     = 192
+	tensorEntryCost = 256
+)
+
 // Open opens and decodes the GGUF file at path. Close releases it.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, st, err := safeio.Open(path)
 	if err != nil {
-		return nil, err
-	}
-	st, err := fh.Stat()
-	if err != nil {
-		fh.Close()
 		return nil, err
 	}
 	f, err := NewFile(fh, st.Size(), path)
@@ -68,11 +71,15 @@ func (f *File) Close() error {
 // NewFile decodes the GGUF header held by r, which is size bytes long; name
 // is used in error messages. Errors are *FormatError wrapping ErrFormat or
 // ErrUnsupported, except I/O errors from r, which are wrapped as they are.
+//
+// The memory spent on the header's tables is bounded by
+// safeio.MetadataBudget whatever the counts and lengths the file claims:
+// a header that needs more is refused before it is allocated.
 func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	if size < 0 {
 		return nil, &FormatError{File: name, Offset: -1, Msg: fmt.Sprintf("negative file size %d", size)}
 	}
-	d := newDecoder(r, size, name)
+	d := newDecoder(r, size, name, safeio.NewBudget(safeio.MetadataBudget))
 	version, err := readPreamble(d)
 	if err != nil {
 		return nil, err
@@ -92,27 +99,49 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		nTensors*minTensorInfoSize+nKV*minKVSize > left {
 		return nil, d.errAt(countsOff, "%d tensors and %d metadata pairs cannot fit in the %d bytes left in the file", nTensors, nKV, left)
 	}
+	limit := uint64(d.budget.Limit())
+	if nKV > limit/kvEntryCost || nTensors > limit/tensorEntryCost ||
+		!d.budget.Spend(int64(nKV*kvEntryCost+nTensors*tensorEntryCost)) {
+		return nil, d.errAt(countsOff, "%d tensors and %d metadata pairs: %s", nTensors, nKV, d.budget.Exceeded())
+	}
 
 	kvs := make([]KV, 0, min(nKV, maxPrealloc))
 	kvOff := make([]int64, 0, min(nKV, maxPrealloc))
-	for range nKV {
-		kvOff = append(kvOff, d.off)
+	keys := make(map[string]int, min(nKV, maxPrealloc))
+	for i := range int(nKV) {
+		off := d.off
 		kv, err := readKV(d)
 		if err != nil {
 			return nil, err
 		}
+		// Checked as they are read, so that a file of empty or repeated
+		// keys is refused at the first one.
+		if kv.Key == "" {
+			return nil, d.errAt(off, "key %d is empty", i)
+		}
+		if _, dup := keys[kv.Key]; dup {
+			return nil, &FormatError{File: name, Offset: off, Key: kv.Key, Msg: "duplicate key"}
+		}
+		keys[kv.Key] = i
+		kvOff = append(kvOff, off)
 		kvs = append(kvs, kv)
 	}
 	d.key = ""
 
 	infos := make([]TensorInfo, 0, min(nTensors, maxPrealloc))
 	infoOff := make([]int64, 0, min(nTensors, maxPrealloc))
-	for range nTensors {
-		infoOff = append(infoOff, d.off)
+	names := make(map[string]int, min(nTensors, maxPrealloc))
+	for i := range int(nTensors) {
+		off := d.off
 		t, err := readTensorInfo(d)
 		if err != nil {
 			return nil, err
 		}
+		if _, dup := names[t.Name]; dup {
+			return nil, &FormatError{File: name, Offset: off, Tensor: t.Name, Msg: "duplicate tensor name"}
+		}
+		names[t.Name] = i
+		infoOff = append(infoOff, off)
 		infos = append(infos, t)
 	}
 	d.tensor = ""
@@ -139,6 +168,8 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		DataOffset: int64(pad(uint64(infoEnd), h.alignment)),
 		Size:       size,
 		r:          r,
+		keys:       keys,
+		tensors:    names,
 	}
 	// A file without tensors needs no data section, so its header padding
 	// may be missing, as ggml allows.
@@ -155,7 +186,6 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 				Msg: fmt.Sprintf("data [%d, %d) extends past the end of the %d-byte file", uint64(f.DataOffset)+t.Offset, end, size)}
 		}
 	}
-	f.index()
 	return f, nil
 }
 
@@ -238,17 +268,6 @@ func readTensorInfo(d *decoder) (TensorInfo, error) {
 		return TensorInfo{}, err
 	}
 	return t, nil
-}
-
-func (f *File) index() {
-	f.keys = make(map[string]int, len(f.KV))
-	for i, kv := range f.KV {
-		f.keys[kv.Key] = i
-	}
-	f.tensors = make(map[string]int, len(f.Tensors))
-	for i, t := range f.Tensors {
-		f.tensors[t.Name] = i
-	}
 }
 
 // Lookup returns the value stored under key.

@@ -249,9 +249,9 @@ func TestValueAccessors(t *testing.T) {
 }
 
 func TestFormatErrorOneLine(t *testing.T) {
-	e := &FormatError{File: "m.gguf", Offset: 12, Key: "a\nb", Msg: "x\ny"}
+	e := &FormatError{File: "m.gguf", Offset: 12, Key: "a\nb", Msg: "x\ny\x1b]0;t\a"}
 	got := e.Error()
-	if strings.Contains(got, "\n") || got != `gguf: m.gguf: byte 12: key "a\nb": x y` {
+	if strings.Contains(got, "\n") || got != `gguf: m.gguf: byte 12: key "a\nb": x\ny\x1b]0;t\a` {
 		t.Errorf("%q", got)
 	}
 	if !errors.Is(e, ErrFormat) || errors.Is(e, ErrUnsupported) {

@@ -60,6 +60,19 @@ func (t ValueType) size() int {
 	return 0
 }
 
+// memSize is the memory one decoded array element of type t takes: a
+// string's header (its bytes are charged as they are read), a bool's byte
+// in the raw and the decoded slice, else the encoded size.
+func (t ValueType) memSize() uint64 {
+	switch t {
+	case TypeString:
+		return 16
+	case TypeBool:
+		return 2
+	}
+	return uint64(t.size())
+}
+
 // Value is one metadata value. For scalars V holds the matching Go type
 // (uint8, int8, uint16, int16, uint32, int32, float32, bool, string, uint64,
 // int64, float64) and ArrayType is unused. For arrays Type is TypeArray,

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // Checkpoint is a set of safetensors files that together hold one model.
@@ -32,23 +34,27 @@ type Checkpoint struct {
 // its shard, and every shard tensor must be listed for that shard; other
 // *.safetensors files in the folder are ignored. Without one, no tensor may
 // appear in two files. Only headers are read. Close releases all files.
+//
+// The memory spent on the index and every header is bounded, all files
+// together, by safeio.MetadataBudget.
 func OpenCheckpoint(path string) (*Checkpoint, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
+	budget := safeio.NewBudget(safeio.MetadataBudget)
 	if !st.IsDir() {
 		if strings.HasSuffix(path, ".index.json") {
-			return openIndexed(filepath.Dir(path), path)
+			return openIndexed(filepath.Dir(path), path, budget)
 		}
-		return openFiles(filepath.Dir(path), []string{path})
+		return openFiles(filepath.Dir(path), []string{path}, budget)
 	}
 	dir := path
 	if index := filepath.Join(dir, IndexFileName); exists(index) {
-		return openIndexed(dir, index)
+		return openIndexed(dir, index, budget)
 	}
 	if single := filepath.Join(dir, "model.safetensors"); exists(single) {
-		return openFiles(dir, []string{single})
+		return openFiles(dir, []string{single}, budget)
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, "*.safetensors"))
 	if err != nil {
@@ -58,20 +64,23 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("safetensors: %s: no %s or *.safetensors files: %w", dir, IndexFileName, fs.ErrNotExist)
 	}
 	slices.Sort(matches)
-	return openFiles(dir, matches)
+	return openFiles(dir, matches, budget)
 }
 
+// exists reports whether anything is at path; what is there is checked
+// when it is opened, so that a folder or a pipe named like the index is
+// refused rather than passed over.
 func exists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && !st.IsDir()
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // openFiles opens index-less files; a tensor in two files is an error.
-func openFiles(dir string, paths []string) (*Checkpoint, error) {
+func openFiles(dir string, paths []string, budget *safeio.Budget) (*Checkpoint, error) {
 	c := &Checkpoint{Dir: dir, TotalSize: -1}
 	owner := make(map[string]*File)
 	for _, p := range paths {
-		f, err := Open(p)
+		f, err := openFile(p, budget)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -90,8 +99,8 @@ func openFiles(dir string, paths []string) (*Checkpoint, error) {
 	return c, nil
 }
 
-func openIndexed(dir, indexPath string) (*Checkpoint, error) {
-	idx, err := ReadIndex(indexPath)
+func openIndexed(dir, indexPath string, budget *safeio.Budget) (*Checkpoint, error) {
+	idx, err := readIndex(indexPath, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +117,7 @@ func openIndexed(dir, indexPath string) (*Checkpoint, error) {
 			c.Close()
 			return nil, formatErr(indexPath, -1, firstTensor[shard], fmt.Sprintf("shard %q is not a file name inside the folder", shard))
 		}
-		f, err := Open(filepath.Join(dir, filepath.FromSlash(shard)))
+		f, err := openFile(filepath.Join(dir, filepath.FromSlash(shard)), budget)
 		if err != nil {
 			c.Close()
 			if errors.Is(err, fs.ErrNotExist) {

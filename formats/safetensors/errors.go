@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // ErrFormat is matched (via errors.Is) by every error that reports a
@@ -32,7 +34,7 @@ func (e *FormatError) Error() string {
 	var b strings.Builder
 	b.WriteString("safetensors: ")
 	if e.File != "" {
-		b.WriteString(oneLine(e.File))
+		b.WriteString(e.File)
 		b.WriteString(": ")
 	}
 	if e.Tensor != "" {
@@ -45,12 +47,14 @@ func (e *FormatError) Error() string {
 		b.WriteString(strconv.FormatInt(e.Offset, 10))
 		b.WriteString(": ")
 	}
-	b.WriteString(oneLine(e.Msg))
+	b.WriteString(e.Msg)
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(oneLine(e.Err.Error()))
+		b.WriteString(e.Err.Error())
 	}
-	return b.String()
+	// Control characters anywhere (a shard name in a message, a path) are
+	// escaped: one line, and nothing that acts on the terminal.
+	return safetext.Line(b.String())
 }
 
 // Unwrap lets errors.Is match both ErrFormat and the underlying cause.
@@ -59,14 +63,6 @@ func (e *FormatError) Unwrap() []error {
 		return []error{ErrFormat, e.Err}
 	}
 	return []error{ErrFormat}
-}
-
-// oneLine keeps messages that quote file content on a single line.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
 func formatErr(file string, offset int64, tensor, msg string) *FormatError {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // MaxHeaderSize is the largest JSON header the reference implementation
@@ -16,8 +18,9 @@ const MaxHeaderSize = 100_000_000
 // headerParser turns the JSON header into tensors. Offsets it reports are
 // absolute file offsets: 8 (the length field) plus the position in the JSON.
 type headerParser struct {
-	file string
-	s    jsonScanner
+	file   string
+	s      jsonScanner
+	budget *safeio.Budget
 }
 
 func (p *headerParser) errAt(pos int, tensor, format string, args ...any) *FormatError {
@@ -49,10 +52,20 @@ type headerEntry struct {
 	at int64
 }
 
+// Memory charged to the metadata budget for each tensor besides its name
+// and shape: its entry while parsing, its TensorInfo in the File and the
+// Checkpoint, their lookup maps and the duplicate check's, with overhead.
+// Each __metadata__ pair is charged metaEntryCost besides its strings.
+const (
+	tensorEntryCost = 384
+	metaEntryCost   = 64
+)
+
 // parseHeader validates the JSON header hdr (the N bytes after the length
-// field) and returns the metadata and the tensors in JSON order.
-func parseHeader(file string, hdr []byte) (map[string]string, []headerEntry, error) {
-	p := &headerParser{file: file, s: jsonScanner{b: hdr}}
+// field) and returns the metadata and the tensors in JSON order, charging
+// what it keeps to budget.
+func parseHeader(file string, hdr []byte, budget *safeio.Budget) (map[string]string, []headerEntry, error) {
+	p := &headerParser{file: file, s: jsonScanner{b: hdr}, budget: budget}
 	if !utf8.Valid(hdr) {
 		return nil, nil, p.errAt(firstInvalidUTF8(hdr), "", "header is not valid UTF-8")
 	}
@@ -81,6 +94,9 @@ func parseHeader(file string, hdr []byte) (map[string]string, []headerEntry, err
 				return nil, nil, err
 			}
 		} else {
+			if !budget.Spend(tensorEntryCost + int64(len(name))) {
+				return nil, nil, p.errAt(keyOff, name, "%s", budget.Exceeded())
+			}
 			t, err := p.tensor(name)
 			if err != nil {
 				return nil, nil, err
@@ -111,6 +127,7 @@ func (p *headerParser) metadata() (map[string]string, error) {
 	m := make(map[string]string)
 	more, err := s.objectStart()
 	for more && err == nil {
+		keyOff := s.peekPos()
 		var k string
 		if k, err = s.key(); err != nil {
 			break
@@ -121,6 +138,9 @@ func (p *headerParser) metadata() (map[string]string, error) {
 		var v string
 		if v, err = s.str(); err != nil {
 			break
+		}
+		if !p.budget.Spend(metaEntryCost + int64(len(k)+len(v))) {
+			return nil, p.errAt(keyOff, "", "__metadata__ key %q: %s", k, p.budget.Exceeded())
 		}
 		m[k] = v
 		more, err = s.next('}')
@@ -181,9 +201,15 @@ func (p *headerParser) tensor(name string) (headerEntry, error) {
 				return t, p.errAt(at, name, "unknown dtype %q", d)
 			}
 		case "shape":
-			if t.Shape, err = s.intArray(); err != nil {
+			// Each dimension costs 8 bytes of the budget, charged before
+			// the shape is kept.
+			if t.Shape, err = s.intArray(int(p.budget.Left() / 8)); err != nil {
+				if errors.Is(err, errTooLong) {
+					return t, p.errAt(at, name, "shape: %s", p.budget.Exceeded())
+				}
 				return t, p.intsErr(err, name, at, "shape must be an array of integers")
 			}
+			p.budget.Spend(8 * int64(len(t.Shape)))
 			for i, d := range t.Shape {
 				if d < 0 {
 					return t, p.errAt(at, name, "negative dimension %d at shape[%d]", d, i)
@@ -191,7 +217,10 @@ func (p *headerParser) tensor(name string) (headerEntry, error) {
 			}
 		case "data_offsets":
 			const msg = "data_offsets must be an array of two integers"
-			offs, err := s.intArray()
+			offs, err := s.intArray(2)
+			if errors.Is(err, errTooLong) {
+				return t, p.errAt(at, name, msg)
+			}
 			if err != nil {
 				return t, p.intsErr(err, name, at, msg)
 			}

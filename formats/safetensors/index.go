@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // IndexFileName is the name of the Hugging Face shard index.
@@ -136,30 +136,45 @@ func writePyString(b *bytes.Buffer, s string) {
 }
 
 // ReadIndex reads and parses the index file at path, refusing files larger
-// than MaxIndexSize.
+// than MaxIndexSize or whose tensor map would take more memory than
+// safeio.MetadataBudget.
 func ReadIndex(path string) (*Index, error) {
-	f, err := os.Open(path)
+	return readIndex(path, safeio.NewBudget(safeio.MetadataBudget))
+}
+
+// readIndex is ReadIndex charging the file's bytes to budget while they are
+// parsed and the tensor map for as long as it is kept.
+func readIndex(path string, budget *safeio.Budget) (*Index, error) {
+	limit := min(MaxIndexSize, budget.Left())
+	data, err := safeio.ReadFile(path, limit)
+	if errors.Is(err, safeio.ErrTooLarge) {
+		msg := fmt.Sprintf("index is larger than the %d-byte limit", MaxIndexSize)
+		if limit < MaxIndexSize {
+			msg = "index: " + budget.Exceeded()
+		}
+		return nil, formatErr(path, -1, "", msg)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > MaxIndexSize {
-		return nil, formatErr(path, -1, "", fmt.Sprintf("index is %d bytes, larger than the %d-byte limit", st.Size(), MaxIndexSize))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxIndexSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: read %s: %w", path, err)
-	}
-	if len(data) > MaxIndexSize {
-		return nil, formatErr(path, -1, "", fmt.Sprintf("index is larger than the %d-byte limit", MaxIndexSize))
-	}
-	return ParseIndex(data, path)
+	budget.Spend(int64(len(data)))
+	defer budget.Refund(int64(len(data)))
+	return parseIndex(data, path, budget)
 }
 
 // ParseIndex parses a model.safetensors.index.json. name identifies the
 // file in errors. Unknown keys are ignored; weight_map is required, and a
 // tensor listed twice is an error.
 func ParseIndex(data []byte, name string) (*Index, error) {
+	return parseIndex(data, name, safeio.NewBudget(safeio.MetadataBudget))
+}
+
+// weightMapEntryCost is the memory charged for each weight_map entry
+// besides the tensor name: the map slot with its overhead, and the name
+// list and per-shard lookups the checkpoint builds from it.
+const weightMapEntryCost = 96
+
+func parseIndex(data []byte, name string, budget *safeio.Budget) (*Index, error) {
 	fail := func(off int, tensor, format string, args ...any) (*Index, error) {
 		return nil, formatErr(name, int64(off), tensor, fmt.Sprintf(format, args...))
 	}
@@ -199,7 +214,7 @@ func ParseIndex(data []byte, name string) (*Index, error) {
 			if s.peek() != '{' {
 				return nil, typeErr("", "weight_map must be an object")
 			}
-			idx.WeightMap, err = parseWeightMap(s, name, typeErr)
+			idx.WeightMap, err = parseWeightMap(s, name, budget, typeErr)
 		default:
 			err = s.skip(1)
 		}
@@ -256,8 +271,10 @@ func parseIndexMetadata(s *jsonScanner, idx *Index, typeErr func(string, string,
 }
 
 // parseWeightMap reads the weight_map object of tensor -> shard names.
-func parseWeightMap(s *jsonScanner, name string, typeErr func(string, string, ...any) error) (map[string]string, error) {
+// Shard names are stored once each, however many tensors they hold.
+func parseWeightMap(s *jsonScanner, name string, budget *safeio.Budget, typeErr func(string, string, ...any) error) (map[string]string, error) {
 	wm := make(map[string]string)
+	shards := make(map[string]string)
 	more, err := s.objectStart()
 	for more && err == nil {
 		at := s.peekPos()
@@ -268,12 +285,22 @@ func parseWeightMap(s *jsonScanner, name string, typeErr func(string, string, ..
 		if s.peek() != '"' {
 			return nil, typeErr(tensor, "weight_map value must be a shard file name")
 		}
-		var shard string
-		if shard, err = s.str(); err != nil {
+		var shardBytes []byte
+		if shardBytes, err = s.strBytes(); err != nil {
 			return nil, err
 		}
 		if _, dup := wm[tensor]; dup {
 			return nil, formatErr(name, int64(at), tensor, "tensor listed twice in weight_map")
+		}
+		cost := weightMapEntryCost + int64(len(tensor))
+		shard, known := shards[string(shardBytes)]
+		if !known {
+			shard = string(shardBytes)
+			shards[shard] = shard
+			cost += weightMapEntryCost + int64(len(shard))
+		}
+		if !budget.Spend(cost) {
+			return nil, formatErr(name, int64(at), tensor, "weight_map: "+budget.Exceeded())
 		}
 		wm[tensor] = shard
 		more, err = s.next('}')

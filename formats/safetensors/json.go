@@ -281,10 +281,10 @@ func (s *jsonScanner) digits() int {
 	return s.pos - start
 }
 
-// intArray reads an array of integers that fit in int64. For any other
-// value it returns errNotInts with pos at the value, so the caller can
-// report the field.
-func (s *jsonScanner) intArray() ([]int64, error) {
+// intArray reads an array of at most limit integers that fit in int64. For
+// any other value it returns errNotInts with pos at the value, so the
+// caller can report the field; for a longer array, errTooLong.
+func (s *jsonScanner) intArray(limit int) ([]int64, error) {
 	start := s.pos
 	notInts := func() ([]int64, error) {
 		s.pos = start
@@ -295,11 +295,27 @@ func (s *jsonScanner) intArray() ([]int64, error) {
 	}
 	start = s.pos
 	s.pos++
-	v := make([]int64, 0, 4) // most shapes have at most 4 dimensions
 	if s.peek() == ']' {
 		s.pos++
-		return v, nil
+		return []int64{}, nil
 	}
+	// Count the elements first (one more than the commas before the first
+	// ']', an upper bound for an array of numbers), so that an overlong
+	// array is refused before anything is allocated and a valid one is
+	// allocated once.
+	n := 1
+	for _, c := range s.b[s.pos:] {
+		if c == ']' {
+			break
+		}
+		if c == ',' {
+			n++
+		}
+	}
+	if n > limit {
+		return nil, errTooLong
+	}
+	v := make([]int64, 0, n)
 	for {
 		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
 			return notInts()
@@ -351,6 +367,9 @@ func parseInt(text []byte) (int64, bool) {
 
 // errNotInts reports a value that is not an array of integers.
 var errNotInts = errors.New("not an array of integers")
+
+// errTooLong reports an array of integers longer than its caller allows.
+var errTooLong = errors.New("too many integers")
 
 // skip consumes any JSON value.
 func (s *jsonScanner) skip(depth int) error {

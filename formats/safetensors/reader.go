@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/mxq-dev/mxq/internal/safeio"
 )
 
 // File is one parsed safetensors file. The header is read once by NewFile
@@ -33,7 +34,16 @@ const firstRead = 16 << 10
 // given size held in r. name identifies the file in errors. The returned
 // File reads tensor data from r, which must stay valid while it is used;
 // its Close does nothing.
+//
+// The memory spent on the header and its tables is bounded by
+// safeio.MetadataBudget whatever the header claims.
 func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
+	return newFile(r, size, name, safeio.NewBudget(safeio.MetadataBudget))
+}
+
+// newFile is NewFile charging the header's memory to budget: the header
+// bytes while they are parsed, the tables for as long as the File lives.
+func newFile(r io.ReaderAt, size int64, name string, budget *safeio.Budget) (*File, error) {
 	if size < 8 {
 		return nil, formatErr(name, 0, "", fmt.Sprintf("file is %d bytes, too short for the 8-byte header length", size))
 	}
@@ -49,6 +59,10 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	if 8+n > size {
 		return nil, formatErr(name, 0, "", fmt.Sprintf("header length %d runs past the end of the %d-byte file", n, size))
 	}
+	if !budget.Spend(n) {
+		return nil, formatErr(name, 0, "", fmt.Sprintf("header of %d bytes: %s", n, budget.Exceeded()))
+	}
+	defer budget.Refund(n)
 	var hdr []byte
 	if 8+n <= int64(len(buf)) {
 		hdr = buf[8 : 8+n]
@@ -59,7 +73,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 			return nil, fmt.Errorf("safetensors: %s: read header: %w", name, err)
 		}
 	}
-	meta, entries, err := parseHeader(name, hdr)
+	meta, entries, err := parseHeader(name, hdr, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -99,16 +113,15 @@ func readFull(r io.ReaderAt, buf []byte, off int64) error {
 // Open opens and parses the safetensors file at path. Only the header is
 // read; Close releases the file.
 func Open(path string) (*File, error) {
-	osf, err := os.Open(path)
+	return openFile(path, safeio.NewBudget(safeio.MetadataBudget))
+}
+
+func openFile(path string, budget *safeio.Budget) (*File, error) {
+	osf, st, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := osf.Stat()
-	if err != nil {
-		osf.Close()
-		return nil, err
-	}
-	f, err := NewFile(osf, st.Size(), path)
+	f, err := newFile(osf, st.Size(), path, budget)
 	if err != nil {
 		osf.Close()
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -118,4 +119,13 @@ func CopyTiny(t testing.TB, skip ...string) string {
 		}
 	}
 	return dir
+}
+
+// Allocated runs f and returns the bytes it allocated, garbage included.
+func Allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
