@@ -1,0 +1,170 @@
+package quant
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/mxq-dev/mxq/ggml"
+)
+
+// lowBitTolerance fills tol for one block of the IQ4, MXFP4 and ternary
+// types. Every code these quantizers pick is the level nearest to x/d for
+// the block's (or sub-block's) scale d, so the error is at most half the
+// widest gap between neighbouring levels times |d|, or, past the end of
+// the table, the distance to the outermost level; plus what rounding d to
+// its stored precision moves a level by (for float16, half a unit in the
+// last place, 2^-25 absolute among the subnormals).
+func lowBitTolerance(typ ggml.Type, x []float32, enc []byte, tol []float64, eps float64) {
+	h16 := func(off int) float64 { return float64(F16ToF32(binary.LittleEndian.Uint16(enc[off:]))) }
+	// halfUlp16 bounds |d - float16(d)| given the stored float16.
+	halfUlp16 := func(d float64) float64 { return max(math.Abs(d)*0x1p-11, 0x1p-25) }
+	// nearest is the bound for levels spaced at most 2·halfGap apart
+	// spanning [-lo, hi] in units of the stored d, which is off the scale
+	// the codes were chosen with by at most dErr.
+	nearest := func(i int, d, halfGap, lo, hi, dErr float64) float64 {
+		d = math.Abs(d)
+		a := math.Abs(float64(x[i]))
+		return max(halfGap*(d+dErr), a-min(lo, hi)*(d-dErr)) + max(lo, hi)*dErr + eps
+	}
+	switch typ {
+	case ggml.TQ1_0, ggml.TQ2_0:
+		off := blockTQ1Len - 2
+		if typ == ggml.TQ2_0 {
+			off = blockTQ2Len - 2
+		}
+		for i := range tol {
+			tol[i] = nearest(i, h16(off), 0.5, 1, 1, halfUlp16(h16(off)))
+		}
+	case ggml.MXFP4:
+		// The exponent is exact (a power of two); levels 0..12 in units
+		// of d, the widest gap 4 (8 to 12).
+		d := float64(e8m0Half(enc[0]))
+		for i := range tol {
+			tol[i] = nearest(i, d, 2, 12, 12, 0)
+		}
+	case ggml.IQ4_NL:
+		for i := range tol {
+			tol[i] = nearest(i, h16(0), 12, 127, 113, halfUlp16(h16(0)))
+		}
+	case ggml.IQ4_XS:
+		d := h16(0)
+		scalesH := binary.LittleEndian.Uint16(enc[2:])
+		for ib := range 8 {
+			ls := int(enc[4+ib/2]>>(4*(ib%2)))&0xf | int(scalesH>>(2*ib))&3<<4
+			dl := d * float64(ls-32)
+			for i := 32 * ib; i < 32*ib+32; i++ {
+				tol[i] = nearest(i, dl, 12, 127, 113, math.Abs(float64(ls-32))*halfUlp16(d))
+			}
+		}
+	}
+}
+
+// hasZeroLevel reports whether typ can store an exact zero in a block with
+// a non-zero scale; the IQ4 level table has none (its nearest is +1).
+func hasZeroLevel(typ ggml.Type) bool { return typ != ggml.IQ4_NL && typ != ggml.IQ4_XS }
+
+// TestLowBitWeightedDeterministic checks that the weighted quantizers give
+// the same bytes whatever the worker count, and that the weights matter
+// exactly where ggml uses them.
+func TestLowBitWeightedDeterministic(t *testing.T) {
+	const rows, cols = 19, 512
+	r := rand.New(rand.NewPCG(12, 34))
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 0.02)
+	}
+	w := make([]float32, cols)
+	for i := range w {
+		w[i] = float32(r.ExpFloat64())
+	}
+	for _, typ := range lowBitTypes {
+		t.Run(typ.String(), func(t *testing.T) {
+			size, err := typ.RowSize(int64(len(x)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]byte, size)
+			if err := QuantizeRowsWeighted(typ, x, cols, w, want, 1); err != nil {
+				t.Fatal(err)
+			}
+			for workers := range 6 {
+				got := make([]byte, size)
+				if err := QuantizeRowsWeighted(typ, x, cols, w, got, workers); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("workers=%d: bytes differ from one worker", workers)
+				}
+			}
+			plain := make([]byte, size)
+			if err := QuantizeRows(typ, x, cols, plain, 2); err != nil {
+				t.Fatal(err)
+			}
+			if UsesWeights(typ) == bytes.Equal(plain, want) {
+				t.Fatalf("UsesWeights = %v, but weighted and plain bytes equal: %v", UsesWeights(typ), bytes.Equal(plain, want))
+			}
+		})
+	}
+}
+
+// FuzzLowBitWeighted quantizes arbitrary finite rows (|x| ≤ 1e4) with
+// arbitrary positive weights: nothing may panic and the dequantized values
+// must be finite.
+func FuzzLowBitWeighted(f *testing.F) {
+	edge := loadF32LE(f, filepath.Join(imatrixGoldenDir, "edge.f32"))
+	qw := loadF32LE(f, filepath.Join(imatrixGoldenDir, "edge.qwskew.f32"))
+	for r := 0; r < len(edge)/propCols; r += 3 {
+		seed := make([]byte, 8*propCols)
+		for i, v := range edge[r*propCols:][:propCols] {
+			binary.LittleEndian.PutUint32(seed[4*i:], math.Float32bits(v))
+			binary.LittleEndian.PutUint32(seed[4*(propCols+i):], math.Float32bits(qw[i]))
+		}
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		word := func(i int) float32 {
+			if 4*i+4 > len(data) {
+				return 0
+			}
+			return math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		x := make([]float32, propCols)
+		w := make([]float32, propCols)
+		for i := range x {
+			v := word(i)
+			if !(abs32(v) <= 1e4) {
+				v = 0
+			}
+			x[i] = v
+			// Positive weights in [1e-3, 1e3].
+			u := abs32(word(propCols + i))
+			if !(u >= 1e-3 && u <= 1e3) {
+				u = 1
+			}
+			w[i] = u
+		}
+		for _, typ := range lowBitTypes {
+			size, err := typ.RowSize(propCols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc := make([]byte, size)
+			y := make([]float32, propCols)
+			for _, weights := range [][]float32{nil, w} {
+				if err := QuantizeRowsWeighted(typ, x, propCols, weights, enc, 1); err != nil {
+					t.Fatal(err)
+				}
+				if err := Dequantize(typ, enc, y); err != nil {
+					t.Fatal(err)
+				}
+				if i, ok := FindNonFinite(y); !ok {
+					t.Fatalf("%s (weights %v): element %d of a finite row dequantized to %g", typ, weights != nil, i, y[i])
+				}
+			}
+		}
+	})
+}
