@@ -37,28 +37,43 @@ func init() {
 }
 
 // iq4Index is best_index_int8 over iq4Levels as ggml's quantizers use it:
-// a binary search for the bracketing levels, then the nearer one, the
-// upper on a tie, with the distances rounded to float32 as C does.
+// the bracketing levels, then the nearer one, the upper on a tie, with the
+// distances rounded to float32 as C computes them. ggml finds the bracket
+// by binary search; the levels are integers, so ⌊x⌋ determines it and a
+// table replaces the search. A NaN gets ggml's answer, the top level.
 func iq4Index(x float32) uint8 {
 	if x <= -127 {
 		return 0
 	}
-	if x >= 113 {
+	if !(x < 113) {
 		return 15
 	}
-	lo, hi := 0, 15
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if x < float32(iq4Levels[mid]) {
-			hi = mid
-		} else {
-			lo = mid
+	// x+127 is exact in float64, and positive, so truncation is ⌊x⌋+127.
+	k := iq4Bracket[int32(float64(x)+127)]
+	if x-iq4LevelsF[k] < iq4LevelsF[k+1]-x {
+		return k
+	}
+	return k + 1
+}
+
+var (
+	iq4LevelsF [16]float32
+	// iq4Bracket[n+127] is the k with level[k] ≤ n < level[k+1], for the
+	// integers n in [-127, 113).
+	iq4Bracket [240]uint8
+)
+
+func init() {
+	for k, l := range iq4Levels {
+		iq4LevelsF[k] = float32(l)
+	}
+	k := uint8(0)
+	for n := -127; n < 113; n++ {
+		for n >= int(iq4Levels[k+1]) {
+			k++
 		}
+		iq4Bracket[n+127] = k
 	}
-	if x-float32(iq4Levels[hi-1]) < float32(iq4Levels[hi])-x {
-		return uint8(hi - 1)
-	}
-	return uint8(hi)
 }
 
 // iq4Scratch is the working memory of one IQ4 super-block.
@@ -127,7 +142,7 @@ func quantizeIQ4Super(x, qw []float32, y []byte, s *iq4Scratch) {
 		for j, v := range xb {
 			l := iq4Index(float32(id * v))
 			Lb[j] = l
-			q := float32(iq4Levels[l])
+			q := iq4LevelsF[l]
 			wq := float32(w[j] * q)
 			sumqx += float32(wq * v)
 			sumq2 += float32(wq * q)
@@ -197,7 +212,7 @@ func quantizeIQ4Super(x, qw []float32, y []byte, s *iq4Scratch) {
 func iq4Sums(id float32, xb []float32, w *[32]float32) (sumqx, sumq2 float32) {
 	xb = xb[:32]
 	for j, v := range xb {
-		q := float32(iq4Levels[iq4Index(float32(id*v))])
+		q := iq4LevelsF[iq4Index(float32(id*v))]
 		wq := float32(w[j] * q)
 		sumqx += float32(wq * v)
 		sumq2 += float32(wq * q)

@@ -168,3 +168,112 @@ func FuzzLowBitWeighted(f *testing.F) {
 		}
 	})
 }
+
+// iq4IndexSearch is best_index_int8 as ggml writes it: a binary search
+// for the bracketing levels, then the nearer of the two.
+func iq4IndexSearch(x float32) uint8 {
+	if x <= float32(iq4Levels[0]) {
+		return 0
+	}
+	if x >= float32(iq4Levels[15]) {
+		return 15
+	}
+	lo, hi := 0, 15
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if x < float32(iq4Levels[mid]) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	if x-float32(iq4Levels[hi-1]) < float32(iq4Levels[hi])-x {
+		return uint8(hi - 1)
+	}
+	return uint8(hi)
+}
+
+// TestIQ4Index compares the table lookup with ggml's binary search on
+// every level, every midpoint and their float32 neighbours, a fine grid,
+// random values and the non-finite ones.
+func TestIQ4Index(t *testing.T) {
+	var xs []float32
+	around := func(v float32) {
+		xs = append(xs, v, math.Nextafter32(v, -1000), math.Nextafter32(v, 1000))
+	}
+	for k, l := range iq4Levels {
+		around(float32(l))
+		if k > 0 {
+			around((float32(l) + float32(iq4Levels[k-1])) / 2)
+		}
+	}
+	for v := float32(-140); v <= 130; v += 1.0 / 64 {
+		around(v)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		xs = append(xs, float32(r.NormFloat64()*60))
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 0, float32(math.Copysign(0, -1)))
+	for _, x := range xs {
+		if got, want := iq4Index(x), iq4IndexSearch(x); got != want {
+			t.Fatalf("iq4Index(%g) = %d, binary search gives %d", x, got, want)
+		}
+	}
+}
+
+// TestMXFP4Nearest compares the midpoint shortcut with ggml's search over
+// all 16 scaled levels, for every exponent the shortcut is used with, on
+// values at, next to and between the levels and midpoints of each scale,
+// up to the largest magnitude a block with that exponent holds (< 16·d).
+func TestMXFP4Nearest(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var scaled [16]float32
+	for e := 2; e <= 252; e++ {
+		d := e8m0Half(uint8(e))
+		for k, l := range mxfp4Levels {
+			scaled[k] = float32(l) * d
+		}
+		var xs []float32
+		for u := float32(0); u < 16; u += 0.25 {
+			v := u * d
+			xs = append(xs, v, math.Nextafter32(v, 0), math.Nextafter32(v, float32(math.Inf(1))))
+		}
+		for range 64 {
+			xs = append(xs, float32(r.Float64()*16)*d)
+		}
+		xs = append(xs, 0, float32(math.NaN()), math.SmallestNonzeroFloat32)
+		for _, v := range xs {
+			for _, x := range []float32{v, -v} {
+				if got, want := mxfp4Nearest(x, 2/d), mxfp4Code(&scaled, x); got != want {
+					t.Fatalf("e=%d x=%g: code %d, ggml's search gives %d", e, x, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMXFP4Exponent checks the exponent shortcut against log2f (the
+// float64 logarithm rounded to float32) on every binade, at and around the
+// mantissas where the shortcut hands over, and on subnormals.
+func TestMXFP4Exponent(t *testing.T) {
+	slow := func(a float32) uint8 {
+		l := float32(math.Log2(float64(a)))
+		return uint8(int32(float32(float32(math.Floor(float64(l)))-2) + 127))
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for exp := uint32(0); exp < 255; exp++ {
+		for _, mant := range []uint32{0, 1, 0x400000, 0x7fdfff, 0x7fe000, 0x7ffffe, 0x7fffff, r.Uint32() & 0x7fffff} {
+			a := math.Float32frombits(exp<<23 | mant)
+			if a == 0 {
+				continue
+			}
+			if got, want := mxfp4Exponent(a), slow(a); got != want {
+				t.Fatalf("amax %g (%#08x): exponent %d, log2f gives %d", a, math.Float32bits(a), got, want)
+			}
+		}
+	}
+	if mxfp4Exponent(0) != 0 {
+		t.Error("a zero block has a non-zero exponent")
+	}
+}

@@ -31,16 +31,26 @@ func e8m0Half(e uint8) float32 {
 
 // mxfp4Exponent is quantize_row_mxfp4_ref's shared exponent: floor(log2f
 // of the largest magnitude) - 2 + 127, so that the largest value lands in
-// the top two binades of the doubled E2M1 range. log2f is taken as the
-// float64 logarithm rounded to float32, which is log2f's correctly rounded
-// result; the cast to uint8 keeps the low byte of the integer, as the x86
-// conversion does for the (out of range) exponents of subnormal blocks.
+// the top two binades of the doubled E2M1 range. The cast to uint8 keeps
+// the low byte of the integer, as the x86 conversion does for the (out of
+// range) exponents of blocks below 2^-125.
+//
+// floor(log2f(a)) is a's binary exponent unless log2f rounds up to the
+// next integer, which needs a mantissa within 2^-10 of 2; those, and the
+// subnormals, take log2f itself: the float64 logarithm rounded to float32,
+// which is log2f's correctly rounded result.
 func mxfp4Exponent(amax float32) uint8 {
 	if !(amax > 0) {
 		return 0
 	}
-	l := float32(math.Log2(float64(amax)))
-	return uint8(int32(float32(float32(math.Floor(float64(l)))-2) + 127))
+	var floorLog float32
+	b := math.Float32bits(amax)
+	if exp := int32(b >> 23 & 0xff); exp != 0 && b&0x7fffff < 0x7fe000 {
+		floorLog = float32(exp - 127)
+	} else {
+		floorLog = float32(math.Floor(float64(float32(math.Log2(float64(amax))))))
+	}
+	return uint8(int32(floorLog - 2 + 127))
 }
 
 // quantizeMXFP4 follows quantize_row_mxfp4_ref: each value takes the code
@@ -50,23 +60,78 @@ func quantizeMXFP4(src []float32, dst []byte) {
 	for i := 0; i < len(src)/32; i++ {
 		x := src[i*32:][:32]
 		b := dst[i*blockMXFP4Len:][:blockMXFP4Len]
-		var amax float32
-		for _, v := range x {
-			if a := abs32(v); amax < a {
-				amax = a
-			}
-		}
-		e := mxfp4Exponent(amax)
+		e := mxfp4Exponent(mxfp4AbsMax(x))
 		d := e8m0Half(e)
 		b[0] = e
+		lo, hi := x[:16], x[16:32]
+		if e >= 2 && e <= 252 {
+			// d and 1/d are normal powers of two and 12·d is finite.
+			inv2 := 2 / d
+			for j := range 16 {
+				b[1+j] = mxfp4Nearest(lo[j], inv2) | mxfp4Nearest(hi[j], inv2)<<4
+			}
+			continue
+		}
 		for k, l := range mxfp4Levels {
 			scaled[k] = float32(l) * d
 		}
-		lo, hi := x[:16], x[16:32]
 		for j := range 16 {
 			b[1+j] = mxfp4Code(&scaled, lo[j]) | mxfp4Code(&scaled, hi[j])<<4
 		}
 	}
+}
+
+// mxfp4AbsMax is quantize_row_mxfp4_ref's `if (amax < fabsf(v))` scan,
+// which skips NaNs: the bit patterns of magnitudes order like their values.
+func mxfp4AbsMax(x []float32) float32 {
+	var m uint32
+	for _, v := range x {
+		m = max(m, math.Float32bits(v)&0x7fffffff)
+	}
+	if m <= 0x7f800000 {
+		return math.Float32frombits(m)
+	}
+	var amax float32
+	for _, v := range x {
+		if a := abs32(v); amax < a {
+			amax = a
+		}
+	}
+	return amax
+}
+
+// mxfp4Below[n] counts the midpoints between neighbouring magnitudes of
+// mxfp4Levels (0, 1, 2, 3, 4, 6, 8, 12), doubled to the integers 1, 3, 5,
+// 7, 10, 14, 20, that lie below n; mxfp4At[n] is 1 where n is one of them.
+// Index 32 stands for a NaN, which takes code 0.
+var mxfp4Below, mxfp4At [33]uint8
+
+func init() {
+	for _, m := range [...]int{1, 3, 5, 7, 10, 14, 20} {
+		for n := m + 1; n < 32; n++ {
+			mxfp4Below[n]++
+		}
+		mxfp4At[m] = 1
+	}
+}
+
+// mxfp4Nearest is best_index_mxfp4 for a block whose scale d = 2/inv2 is a
+// normal power of two with 12·d finite, and |x| < 16·d as the shared
+// exponent guarantees. Then 2|x|·inv is exact, and so is every distance
+// ggml compares near a midpoint (the two levels are within a factor of two
+// of |x|, Sterbenz), so the nearest magnitude follows from the midpoints
+// below 2|x|/d, the lower magnitude on an exact tie as in ggml's
+// first-minimum search. A negative value takes the negative code of its
+// magnitude (code 0, not 8, for zero).
+func mxfp4Nearest(x, inv2 float32) uint8 {
+	f := abs32(x) * inv2
+	n := min(uint32(int32(f)), 32)
+	k := mxfp4Below[n]
+	if f != float32(n) {
+		k += mxfp4At[n]
+	}
+	zero := uint8((int32(k) - 1) >> 31) // 0xff for k = 0
+	return k | uint8(math.Float32bits(x)>>28)&8&^zero
 }
 
 // mxfp4Code is best_index_mxfp4 with the scaled levels precomputed.
