@@ -42,14 +42,13 @@ func init() {
 // by binary search; the levels are integers, so ⌊x⌋ determines it and a
 // table replaces the search. A NaN gets ggml's answer, the top level.
 func iq4Index(x float32) uint8 {
-	if x <= -127 {
-		return 0
-	}
 	if !(x < 113) {
 		return 15
 	}
-	// x+127 is exact in float64, and positive, so truncation is ⌊x⌋+127.
-	k := iq4Bracket[int32(float64(x)+127)]
+	// x+127 is exact in float64, so truncating it gives ⌊x⌋+127 where that
+	// is positive; below the bottom level the first bracket decides for
+	// level 0 as ggml's early exit does.
+	k := iq4Bracket[max(int32(float64(x)+127), 0)]
 	if x-iq4LevelsF[k] < iq4LevelsF[k+1]-x {
 		return k
 	}

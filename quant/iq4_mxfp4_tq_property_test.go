@@ -277,3 +277,23 @@ func TestMXFP4Exponent(t *testing.T) {
 		t.Error("a zero block has a non-zero exponent")
 	}
 }
+
+// TestTrit compares the ternary rounding with lroundf(x·id)+1 on values
+// around every rounding boundary and on the non-finite products.
+func TestTrit(t *testing.T) {
+	ref := func(x, id float32) uint8 { return uint8(int64(math.Round(float64(x*id))) + 1) }
+	var xs []float32
+	for _, v := range []float32{0, 0.5, 1, 1.5, 2, 2.5, 1e3} {
+		for _, s := range []float32{v, -v} {
+			xs = append(xs, s, math.Nextafter32(s, -10), math.Nextafter32(s, 10))
+		}
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()))
+	for _, x := range xs {
+		for _, id := range []float32{1, 0, float32(math.Inf(1))} {
+			if got, want := trit(x, id), ref(x, id); got != want {
+				t.Errorf("trit(%g, %g) = %d, lroundf gives %d", x, id, got, want)
+			}
+		}
+	}
+}

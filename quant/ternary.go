@@ -29,14 +29,10 @@ func init() {
 }
 
 // ternaryScale is the block scale of quantize_row_tq{1,2}_0_ref: d =
-// MAX(amax, |x|) over the block (a NaN survives only as the last value, as
-// with the C macro), and its reciprocal, 0 for d = 0.
+// MAX(amax, |x|) over the block, as absMax computes it, and its
+// reciprocal, 0 for d = 0.
 func ternaryScale(x []float32) (d, id float32) {
-	for _, v := range x {
-		if a := abs32(v); !(d > a) {
-			d = a
-		}
-	}
+	d = absMax(x)
 	if d != 0 {
 		id = 1 / d
 	}
@@ -44,10 +40,19 @@ func ternaryScale(x []float32) (d, id float32) {
 }
 
 // trit is lroundf(x·id)+1: -1, 0, 1 → 0, 1, 2, halves rounded away from
-// zero. Out-of-range input (NaN, Inf) wraps as the C integer arithmetic
-// does; it cannot come from finite blocks.
+// zero. Finite blocks keep |x·id| ≤ 1 (up to rounding): there the rounded
+// magnitude is ⌊|v|+0.5⌋, exact in float64, given the sign of v. Anything
+// else (a NaN, or the infinities of a block whose scale underflows) wraps
+// as the C integer arithmetic does.
 func trit(x, id float32) uint8 {
-	return uint8(int64(math.Round(float64(float32(x*id)))) + 1)
+	v := x * id
+	a := abs32(v)
+	if a < 1.5 {
+		k := int8(float64(a) + 0.5)
+		sign := int8(math.Float32bits(v)>>31) * 2 // 0 or 2
+		return uint8(1 + k - sign*k)
+	}
+	return uint8(int64(math.Round(float64(v))) + 1)
 }
 
 // packTrits5 is the base-3 fraction byte of five trits, first most
