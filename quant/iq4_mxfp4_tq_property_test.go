@@ -278,21 +278,43 @@ func TestMXFP4Exponent(t *testing.T) {
 	}
 }
 
-// TestTrit compares the ternary rounding with lroundf(x·id)+1 on values
-// around every rounding boundary and on the non-finite products.
-func TestTrit(t *testing.T) {
-	ref := func(x, id float32) uint8 { return uint8(int64(math.Round(float64(x*id))) + 1) }
-	var xs []float32
-	for _, v := range []float32{0, 0.5, 1, 1.5, 2, 2.5, 1e3} {
-		for _, s := range []float32{v, -v} {
-			xs = append(xs, s, math.Nextafter32(s, -10), math.Nextafter32(s, 10))
+// TestTernaryTrits compares the ternary rounding with lroundf(x·id)+1,
+// d and id computed by C's MAX loop, on blocks with halves, values next to
+// them, zeros, a NaN, an infinity and a scale whose reciprocal overflows.
+func TestTernaryTrits(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var blocks [][256]float32
+	half := func(d float32) (b [256]float32) {
+		for i := range b {
+			v := []float32{d, d / 2, math.Nextafter32(d/2, 0), math.Nextafter32(d/2, d), 0, float32(r.NormFloat64()) * d / 3}[i%6]
+			if i%5 == 0 {
+				v = -v
+			}
+			b[i] = v
 		}
+		return b
 	}
-	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()))
-	for _, x := range xs {
-		for _, id := range []float32{1, 0, float32(math.Inf(1))} {
-			if got, want := trit(x, id), ref(x, id); got != want {
-				t.Errorf("trit(%g, %g) = %d, lroundf gives %d", x, id, got, want)
+	for _, d := range []float32{1, 0.02, 3e4, 1e-30, 1e-39, 1e-45} {
+		blocks = append(blocks, half(d))
+	}
+	nan, inf := half(1), half(1)
+	nan[17] = float32(math.NaN())
+	inf[40] = float32(math.Inf(-1))
+	blocks = append(blocks, nan, inf, [256]float32{})
+	var got [256]uint8
+	for n, x := range blocks {
+		d := ternaryTrits(&x, &got)
+		wantD := cAbsMax(x[:])
+		var id float32
+		if wantD != 0 {
+			id = 1 / wantD
+		}
+		if math.Float32bits(d) != math.Float32bits(wantD) {
+			t.Fatalf("block %d: d = %g, C's loop gives %g", n, d, wantD)
+		}
+		for i, v := range x {
+			if want := uint8(int64(math.Round(float64(v*id))) + 1); got[i] != want {
+				t.Fatalf("block %d element %d (%g, id %g): trit %d, lroundf gives %d", n, i, v, id, got[i], want)
 			}
 		}
 	}

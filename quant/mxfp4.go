@@ -84,11 +84,7 @@ func quantizeMXFP4(src []float32, dst []byte) {
 // mxfp4AbsMax is quantize_row_mxfp4_ref's `if (amax < fabsf(v))` scan,
 // which skips NaNs: the bit patterns of magnitudes order like their values.
 func mxfp4AbsMax(x []float32) float32 {
-	var m uint32
-	for _, v := range x {
-		m = max(m, math.Float32bits(v)&0x7fffffff)
-	}
-	if m <= 0x7f800000 {
+	if m := maxMagnitudeBits(x); m <= 0x7f800000 {
 		return math.Float32frombits(m)
 	}
 	var amax float32

@@ -28,31 +28,50 @@ func init() {
 	register(ggml.TQ2_0, kernel{quantize: quantizeTQ2, dequantize: dequantizeTQ2})
 }
 
-// ternaryScale is the block scale of quantize_row_tq{1,2}_0_ref: d =
-// MAX(amax, |x|) over the block, as absMax computes it, and its
-// reciprocal, 0 for d = 0.
-func ternaryScale(x []float32) (d, id float32) {
-	d = absMax(x)
+// ternaryTrits computes the block scale of quantize_row_tq{1,2}_0_ref, d
+// = MAX(amax, |x|) over the block, and every
+// value's trit lroundf(x·id)+1 with id = 1/d (0 for d = 0): -1, 0, 1 → 0,
+// 1, 2, halves rounded away from zero.
+//
+// In a block of finite values whose 1/d is finite, |x·id| ≤ 1 up to
+// rounding, and adding ±0.5 in float64 (exact) then truncating rounds as
+// lroundf does. Other blocks (a NaN, an infinity, or a scale below 2^-128)
+// take lroundf itself, wrapping as the C integer arithmetic does.
+func ternaryTrits(x *[256]float32, t *[256]uint8) (d float32) {
+	m := maxMagnitudeBits(x[:])
+	d = math.Float32frombits(m)
+	if m > 0x7f800000 {
+		d = cAbsMax(x[:]) // a NaN: C's MAX keeps it only when it comes last
+	}
+	var id float32
 	if d != 0 {
 		id = 1 / d
 	}
-	return d, id
+	if m < 0x7f800000 && id <= math.MaxFloat32 {
+		for i, v := range x {
+			f := float64(v * id)
+			t[i] = uint8(int32(f+math.Copysign(0.5, f)) + 1)
+		}
+		return d
+	}
+	for i, v := range x {
+		t[i] = uint8(int64(math.Round(float64(v*id))) + 1)
+	}
+	return d
 }
 
-// trit is lroundf(x·id)+1: -1, 0, 1 → 0, 1, 2, halves rounded away from
-// zero. Finite blocks keep |x·id| ≤ 1 (up to rounding): there the rounded
-// magnitude is ⌊|v|+0.5⌋, exact in float64, given the sign of v. Anything
-// else (a NaN, or the infinities of a block whose scale underflows) wraps
-// as the C integer arithmetic does.
-func trit(x, id float32) uint8 {
-	v := x * id
-	a := abs32(v)
-	if a < 1.5 {
-		k := int8(float64(a) + 0.5)
-		sign := int8(math.Float32bits(v)>>31) * 2 // 0 or 2
-		return uint8(1 + k - sign*k)
+// maxMagnitudeBits is the largest of the bit patterns of |x| (a NaN's
+// above +Inf's), in four independent running maxima so that the loop is
+// not one long dependency chain. len(x) is a multiple of 4.
+func maxMagnitudeBits(x []float32) uint32 {
+	var m0, m1, m2, m3 uint32
+	for i := 0; i+3 < len(x); i += 4 {
+		m0 = max(m0, math.Float32bits(x[i])&0x7fffffff)
+		m1 = max(m1, math.Float32bits(x[i+1])&0x7fffffff)
+		m2 = max(m2, math.Float32bits(x[i+2])&0x7fffffff)
+		m3 = max(m3, math.Float32bits(x[i+3])&0x7fffffff)
 	}
-	return uint8(int64(math.Round(float64(v))) + 1)
+	return max(m0, m1, m2, m3)
 }
 
 // packTrits5 is the base-3 fraction byte of five trits, first most
@@ -60,31 +79,22 @@ func trit(x, id float32) uint8 {
 func packTrits5(q uint8) uint8 { return uint8((uint16(q)*256 + 242) / 243) }
 
 func quantizeTQ1(src []float32, dst []byte) {
+	var t [256]uint8
 	for i := 0; i < len(src)/256; i++ {
-		x := src[i*256:][:256]
 		b := dst[i*blockTQ1Len:][:blockTQ1Len]
-		d, id := ternaryScale(x)
-		putHalf(b[52:], d)
+		putHalf(b[52:], ternaryTrits((*[256]float32)(src[i*256:]), &t))
+		// Five trits per byte, the first most significant: bytes 0..31
+		// take values m+32n of the first 160, bytes 32..47 values
+		// 160+m+16n, and the last four bytes four trits each of the last
+		// 16, values 240+j+4n.
 		for m := range 32 {
-			var q uint8
-			for n := range 5 {
-				q = q*3 + trit(x[m+32*n], id)
-			}
-			b[m] = packTrits5(q)
+			b[m] = packTrits5(t[m]*81 + t[32+m]*27 + t[64+m]*9 + t[96+m]*3 + t[128+m])
 		}
 		for m := range 16 {
-			var q uint8
-			for n := range 5 {
-				q = q*3 + trit(x[160+m+16*n], id)
-			}
-			b[32+m] = packTrits5(q)
+			b[32+m] = packTrits5(t[160+m]*81 + t[176+m]*27 + t[192+m]*9 + t[208+m]*3 + t[224+m])
 		}
 		for j := range 4 {
-			var q uint8
-			for n := range 4 {
-				q = q*3 + trit(x[240+j+4*n], id)
-			}
-			b[48+j] = packTrits5(q * 3)
+			b[48+j] = packTrits5((t[240+j]*27 + t[244+j]*9 + t[248+j]*3 + t[252+j]) * 3)
 		}
 	}
 }
@@ -118,19 +128,15 @@ func dequantizeTQ1(src []byte, dst []float32) {
 }
 
 func quantizeTQ2(src []float32, dst []byte) {
+	var t [256]uint8
 	for i := 0; i < len(src)/256; i++ {
-		x := src[i*256:][:256]
 		b := dst[i*blockTQ2Len:][:blockTQ2Len]
-		d, id := ternaryScale(x)
-		putHalf(b[64:], d)
+		putHalf(b[64:], ternaryTrits((*[256]float32)(src[i*256:]), &t))
 		for h := range 2 {
-			xh := x[128*h:][:128]
+			th := (*[128]uint8)(t[128*h:])
+			qs := (*[32]byte)(b[32*h:])
 			for m := range 32 {
-				var q uint8
-				for n := range 4 {
-					q |= (trit(xh[m+32*n], id) & 3) << (2 * n)
-				}
-				b[32*h+m] = q
+				qs[m] = th[m]&3 | (th[32+m]&3)<<2 | (th[64+m]&3)<<4 | (th[96+m]&3)<<6
 			}
 		}
 	}
