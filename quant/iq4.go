@@ -2,6 +2,7 @@ package quant
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/mxq-dev/mxq/ggml"
 )
@@ -48,18 +49,18 @@ func iq4Index(x float32) uint8 {
 	// x+127 is exact in float64, so truncating it gives ⌊x⌋+127 where that
 	// is positive; below the bottom level the first bracket decides for
 	// level 0 as ggml's early exit does.
-	k := iq4Bracket[max(int32(float64(x)+127), 0)]
-	if x-iq4LevelsF[k] < iq4LevelsF[k+1]-x {
-		return k
-	}
-	return k + 1
+	k := iq4Bracket[uint8(max(int32(float64(x)+127), 0))]
+	below, above := x-iq4LevelsF[k&15], iq4LevelsF[(k+1)&15]-x
+	// k+1 unless below < above, when below-above is negative: its sign
+	// bit, without a branch on a comparison nobody can predict.
+	return k + 1 - uint8(math.Float32bits(below-above)>>31)
 }
 
 var (
 	iq4LevelsF [16]float32
 	// iq4Bracket[n+127] is the k with level[k] ≤ n < level[k+1], for the
-	// integers n in [-127, 113).
-	iq4Bracket [240]uint8
+	// integers n in [-127, 113); sized so that a uint8 indexes it.
+	iq4Bracket [256]uint8
 )
 
 func init() {
@@ -148,9 +149,19 @@ func quantizeIQ4Super(x, qw []float32, y []byte, s *iq4Scratch) {
 		}
 		d = sumqx / sumq2
 		best := float32(d * sumqx)
-		for itry := -ntry; itry <= ntry; itry++ {
-			id = float32(itry+int(iq4Levels[0])) / vmax
-			sumqx, sumq2 = iq4Sums(id, xb, w)
+		// The sums of each grid spacing do not depend on the choices
+		// before it, so they are computed three spacings at a time (each
+		// still summed in element order), then compared in ggml's order.
+		var tx, t2 [2*ntry + 1]float32
+		for i := 0; i < len(tx); i += 3 {
+			var ids [3]float32
+			for k := range ids {
+				ids[k] = float32(i+k-ntry+int(iq4Levels[0])) / vmax
+			}
+			iq4Sums3(&ids, (*[32]float32)(xb), w, (*[3]float32)(tx[i:]), (*[3]float32)(t2[i:]))
+		}
+		for i := range tx {
+			sumqx, sumq2 = tx[i], t2[i]
 			if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
 				d = sumqx / sumq2
 				best = float32(d * sumqx)
@@ -207,16 +218,26 @@ func quantizeIQ4Super(x, qw []float32, y []byte, s *iq4Scratch) {
 	packNibbles(y[2:], s.L[:32])
 }
 
-// iq4Sums returns Σw·q·x and Σw·q² for q = level[iq4Index(id·x)].
-func iq4Sums(id float32, xb []float32, w *[32]float32) (sumqx, sumq2 float32) {
-	xb = xb[:32]
+// iq4Sums3 returns Σw·q·x and Σw·q² for q = level[iq4Index(id·x)], for
+// three values of id at once: independent sums the processor can overlap.
+func iq4Sums3(ids *[3]float32, xb, w *[32]float32, sumqx, sumq2 *[3]float32) {
+	id0, id1, id2 := ids[0], ids[1], ids[2]
+	var x0, x1, x2, s0, s1, s2 float32
 	for j, v := range xb {
-		q := iq4LevelsF[iq4Index(float32(id*v))]
-		wq := float32(w[j] * q)
-		sumqx += float32(wq * v)
-		sumq2 += float32(wq * q)
+		wj := w[j]
+		q0 := iq4LevelsF[iq4Index(float32(id0*v))&15]
+		q1 := iq4LevelsF[iq4Index(float32(id1*v))&15]
+		q2 := iq4LevelsF[iq4Index(float32(id2*v))&15]
+		wq0, wq1, wq2 := float32(wj*q0), float32(wj*q1), float32(wj*q2)
+		x0 += float32(wq0 * v)
+		x1 += float32(wq1 * v)
+		x2 += float32(wq2 * v)
+		s0 += float32(wq0 * q0)
+		s1 += float32(wq1 * q1)
+		s2 += float32(wq2 * q2)
 	}
-	return sumqx, sumq2
+	sumqx[0], sumqx[1], sumqx[2] = x0, x1, x2
+	sumq2[0], sumq2[1], sumq2[2] = s0, s1, s2
 }
 
 // packNibbles stores 4-bit values in 32-value groups: byte j of a group
