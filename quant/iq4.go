@@ -46,10 +46,13 @@ func iq4Index(x float32) uint8 {
 	if !(x < 113) {
 		return 15
 	}
-	// x+127 is exact in float64, so truncating it gives ⌊x⌋+127 where that
-	// is positive; below the bottom level the first bracket decides for
-	// level 0 as ggml's early exit does.
-	k := iq4Bracket[uint8(max(int32(float64(x)+127), 0))]
+	// Truncating x+127 gives ⌊x⌋+127 where that is positive, except that
+	// the float32 sum may round up to the next integer from within half a
+	// unit below it. That only moves x below a level into the bracket
+	// above it, where that level still comes out nearer, as it is. Below
+	// the bottom level the first bracket decides for level 0 as ggml's
+	// early exit does.
+	k := iq4Bracket[uint8(max(int32(x+127), 0))]
 	below, above := x-iq4LevelsF[k&15], iq4LevelsF[(k+1)&15]-x
 	// k+1 unless below < above, when below-above is negative: its sign
 	// bit, without a branch on a comparison nobody can predict.
@@ -73,6 +76,9 @@ func init() {
 			k++
 		}
 		iq4Bracket[n+127] = k
+	}
+	for n := 240; n < len(iq4Bracket); n++ {
+		iq4Bracket[n] = k // x+127 rounded up to 240
 	}
 }
 
