@@ -91,7 +91,9 @@ type iq4Scratch struct {
 
 // quantizeIQ4Rows quantizes whole super-blocks of n values (32 for IQ4_NL,
 // 256 for IQ4_XS), as ggml's quantize_iq4_nl and quantize_iq4_xs do for
-// ggml_quantize_chunk with or without importance weights; weights, when
+// ggml_quantize_chunk with or without importance weights (without, the
+// weights are x²; quantize_row_iq4_nl_ref's single-spacing variant is only
+// ggml's row converter, not what llama-quantize runs). weights, when
 // given, hold one value per column of src, which is one row.
 func quantizeIQ4Rows(src []float32, dst []byte, n, size int, weights []float32) {
 	var s iq4Scratch
