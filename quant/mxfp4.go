@@ -37,8 +37,9 @@ func e8m0Half(e uint8) float32 {
 //
 // floor(log2f(a)) is a's binary exponent unless log2f rounds up to the
 // next integer, which needs a mantissa within 2^-10 of 2; those, and the
-// subnormals, take log2f itself: the float64 logarithm rounded to float32,
-// which is log2f's correctly rounded result.
+// subnormals, take log2f itself, as the float64 logarithm rounded to
+// float32: the correctly rounded log2f (a libm log2f an ulp off could
+// disagree on a few mantissas next to 2).
 func mxfp4Exponent(amax float32) uint8 {
 	if !(amax > 0) {
 		return 0

@@ -28,10 +28,10 @@ func init() {
 	register(ggml.TQ2_0, kernel{quantize: quantizeTQ2, dequantize: dequantizeTQ2})
 }
 
-// ternaryTrits computes the block scale of quantize_row_tq{1,2}_0_ref, d
-// = MAX(amax, |x|) over the block, and every
-// value's trit lroundf(x·id)+1 with id = 1/d (0 for d = 0): -1, 0, 1 → 0,
-// 1, 2, halves rounded away from zero.
+// ternaryTrits returns the block scale of quantize_row_tq{1,2}_0_ref, d =
+// MAX(amax, |x|) over the block, and sets every value's trit lroundf(x·id)+1
+// with id = 1/d (0 for d = 0): -1, 0, 1 → 0, 1, 2, halves rounded away
+// from zero.
 //
 // In a block of finite values whose 1/d is finite, |x·id| ≤ 1 up to
 // rounding, and adding ±0.5 in float64 (exact) then truncating rounds as
