@@ -148,7 +148,10 @@ func TestF32OutputEqualsSource(t *testing.T) {
 // ggml's own outputs in package quant.
 func TestQuantizedTensorsMatchReferenceKernels(t *testing.T) {
 	src := openTiny(t)
-	for _, ft := range []ggml.FileType{ggml.FileTypeQ8_0, ggml.FileTypeQ4_0, ggml.FileTypeQ4_K_M} {
+	for _, ft := range []ggml.FileType{
+		ggml.FileTypeQ8_0, ggml.FileTypeQ4_0, ggml.FileTypeQ4_K_M,
+		ggml.FileTypeIQ4_NL, ggml.FileTypeIQ4_XS, ggml.FileTypeMXFP4_MOE, ggml.FileTypeTQ1_0, ggml.FileTypeTQ2_0,
+	} {
 		t.Run(ft.String(), func(t *testing.T) {
 			out := writeGGUF(t, src, GGUFOptions{FileType: ft})
 			f, err := gguf.Open(out)

@@ -69,13 +69,13 @@ func TestGGUFRoundTripExact(t *testing.T) {
 	}
 }
 
-// TestGGUFRoundTripQuantized: from a Q8_0 or Q4_K_M GGUF, the F32 output
+// TestGGUFRoundTripQuantized: from a quantized GGUF, the F32 output
 // holds exactly the dequantized GGUF values, taken apart by a reading of
 // the layout written here from the format description (slab e of a merged
 // expert tensor; GGUF row h·hd+2i+j holding HF row h·hd+j·hd/2+i of q/k),
 // and the BF16 output holds those values rounded to bf16.
 func TestGGUFRoundTripQuantized(t *testing.T) {
-	for _, ft := range []ggml.FileType{ggml.FileTypeQ8_0, ggml.FileTypeQ4_K_M} {
+	for _, ft := range []ggml.FileType{ggml.FileTypeQ8_0, ggml.FileTypeQ4_K_M, ggml.FileTypeIQ4_XS, ggml.FileTypeMXFP4_MOE} {
 		t.Run(ft.String(), func(t *testing.T) {
 			path := stTinyGGUF(t, ft)
 			f, err := gguf.Open(path)

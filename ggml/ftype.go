@@ -30,6 +30,15 @@ const (
 	FileTypeBF16      FileType = 32
 )
 
+// The non-linear 4-bit, ternary and MXFP4 file types.
+const (
+	FileTypeIQ4_NL    FileType = 25
+	FileTypeIQ4_XS    FileType = 30
+	FileTypeTQ1_0     FileType = 36
+	FileTypeTQ2_0     FileType = 37
+	FileTypeMXFP4_MOE FileType = 38
+)
+
 var fileTypeNames = map[FileType]string{
 	FileTypeAllF32:    "F32",
 	FileTypeMostlyF16: "F16",
@@ -49,6 +58,11 @@ var fileTypeNames = map[FileType]string{
 	FileTypeQ6_K:      "Q6_K",
 	FileTypeQ2_K_S:    "Q2_K_S",
 	FileTypeBF16:      "BF16",
+	FileTypeIQ4_NL:    "IQ4_NL",
+	FileTypeIQ4_XS:    "IQ4_XS",
+	FileTypeTQ1_0:     "TQ1_0",
+	FileTypeTQ2_0:     "TQ2_0",
+	FileTypeMXFP4_MOE: "MXFP4_MOE",
 }
 
 func (f FileType) String() string {
@@ -88,6 +102,16 @@ func (f FileType) DefaultType() Type {
 		return Q5_K
 	case FileTypeQ6_K:
 		return Q6_K
+	case FileTypeIQ4_NL:
+		return IQ4_NL
+	case FileTypeIQ4_XS:
+		return IQ4_XS
+	case FileTypeTQ1_0:
+		return TQ1_0
+	case FileTypeTQ2_0:
+		return TQ2_0
+	case FileTypeMXFP4_MOE:
+		return MXFP4
 	}
 	return F32
 }

@@ -66,6 +66,8 @@ func TestFileTypes(t *testing.T) {
 		{"Q5_0", 8, Q5_0}, {"Q5_1", 9, Q5_1}, {"Q2_K", 10, Q2_K}, {"Q3_K_S", 11, Q3_K}, {"Q3_K_M", 12, Q3_K},
 		{"Q3_K_L", 13, Q3_K}, {"Q4_K_S", 14, Q4_K}, {"Q4_K_M", 15, Q4_K}, {"Q5_K_S", 16, Q5_K},
 		{"Q5_K_M", 17, Q5_K}, {"Q6_K", 18, Q6_K}, {"Q2_K_S", 21, Q2_K}, {"BF16", 32, BF16},
+		{"IQ4_NL", 25, IQ4_NL}, {"IQ4_XS", 30, IQ4_XS}, {"TQ1_0", 36, TQ1_0}, {"TQ2_0", 37, TQ2_0},
+		{"MXFP4_MOE", 38, MXFP4},
 	}
 	for _, tc := range tests {
 		ft, err := ParseFileType(tc.name)

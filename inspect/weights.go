@@ -74,6 +74,7 @@ var plainWidths = []struct {
 var ggufMixes = []ggml.FileType{
 	ggml.FileTypeMostlyF16, ggml.FileTypeQ8_0, ggml.FileTypeQ6_K,
 	ggml.FileTypeQ5_K_M, ggml.FileTypeQ4_K_M, ggml.FileTypeQ4_0,
+	ggml.FileTypeIQ4_NL, ggml.FileTypeIQ4_XS, ggml.FileTypeMXFP4_MOE,
 }
 
 func plainSet(cfg *model.Config, name string, bits int64) *weightSet {

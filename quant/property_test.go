@@ -21,6 +21,7 @@ func TestSupportedTypesComplete(t *testing.T) {
 	want := []ggml.Type{
 		ggml.F32, ggml.F16, ggml.BF16, ggml.Q8_0, ggml.Q4_0, ggml.Q4_1, ggml.Q5_0, ggml.Q5_1,
 		ggml.Q2_K, ggml.Q3_K, ggml.Q4_K, ggml.Q5_K, ggml.Q6_K,
+		ggml.IQ4_NL, ggml.IQ4_XS, ggml.MXFP4, ggml.TQ1_0, ggml.TQ2_0,
 	}
 	for _, typ := range want {
 		if !slices.Contains(got, typ) {
@@ -124,6 +125,8 @@ func blockTolerance(typ ggml.Type, x []float32, enc []byte) ([]float64, error) {
 		for i := range tol {
 			tol[i] = b
 		}
+	case ggml.IQ4_NL, ggml.IQ4_XS, ggml.MXFP4, ggml.TQ1_0, ggml.TQ2_0:
+		lowBitTolerance(typ, x, enc, tol, eps)
 	default:
 		kb, ok := kBound[typ]
 		if !ok {
@@ -273,7 +276,7 @@ func TestSpecialBlocks(t *testing.T) {
 				checkRoundTrip(t, typ, x)
 				_, y := roundTrip(t, typ, x)
 				for i, v := range y {
-					if i != 37 && v != 0 {
+					if i != 37 && v != 0 && (hasZeroLevel(typ) || i/32 != 37/32) {
 						t.Fatalf("element %d: zero came back as %g", i, v)
 					}
 				}
@@ -305,11 +308,11 @@ func TestSpecialBlocks(t *testing.T) {
 	}
 }
 
-// checkLarge documents what 1e30 does. F32 and BF16 keep it; F16 cannot
-// (CheckF16Range flags it up front). Q3_K and Q6_K weight their scale
-// search by x², which overflows float32, so ggml's search yields a NaN
-// scale and the block is stored as zeros: silent, and only the error
-// metrics reveal it. Every other type overflows its float16 scale to Inf,
+// checkLarge documents what 1e30 does. F32 and BF16 keep it, and so does
+// MXFP4 (its scale is an 8-bit exponent); F16 cannot (CheckF16Range flags
+// it up front). Q3_K, Q6_K and IQ4_XS weight their scale search by x²,
+// which overflows float32, so ggml's search yields a NaN scale and the
+// block is stored as zeros: silent, and only the error metrics reveal it. Every other type overflows its float16 scale to Inf,
 // as ggml does, which shows as non-finite dequantized values (ggml's row
 // validation rejects such rows).
 func checkLarge(t *testing.T, typ ggml.Type) {
@@ -320,13 +323,13 @@ func checkLarge(t *testing.T, typ ggml.Type) {
 	_, y := roundTrip(t, typ, x)
 	_, finite := FindNonFinite(y)
 	switch typ {
-	case ggml.F32, ggml.BF16:
+	case ggml.F32, ggml.BF16, ggml.MXFP4:
 		checkRoundTrip(t, typ, x)
 	case ggml.F16:
 		if !math.IsInf(float64(y[0]), -1) || y[1] != 0 || !math.IsInf(float64(y[2]), 1) {
 			t.Fatalf("F16 of -1e30, 0, 1e30 = %g, %g, %g; want -Inf, 0, +Inf", y[0], y[1], y[2])
 		}
-	case ggml.Q3_K, ggml.Q6_K:
+	case ggml.Q3_K, ggml.Q6_K, ggml.IQ4_XS:
 		for i, v := range y {
 			if v != 0 {
 				t.Fatalf("element %d: got %g, want the zeroed block ggml stores", i, v)

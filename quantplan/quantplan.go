@@ -1,12 +1,11 @@
 // Package quantplan chooses the ggml type of every tensor of a llama-family
 // GGUF for a llama.cpp file type (Q4_K_M, Q6_K, ...), following
 // llama-quantize's per-tensor rules (llama_tensor_get_type in llama.cpp's
-// src/llama-quant.cpp) for the non-IQ file types, so that a file quantized
-// or estimated by mxq has the same type mix as one made by llama-quantize.
+// src/llama-quant.cpp), so that a file quantized or estimated by mxq has the
+// same type mix as one made by llama-quantize.
 //
 // Only the llama architecture is modelled (Mixtral, Mistral and Llama all
-// convert to it); Falcon-specific branches and the IQ/TQ/MXFP4 file types
-// are not.
+// convert to it); Falcon-specific branches are not.
 package quantplan
 
 import (
@@ -87,6 +86,7 @@ func Supported() []ggml.FileType {
 		ggml.FileTypeQ4_0, ggml.FileTypeQ4_1, ggml.FileTypeQ5_0, ggml.FileTypeQ5_1,
 		ggml.FileTypeQ3_K_M, ggml.FileTypeQ3_K_S, ggml.FileTypeQ3_K_L,
 		ggml.FileTypeQ2_K, ggml.FileTypeQ2_K_S,
+		ggml.FileTypeIQ4_NL, ggml.FileTypeIQ4_XS, ggml.FileTypeTQ1_0, ggml.FileTypeTQ2_0, ggml.FileTypeMXFP4_MOE,
 	}
 }
 

@@ -41,8 +41,8 @@ func is70B(t TensorDesc) bool {
 	return t.NExpert != 8 && t.NLayer == 80 && t.GQA > 1
 }
 
-// rules is llama_tensor_get_type_impl restricted to the llama architecture
-// and the non-IQ file types. It receives the default type and returns the
+// rules is llama_tensor_get_type_impl restricted to the llama architecture.
+// It receives the default type and returns the
 // chosen type with the reason.
 func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat category) (ggml.Type, string, error) {
 	nt := def
@@ -60,14 +60,22 @@ func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat c
 		}
 		if opts.OutputType != nil {
 			set(*opts.OutputType, what+": --output-tensor-type → "+opts.OutputType.String())
+		} else if ftype == ggml.FileTypeMXFP4_MOE {
+			set(ggml.Q8_0, ft+": "+what+" → Q8_0")
 		} else if t.Dims[0]%uint64(nt.BlockSize()) != 0 {
 			set(ggml.Q8_0, fmt.Sprintf("%s: row length %d is not a multiple of %d → Q8_0", what, t.Dims[0], nt.BlockSize()))
 		} else if nt != ggml.Q8_0 {
 			set(ggml.Q6_K, what+" → Q6_K")
 		}
 
+	case ftype == ggml.FileTypeMXFP4_MOE:
+		set(mxfp4MoEType(t))
+
 	case cat == catTokenEmbd:
 		// Only IQ/TQ file types change the untied embedding.
+		if isTernary(ftype) {
+			set(ggml.Q4_K, ft+": token_embd → Q4_K")
+		}
 
 	case cat == catAttnV || cat == catAttnQKV || cat == catAttnKVB:
 		i, n := t.Layer, t.NLayer // i_attention_wv, n_attention_wv
@@ -88,6 +96,8 @@ func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat c
 			}
 		case ftype == ggml.FileTypeQ3_K_L:
 			set(ggml.Q5_K, ft+": "+name+" → Q5_K")
+		case isIQ4(ftype) && gqa >= 4:
+			set(ggml.Q5_K, ft+", GQA ≥ 4: "+name+" → Q5_K")
 		case (ftype == ggml.FileTypeQ4_K_M || ftype == ggml.FileTypeQ5_K_M) && useMoreBits(i, n):
 			set(ggml.Q6_K, fmt.Sprintf("%s, use_more_bits(%d of %d): %s → Q6_K", ft, i, n, name))
 		case ftype == ggml.FileTypeQ4_K_S && i < 4:
@@ -133,6 +143,8 @@ func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat c
 			if useMoreBits(i, n) {
 				set(ggml.Q6_K, fmt.Sprintf("%s, use_more_bits(layer %d of %d): ffn_down → Q6_K", ft, i, n))
 			}
+		case isIQ4(ftype) && !opts.Imatrix && i < n/8:
+			set(ggml.Q5_K, fmt.Sprintf("%s without imatrix, first eighth (layer %d of %d): ffn_down → Q5_K", ft, i, n))
 		case ftype == ggml.FileTypeQ4_K_S && i < n/8:
 			set(ggml.Q5_K, fmt.Sprintf("%s, first eighth (layer %d of %d): ffn_down → Q5_K", ft, i, n))
 		case (ftype == ggml.FileTypeQ4_0 || ftype == ggml.FileTypeQ5_0) && opts.Imatrix && i < n/8:
@@ -147,6 +159,8 @@ func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat c
 		if t.NExpert == 8 {
 			switch ftype {
 			case ggml.FileTypeQ2_K, ggml.FileTypeQ3_K_S, ggml.FileTypeQ3_K_M, ggml.FileTypeQ4_K_S, ggml.FileTypeQ4_K_M:
+				set(ggml.Q5_K, "8 experts, "+ft+": attn_output → Q5_K")
+			case ggml.FileTypeIQ4_NL, ggml.FileTypeIQ4_XS:
 				set(ggml.Q5_K, "8 experts, "+ft+": attn_output → Q5_K")
 			}
 		} else {

@@ -26,7 +26,7 @@ compare() { # LABEL OUTPUT
 }
 validate_flags=("$@")
 
-for t in F16 Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0; do
+for t in F16 Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 IQ4_NL IQ4_XS MXFP4_MOE; do
 	mxq quantize "$src" -o "$work/$t.gguf" --type "$t" --quiet --json >/dev/null
 	compare "GGUF $t" "$work/$t.gguf"
 done

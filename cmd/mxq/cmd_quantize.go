@@ -114,7 +114,7 @@ func typeBits(ft ggml.FileType) int {
 		return 16
 	case ggml.Q8_0:
 		return 8
-	case ggml.Q4_0, ggml.Q4_1, ggml.Q4_K:
+	case ggml.Q4_0, ggml.Q4_1, ggml.Q4_K, ggml.IQ4_NL, ggml.IQ4_XS, ggml.MXFP4:
 		return 4
 	}
 	return 0
