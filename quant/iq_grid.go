@@ -1,0 +1,390 @@
+package quant
+
+import (
+	"math"
+	"math/bits"
+	"sync"
+)
+
+// The IQ2, IQ3 and IQ1 types store groups of 8 (or 4) values as an index
+// into a fixed set of lattice points, the grid. Quantizing rounds a group
+// to per-coordinate levels, packs those into a code, and looks the code up
+// in a map: either the code is a grid point, or the map leads to the grid
+// points nearest to it (ggml_quantize_init's neighbour lists), among which
+// the quantizer picks the one with the least weighted error.
+//
+// A lattice is built from ggml's index lists (iq_grid_data.go) in two
+// lazily run stages: the decoding grid, needed to read a type, and the
+// code map with the neighbour lists, needed only to write it.
+
+type lattice struct {
+	codes     []uint16 // ggml's index list: levels packed per grid point
+	dim       int      // coordinates per grid point: 8 or 4
+	levelBits int      // bits per level in a code: 2 or 3
+	maxLevel  int      // levels the quantizers produce: 0..maxLevel
+	nwant     int      // how many distinct distances make up a neighbour list
+	values    []float32
+
+	decodeOnce sync.Once
+	decode     []float32 // dim values per grid point, as the dequantizers use them
+
+	searchOnce sync.Once
+	search     latticeSearch
+}
+
+// latticeSearch holds what the quantizers look up, as ggml_quantize_init
+// builds it. Codes with a level above maxLevel are never looked up and
+// are left out.
+type latticeSearch struct {
+	// odd holds the grid points as the quantizers see them, 2·level+1 per
+	// coordinate, dim values per point.
+	odd []float32
+	// index maps a code to its grid point (≥ 0), or, for a code off the
+	// grid, to -(1+o) where neighbours[o] is the count of its neighbours
+	// and the grid indices follow, by distance and then index.
+	index      []int32
+	neighbours []uint16
+}
+
+var (
+	// The 2-bit grids: levels 0, 1, 2 decode to 8, 25 and 43 (ggml-common.h's
+	// iq2xxs_grid, iq2xs_grid and iq2s_grid hold these bytes).
+	iq2xxsLattice = &lattice{codes: iq2xxsCodes[:], dim: 8, levelBits: 2, maxLevel: 2, nwant: 2, values: []float32{8, 25, 43}}
+	iq2xsLattice  = &lattice{codes: iq2xsCodes[:], dim: 8, levelBits: 2, maxLevel: 2, nwant: 2, values: []float32{8, 25, 43}}
+	iq2sLattice   = &lattice{codes: iq2sCodes[:], dim: 8, levelBits: 2, maxLevel: 2, nwant: 1, values: []float32{8, 25, 43}}
+	// The ternary grid of IQ1_S and IQ1_M decodes to -1, 0, 1 (iq1s_grid).
+	iq1sLattice = &lattice{codes: iq1sCodes[:], dim: 8, levelBits: 2, maxLevel: 2, nwant: 3, values: []float32{-1, 0, 1}}
+	// The 3-bit grids (iq3xxs_grid and iq3s_grid).
+	iq3xxsLattice = &lattice{codes: iq3xxsCodes[:], dim: 4, levelBits: 3, maxLevel: 7, nwant: 2, values: []float32{4, 12, 20, 28, 36, 44, 52, 62}}
+	iq3sLattice   = &lattice{codes: iq3sCodes[:], dim: 4, levelBits: 3, maxLevel: 7, nwant: 3, values: []float32{1, 3, 5, 7, 9, 11, 13, 15}}
+)
+
+func (l *lattice) level(code uint16, i int) int {
+	return int(code>>(l.levelBits*i)) & (1<<l.levelBits - 1)
+}
+
+// decodeGrid returns the decoded grid: point g's values are
+// [g*dim : (g+1)*dim].
+func (l *lattice) decodeGrid() []float32 {
+	l.decodeOnce.Do(func() {
+		d := make([]float32, len(l.codes)*l.dim)
+		for g, c := range l.codes {
+			for i := range l.dim {
+				d[g*l.dim+i] = l.values[l.level(c, i)]
+			}
+		}
+		l.decode = d
+	})
+	return l.decode
+}
+
+// searchTables returns the quantizer's tables, building them on first use.
+func (l *lattice) searchTables() *latticeSearch {
+	l.searchOnce.Do(l.buildSearch)
+	return &l.search
+}
+
+func (l *lattice) buildSearch() {
+	n, dim := len(l.codes), l.dim
+	s := &l.search
+	s.odd = make([]float32, n*dim)
+	levels := make([]int8, n*dim)
+	s.index = make([]int32, 1<<(l.levelBits*dim))
+	for i := range s.index {
+		s.index[i] = -1
+	}
+	for g, c := range l.codes {
+		for i := range dim {
+			lv := l.level(c, i)
+			levels[g*dim+i] = int8(lv)
+			s.odd[g*dim+i] = float32(2*lv + 1)
+		}
+		s.index[c] = int32(g)
+	}
+
+	// Squared distances between odd coordinates are 4·Σ(Δlevel)², so the
+	// levels alone order the grid points; distances are small integers,
+	// which lets the (distance, index) order of ggml's sort be produced by
+	// walking the distance values in ascending order.
+	dist := make([]int, n)
+	maxDist := dim * l.maxLevel * l.maxLevel
+	counts := make([]int, maxDist+1)
+	var pos [8]int8
+	for code := range s.index {
+		if s.index[code] >= 0 || !l.inRange(code) {
+			continue
+		}
+		for i := range dim {
+			pos[i] = int8(l.level(uint16(code), i))
+		}
+		clear(counts)
+		for g := range n {
+			d := 0
+			p := levels[g*dim : g*dim+dim]
+			for i, lv := range p {
+				e := int(lv - pos[i])
+				d += e * e
+			}
+			dist[g] = d
+			counts[d]++
+		}
+		s.index[code] = -int32(len(s.neighbours)) - 1
+		countAt := len(s.neighbours)
+		s.neighbours = append(s.neighbours, 0)
+		have := 0
+		for d := 0; d <= maxDist && have < l.nwant; d++ {
+			if counts[d] == 0 {
+				continue
+			}
+			have++
+			for g := range n {
+				if dist[g] == d {
+					s.neighbours = append(s.neighbours, uint16(g))
+				}
+			}
+		}
+		s.neighbours[countAt] = uint16(len(s.neighbours) - countAt - 1)
+	}
+}
+
+// inRange reports whether every level of code is at most maxLevel.
+func (l *lattice) inRange(code int) bool {
+	for i := range l.dim {
+		if l.level(uint16(code), i) > l.maxLevel {
+			return false
+		}
+	}
+	return true
+}
+
+// neighbourList returns the grid points near an off-grid code.
+func (s *latticeSearch) neighbourList(code int) []uint16 {
+	o := -int(s.index[code]) - 1
+	return s.neighbours[o+1 : o+1+int(s.neighbours[o])]
+}
+
+// bestNeighbour is iq2_find_best_neighbour and iq3_find_best_neighbour:
+// the neighbour g of an off-grid code minimising Σ w·(scale·odd_g − x)²,
+// the first on ties. It writes g's levels to L. When every error is
+// infinite or NaN ggml aborts; mxq takes the first neighbour.
+func (s *latticeSearch) bestNeighbour(code int, dim int, x, w []float32, scale float32, L []int8) int {
+	x, w, L = x[:dim], w[:dim], L[:dim]
+	best := float32(math.MaxFloat32)
+	nb := s.neighbourList(code)
+	bestG := int(nb[0])
+	for _, g := range nb {
+		p := s.odd[int(g)*dim : int(g)*dim+dim]
+		var d2 float32
+		for i, q := range p {
+			diff := float32(scale*q) - x[i]
+			d2 += float32(float32(w[i]*diff) * diff)
+		}
+		if d2 < best {
+			best, bestG = d2, int(g)
+		}
+	}
+	p := s.odd[bestG*dim : bestG*dim+dim]
+	for i, q := range p {
+		L[i] = int8((int(q) - 1) / 2)
+	}
+	return bestG
+}
+
+// signByte is ggml's ksigns_iq2xs[i]: the 7 stored sign bits plus an 8th
+// that gives the byte even parity (the quantizers make the number of
+// negative values in a group of 8 even).
+func signByte(i uint8) uint8 {
+	return i | uint8(bits.OnesCount8(i)&1)<<7
+}
+
+// foldSigns is the sign handling of IQ2_XXS, IQ2_XS and IQ3_XXS for one
+// group of 8: xval gets the magnitudes and the returned bits mark the
+// negative values. An odd count of negatives cannot be stored, so the
+// value with the least weight·x² keeps the wrong sign (its xval is
+// negated, its sign bit flipped).
+func foldSigns(x, w, xval []float32) uint8 {
+	x, w, xval = x[:8], w[:8], xval[:8]
+	var s uint8
+	for i, v := range x {
+		if v >= 0 {
+			xval[i] = v
+		} else {
+			xval[i] = -v
+			s |= 1 << i
+		}
+	}
+	if bits.OnesCount8(s)%2 == 1 {
+		imin := 0
+		mn := float32(float32(w[0]*x[0]) * x[0])
+		for i := 1; i < 8; i++ {
+			if a := float32(float32(w[i]*x[i]) * x[i]); a < mn {
+				mn, imin = a, i
+			}
+		}
+		xval[imin] = -xval[imin]
+		s ^= 1 << imin
+	}
+	return s & 127
+}
+
+// superBlockSigma2 is Σx²/256 over a 256-value super-block, times two when
+// double is set (ggml's sigma2 for the importance weights).
+func superBlockSigma2(x []float32, double bool) float32 {
+	var sumx2 float32
+	for _, v := range x[:256] {
+		sumx2 += float32(v * v)
+	}
+	if double {
+		return float32(2*sumx2) / 256
+	}
+	return sumx2 / 256
+}
+
+// importanceWeights is ggml's weight[i] = qw[i]·sqrt(sigma2 + x[i]²).
+func importanceWeights(weight, qw, x []float32, sigma2 float32) {
+	qw, x = qw[:len(weight)], x[:len(weight)]
+	for i := range weight {
+		weight[i] = qw[i] * sqrt32(sigma2+float32(x[i]*x[i]))
+	}
+}
+
+// gridLevel is the quantizers' nearest_int(0.5·(id·x − 1)) clamped to
+// [0, maxLevel]: the level whose odd value 2·l+1 is nearest id·x. The
+// sub-block scales are encoded the same way, as 2·l+1 steps of d.
+func gridLevel(id, x float32, maxLevel int32) int32 {
+	return max(0, min(maxLevel, nearestInt(float32(0.5*(float32(id*x)-1)))))
+}
+
+// oddSums returns Σ w·x·q and Σ w·q² for q = 2·L+1.
+func oddSums(w, xval []float32, L []int8) (sumqx, sumq2 float32) {
+	xval, L = xval[:len(w)], L[:len(w)]
+	for i, wi := range w {
+		q := float32(2*int32(L[i]) + 1)
+		sumqx += float32(float32(wi*xval[i]) * q)
+		sumq2 += float32(float32(wi*q) * q)
+	}
+	return sumqx, sumq2
+}
+
+// gridFit is the scale search shared by IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS
+// and IQ3_S: for inverse scales id = (nmax + is·step)/divisor, is in
+// [-steps, steps], round every group to the grid, keep the rounding with
+// the best weighted least-squares fit (Σwxq)²/Σwq², and finally re-round
+// the groups that were off the grid at the chosen scale.
+type gridFit struct {
+	lattice  *lattice
+	maxLevel int32
+	nmax     float32 // 2·kMaxQ − 1: the largest odd level
+	steps    int
+	step     float32
+	// Whether groups start out marked as on the grid: a block for which no
+	// scale improves on nothing keeps the marks (IQ3_S starts false).
+	startOnGrid bool
+	// Re-round every group in the final pass, not only the off-grid ones.
+	refineAll bool
+	// Run the final pass even when every group was on the grid (IQ2_XXS,
+	// which does not track which groups were).
+	alwaysRefine bool
+}
+
+// fit runs the search over one block of xval (magnitudes) with weights w
+// and neighbour weights waux, starting from scale; L (the chosen levels)
+// is kept from the previous block when no scale fits at all, as in ggml.
+// Laux is scratch. It returns the block's scale.
+func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8, divisor, scale float32) float32 {
+	dim := f.lattice.dim
+	groups := len(xval) / dim
+	all := uint32(1)<<groups - 1
+	onGrid := uint32(0)
+	if f.startOnGrid {
+		onGrid = all
+	}
+	var best float32
+	for is := -f.steps; is <= f.steps; is++ {
+		id := (f.nmax + float32(float32(is)*f.step)) / divisor
+		thisScale := 1 / id
+		aux := uint32(0)
+		for k := range groups {
+			if f.roundGroup(s, xval[k*dim:], waux[k*dim:], id, thisScale, Laux[k*dim:]) {
+				aux |= 1 << k
+			}
+		}
+		sumqx, sumq2 := oddSums(w, xval, Laux)
+		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+			scale = sumqx / sumq2
+			best = float32(scale * sumqx)
+			copy(L, Laux)
+			onGrid = aux
+		}
+	}
+	if (f.alwaysRefine || onGrid != all) && scale > 0 {
+		id := 1 / scale
+		for k := range groups {
+			if !f.refineAll && onGrid&(1<<k) != 0 {
+				continue
+			}
+			f.roundGroup(s, xval[k*dim:], waux[k*dim:], id, scale, L[k*dim:])
+		}
+		if sumqx, sumq2 := oddSums(w, xval, L); sumq2 > 0 {
+			scale = sumqx / sumq2
+		}
+	}
+	return scale
+}
+
+// roundGroup rounds one group to levels at inverse scale id, writing them
+// to L; an off-grid result is replaced by the best neighbour at scale. It
+// reports whether the rounding was on the grid.
+func (f *gridFit) roundGroup(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8) bool {
+	dim := f.lattice.dim
+	bitsPer := f.lattice.levelBits
+	code := 0
+	for i, v := range xval[:dim] {
+		l := gridLevel(id, v, f.maxLevel)
+		L[i] = int8(l)
+		code |= int(l) << (bitsPer * i)
+	}
+	if s.index[code] >= 0 {
+		return true
+	}
+	s.bestNeighbour(code, dim, xval, waux, scale, L)
+	return false
+}
+
+// gridIndex returns the grid point of a group's levels. The quantizers
+// only produce grid points; ggml aborts otherwise (as IQ2_XXS can when a
+// block's importance weights are all zero), and mxq stores point 0 instead.
+func (f *gridFit) gridIndex(s *latticeSearch, L []int8) int {
+	dim := f.lattice.dim
+	code := 0
+	for i, l := range L[:dim] {
+		if l < 0 || int32(l) > f.maxLevel {
+			return 0
+		}
+		code |= int(l) << (f.lattice.levelBits * i)
+	}
+	if g := s.index[code]; g >= 0 {
+		return int(g)
+	}
+	return 0
+}
+
+// maxOf is ggml's running MAX over a block.
+func maxOf(x []float32) float32 {
+	m := x[0]
+	for _, v := range x[1:] {
+		if !(m > v) {
+			m = v
+		}
+	}
+	return m
+}
+
+// negIf returns -v when neg is set: the dequantizers' multiplication by
+// ±1, which is exact.
+func negIf(v float32, neg bool) float32 {
+	if neg {
+		return -v
+	}
+	return v
+}
