@@ -15,7 +15,7 @@ import (
 const imatrixGoldenDir = "testdata/ggml-golden-imatrix"
 
 var (
-	iqGridTypes         = []ggml.Type{ggml.IQ3_XXS, ggml.IQ3_S}
+	iqGridTypes         = []ggml.Type{ggml.IQ3_XXS, ggml.IQ2_XXS, ggml.IQ2_XS, ggml.IQ3_S, ggml.IQ2_S}
 	imatrixGoldenInputs = []struct {
 		name string
 		cols int
