@@ -15,7 +15,7 @@ import (
 const imatrixGoldenDir = "testdata/ggml-golden-imatrix"
 
 var (
-	iqGridTypes         = []ggml.Type{ggml.IQ3_XXS, ggml.IQ2_XXS, ggml.IQ2_XS, ggml.IQ3_S, ggml.IQ2_S}
+	iqGridTypes         = []ggml.Type{ggml.IQ3_XXS, ggml.IQ2_XXS, ggml.IQ2_XS, ggml.IQ3_S, ggml.IQ2_S, ggml.IQ1_S, ggml.IQ1_M}
 	imatrixGoldenInputs = []struct {
 		name string
 		cols int

@@ -39,6 +39,8 @@ type latticeSearch struct {
 	// odd holds the grid points as the quantizers see them, 2·level+1 per
 	// coordinate, dim values per point.
 	odd []float32
+	// levels holds the same points as level indices.
+	levels []int8
 	// index maps a code to its grid point (≥ 0), or, for a code off the
 	// grid, to -(1+o) where neighbours[o] is the count of its neighbours
 	// and the grid indices follow, by distance and then index.
@@ -89,6 +91,7 @@ func (l *lattice) buildSearch() {
 	s := &l.search
 	s.odd = make([]float32, n*dim)
 	levels := make([]int8, n*dim)
+	s.levels = levels
 	s.index = make([]int32, 1<<(l.levelBits*dim))
 	for i := range s.index {
 		s.index[i] = -1
@@ -183,10 +186,7 @@ func (s *latticeSearch) bestNeighbour(code int, dim int, x, w []float32, scale f
 			best, bestG = d2, int(g)
 		}
 	}
-	p := s.odd[bestG*dim : bestG*dim+dim]
-	for i, q := range p {
-		L[i] = int8((int(q) - 1) / 2)
-	}
+	copy(L, s.levels[bestG*dim:bestG*dim+dim])
 	return bestG
 }
 
