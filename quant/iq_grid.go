@@ -106,28 +106,37 @@ func (l *lattice) buildSearch() {
 	}
 
 	// Squared distances between odd coordinates are 4·Σ(Δlevel)², so the
-	// levels alone order the grid points; distances are small integers,
-	// which lets the (distance, index) order of ggml's sort be produced by
-	// walking the distance values in ascending order.
-	dist := make([]int, n)
+	// levels alone order the grid points. Each code is split into two
+	// halves and the distance read from a table of half-code distances.
+	// Distances are small integers, which lets the (distance, index) order
+	// of ggml's sort be produced by walking the distances in ascending
+	// order.
+	halfBits := l.levelBits * dim / 2
+	half := 1 << halfBits
+	halfMask := half - 1
+	halfDist := make([]uint8, half*half)
+	for a := range half {
+		for b := range half {
+			d := 0
+			for i := range dim / 2 {
+				e := l.level(uint16(a), i) - l.level(uint16(b), i)
+				d += e * e
+			}
+			halfDist[a*half+b] = uint8(d)
+		}
+	}
+	dist := make([]uint8, n)
 	maxDist := dim * l.maxLevel * l.maxLevel
 	counts := make([]int, maxDist+1)
-	var pos [8]int8
 	for code := range s.index {
 		if s.index[code] >= 0 || !l.inRange(code) {
 			continue
 		}
-		for i := range dim {
-			pos[i] = int8(l.level(uint16(code), i))
-		}
+		lo := halfDist[(code&halfMask)*half:][:half]
+		hi := halfDist[(code>>halfBits)*half:][:half]
 		clear(counts)
-		for g := range n {
-			d := 0
-			p := levels[g*dim : g*dim+dim]
-			for i, lv := range p {
-				e := int(lv - pos[i])
-				d += e * e
-			}
+		for g, c := range l.codes {
+			d := lo[int(c)&halfMask] + hi[int(c)>>halfBits]
 			dist[g] = d
 			counts[d]++
 		}
@@ -141,7 +150,7 @@ func (l *lattice) buildSearch() {
 			}
 			have++
 			for g := range n {
-				if dist[g] == d {
+				if int(dist[g]) == d {
 					s.neighbours = append(s.neighbours, uint16(g))
 				}
 			}
