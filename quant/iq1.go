@@ -84,23 +84,11 @@ func ternaryLevels(L []int8, idx []int, i1, i2 int) {
 // grid reading past the group (an out-of-bounds read) and aborts when every
 // error is infinite or NaN; mxq takes the first neighbour.
 func (s *latticeSearch) bestNeighbourIQ1(code int, x, w []float32, scale float32, xx *[3]float32, L []int8) int {
-	x, w, L = x[:8], w[:8], L[:8]
-	best := float32(math.MaxFloat32)
-	nb := s.neighbourList(code)
-	bestG := int(nb[0])
-	for _, g := range nb {
-		lv := s.levels[int(g)*8 : int(g)*8+8]
-		var d2 float32
-		for i, l := range lv {
-			diff := float32(scale*xx[l]) - x[i]
-			d2 += float32(float32(w[i]*diff) * diff)
-		}
-		if d2 < best {
-			best, bestG = d2, int(g)
-		}
+	var v [3]float32
+	for l, q := range xx {
+		v[l] = float32(scale * q)
 	}
-	copy(L, s.levels[bestG*8:bestG*8+8])
-	return bestG
+	return s.bestNeighbour8(code, x, w, &v, L)
 }
 
 // iq1GroupIndex looks a group's levels up in the grid, taking the best
@@ -146,23 +134,29 @@ func iq1sSplit(xb, weight []float32, idx *[32]int, mx float32) (i1, i2, shift in
 		sumx[j+1] = sumx[j] + float32(weight[i]*xb[i])
 		sumw[j+1] = sumw[j] + weight[i]
 	}
+	// Terms that depend on one split point only are computed once; every
+	// product is the one ggml forms, so the sums are bit for bit its sums.
+	var lowX, lowQ, highX, highQ [2][33]float32
+	for sh, xx := range [2]*[3]float32{&iq1Plus, &iq1Minus} {
+		for i := range 33 {
+			lowX[sh][i] = float32((sumx[i] - sumx[0]) * xx[0])
+			lowQ[sh][i] = float32(float32((sumw[i]-sumw[0])*xx[0]) * xx[0])
+			highX[sh][i] = float32((sumx[32] - sumx[i]) * xx[2])
+			highQ[sh][i] = float32(float32((sumw[32]-sumw[i])*xx[2]) * xx[2])
+		}
+	}
 	bestS := float32(-math.MaxFloat32)
 	scale = mx
 	for a := 0; a <= 32; a++ {
 		for b := a; b <= 32; b++ {
-			sx0, sx1, sx2 := sumx[a]-sumx[0], sumx[b]-sumx[a], sumx[32]-sumx[b]
-			sw0, sw1, sw2 := sumw[a]-sumw[0], sumw[b]-sumw[a], sumw[32]-sumw[b]
-			for _, sh := range [2]int{1, -1} {
-				xx := &iq1Plus
-				if sh < 0 {
-					xx = &iq1Minus
-				}
-				sumqx := float32(sx0*xx[0]) + float32(sx1*xx[1]) + float32(sx2*xx[2])
-				sumq2 := float32(float32(sw0*xx[0])*xx[0]) + float32(float32(sw1*xx[1])*xx[1]) + float32(float32(sw2*xx[2])*xx[2])
+			sx1, sw1 := sumx[b]-sumx[a], sumw[b]-sumw[a]
+			for sh, xx := range [2]*[3]float32{&iq1Plus, &iq1Minus} {
+				sumqx := lowX[sh][a] + float32(sx1*xx[1]) + highX[sh][b]
+				sumq2 := lowQ[sh][a] + float32(float32(sw1*xx[1])*xx[1]) + highQ[sh][b]
 				if sumq2 > 0 && float32(sumqx*sumqx) > float32(bestS*sumq2) {
 					scale = sumqx / sumq2
 					bestS = float32(scale * sumqx)
-					i1, i2, shift = a, b, sh
+					i1, i2, shift = a, b, 1-2*sh
 				}
 			}
 		}
@@ -375,19 +369,31 @@ func iq1mSplit(xb, weight []float32, idx *[16]int, t *iq1mScratch, mx float32) (
 	bestS := float32(-math.MaxFloat32)
 	scale = mx
 	choice = -1
+	// ggml sums each split's terms from position 0 up; the sums over the
+	// level-0 and level-1 runs are prefixes shared by later splits, so
+	// they are carried along, and only the level-2 run is summed afresh.
+	var pre [4][2]float32
 	for a := 0; a <= 16; a++ {
+		if a > 0 {
+			for k := range pre {
+				pre[k][0] += t.tx[0][k][a-1]
+				pre[k][1] += t.tq[0][k][a-1]
+			}
+		}
+		mid := pre
 		for b := a; b <= 16; b++ {
+			if b > a {
+				for k := range mid {
+					mid[k][0] += t.tx[1][k][b-1]
+					mid[k][1] += t.tq[1][k][b-1]
+				}
+			}
 			for k := range 4 {
-				var sumqx, sumq2 float32
-				for j := range 16 {
-					lv := 2
-					if j < a {
-						lv = 0
-					} else if j < b {
-						lv = 1
-					}
-					sumqx += t.tx[lv][k][j]
-					sumq2 += t.tq[lv][k][j]
+				sumqx, sumq2 := mid[k][0], mid[k][1]
+				tx, tq := t.tx[2][k][b:], t.tq[2][k][b:]
+				for j, v := range tx {
+					sumqx += v
+					sumq2 += tq[j]
 				}
 				if sumq2 > 0 && float32(sumqx*sumqx) > float32(bestS*sumq2) {
 					scale = sumqx / sumq2

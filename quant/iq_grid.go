@@ -36,6 +36,8 @@ type lattice struct {
 // builds it. Codes with a level above maxLevel are never looked up and
 // are left out.
 type latticeSearch struct {
+	codes []uint16 // the lattice's codes, per grid point
+	dim   int
 	// odd holds the grid points as the quantizers see them, 2·level+1 per
 	// coordinate, dim values per point.
 	odd []float32
@@ -46,6 +48,8 @@ type latticeSearch struct {
 	// and the grid indices follow, by distance and then index.
 	index      []int32
 	neighbours []uint16
+	// neighbourCodes holds the codes of the points in neighbours.
+	neighbourCodes []uint16
 }
 
 var (
@@ -89,6 +93,7 @@ func (l *lattice) searchTables() *latticeSearch {
 func (l *lattice) buildSearch() {
 	n, dim := len(l.codes), l.dim
 	s := &l.search
+	s.codes, s.dim = l.codes, dim
 	s.odd = make([]float32, n*dim)
 	levels := make([]int8, n*dim)
 	s.levels = levels
@@ -157,6 +162,12 @@ func (l *lattice) buildSearch() {
 		}
 		s.neighbours[countAt] = uint16(len(s.neighbours) - countAt - 1)
 	}
+	s.neighbourCodes = make([]uint16, len(s.neighbours))
+	for o := 0; o < len(s.neighbours); o += 1 + int(s.neighbours[o]) {
+		for j, g := range s.neighbours[o+1 : o+1+int(s.neighbours[o])] {
+			s.neighbourCodes[o+1+j] = l.codes[g]
+		}
+	}
 }
 
 // inRange reports whether every level of code is at most maxLevel.
@@ -171,31 +182,83 @@ func (l *lattice) inRange(code int) bool {
 
 // neighbourList returns the grid points near an off-grid code.
 func (s *latticeSearch) neighbourList(code int) []uint16 {
-	o := -int(s.index[code]) - 1
-	return s.neighbours[o+1 : o+1+int(s.neighbours[o])]
+	nb, _ := s.neighbourLists(code)
+	return nb
 }
 
-// bestNeighbour is iq2_find_best_neighbour and iq3_find_best_neighbour:
-// the neighbour g of an off-grid code minimising Σ w·(scale·odd_g − x)²,
-// the first on ties. It writes g's levels to L. When every error is
-// infinite or NaN ggml aborts; mxq takes the first neighbour.
-func (s *latticeSearch) bestNeighbour(code int, dim int, x, w []float32, scale float32, L []int8) int {
-	x, w, L = x[:dim], w[:dim], L[:dim]
+// neighbourLists returns the grid points near an off-grid code and their
+// codes.
+func (s *latticeSearch) neighbourLists(code int) (points, codes []uint16) {
+	o := -int(s.index[code]) - 1
+	n := int(s.neighbours[o])
+	return s.neighbours[o+1 : o+1+n], s.neighbourCodes[o+1 : o+1+n]
+}
+
+// bestNeighbour4 is iq3_find_best_neighbour: the neighbour g of an
+// off-grid code minimising Σ w·(v[level_g] − x)², where v holds the level
+// values times the scale, the first on ties. It writes g's levels to L.
+// When every error is infinite or NaN ggml aborts; mxq takes the first
+// neighbour.
+func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, L []int8) int {
+	x, w = x[:4], w[:4]
 	best := float32(math.MaxFloat32)
-	nb := s.neighbourList(code)
+	nb, nc := s.neighbourLists(code)
 	bestG := int(nb[0])
-	for _, g := range nb {
-		p := s.odd[int(g)*dim : int(g)*dim+dim]
-		var d2 float32
-		for i, q := range p {
-			diff := float32(scale*q) - x[i]
-			d2 += float32(float32(w[i]*diff) * diff)
-		}
+	if len(nb) == 1 {
+		nc = nil // the only candidate, whatever its error
+	}
+	for j, c := range nc {
+		diff := v[c&7] - x[0]
+		d2 := float32(float32(w[0]*diff) * diff)
+		diff = v[c>>3&7] - x[1]
+		d2 += float32(float32(w[1]*diff) * diff)
+		diff = v[c>>6&7] - x[2]
+		d2 += float32(float32(w[2]*diff) * diff)
+		diff = v[c>>9&7] - x[3]
+		d2 += float32(float32(w[3]*diff) * diff)
 		if d2 < best {
-			best, bestG = d2, int(g)
+			best, bestG = d2, int(nb[j])
 		}
 	}
-	copy(L, s.levels[bestG*dim:bestG*dim+dim])
+	copy(L[:4], s.levels[bestG*4:bestG*4+4])
+	return bestG
+}
+
+// bestNeighbour8 is iq2_find_best_neighbour for the 8-value grids, whose
+// levels take the values v (already multiplied by the scale): the neighbour minimising
+// Σ w·(v[level] − x)², the first on ties; with every error infinite or
+// NaN, the first neighbour. Each of the 24 coordinate-level terms is
+// computed once, as ggml computes it for every neighbour, and each
+// neighbour's error adds its eight terms in ggml's order.
+func (s *latticeSearch) bestNeighbour8(code int, x, w []float32, v *[3]float32, L []int8) int {
+	x, w = x[:8], w[:8]
+	var t [8][4]float32
+	for i, xi := range x {
+		for l, vl := range v {
+			diff := vl - xi
+			t[i][l] = float32(float32(w[i]*diff) * diff)
+		}
+	}
+	best := float32(math.MaxFloat32)
+	nb, nc := s.neighbourLists(code)
+	bestG := int(nb[0])
+	if len(nb) == 1 {
+		nc = nil // the only candidate, whatever its error
+	}
+	for j, c := range nc {
+		d2 := t[0][c&3]
+		d2 += t[1][c>>2&3]
+		d2 += t[2][c>>4&3]
+		d2 += t[3][c>>6&3]
+		d2 += t[4][c>>8&3]
+		d2 += t[5][c>>10&3]
+		d2 += t[6][c>>12&3]
+		d2 += t[7][c>>14&3]
+		if d2 < best {
+			best, bestG = d2, int(nb[j])
+		}
+	}
+	copy(L[:8], s.levels[bestG*8:bestG*8+8])
 	return bestG
 }
 
@@ -301,8 +364,7 @@ type gridFit struct {
 // is kept from the previous block when no scale fits at all, as in ggml.
 // Laux is scratch. It returns the block's scale.
 func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8, divisor, scale float32) float32 {
-	dim := f.lattice.dim
-	groups := len(xval) / dim
+	groups := len(xval) / f.lattice.dim
 	all := uint32(1)<<groups - 1
 	onGrid := uint32(0)
 	if f.startOnGrid {
@@ -311,13 +373,7 @@ func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8,
 	var best float32
 	for is := -f.steps; is <= f.steps; is++ {
 		id := (f.nmax + float32(float32(is)*f.step)) / divisor
-		thisScale := 1 / id
-		aux := uint32(0)
-		for k := range groups {
-			if f.roundGroup(s, xval[k*dim:], waux[k*dim:], id, thisScale, Laux[k*dim:]) {
-				aux |= 1 << k
-			}
-		}
+		aux := f.roundGroups(s, xval, waux, id, 1/id, Laux, all)
 		sumqx, sumq2 := oddSums(w, xval, Laux)
 		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
 			scale = sumqx / sumq2
@@ -327,13 +383,11 @@ func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8,
 		}
 	}
 	if (f.alwaysRefine || onGrid != all) && scale > 0 {
-		id := 1 / scale
-		for k := range groups {
-			if !f.refineAll && onGrid&(1<<k) != 0 {
-				continue
-			}
-			f.roundGroup(s, xval[k*dim:], waux[k*dim:], id, scale, L[k*dim:])
+		which := all
+		if !f.refineAll {
+			which = all &^ onGrid
 		}
+		f.roundGroups(s, xval, waux, 1/scale, scale, L, which)
 		if sumqx, sumq2 := oddSums(w, xval, L); sumq2 > 0 {
 			scale = sumqx / sumq2
 		}
@@ -341,23 +395,41 @@ func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8,
 	return scale
 }
 
-// roundGroup rounds one group to levels at inverse scale id, writing them
-// to L; an off-grid result is replaced by the best neighbour at scale. It
-// reports whether the rounding was on the grid.
-func (f *gridFit) roundGroup(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8) bool {
+// roundGroups rounds the groups marked in which to levels at inverse scale
+// id, writing them to L; an off-grid result is replaced by the best
+// neighbour at scale. It returns the groups whose rounding was on the
+// grid.
+func (f *gridFit) roundGroups(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8, which uint32) uint32 {
 	dim := f.lattice.dim
-	bitsPer := f.lattice.levelBits
-	code := 0
-	for i, v := range xval[:dim] {
-		l := gridLevel(id, v, f.maxLevel)
-		L[i] = int8(l)
-		code |= int(l) << (bitsPer * i)
+	// The values of the levels at this scale, shared by all neighbour
+	// searches (ggml multiplies them out for every neighbour).
+	var v [8]float32
+	for l := range f.maxLevel + 1 {
+		v[l] = float32(scale * float32(2*l+1))
 	}
-	if s.index[code] >= 0 {
-		return true
+	on := uint32(0)
+	for k := 0; which>>k != 0; k++ {
+		if which&(1<<k) == 0 {
+			continue
+		}
+		x, lk := xval[k*dim:(k+1)*dim], L[k*dim:(k+1)*dim]
+		code := 0
+		for i, xi := range x {
+			l := gridLevel(id, xi, f.maxLevel)
+			lk[i] = int8(l)
+			code |= int(l) << (f.lattice.levelBits * i)
+		}
+		if s.index[code] >= 0 {
+			on |= 1 << k
+			continue
+		}
+		if dim == 8 {
+			s.bestNeighbour8(code, x, waux[k*dim:], (*[3]float32)(v[:3]), lk)
+		} else {
+			s.bestNeighbour4(code, x, waux[k*dim:], &v, lk)
+		}
 	}
-	s.bestNeighbour(code, dim, xval, waux, scale, L)
-	return false
+	return on
 }
 
 // gridIndex returns the grid point of a group's levels. The quantizers
