@@ -145,19 +145,31 @@ func iq1sSplit(xb, weight []float32, idx *[32]int, mx float32) (i1, i2, shift in
 			highQ[sh][i] = float32(float32((sumw[32]-sumw[i])*xx[2]) * xx[2])
 		}
 	}
+	// The middle level's value is +δ or −δ; rounding is symmetric in sign,
+	// so the minus grid's middle terms are the plus grid's, negated (Σwqx)
+	// or equal (Σwq²).
+	d := iq1Plus[1]
 	bestS := float32(-math.MaxFloat32)
 	scale = mx
 	for a := 0; a <= 32; a++ {
+		lxp, lqp, lxm, lqm := lowX[0][a], lowQ[0][a], lowX[1][a], lowQ[1][a]
+		sxa, swa := sumx[a], sumw[a]
 		for b := a; b <= 32; b++ {
-			sx1, sw1 := sumx[b]-sumx[a], sumw[b]-sumw[a]
-			for sh, xx := range [2]*[3]float32{&iq1Plus, &iq1Minus} {
-				sumqx := lowX[sh][a] + float32(sx1*xx[1]) + highX[sh][b]
-				sumq2 := lowQ[sh][a] + float32(float32(sw1*xx[1])*xx[1]) + highQ[sh][b]
-				if sumq2 > 0 && float32(sumqx*sumqx) > float32(bestS*sumq2) {
-					scale = sumqx / sumq2
-					bestS = float32(scale * sumqx)
-					i1, i2, shift = a, b, 1-2*sh
-				}
+			mx1 := float32((sumx[b] - sxa) * d)
+			mq1 := float32(float32((sumw[b]-swa)*d) * d)
+			sumqx := lxp + mx1 + highX[0][b]
+			sumq2 := lqp + mq1 + highQ[0][b]
+			if sumq2 > 0 && float32(sumqx*sumqx) > float32(bestS*sumq2) {
+				scale = sumqx / sumq2
+				bestS = float32(scale * sumqx)
+				i1, i2, shift = a, b, 1
+			}
+			sumqx = lxm - mx1 + highX[1][b]
+			sumq2 = lqm + mq1 + highQ[1][b]
+			if sumq2 > 0 && float32(sumqx*sumqx) > float32(bestS*sumq2) {
+				scale = sumqx / sumq2
+				bestS = float32(scale * sumqx)
+				i1, i2, shift = a, b, -1
 			}
 		}
 	}

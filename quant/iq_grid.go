@@ -327,17 +327,6 @@ func gridLevel(id, x float32, maxLevel int32) int32 {
 	return max(0, min(maxLevel, nearestInt(float32(0.5*(float32(id*x)-1)))))
 }
 
-// oddSums returns Σ w·x·q and Σ w·q² for q = 2·L+1.
-func oddSums(w, xval []float32, L []int8) (sumqx, sumq2 float32) {
-	xval, L = xval[:len(w)], L[:len(w)]
-	for i, wi := range w {
-		q := float32(2*int32(L[i]) + 1)
-		sumqx += float32(float32(wi*xval[i]) * q)
-		sumq2 += float32(float32(wi*q) * q)
-	}
-	return sumqx, sumq2
-}
-
 // gridFit is the scale search shared by IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS
 // and IQ3_S: for inverse scales id = (nmax + is·step)/divisor, is in
 // [-steps, steps], round every group to the grid, keep the rounding with
@@ -370,11 +359,15 @@ func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8,
 	if f.startOnGrid {
 		onGrid = all
 	}
+	// Every rounding is scored by Σ w·x·q and Σ w·q² over q = 2·L+1; the
+	// terms of each value and level are the same for all scales.
+	var t oddTerms
+	t.build(w, xval, int(f.maxLevel))
 	var best float32
 	for is := -f.steps; is <= f.steps; is++ {
 		id := (f.nmax + float32(float32(is)*f.step)) / divisor
 		aux := f.roundGroups(s, xval, waux, id, 1/id, Laux, all)
-		sumqx, sumq2 := oddSums(w, xval, Laux)
+		sumqx, sumq2 := t.sums(Laux)
 		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
 			scale = sumqx / sumq2
 			best = float32(scale * sumqx)
@@ -388,23 +381,83 @@ func (f *gridFit) fit(s *latticeSearch, xval, w, waux []float32, L, Laux []int8,
 			which = all &^ onGrid
 		}
 		f.roundGroups(s, xval, waux, 1/scale, scale, L, which)
-		if sumqx, sumq2 := oddSums(w, xval, L); sumq2 > 0 {
+		if sumqx, sumq2 := t.sums(L); sumq2 > 0 {
 			scale = sumqx / sumq2
 		}
 	}
 	return scale
 }
 
+// oddTerms holds w·x·q and w·q² for each value of a block and each level
+// (q = 2·level+1), each product rounded as ggml rounds it.
+type oddTerms struct {
+	x, q [32][8]float32
+	n    int
+}
+
+func (t *oddTerms) build(w, xval []float32, maxLevel int) {
+	t.n = len(w)
+	xval = xval[:len(w)]
+	for i, wi := range w {
+		wx := float32(wi * xval[i])
+		for l := 0; l <= maxLevel; l++ {
+			q := float32(2*l + 1)
+			t.x[i][l] = float32(wx * q)
+			t.q[i][l] = float32(float32(wi*q) * q)
+		}
+	}
+}
+
+// sums returns Σ w·x·q and Σ w·q² for the levels L, which are those the
+// grid quantizers produce, 0..maxLevel.
+func (t *oddTerms) sums(L []int8) (sumqx, sumq2 float32) {
+	L = L[:t.n]
+	for i, l := range L {
+		sumqx += t.x[i][l&7]
+		sumq2 += t.q[i][l&7]
+	}
+	return sumqx, sumq2
+}
+
 // roundGroups rounds the groups marked in which to levels at inverse scale
 // id, writing them to L; an off-grid result is replaced by the best
 // neighbour at scale. It returns the groups whose rounding was on the
-// grid.
+// grid. The 8-value grids have levels 0..2, the 4-value grids 0..7.
 func (f *gridFit) roundGroups(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8, which uint32) uint32 {
-	dim := f.lattice.dim
+	if f.lattice.dim == 8 {
+		return roundGroups8(s, xval, waux, id, scale, L, which)
+	}
+	return roundGroups4(s, xval, waux, id, scale, L, which)
+}
+
+func roundGroups8(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8, which uint32) uint32 {
 	// The values of the levels at this scale, shared by all neighbour
 	// searches (ggml multiplies them out for every neighbour).
+	v := [3]float32{scale, float32(scale * 3), float32(scale * 5)}
+	on := uint32(0)
+	for k := 0; which>>k != 0; k++ {
+		if which&(1<<k) == 0 {
+			continue
+		}
+		x, lk := (*[8]float32)(xval[8*k:]), (*[8]int8)(L[8*k:])
+		code := 0
+		for i, xi := range x {
+			l := gridLevel(id, xi, 2)
+			lk[i] = int8(l)
+			code |= int(l) << (2 * i)
+		}
+		if s.index[code] >= 0 {
+			on |= 1 << k
+			continue
+		}
+		s.bestNeighbour8(code, x[:], waux[8*k:], &v, lk[:])
+	}
+	return on
+}
+
+func roundGroups4(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8, which uint32) uint32 {
 	var v [8]float32
-	for l := range f.maxLevel + 1 {
+	for l := range v {
 		v[l] = float32(scale * float32(2*l+1))
 	}
 	on := uint32(0)
@@ -412,22 +465,18 @@ func (f *gridFit) roundGroups(s *latticeSearch, xval, waux []float32, id, scale 
 		if which&(1<<k) == 0 {
 			continue
 		}
-		x, lk := xval[k*dim:(k+1)*dim], L[k*dim:(k+1)*dim]
-		code := 0
-		for i, xi := range x {
-			l := gridLevel(id, xi, f.maxLevel)
-			lk[i] = int8(l)
-			code |= int(l) << (f.lattice.levelBits * i)
-		}
-		if s.index[code] >= 0 {
+		x, lk := (*[4]float32)(xval[4*k:]), (*[4]int8)(L[4*k:])
+		l0 := gridLevel(id, x[0], 7)
+		l1 := gridLevel(id, x[1], 7)
+		l2 := gridLevel(id, x[2], 7)
+		l3 := gridLevel(id, x[3], 7)
+		lk[0], lk[1], lk[2], lk[3] = int8(l0), int8(l1), int8(l2), int8(l3)
+		code := int(l0) | int(l1)<<3 | int(l2)<<6 | int(l3)<<9
+		if s.index[code&0xfff] >= 0 {
 			on |= 1 << k
 			continue
 		}
-		if dim == 8 {
-			s.bestNeighbour8(code, x, waux[k*dim:], (*[3]float32)(v[:3]), lk)
-		} else {
-			s.bestNeighbour4(code, x, waux[k*dim:], &v, lk)
-		}
+		s.bestNeighbour4(code&0xfff, x[:], waux[4*k:], &v, lk[:])
 	}
 	return on
 }
