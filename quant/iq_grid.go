@@ -207,15 +207,18 @@ func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, 
 	if len(nb) == 1 {
 		nc = nil // the only candidate, whatever its error
 	}
+	// Go does not hoist loads out of loops: the group goes to locals.
+	x0, x1, x2, x3 := x[0], x[1], x[2], x[3]
+	w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
 	for j, c := range nc {
-		diff := v[c&7] - x[0]
-		d2 := float32(float32(w[0]*diff) * diff)
-		diff = v[c>>3&7] - x[1]
-		d2 += float32(float32(w[1]*diff) * diff)
-		diff = v[c>>6&7] - x[2]
-		d2 += float32(float32(w[2]*diff) * diff)
-		diff = v[c>>9&7] - x[3]
-		d2 += float32(float32(w[3]*diff) * diff)
+		diff := v[c&7] - x0
+		d2 := float32(float32(w0*diff) * diff)
+		diff = v[c>>3&7] - x1
+		d2 += float32(float32(w1*diff) * diff)
+		diff = v[c>>6&7] - x2
+		d2 += float32(float32(w2*diff) * diff)
+		diff = v[c>>9&7] - x3
+		d2 += float32(float32(w3*diff) * diff)
 		if d2 < best {
 			best, bestG = d2, int(nb[j])
 		}
