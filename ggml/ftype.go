@@ -89,6 +89,9 @@ func (f FileType) DefaultType() Type {
 	case FileTypeQ6_K:
 		return Q6_K
 	}
+	if d, ok := iqGridFileTypes[f]; ok {
+		return d.def
+	}
 	return F32
 }
 

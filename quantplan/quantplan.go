@@ -87,6 +87,9 @@ func Supported() []ggml.FileType {
 		ggml.FileTypeQ4_0, ggml.FileTypeQ4_1, ggml.FileTypeQ5_0, ggml.FileTypeQ5_1,
 		ggml.FileTypeQ3_K_M, ggml.FileTypeQ3_K_S, ggml.FileTypeQ3_K_L,
 		ggml.FileTypeQ2_K, ggml.FileTypeQ2_K_S,
+		ggml.FileTypeIQ3_M, ggml.FileTypeIQ3_S, ggml.FileTypeIQ3_XS, ggml.FileTypeIQ3_XXS,
+		ggml.FileTypeIQ2_M, ggml.FileTypeIQ2_S, ggml.FileTypeIQ2_XS, ggml.FileTypeIQ2_XXS,
+		ggml.FileTypeIQ1_M, ggml.FileTypeIQ1_S,
 	}
 }
 
@@ -162,9 +165,8 @@ func Decide(ftype ggml.FileType, t TensorDesc, opts Options) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	// tensor_requires_imatrix: the only non-IQ case is Q2_K inside Q2_K_S.
-	if ftype == ggml.FileTypeQ2_K_S && d.Type == ggml.Q2_K && !opts.Imatrix && cat != catTokenEmbd && cat != catOutput {
-		return Decision{}, fmt.Errorf("tensor %s: Q2_K in a Q2_K_S file needs an importance matrix", t.Name)
+	if !opts.Imatrix && requiresImatrix(ftype, d.Type, cat) {
+		return Decision{}, fmt.Errorf("tensor %s: %v in a %v file needs an importance matrix", t.Name, d.Type, ftype)
 	}
 	return d, nil
 }

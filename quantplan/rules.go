@@ -45,6 +45,9 @@ func is70B(t TensorDesc) bool {
 // and the non-IQ file types. It receives the default type and returns the
 // chosen type with the reason.
 func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat category) (ggml.Type, string, error) {
+	if isIQGridFileType(ftype) {
+		return iqGridRules(ftype, def, t, opts, cat)
+	}
 	nt := def
 	why := ""
 	set := func(to ggml.Type, reason string) { nt, why = to, reason }
