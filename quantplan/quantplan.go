@@ -1,12 +1,12 @@
 // Package quantplan chooses the ggml type of every tensor of a llama-family
 // GGUF for a llama.cpp file type (Q4_K_M, Q6_K, ...), following
 // llama-quantize's per-tensor rules (llama_tensor_get_type in llama.cpp's
-// src/llama-quant.cpp) for the non-IQ file types, so that a file quantized
-// or estimated by mxq has the same type mix as one made by llama-quantize.
+// src/llama-quant.cpp) for the K-quant, legacy and lattice IQ file types,
+// so that a file quantized or estimated by mxq has the same type mix as one
+// made by llama-quantize.
 //
 // Only the llama architecture is modelled (Mixtral, Mistral and Llama all
-// convert to it); Falcon-specific branches and the IQ/TQ/MXFP4 file types
-// are not.
+// convert to it); Falcon-specific branches are not.
 package quantplan
 
 import (

@@ -41,9 +41,9 @@ func is70B(t TensorDesc) bool {
 	return t.NExpert != 8 && t.NLayer == 80 && t.GQA > 1
 }
 
-// rules is llama_tensor_get_type_impl restricted to the llama architecture
-// and the non-IQ file types. It receives the default type and returns the
-// chosen type with the reason.
+// rules is llama_tensor_get_type_impl restricted to the llama architecture;
+// the lattice IQ file types are handed to iqGridRules. It receives the
+// default type and returns the chosen type with the reason.
 func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat category) (ggml.Type, string, error) {
 	if isIQGridFileType(ftype) {
 		return iqGridRules(ftype, def, t, opts, cat)
