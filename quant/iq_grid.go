@@ -38,10 +38,8 @@ type lattice struct {
 type latticeSearch struct {
 	codes []uint16 // the lattice's codes, per grid point
 	dim   int
-	// odd holds the grid points as the quantizers see them, 2·level+1 per
-	// coordinate, dim values per point.
-	odd []float32
-	// levels holds the same points as level indices.
+	// levels holds the grid points as level indices, dim per point (the
+	// quantizers see level l as the odd value 2·l+1).
 	levels []int8
 	// index maps a code to its grid point (≥ 0), or, for a code off the
 	// grid, to -(1+o) where neighbours[o] is the count of its neighbours
@@ -94,7 +92,6 @@ func (l *lattice) buildSearch() {
 	n, dim := len(l.codes), l.dim
 	s := &l.search
 	s.codes, s.dim = l.codes, dim
-	s.odd = make([]float32, n*dim)
 	levels := make([]int8, n*dim)
 	s.levels = levels
 	s.index = make([]int32, 1<<(l.levelBits*dim))
@@ -105,7 +102,6 @@ func (l *lattice) buildSearch() {
 		for i := range dim {
 			lv := l.level(c, i)
 			levels[g*dim+i] = int8(lv)
-			s.odd[g*dim+i] = float32(2*lv + 1)
 		}
 		s.index[c] = int32(g)
 	}
@@ -178,12 +174,6 @@ func (l *lattice) inRange(code int) bool {
 		}
 	}
 	return true
-}
-
-// neighbourList returns the grid points near an off-grid code.
-func (s *latticeSearch) neighbourList(code int) []uint16 {
-	nb, _ := s.neighbourLists(code)
-	return nb
 }
 
 // neighbourLists returns the grid points near an off-grid code and their
