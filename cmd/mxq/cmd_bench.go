@@ -82,6 +82,16 @@ func runBenchKernels(c *cli.Context) error {
 	for i := range src {
 		src[i] = float32(rng.NormFloat64() * 0.02)
 	}
+	// Types that cannot quantize without importance weights get ggml-bench's:
+	// per column Σx² over the first 64 rows, plus 1e-3.
+	imatrix := make([]float32, cols)
+	for j := range imatrix {
+		var v float64
+		for r := 0; r < min(rows, 64); r++ {
+			v += float64(src[r*cols+j]) * float64(src[r*cols+j])
+		}
+		imatrix[j] = float32(v + 1e-3)
+	}
 	cores := runtime.GOMAXPROCS(0)
 	w := c.App.Writer
 	fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix (%.0f MB); MB/s of float32 input, %s, %d cores\n\n",
@@ -91,8 +101,12 @@ func runBenchKernels(c *cli.Context) error {
 	for _, t := range types {
 		size, _ := t.RowSize(int64(len(src)))
 		dst := make([]byte, size)
-		one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, 1) })
-		all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRows(t, src, cols, dst, cores) })
+		var weights []float32
+		if quant.RequiresWeights(t) {
+			weights = imatrix
+		}
+		one := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRowsWeighted(t, src, cols, weights, dst, 1) })
+		all := measure(c.Duration("min-time"), func() { _ = quant.QuantizeRowsWeighted(t, src, cols, weights, dst, cores) })
 		mb := float64(len(src)*4) / 1e6
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t\n", t, mb/one.Seconds(), mb/all.Seconds(), one.Seconds()/all.Seconds())
 	}
