@@ -113,6 +113,9 @@ func (f FileType) DefaultType() Type {
 	case FileTypeMXFP4_MOE:
 		return MXFP4
 	}
+	if d, ok := iqGridFileTypes[f]; ok {
+		return d.def
+	}
 	return F32
 }
 

@@ -45,7 +45,7 @@ func BenchmarkQuantize(b *testing.B) {
 			b.ReportAllocs()
 			defer reportCPUThroughput(b, len(src)*4)()
 			for b.Loop() {
-				if err := Quantize(typ, src, dst); err != nil {
+				if err := quantizeOneRow(typ, src, dst); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -58,7 +58,7 @@ func BenchmarkDequantize(b *testing.B) {
 	for _, typ := range SupportedTypes() {
 		b.Run(typ.String(), func(b *testing.B) {
 			enc := make([]byte, mustRowSize(b, typ, int64(len(src))))
-			if err := Quantize(typ, src, enc); err != nil {
+			if err := quantizeOneRow(typ, src, enc); err != nil {
 				b.Fatal(err)
 			}
 			dst := make([]float32, len(src))
@@ -84,7 +84,7 @@ func BenchmarkQuantizeRows(b *testing.B) {
 				b.ReportAllocs()
 				defer reportCPUThroughput(b, len(src)*4)()
 				for b.Loop() {
-					if err := QuantizeRows(typ, src, benchCols, dst, w); err != nil {
+					if err := QuantizeRowsWeighted(typ, src, benchCols, unitWeights(typ, benchCols), dst, w); err != nil {
 						b.Fatal(err)
 					}
 				}

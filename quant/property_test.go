@@ -23,6 +23,7 @@ func TestSupportedTypesComplete(t *testing.T) {
 		ggml.Q2_K, ggml.Q3_K, ggml.Q4_K, ggml.Q5_K, ggml.Q6_K,
 		ggml.IQ4_NL, ggml.IQ4_XS, ggml.MXFP4, ggml.TQ1_0, ggml.TQ2_0,
 	}
+	want = append(want, iqGridTypes...)
 	for _, typ := range want {
 		if !slices.Contains(got, typ) {
 			t.Errorf("SupportedTypes() = %v lacks %s", got, typ)
@@ -34,7 +35,7 @@ func TestSupportedTypesComplete(t *testing.T) {
 	if !slices.IsSorted(got) {
 		t.Errorf("SupportedTypes() = %v, not in id order", got)
 	}
-	for _, typ := range []ggml.Type{ggml.IQ2_XXS, ggml.Q8_1, ggml.Type(1000)} {
+	for _, typ := range []ggml.Type{ggml.Q8_1, ggml.Type(1000)} {
 		if Supported(typ) {
 			t.Errorf("Supported(%s) = true", typ)
 		}
@@ -216,6 +217,9 @@ func genRows(rows int, seed uint64, gen genFunc) []float32 {
 
 func TestRoundTripBound(t *testing.T) {
 	for _, typ := range SupportedTypes() {
+		if iqGridType(typ) {
+			continue // no per-element bound: iq_property_test.go
+		}
 		for k, in := range roundTripInputs {
 			t.Run(typ.String()+"/"+in.name, func(t *testing.T) {
 				checkRoundTrip(t, typ, genRows(64, uint64(k), in.gen))
@@ -240,7 +244,7 @@ func roundTrip(t *testing.T, typ ggml.Type, x []float32) ([]byte, []float32) {
 		t.Fatal(err)
 	}
 	enc := make([]byte, size)
-	if err := Quantize(typ, x, enc); err != nil {
+	if err := quantizeOneRow(typ, x, enc); err != nil {
 		t.Fatal(err)
 	}
 	y := make([]float32, len(x))
@@ -252,6 +256,9 @@ func roundTrip(t *testing.T, typ ggml.Type, x []float32) ([]byte, []float32) {
 
 func TestSpecialBlocks(t *testing.T) {
 	for _, typ := range SupportedTypes() {
+		if iqGridType(typ) {
+			continue // their grids have no zero: iq_property_test.go
+		}
 		t.Run(typ.String(), func(t *testing.T) {
 			t.Run("zero", func(t *testing.T) {
 				_, y := roundTrip(t, typ, make([]float32, propCols))
@@ -349,7 +356,7 @@ func TestWrongLengths(t *testing.T) {
 			n := 2 * bs
 			size := int(2 * int64(typ.TypeSize()))
 			src, dst := make([]float32, n), make([]byte, size)
-			if err := Quantize(typ, src, dst); err != nil {
+			if err := quantizeOneRow(typ, src, dst); err != nil {
 				t.Fatalf("valid lengths: %v", err)
 			}
 			if err := Dequantize(typ, dst, src); err != nil {
@@ -405,7 +412,7 @@ func TestRowsDeterministic(t *testing.T) {
 			want, wantDeq := roundTrip(t, typ, x)
 			for w := range 9 { // 0 = GOMAXPROCS
 				got := make([]byte, len(want))
-				if err := QuantizeRows(typ, x, propCols, got, w); err != nil {
+				if err := QuantizeRowsWeighted(typ, x, propCols, unitWeights(typ, propCols), got, w); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got, want) {

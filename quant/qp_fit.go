@@ -5,7 +5,7 @@ package quant
 // grid spacings around nmax/max, then refines L by up to five passes of
 // coordinate descent, and returns the least-squares scale for the final L.
 // The importance-weighted K-quants fit their sub-block scales and mins
-// with it (ggml fits IQ2_XXS block scales with it too).
+// with it, and so do the lattice IQ types their block scales.
 //
 // L holds each code as the uint8 the C code stores: a negative code (from
 // a negative x) wraps, and the descent then reads the wrapped value back,

@@ -26,6 +26,12 @@ type kernel struct {
 	dequantize       func(src []byte, dst []float32)
 	quantizeWeighted func(src []float32, dst []byte, weights []float32)
 	requiresWeights  bool
+	// quantizeRows, when set, replaces both quantizers in QuantizeRows and
+	// QuantizeRowsWeighted: it writes rows [r0, r1) of the matrix src
+	// (rows of rowLen values) to their places in dst, with weights or nil,
+	// and may read the rows before r0. It serves the types whose ggml
+	// quantizer carries state from row to row (IQ1_S, IQ1_M).
+	quantizeRows func(src []float32, rowLen, r0, r1 int, dst []byte, weights []float32)
 }
 
 var kernels = map[ggml.Type]kernel{}

@@ -46,6 +46,10 @@ func QuantizeRows(t ggml.Type, src []float32, rowLen int, dst []byte, workers in
 	}
 	rb := int(rowBytes)
 	splitRows(rows, workers, func(r0, r1 int) {
+		if k.quantizeRows != nil {
+			k.quantizeRows(src, rowLen, r0, r1, dst, nil)
+			return
+		}
 		k.quantize(src[r0*rowLen:r1*rowLen], dst[r0*rb:r1*rb])
 	})
 	return nil
@@ -80,6 +84,10 @@ func QuantizeRowsWeighted(t ggml.Type, src []float32, rowLen int, weights []floa
 	}
 	rb := int(rowBytes)
 	splitRows(rows, workers, func(r0, r1 int) {
+		if k.quantizeRows != nil {
+			k.quantizeRows(src, rowLen, r0, r1, dst, weights)
+			return
+		}
 		for r := r0; r < r1; r++ {
 			k.quantizeWeighted(src[r*rowLen:(r+1)*rowLen], dst[r*rb:(r+1)*rb], weights)
 		}

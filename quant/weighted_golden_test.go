@@ -13,8 +13,6 @@ import (
 // ggml's outputs with importance weights (testdata/ggml-golden-imatrix/
 // README.md): every weighted quantizer must reproduce them bit for bit.
 
-const weightedGoldenDir = "testdata/ggml-golden-imatrix"
-
 var (
 	weightedTypes = []ggml.Type{
 		ggml.Q4_0, ggml.Q4_1, ggml.Q5_0, ggml.Q5_1,
@@ -45,7 +43,7 @@ func loadWeightedGoldenInput(t testing.TB, in weightedGoldenInput) []float32 {
 	t.Helper()
 	dir := goldenDir
 	if in.name == "wide" {
-		dir = weightedGoldenDir
+		dir = imatrixGoldenDir
 	}
 	src := loadF32LE(t, filepath.Join(dir, in.name+".f32"))
 	if len(src) == 0 || len(src)%in.cols != 0 {
@@ -58,13 +56,13 @@ func TestWeightedGolden(t *testing.T) {
 	for _, in := range weightedGoldenInputs {
 		src := loadWeightedGoldenInput(t, in)
 		for _, wname := range weightedGoldenWeights {
-			qw := loadF32LE(t, filepath.Join(weightedGoldenDir, in.name+"."+wname+".f32"))
+			qw := loadF32LE(t, filepath.Join(imatrixGoldenDir, in.name+"."+wname+".f32"))
 			if len(qw) != in.cols {
 				t.Fatalf("%s.%s: %d weights for %d columns", in.name, wname, len(qw), in.cols)
 			}
 			for _, typ := range weightedTypes {
 				t.Run(in.name+"/"+wname+"/"+typ.String(), func(t *testing.T) {
-					base := filepath.Join(weightedGoldenDir, in.name+"."+typ.String()+"."+wname)
+					base := filepath.Join(imatrixGoldenDir, in.name+"."+typ.String()+"."+wname)
 					want, err := os.ReadFile(base + ".bin")
 					if err != nil {
 						t.Fatal(err)

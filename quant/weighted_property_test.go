@@ -124,7 +124,7 @@ func TestWeightedPowerOfTwoScaling(t *testing.T) {
 			continue
 		}
 		src := loadWeightedGoldenInput(t, in)
-		qw := loadF32LE(t, filepath.Join(weightedGoldenDir, in.name+".qwskew.f32"))
+		qw := loadF32LE(t, filepath.Join(imatrixGoldenDir, in.name+".qwskew.f32"))
 		ones := make([]float32, in.cols)
 		for i := range ones {
 			ones[i] = 1
@@ -156,7 +156,7 @@ func TestWeightedPowerOfTwoScaling(t *testing.T) {
 func TestWeightedWorkersDeterministic(t *testing.T) {
 	in := weightedGoldenInputs[len(weightedGoldenInputs)-1]
 	src := loadWeightedGoldenInput(t, in)
-	qw := loadF32LE(t, filepath.Join(weightedGoldenDir, in.name+".qwskew.f32"))
+	qw := loadF32LE(t, filepath.Join(imatrixGoldenDir, in.name+".qwskew.f32"))
 	for _, typ := range weightedTypes {
 		want := quantizeWeightedAll(t, typ, src, in.cols, qw, 1)
 		for _, workers := range []int{2, 3, 5, 8, 0} {
@@ -235,7 +235,7 @@ func TestWeightedZeroWeights(t *testing.T) {
 // reproducible).
 func TestWeightedHugeWeights(t *testing.T) {
 	src := loadWeightedGoldenInput(t, weightedGoldenInputs[0])
-	qw := loadF32LE(t, filepath.Join(weightedGoldenDir, "gauss.qw.f32"))
+	qw := loadF32LE(t, filepath.Join(imatrixGoldenDir, "gauss.qw.f32"))
 	big := make([]float32, len(qw))
 	for i, v := range qw {
 		big[i] = v * 1e30
@@ -258,7 +258,7 @@ func TestWeightedLowersWeightedError(t *testing.T) {
 			continue
 		}
 		src := loadWeightedGoldenInput(t, in)
-		qw := loadF32LE(t, filepath.Join(weightedGoldenDir, in.name+".qwskew.f32"))
+		qw := loadF32LE(t, filepath.Join(imatrixGoldenDir, in.name+".qwskew.f32"))
 		for _, typ := range weightedTypes {
 			size, _ := typ.RowSize(int64(len(src)))
 			plain := make([]byte, size)

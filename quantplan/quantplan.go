@@ -1,8 +1,9 @@
 // Package quantplan chooses the ggml type of every tensor of a llama-family
 // GGUF for a llama.cpp file type (Q4_K_M, Q6_K, ...), following
 // llama-quantize's per-tensor rules (llama_tensor_get_type in llama.cpp's
-// src/llama-quant.cpp), so that a file quantized or estimated by mxq has the
-// same type mix as one made by llama-quantize.
+// src/llama-quant.cpp) for the K-quant, legacy, IQ4, ternary, MXFP4 and
+// lattice IQ file types, so that a file quantized or estimated by mxq has
+// the same type mix as one made by llama-quantize.
 //
 // Only the llama architecture is modelled (Mixtral, Mistral and Llama all
 // convert to it); Falcon-specific branches are not.
@@ -87,6 +88,9 @@ func Supported() []ggml.FileType {
 		ggml.FileTypeQ3_K_M, ggml.FileTypeQ3_K_S, ggml.FileTypeQ3_K_L,
 		ggml.FileTypeQ2_K, ggml.FileTypeQ2_K_S,
 		ggml.FileTypeIQ4_NL, ggml.FileTypeIQ4_XS, ggml.FileTypeTQ1_0, ggml.FileTypeTQ2_0, ggml.FileTypeMXFP4_MOE,
+		ggml.FileTypeIQ3_M, ggml.FileTypeIQ3_S, ggml.FileTypeIQ3_XS, ggml.FileTypeIQ3_XXS,
+		ggml.FileTypeIQ2_M, ggml.FileTypeIQ2_S, ggml.FileTypeIQ2_XS, ggml.FileTypeIQ2_XXS,
+		ggml.FileTypeIQ1_M, ggml.FileTypeIQ1_S,
 	}
 }
 
@@ -162,9 +166,8 @@ func Decide(ftype ggml.FileType, t TensorDesc, opts Options) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	// tensor_requires_imatrix: the only non-IQ case is Q2_K inside Q2_K_S.
-	if ftype == ggml.FileTypeQ2_K_S && d.Type == ggml.Q2_K && !opts.Imatrix && cat != catTokenEmbd && cat != catOutput {
-		return Decision{}, fmt.Errorf("tensor %s: Q2_K in a Q2_K_S file needs an importance matrix", t.Name)
+	if !opts.Imatrix && requiresImatrix(ftype, d.Type, cat) {
+		return Decision{}, fmt.Errorf("tensor %s: %v in a %v file needs an importance matrix", t.Name, d.Type, ftype)
 	}
 	return d, nil
 }

@@ -422,7 +422,7 @@ func TestTensorBytes(t *testing.T) {
 func TestSupportedHaveRules(t *testing.T) {
 	c := mixtral(t)
 	for _, ft := range Supported() {
-		opts := Options{Imatrix: ft == ggml.FileTypeQ2_K_S}
+		opts := Options{Imatrix: ft == ggml.FileTypeQ2_K_S || isIQGridFileType(ft)}
 		p, err := Build(ft, FromConfig(c, ggml.F16), opts)
 		if err != nil {
 			t.Errorf("%v: %v", ft, err)

@@ -41,10 +41,13 @@ func is70B(t TensorDesc) bool {
 	return t.NExpert != 8 && t.NLayer == 80 && t.GQA > 1
 }
 
-// rules is llama_tensor_get_type_impl restricted to the llama architecture.
-// It receives the default type and returns the
-// chosen type with the reason.
+// rules is llama_tensor_get_type_impl restricted to the llama architecture;
+// the lattice IQ file types are handed to iqGridRules. It receives the
+// default type and returns the chosen type with the reason.
 func rules(ftype ggml.FileType, def ggml.Type, t TensorDesc, opts Options, cat category) (ggml.Type, string, error) {
+	if isIQGridFileType(ftype) {
+		return iqGridRules(ftype, def, t, opts, cat)
+	}
 	nt := def
 	why := ""
 	set := func(to ggml.Type, reason string) { nt, why = to, reason }

@@ -101,6 +101,9 @@ func runBenchKernels(c *cli.Context) error {
 		}
 		src[i] = float32(rng.NormFloat64() * 0.02)
 	}
+	// Types that cannot quantize without importance weights get ggml-bench's
+	// in every column.
+	benchWeights := synth.BenchImportance(src, cols)
 	cores := runtime.GOMAXPROCS(0)
 	w := c.App.Writer
 	fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix (%.0f MB); MB/s of float32 input, %s, %d cores\n\n",
@@ -108,7 +111,7 @@ func runBenchKernels(c *cli.Context) error {
 	var weights []float32
 	header := fmt.Sprintf("type\t1 core MB/s\t%d cores MB/s\tspeed-up\t", cores)
 	if c.Bool("imatrix") {
-		weights = synth.BenchImportance(src, cols)
+		weights = benchWeights
 		header += fmt.Sprintf("imatrix 1 core MB/s\timatrix %d cores MB/s\t", cores)
 	}
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
@@ -117,11 +120,15 @@ func runBenchKernels(c *cli.Context) error {
 	for _, t := range types {
 		size, _ := t.RowSize(int64(len(src)))
 		dst := make([]byte, size)
-		one, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, nil, dst, 1) })
+		var required []float32
+		if quant.RequiresWeights(t) {
+			required = benchWeights
+		}
+		one, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, required, dst, 1) })
 		if err != nil {
 			return err
 		}
-		all, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, nil, dst, cores) })
+		all, err := measure(c.Context, c.Duration("min-time"), func() error { return quantizeInChunks(c.Context, t, src, cols, required, dst, cores) })
 		if err != nil {
 			return err
 		}
