@@ -40,7 +40,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "output-tensor-type", Category: "GGUF", Usage: "ggml `TYPE` for output.weight"},
 			&cli.StringFlag{Name: "token-embedding-type", Category: "GGUF", Usage: "ggml `TYPE` for token_embd.weight"},
 			&cli.BoolFlag{Name: "allow-requantize", Category: "GGUF", Usage: "allow quantizing an already quantized GGUF"},
-		}, safetensorsFlags()),
+		}, budgetFlags(), safetensorsFlags()),
 		OnUsageError: onUsageError,
 		Action:       runQuantize,
 	}
@@ -171,8 +171,18 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBudgetFlags(c, format); err != nil {
+		return err
+	}
 	if format == "safetensors" {
 		return runQuantizeSafetensors(c, th)
+	}
+	if budgetRequested(c) {
+		plan, err := planOptions(c)
+		if err != nil {
+			return err
+		}
+		return runQuantizeBudget(c, th, plan)
 	}
 	ft, err := ggufFileType(c)
 	if err != nil {
