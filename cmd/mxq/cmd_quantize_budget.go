@@ -27,7 +27,7 @@ func budgetFlags() []cli.Flag {
 		&cli.StringFlag{Name: "target-size", Category: cat, Usage: "plan per-tensor types so the whole file is at most `SIZE` (bytes, KB/MB/GB or KiB/MiB/GiB) with the least measured damage"},
 		&cli.Float64Flag{Name: "target-bpw", Category: cat, Usage: "plan per-tensor types for at most `X` bits per weight of tensor data", DefaultText: "off"},
 		&cli.Float64Flag{Name: "fit", Category: cat, Usage: "plan for a GPU of `GB` (10^9 bytes): the file plus the KV cache and compute buffer of --ctx tokens", DefaultText: "off"},
-		&cli.IntFlag{Name: "ctx", Category: cat, Usage: "context length in `TOKENS` that --fit keeps room for", DefaultText: "the model's context length"},
+		&cli.IntFlag{Name: "ctx", Category: cat, Value: 8192, Usage: "context length in `TOKENS` that --fit keeps room for and the plan's VRAM line assumes"},
 		&cli.StringFlag{Name: "ladder", Category: cat, Usage: "comma-separated ggml `TYPES` the planner may choose from", DefaultText: "F16 and every quantized type with a kernel but TQ1_0/TQ2_0"},
 	}
 }
@@ -79,8 +79,9 @@ func parseBudget(c *cli.Context) (sizeBudget, error) {
 			return b, usageError("--%s cannot be combined with a size budget: the planner chooses every tensor's type", f)
 		}
 	}
-	if c.IsSet("ctx") && !c.IsSet("fit") {
-		return b, usageError("--ctx is for --fit")
+	b.ctx = c.Int("ctx")
+	if err := intInRange(c, "ctx", 1, inspect.MaxContext); err != nil {
+		return b, err
 	}
 	switch {
 	case c.IsSet("target-size"):
@@ -100,12 +101,6 @@ func parseBudget(c *cli.Context) (sizeBudget, error) {
 			return b, usageError("--fit must be a GPU size in GB above 0, got %v", gb)
 		}
 		b.gpuBytes = int64(gb * inspect.GB)
-		b.ctx = c.Int("ctx")
-		if c.IsSet("ctx") {
-			if err := intInRange(c, "ctx", 1, inspect.MaxContext); err != nil {
-				return b, err
-			}
-		}
 	}
 	if s := c.String("ladder"); s != "" {
 		for _, name := range strings.Split(s, ",") {
@@ -339,18 +334,20 @@ func printBudgetPlan(w io.Writer, p *budget.Plan, fileBytes int64, mem *inspect.
 	if mem == nil || mem.Memory == nil {
 		return
 	}
-	gpus := []float64{fitGB}
-	if fitGB == 0 {
-		gpus = inspect.DefaultGPUSizesGB[:1]
+	gpu := fitGB
+	if gpu == 0 {
+		gpu = inspect.DefaultGPUSizesGB[0]
 	}
-	compute, perToken := mem.Memory.Compute.Bytes, mem.Memory.KV.BytesPerToken
-	for _, g := range gpus {
-		left := int64(g*inspect.GB) - fileBytes - compute
-		tokens := int64(0)
-		if perToken > 0 && left > 0 {
-			tokens = left / perToken
-		}
-		fmt.Fprintf(w, "VRAM left for the KV cache on a %v GB GPU (after the file and a %s compute buffer): %s, %d tokens of f16 cache\n",
-			g, gbText(compute), gbText(left), tokens)
+	kv, compute, perToken := mem.Memory.KV.Bytes, mem.Memory.Compute.Bytes, mem.Memory.KV.BytesPerToken
+	left := int64(gpu*inspect.GB) - fileBytes - compute
+	tokens := int64(0)
+	if perToken > 0 && left > 0 {
+		tokens = left / perToken
 	}
+	verdict := "fits"
+	if left < kv {
+		verdict = "does not fit"
+	}
+	fmt.Fprintf(w, "VRAM on a %v GB GPU: file %s + compute buffer %s (ubatch 512, %d-token context) leaves %s for the KV cache: %d tokens of f16 cache; a %d-token cache (%s) %s\n",
+		gpu, gbText(fileBytes), gbText(compute), b.ctx, gbText(left), tokens, b.ctx, gbText(kv), verdict)
 }
