@@ -154,10 +154,9 @@ func runQuantizeBudget(c *cli.Context, th report.Thresholds, popts quantplan.Opt
 		}
 	}
 	dry := c.Bool("dry-run")
+	// Sizes first, from the prior (no data read): a budget out of range
+	// is refused before any tensor is measured.
 	bopts := budget.Options{Ladder: b.ladder, Imatrix: im, Workers: threads, Seed: 1}
-	if !dry {
-		bopts.Data = base
-	}
 	bp, err := budget.Build(tensors, bopts)
 	if err != nil {
 		return err
@@ -193,6 +192,12 @@ func runQuantizeBudget(c *cli.Context, th report.Thresholds, popts quantplan.Opt
 	}
 	if capacity > f16 {
 		return usageError("%s: above the F16 size of %s (%s); use --type F16", what, c.Args().First(), gbText(f16+overhead))
+	}
+	if !dry {
+		bopts.Data = base
+		if bp, err = budget.Build(tensors, bopts); err != nil {
+			return err
+		}
 	}
 	if err := bp.Fit(capacity); err != nil {
 		return err
