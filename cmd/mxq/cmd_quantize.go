@@ -177,16 +177,11 @@ func runQuantize(c *cli.Context) error {
 	if format == "safetensors" {
 		return runQuantizeSafetensors(c, th)
 	}
-	if budgetRequested(c) {
-		plan, err := planOptions(c)
-		if err != nil {
+	ft := ggml.FileTypeQ8_0 // with a size budget, planBudget decides
+	if !budgetRequested(c) {
+		if ft, err = ggufFileType(c); err != nil {
 			return err
 		}
-		return runQuantizeBudget(c, th, plan)
-	}
-	ft, err := ggufFileType(c)
-	if err != nil {
-		return err
 	}
 	plan, err := planOptions(c)
 	if err != nil {
@@ -202,6 +197,11 @@ func runQuantize(c *cli.Context) error {
 	outs, err := checkOutputs(c, output.GGUF)
 	if err != nil {
 		return err
+	}
+	if budgetRequested(c) {
+		if ft, err = planBudget(c, &plan, threads); err != nil {
+			return err
+		}
 	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {

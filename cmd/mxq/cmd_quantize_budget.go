@@ -14,9 +14,7 @@ import (
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/imatrix"
 	"github.com/mxq-dev/mxq/inspect"
-	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/quantplan"
-	"github.com/mxq-dev/mxq/report"
 )
 
 // budgetFlags choose per-tensor types for a size budget instead of a file
@@ -116,59 +114,50 @@ func parseBudget(c *cli.Context) (sizeBudget, error) {
 	return b, nil
 }
 
-// runQuantizeBudget plans each tensor's type for the budget and writes (or
-// with --dry-run prints) the file.
-func runQuantizeBudget(c *cli.Context, th report.Thresholds, popts quantplan.Options) error {
+// planBudget chooses every quantizable tensor's type for the budget (into
+// popts.Types), prints the plan unless --json, and returns the file type
+// recorded in the file. The quantization itself is the file type path's.
+func planBudget(c *cli.Context, popts *quantplan.Options, threads int) (ggml.FileType, error) {
 	b, err := parseBudget(c)
 	if err != nil {
-		return err
-	}
-	threads, err := workers(c)
-	if err != nil {
-		return err
-	}
-	outs, err := checkOutputs(c, output.GGUF)
-	if err != nil {
-		return err
+		return 0, err
 	}
 	var im *imatrix.Matrix
 	if path := c.String("imatrix"); path != "" {
 		if im, err = imatrix.Read(path); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer src.Close()
-	gopts := convert.GGUFOptions{FileType: ggml.FileTypeQ8_0, Plan: popts, AllowRequantize: c.Bool("allow-requantize"), Workers: threads}
+	gopts := convert.GGUFOptions{FileType: ggml.FileTypeQ8_0, Plan: *popts, AllowRequantize: c.Bool("allow-requantize"), Workers: threads}
 	base, err := convert.PlanGGUF(src, gopts)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	tensors := budgetTensors(base)
 	if b.ladder != nil {
 		if err := budget.CheckLadder(tensors, b.ladder, im != nil); err != nil {
-			return usageError("--ladder: %v", err)
+			return 0, usageError("--ladder: %v", err)
 		}
 	}
-	dry := c.Bool("dry-run")
 	// Sizes first, from the prior (no data read): a budget out of range
 	// is refused before any tensor is measured.
 	bopts := budget.Options{Ladder: b.ladder, Imatrix: im, Workers: threads, Seed: 1}
 	bp, err := budget.Build(tensors, bopts)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	mem, err := inspect.Inspect(src.Path, inspect.Options{Context: b.ctx})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	// The header and padding: every tensor starts on a 32-byte boundary,
-	// so each may add up to 31 bytes whatever its type.
+	// The header, and the padding: every tensor starts on a 32-byte
+	// boundary, so each may add up to 31 bytes whatever its type.
 	overhead := base.Size() - base.TensorBytes() + 31*int64(len(tensors))
-	f16 := f16Bytes(tensors)
 	var capacity, fileLimit int64 = 0, math.MaxInt64
 	what := ""
 	switch {
@@ -184,59 +173,37 @@ func runQuantizeBudget(c *cli.Context, th report.Thresholds, popts quantplan.Opt
 	default:
 		kv, compute := mem.Memory.KV.Bytes, mem.Memory.Compute.Bytes
 		fileLimit = b.gpuBytes - kv - compute
-		what = fmt.Sprintf("--fit %v GB with %d tokens of KV cache (%s) and a %s compute buffer", c.Float64("fit"), mem.Memory.KV.Context, gbText(kv), gbText(compute))
+		what = fmt.Sprintf("--fit %v with %d tokens of KV cache (%s) and a %s compute buffer", c.Float64("fit"), b.ctx, gbText(kv), gbText(compute))
 		capacity = fileLimit - overhead
 	}
 	if lo := bp.MinBytes(); capacity < lo {
-		return usageError("%s: below the smallest possible file of %s with this ladder (%s)", what, c.Args().First(), gbText(lo+overhead))
+		return 0, usageError("%s: below the smallest possible file of %s with this ladder (%s)", what, c.Args().First(), gbText(lo+overhead))
 	}
-	if capacity > f16 {
-		return usageError("%s: above the F16 size of %s (%s); use --type F16", what, c.Args().First(), gbText(f16+overhead))
+	if f16 := f16Bytes(tensors); capacity > f16 {
+		return 0, usageError("%s: above the F16 size of %s (%s); use --type F16", what, c.Args().First(), gbText(f16+overhead))
 	}
-	if !dry {
+	if !c.Bool("dry-run") {
 		bopts.Data = base
 		if bp, err = budget.Build(tensors, bopts); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := bp.Fit(capacity); err != nil {
-		return err
+		return 0, err
 	}
 	popts.Types = bp.Types()
-	gopts.Plan, gopts.FileType = popts, dominantFileType(bp)
-	bar := newProgress(c, "quantizing")
-	gopts.Progress = bar.update
+	gopts.Plan, gopts.FileType = *popts, dominantFileType(bp)
 	p, err := convert.PlanGGUF(src, gopts)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if p.Size() > fileLimit {
-		return fmt.Errorf("%s: the planned file is %d bytes, over the budget of %d", c.Args().First(), p.Size(), fileLimit)
+		return 0, fmt.Errorf("%s: the planned file is %d bytes, over the budget of %d", c.Args().First(), p.Size(), fileLimit)
 	}
 	if !c.Bool("json") {
-		printBudgetPlan(c.App.Writer, bp, p.Size(), mem, b, c.Float64("fit"))
+		printBudgetPlan(c.App.Writer, bp, p.Size(), mem, b, c.Float64("fit"), what)
 	}
-	if dry {
-		r := p.Report(outs.model.Path)
-		r.Target = "planned " + what
-		mem, err := inspect.Inspect(src.Path, inspect.Options{})
-		if err != nil {
-			return err
-		}
-		r.VRAM = mem.Memory
-		return outs.finish(c, r, th, nil, mem)
-	}
-	staged, r, err := p.Stage(c.Context, outs.model)
-	bar.finish()
-	if err != nil {
-		return err
-	}
-	defer staged.Discard()
-	r.Target = "planned " + what
-	if r.VRAM, err = vramOfFile(staged.Tmp); err != nil {
-		return err
-	}
-	return outs.finish(c, r, th, staged, nil)
+	return gopts.FileType, nil
 }
 
 // budgetTensors describes the plan's tensors to the planner.
@@ -304,11 +271,12 @@ func gbText(b int64) string { return fmt.Sprintf("%.2f GB", float64(b)/inspect.G
 
 // printBudgetPlan prints each tensor's planned type, size and predicted
 // error, the totals and what the file leaves of the GPU for the KV cache.
-func printBudgetPlan(w io.Writer, p *budget.Plan, fileBytes int64, mem *inspect.Report, b sizeBudget, fitGB float64) {
+func printBudgetPlan(w io.Writer, p *budget.Plan, fileBytes int64, mem *inspect.Report, b sizeBudget, fitGB float64, what string) {
+	fmt.Fprintf(w, "Size plan for %s\n", what)
 	if p.Measured {
-		fmt.Fprintln(w, "Size plan (damage measured: each candidate type quantized on a seeded sample of rows)")
+		fmt.Fprintln(w, "  damage measured: each candidate type quantized on a seeded sample of rows (rel err² = Σw(x−x̂)²/Σwx², damage = rel err² × elements × routing frequency × role sensitivity)")
 	} else {
-		fmt.Fprintln(w, "Size plan (damage PREDICTED, not measured: prior error of each type on Gaussian data; no tensor data read)")
+		fmt.Fprintln(w, "  damage PREDICTED, not measured: each type's error on seeded Gaussian data (the prior); no tensor data read")
 	}
 	fmt.Fprintf(w, "%-28s %-6s %14s %11s %11s\n", "tensor", "type", "bytes", "rel err²", "damage")
 	byType := map[ggml.Type][2]int64{}
