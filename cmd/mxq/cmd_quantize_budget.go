@@ -173,7 +173,7 @@ func planBudget(c *cli.Context, popts *quantplan.Options, threads int) (ggml.Fil
 	default:
 		kv, compute := mem.Memory.KV.Bytes, mem.Memory.Compute.Bytes
 		fileLimit = b.gpuBytes - kv - compute
-		what = fmt.Sprintf("--fit %v with %d tokens of KV cache (%s) and a %s compute buffer", c.Float64("fit"), b.ctx, gbText(kv), gbText(compute))
+		what = fmt.Sprintf("--fit %v GB with %d tokens of KV cache (%s) and a %s compute buffer", c.Float64("fit"), b.ctx, gbText(kv), gbText(compute))
 		capacity = fileLimit - overhead
 	}
 	if lo := bp.MinBytes(); capacity < lo {
@@ -267,7 +267,13 @@ func dominantFileType(p *budget.Plan) ggml.FileType {
 	return ggml.FileTypeQ8_0
 }
 
-func gbText(b int64) string { return fmt.Sprintf("%.2f GB", float64(b)/inspect.GB) }
+// gbText writes a size in GB, or in MB below a tenth of a GB.
+func gbText(b int64) string {
+	if b < inspect.GB/10 && b > -inspect.GB/10 {
+		return fmt.Sprintf("%.2f MB", float64(b)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(b)/inspect.GB)
+}
 
 // printBudgetPlan prints each tensor's planned type, size and predicted
 // error, the totals and what the file leaves of the GPU for the KV cache.
