@@ -1,10 +1,12 @@
 package budget
 
 import (
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/imatrix"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -89,5 +91,47 @@ func TestMeasuredPlanReadsData(t *testing.T) {
 	e := p.Entries[3]
 	if !(e.Candidates[0].RelErr > e.Candidates[1].RelErr && e.Candidates[1].RelErr > 0) {
 		t.Errorf("Q2_K %v should lose more than Q8_0 %v", e.Candidates[0].RelErr, e.Candidates[1].RelErr)
+	}
+}
+
+// With an importance matrix, each expert's error counts by its share of
+// the routed tokens and is weighted by its columns' importance: when every
+// token goes to expert 2, the tensor's error is expert 2's weighted error.
+func TestRoutingFrequencyWeights(t *testing.T) {
+	const cols, nExp = 256, 8
+	ts := []Tensor{{Name: "blk.0.ffn_up_exps.weight", Dims: []uint64{cols, 64, nExp}, Role: model.RoleExpertUp, Parts: nExp, PartRows: 64, Quantizable: true}}
+	counts := make([]float32, nExp)
+	counts[2] = 10
+	sum2 := make([]float32, cols*nExp)
+	for i := range sum2 {
+		sum2[i] = float32(1 + i%13)
+	}
+	m := &imatrix.Matrix{Entries: []imatrix.Entry{{Name: ts[0].Name, NPerRow: cols, NMat: nExp, InSum2: sum2, Counts: counts}}}
+	if f := routingFrequency(m, ts[0]); f[2] != nExp || f[0] != 0 {
+		t.Errorf("frequencies %v", f)
+	}
+	data := constRows{[]float32{1, 2, 3, 4, 5, 6, 7, 8}}
+	p, err := Build(ts, Options{Ladder: []ggml.Type{ggml.Q3_K}, Imatrix: m, Data: data, RowsPerPart: 8, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := SampleRows(64, 8, 5, ts[0].Name, 2)
+	x := make([]float32, len(rows)*cols)
+	if err := data.ReadRows(0, 2, rows, x); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := m.ExpertWeights(ts[0].Name, 2, cols, nExp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := RelativeError(ggml.Q3_K, x, cols, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Entries[0].Candidates[0].RelErr; math.Abs(got-want) > 1e-12*want {
+		t.Errorf("relative error %v, want expert 2's %v", got, want)
+	}
+	if f := routingFrequency(nil, ts[0]); f[0] != 1 || f[7] != 1 {
+		t.Errorf("without an imatrix: %v", f)
 	}
 }
