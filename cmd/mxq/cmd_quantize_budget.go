@@ -138,7 +138,7 @@ func planBudget(c *cli.Context, popts *quantplan.Options, threads int) (ggml.Fil
 	if err != nil {
 		return 0, err
 	}
-	tensors := budgetTensors(base)
+	tensors := budgetTensors(base, *popts)
 	if b.ladder != nil {
 		if err := budget.CheckLadder(tensors, b.ladder, im != nil); err != nil {
 			return 0, usageError("--ladder: %v", err)
@@ -207,14 +207,14 @@ func planBudget(c *cli.Context, popts *quantplan.Options, threads int) (ggml.Fil
 }
 
 // budgetTensors describes the plan's tensors to the planner.
-func budgetTensors(p *convert.GGUFPlan) []budget.Tensor {
+func budgetTensors(p *convert.GGUFPlan, popts quantplan.Options) []budget.Tensor {
 	pts := p.Tensors()
 	out := make([]budget.Tensor, len(pts))
 	for i, t := range pts {
 		out[i] = budget.Tensor{
 			Name: t.Name, Dims: t.Dims, Role: t.Role.Role, Layer: t.Role.Layer,
 			Parts: t.Parts, PartRows: t.PartRows,
-			Quantizable: quantplan.Quantizable(quantplan.TensorDesc{Name: t.Name, Dims: t.Dims}, quantplan.Options{}),
+			Quantizable: quantplan.Quantizable(quantplan.TensorDesc{Name: t.Name, Dims: t.Dims}, popts),
 			Fixed:       t.Type,
 		}
 	}

@@ -210,3 +210,31 @@ func TestBudgetBeatsPreset(t *testing.T) {
 		}
 	}
 }
+
+// --leave-output-tensor keeps output.weight out of the plan, and the file
+// still meets the budget.
+func TestBudgetLeaveOutput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.gguf")
+	code, stdout, stderr := runCLI(t, "quantize", tiny, "--target-size", "3500000", "--leave-output-tensor", "--dry-run", "--json", "-o", out)
+	if code != exitOK {
+		t.Fatal(stderr)
+	}
+	var r struct {
+		OutputBytes int64 `json:"output_bytes"`
+		Tensors     []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.OutputBytes > 3500000 || r.OutputBytes < 3400000 {
+		t.Errorf("file %d bytes for a 3,500,000-byte budget", r.OutputBytes)
+	}
+	for _, tt := range r.Tensors {
+		if tt.Name == "output.weight" && tt.Type != "F32" {
+			t.Errorf("output.weight planned as %s", tt.Type)
+		}
+	}
+}
