@@ -60,6 +60,10 @@ type Options struct {
 	// Q4_0/Q5_0 ffn_down of the first n/8 layers to Q4_1/Q5_1, and Q2_K_S
 	// cannot be made without one.
 	Imatrix bool
+	// Types pins the type of each named tensor (a type planner's choice);
+	// it takes precedence over every rule and override, but a tensor that
+	// is never quantized (norms, the router) keeps its source type.
+	Types map[string]ggml.Type
 }
 
 // Decision is the type chosen for one tensor and why.
@@ -128,6 +132,9 @@ func Decide(ftype ggml.FileType, t TensorDesc, opts Options) (Decision, error) {
 		return Decision{Type: t.Source, Rule: why + ": not quantized, kept " + t.Source.String()}, nil
 	}
 	d := Decision{Quantizable: true}
+	if typ, ok := opts.Types[t.Name]; ok {
+		return explicitType(t, typ)
+	}
 	cat := categoryOf(t.Name)
 	if opts.TokenEmbeddingType != nil && cat == catTokenEmbd {
 		d.Type, d.Rule = *opts.TokenEmbeddingType, "--token-embedding-type → "+opts.TokenEmbeddingType.String()

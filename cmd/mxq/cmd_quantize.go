@@ -40,7 +40,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "output-tensor-type", Category: "GGUF", Usage: "ggml `TYPE` for output.weight"},
 			&cli.StringFlag{Name: "token-embedding-type", Category: "GGUF", Usage: "ggml `TYPE` for token_embd.weight"},
 			&cli.BoolFlag{Name: "allow-requantize", Category: "GGUF", Usage: "allow quantizing an already quantized GGUF"},
-		}, safetensorsFlags()),
+		}, budgetFlags(), safetensorsFlags()),
 		OnUsageError: onUsageError,
 		Action:       runQuantize,
 	}
@@ -171,12 +171,17 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBudgetFlags(c, format); err != nil {
+		return err
+	}
 	if format == "safetensors" {
 		return runQuantizeSafetensors(c, th)
 	}
-	ft, err := ggufFileType(c)
-	if err != nil {
-		return err
+	ft := ggml.FileTypeQ8_0 // with a size budget, planBudget decides
+	if !budgetRequested(c) {
+		if ft, err = ggufFileType(c); err != nil {
+			return err
+		}
 	}
 	plan, err := planOptions(c)
 	if err != nil {
@@ -192,6 +197,11 @@ func runQuantize(c *cli.Context) error {
 	outs, err := checkOutputs(c, output.GGUF)
 	if err != nil {
 		return err
+	}
+	if budgetRequested(c) {
+		if ft, err = planBudget(c, &plan, threads); err != nil {
+			return err
+		}
 	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {
