@@ -17,9 +17,10 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) []
 	obs.see(model.RoleAttnQ, -1, x)
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
-	matmul(lw.Q, qDim, d.Hidden, x, q, workers)
-	matmul(lw.K, kvDim, d.Hidden, x, k, workers)
-	matmul(lw.V, kvDim, d.Hidden, x, v, workers)
+	px := packRows(x, d.Hidden)
+	gemm(lw.Q, qDim, d.Hidden, px, q, workers)
+	gemm(lw.K, kvDim, d.Hidden, px, k, workers)
+	gemm(lw.V, kvDim, d.Hidden, px, v, workers)
 
 	rt := newRopeTable(d, T)
 	for t := range T {

@@ -1,0 +1,131 @@
+package forward
+
+import "sync"
+
+// The matrix products of the forward pass multiply a chunk of tokens by a
+// row-major weight matrix [out][in]. They are computed in tiles of
+// tileRows tokens × tileCols output rows: each tile reads a panel of the
+// weights, packed k-major so one load covers tileCols outputs, and a panel
+// of the packed tokens, and keeps its tileRows·tileCols sums in registers.
+//
+// Every output y[t][o] is a float32 sum over the input index in a fixed
+// order: the products over each panel of panelLen inputs are added one by
+// one in input order (fused multiply-add where the CPU has it), and the
+// panels' sums are added to the output in panel order. Which tokens share
+// a tile, how many tokens the product covers and which goroutine runs a
+// tile never change that order, so a token's result is the same bit for
+// bit whatever else is in its batch and however many workers run.
+const (
+	tileRows = 6   // tokens per tile
+	tileCols = 16  // output rows per tile
+	panelLen = 256 // inputs per panel
+)
+
+// packedRows holds a chunk of token rows in tile layout: for each group of
+// tileRows tokens, in[k] of each token interleaved ([group][k][tileRows]),
+// padded with zero rows to whole groups.
+type packedRows struct {
+	rows, in int
+	data     []float32
+}
+
+// packRows lays x ([T][in]) out for gemm.
+func packRows(x [][]float32, in int) *packedRows {
+	groups := (len(x) + tileRows - 1) / tileRows
+	p := &packedRows{rows: len(x), in: in, data: make([]float32, groups*in*tileRows)}
+	for t, row := range x {
+		g, r := t/tileRows, t%tileRows
+		dst := p.data[g*in*tileRows:]
+		for k, v := range row[:in] {
+			dst[k*tileRows+r] = v
+		}
+	}
+	return p
+}
+
+// groups is the number of token groups.
+func (p *packedRows) groups() int { return len(p.data) / (p.in * tileRows) }
+
+// gemmScratch is one worker's packed weight panel and tile sums.
+type gemmScratch struct {
+	w, c []float32
+}
+
+var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+
+// gemm sets y[t][o] = Σ_i w[o][i]·x[t][i] for the row-major matrix w of
+// shape [out][in] and the tokens packed in x. Each y[t] must have length
+// out. The blocks of tileCols output rows are spread over workers.
+func gemm(w []float32, out, in int, x *packedRows, y [][]float32, workers int) {
+	if x.rows == 0 || out == 0 {
+		return
+	}
+	blocks := (out + tileCols - 1) / tileCols
+	groups := x.groups()
+	parallelFor(blocks, 1, workers, func(lo, hi int) {
+		s := gemmScratchPool.Get().(*gemmScratch)
+		defer gemmScratchPool.Put(s)
+		if cap(s.w) < panelLen*tileCols {
+			s.w = make([]float32, panelLen*tileCols)
+		}
+		if n := groups * tileRows * tileCols; cap(s.c) < n {
+			s.c = make([]float32, n)
+		}
+		for b := lo; b < hi; b++ {
+			o0 := b * tileCols
+			cols := min(tileCols, out-o0)
+			c := s.c[:groups*tileRows*tileCols]
+			clear(c)
+			for k0 := 0; k0 < in; k0 += panelLen {
+				kc := min(panelLen, in-k0)
+				wp := s.w[:kc*tileCols]
+				packPanel(wp, w, in, o0, cols, k0, kc)
+				for g := range groups {
+					xs := x.data[(g*in+k0)*tileRows : (g*in+k0+kc)*tileRows]
+					tile(kc, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
+				}
+			}
+			for t := range x.rows {
+				copy(y[t][o0:o0+cols], c[t*tileCols:t*tileCols+cols])
+			}
+		}
+	})
+}
+
+// packPanel copies w[o0:o0+cols][k0:k0+kc] into wp k-major
+// ([kc][tileCols]), padding missing rows with zeros.
+func packPanel(wp, w []float32, in, o0, cols, k0, kc int) {
+	if cols < tileCols {
+		clear(wp)
+	}
+	for j := range cols {
+		row := w[(o0+j)*in+k0 : (o0+j)*in+k0+kc]
+		for k, v := range row {
+			wp[k*tileCols+j] = v
+		}
+	}
+}
+
+// tileGo is the portable tile kernel: c[r][j] += Σ_k x[k][r]·w[k][j] over
+// one panel, summed in k order in float32 from zero. The conversion keeps
+// the compiler from fusing the multiply and the add.
+func tileGo(kc int, x, w, c []float32) {
+	var acc [tileRows][tileCols]float32
+	x, w = x[:kc*tileRows], w[:kc*tileCols]
+	for k := range kc {
+		wk := (*[tileCols]float32)(w[k*tileCols:])
+		xk := (*[tileRows]float32)(x[k*tileRows:])
+		for r, xv := range xk {
+			a := &acc[r]
+			for j, wv := range wk {
+				a[j] += float32(xv * wv)
+			}
+		}
+	}
+	c = c[:tileRows*tileCols]
+	for r := range tileRows {
+		for j := range tileCols {
+			c[r*tileCols+j] += acc[r][j]
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package forward
+
+import (
+	"math"
+	"testing"
+)
+
+// refProduct is one output of gemm computed the slow way, in the order gemm
+// documents: each panel's products summed from zero in input order (fused
+// multiply-adds when fused is set), each panel's sum added to the total.
+func refProduct(w, x []float32, fused bool) float32 {
+	var total float32
+	for k0 := 0; k0 < len(x); k0 += panelLen {
+		var acc float32
+		for k := k0; k < min(k0+panelLen, len(x)); k++ {
+			if fused {
+				// x·w is exact in float64, so this rounds the sum once
+				// to float64 and once to float32; for these values that
+				// equals the float32 fused multiply-add.
+				acc = float32(math.FMA(float64(x[k]), float64(w[k]), float64(acc)))
+			} else {
+				acc += float32(x[k] * w[k])
+			}
+		}
+		total += acc
+	}
+	return total
+}
+
+// TestGemmOrder checks every output of gemm bit for bit against refProduct,
+// for each tile kernel, across sizes with partial tiles and panels.
+func TestGemmOrder(t *testing.T) {
+	kernels := map[string]struct {
+		f     func(kc int, x, w, c []float32)
+		fused bool
+	}{"go": {tileGo, false}}
+	if tile != nil && !isTileGo() {
+		kernels["simd"] = struct {
+			f     func(kc int, x, w, c []float32)
+			fused bool
+		}{tile, true}
+	}
+	saved := tile
+	defer func() { tile = saved }()
+	r := &rng{s: 17}
+	for name, k := range kernels {
+		tile = k.f
+		for _, sz := range []struct{ T, out, in int }{
+			{1, 1, 1}, {5, 17, 3}, {6, 16, 256}, {7, 33, 257}, {13, 40, 600},
+		} {
+			w := r.vec(sz.out*sz.in, 1)
+			x := r.matrix(sz.T, sz.in, 1)
+			y := newMatrix(sz.T, sz.out)
+			matmul(w, sz.out, sz.in, x, y, 3)
+			for t0 := range sz.T {
+				for o := range sz.out {
+					want := refProduct(w[o*sz.in:(o+1)*sz.in], x[t0], k.fused)
+					if y[t0][o] != want {
+						t.Fatalf("%s %+v: y[%d][%d] = %g, want %g", name, sz, t0, o, y[t0][o], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmBatchInvariant checks that a token's outputs do not depend on the
+// other tokens of its batch nor on the number of workers.
+func TestGemmBatchInvariant(t *testing.T) {
+	r := &rng{s: 23}
+	const out, in, T = 45, 700, 17
+	w := r.vec(out*in, 0.1)
+	x := r.matrix(T, in, 1)
+	all := newMatrix(T, out)
+	matmul(w, out, in, x, all, 1)
+	for _, workers := range []int{2, 5} {
+		y := newMatrix(T, out)
+		matmul(w, out, in, x, y, workers)
+		if d := maxDiff(y, all); d != 0 {
+			t.Fatalf("workers %d: differs by %g from one worker", workers, d)
+		}
+	}
+	for t0 := range T {
+		for _, batch := range [][][]float32{{x[t0]}, {x[(t0+5)%T], x[t0]}, x[:t0+1]} {
+			y := newMatrix(len(batch), out)
+			matmul(w, out, in, batch, y, 2)
+			for i, row := range batch {
+				if &row[0] != &x[t0][0] {
+					continue
+				}
+				for o := range out {
+					if y[i][o] != all[t0][o] {
+						t.Fatalf("token %d in a batch of %d: output %d is %g, alone %g", t0, len(batch), o, y[i][o], all[t0][o])
+					}
+				}
+			}
+		}
+	}
+}
