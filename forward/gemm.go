@@ -93,12 +93,23 @@ func gemm(w []float32, out, in int, x *packedRows, y [][]float32, workers int) {
 }
 
 // packPanel copies w[o0:o0+cols][k0:k0+kc] into wp k-major
-// ([kc][tileCols]), padding missing rows with zeros.
+// ([kc][tileCols]), padding missing rows with zeros. It walks the rows
+// four at a time so each pass writes whole lines of wp.
 func packPanel(wp, w []float32, in, o0, cols, k0, kc int) {
 	if cols < tileCols {
 		clear(wp)
 	}
-	for j := range cols {
+	wp = wp[:kc*tileCols]
+	j := 0
+	for ; j+4 <= cols; j += 4 {
+		base := (o0+j)*in + k0
+		r0, r1, r2, r3 := w[base:base+kc], w[base+in:base+in+kc], w[base+2*in:base+2*in+kc], w[base+3*in:base+3*in+kc]
+		for k := range kc {
+			d := (*[4]float32)(wp[k*tileCols+j:])
+			d[0], d[1], d[2], d[3] = r0[k], r1[k], r2[k], r3[k]
+		}
+	}
+	for ; j < cols; j++ {
 		row := w[(o0+j)*in+k0 : (o0+j)*in+k0+kc]
 		for k, v := range row {
 			wp[k*tileCols+j] = v
