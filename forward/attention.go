@@ -18,9 +18,9 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) []
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
 	px := packRows(x, d.Hidden)
-	gemm(lw.Q, qDim, d.Hidden, px, q, workers)
-	gemm(lw.K, kvDim, d.Hidden, px, k, workers)
-	gemm(lw.V, kvDim, d.Hidden, px, v, workers)
+	gemm(denseWeights{lw.Q, d.Hidden}, qDim, d.Hidden, px, q, workers)
+	gemm(denseWeights{lw.K, d.Hidden}, kvDim, d.Hidden, px, k, workers)
+	gemm(denseWeights{lw.V, d.Hidden}, kvDim, d.Hidden, px, v, workers)
 
 	rt := newRopeTable(d, T)
 	for t := range T {

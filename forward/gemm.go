@@ -48,15 +48,15 @@ func (p *packedRows) groups() int { return len(p.data) / (p.in * tileRows) }
 
 // gemmScratch is one worker's packed weight panel and tile sums.
 type gemmScratch struct {
-	w, c []float32
+	w, c, tmp []float32
 }
 
 var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
 
-// gemm sets y[t][o] = Σ_i w[o][i]·x[t][i] for the row-major matrix w of
+// gemm sets y[t][o] = Σ_i w[o][i]·x[t][i] for the weight matrix w of
 // shape [out][in] and the tokens packed in x. Each y[t] must have length
 // out. The blocks of tileCols output rows are spread over workers.
-func gemm(w []float32, out, in int, x *packedRows, y [][]float32, workers int) {
+func gemm(w weightPanels, out, in int, x *packedRows, y [][]float32, workers int) {
 	if x.rows == 0 || out == 0 {
 		return
 	}
@@ -67,6 +67,9 @@ func gemm(w []float32, out, in int, x *packedRows, y [][]float32, workers int) {
 		defer gemmScratchPool.Put(s)
 		if cap(s.w) < panelLen*tileCols {
 			s.w = make([]float32, panelLen*tileCols)
+		}
+		if cap(s.tmp) < panelLen*tileCols {
+			s.tmp = make([]float32, panelLen*tileCols)
 		}
 		if n := groups * tileRows * tileCols; cap(s.c) < n {
 			s.c = make([]float32, n)
@@ -79,7 +82,7 @@ func gemm(w []float32, out, in int, x *packedRows, y [][]float32, workers int) {
 			for k0 := 0; k0 < in; k0 += panelLen {
 				kc := min(panelLen, in-k0)
 				wp := s.w[:kc*tileCols]
-				packPanel(wp, w, in, o0, cols, k0, kc)
+				w.pack(wp, s.tmp, o0, cols, k0, kc)
 				for g := range groups {
 					xs := x.data[(g*in+k0)*tileRows : (g*in+k0+kc)*tileRows]
 					tile(kc, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])

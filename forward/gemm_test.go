@@ -3,6 +3,9 @@ package forward
 import (
 	"math"
 	"testing"
+
+	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/quant"
 )
 
 // refProduct is one output of gemm computed the slow way, in the order gemm
@@ -110,4 +113,43 @@ func BenchmarkGemm(b *testing.B) {
 		matmul(w, out, in, x, y, 0)
 	}
 	b.ReportMetric(2*T*out*in*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// TestGemmQuantMatrix checks that a matrix kept in its block format gives
+// exactly the products of its dequantized float32 values.
+func TestGemmQuantMatrix(t *testing.T) {
+	r := &rng{s: 31}
+	const T, out, in = 7, 21, 768
+	w := r.vec(out*in, 0.05)
+	x := r.matrix(T, in, 1)
+	for _, typ := range []ggml.Type{ggml.F32, ggml.BF16, ggml.Q8_0, ggml.Q4_K, ggml.Q6_K} {
+		rb, err := typ.RowSize(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := &QuantMatrix{Type: typ, Rows: out, Cols: in, Data: make([]byte, out*int(rb))}
+		if err := quant.QuantizeRows(typ, w, in, q.Data, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.check("w", out, in); err != nil {
+			t.Fatal(err)
+		}
+		deq := make([]float32, out*in)
+		if err := quant.DequantizeRows(typ, q.Data, in, deq, 1); err != nil {
+			t.Fatal(err)
+		}
+		want, got := newMatrix(T, out), newMatrix(T, out)
+		matmul(deq, out, in, x, want, 2)
+		gemm(q, out, in, packRows(x, in), got, 3)
+		if d := maxDiff(got, want); d != 0 {
+			t.Errorf("%s: differs from the dequantized matrix by %g", typ, d)
+		}
+	}
+	bad := &QuantMatrix{Type: ggml.Q4_K, Rows: out, Cols: in, Data: make([]byte, 10)}
+	if err := bad.check("w", out, in); err == nil {
+		t.Error("short data accepted")
+	}
+	if err := bad.check("w", out+1, in); err == nil {
+		t.Error("wrong shape accepted")
+	}
 }

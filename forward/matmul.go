@@ -74,7 +74,7 @@ func dot(a, b []float32) float64 {
 // shape [out][in] (see gemm for the order of the sums). Each y[t] must have
 // length out and each x[t] length in.
 func matmul(w []float32, out, in int, x, y [][]float32, workers int) {
-	gemm(w, out, in, packRows(x, in), y, workers)
+	gemm(denseWeights{w, in}, out, in, packRows(x, in), y, workers)
 }
 
 // newMatrix allocates rows×cols float32 values as one block.

@@ -161,10 +161,11 @@ func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
+	gate, down, upw := ex.panels(d)
 	px := packRows(xs, H)
 	act, up := newMatrix(T, I), newMatrix(T, I)
-	gemm(ex.Gate, I, H, px, act, workers)
-	gemm(ex.Up, I, H, px, up, workers)
+	gemm(gate, I, H, px, act, workers)
+	gemm(upw, I, H, px, up, workers)
 	parallelFor(T, 4, workers, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			for o, u := range up[t] {
@@ -174,7 +175,7 @@ func expertMLP(ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [
 	})
 	obs.see(obs.down, act)
 	y := newMatrix(T, H)
-	matmul(ex.Down, H, I, act, y, workers)
+	gemm(down, H, I, packRows(act, I), y, workers)
 	return y
 }
 
