@@ -16,7 +16,7 @@ import "sync"
 // tile never change that order, so a token's result is the same bit for
 // bit whatever else is in its batch and however many workers run.
 const (
-	tileRows = 6   // tokens per tile
+	tileRows = 12  // tokens per tile
 	tileCols = 16  // output rows per tile
 	panelLen = 256 // inputs per panel
 )

@@ -33,15 +33,13 @@ func refProduct(w, x []float32, fused bool) float32 {
 // TestGemmOrder checks every output of gemm bit for bit against refProduct,
 // for each tile kernel, across sizes with partial tiles and panels.
 func TestGemmOrder(t *testing.T) {
-	kernels := map[string]struct {
+	type kernel struct {
 		f     func(kc int, x, w, c []float32)
 		fused bool
-	}{"go": {tileGo, false}}
-	if tile != nil && !isTileGo() {
-		kernels["simd"] = struct {
-			f     func(kc int, x, w, c []float32)
-			fused bool
-		}{tile, true}
+	}
+	kernels := map[string]kernel{"go": {tileGo, false}, "default": {tile, tileFused}}
+	for name, k := range simdKernels() {
+		kernels[name] = kernel{k, true}
 	}
 	saved := tile
 	defer func() { tile = saved }()
@@ -101,18 +99,33 @@ func TestGemmBatchInvariant(t *testing.T) {
 	}
 }
 
-// BenchmarkGemm multiplies 128 tokens by a 2048×4096 matrix, packing
-// included, and reports GFLOP/s.
+// BenchmarkGemm multiplies 128 tokens by a 2048×4096 matrix with each tile
+// kernel, packing included, and reports GFLOP/s of wall time and of CPU
+// time (the latter is steadier on a shared machine).
 func BenchmarkGemm(b *testing.B) {
 	const T, out, in = 128, 2048, 4096
 	r := &rng{s: 29}
 	w := r.vec(out*in, 0.02)
 	x := r.matrix(T, in, 1)
 	y := newMatrix(T, out)
-	for b.Loop() {
-		matmul(w, out, in, x, y, 0)
+	kernels := simdKernels()
+	kernels["go"] = tileGo
+	saved := tile
+	defer func() { tile = saved }()
+	for name, k := range kernels {
+		b.Run(name, func(b *testing.B) {
+			tile = k
+			c0 := cpuTime()
+			for b.Loop() {
+				matmul(w, out, in, x, y, 0)
+			}
+			flop := 2 * T * out * in * float64(b.N)
+			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if c := cpuTime() - c0; c > 0 {
+				b.ReportMetric(flop/c.Seconds()/1e9, "GFLOP/cpu-s")
+			}
+		})
 	}
-	b.ReportMetric(2*T*out*in*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // TestGemmQuantMatrix checks that a matrix kept in its block format gives

@@ -2,28 +2,49 @@ package forward
 
 import "golang.org/x/sys/cpu"
 
-// tileFMA is tileGo in AVX2 with fused multiply-adds (tile_amd64.s).
+// tileFMA computes the first six tokens of a tile with AVX2 fused
+// multiply-adds (tile_amd64.s); tileFMA512 the whole tile with AVX-512.
+// Both do exactly tileGo's sums, each product fused with its addition.
 //
 //go:noescape
 func tileFMA(kc int, x, w, c *float32)
 
+//go:noescape
+func tileFMA512(kc int, x, w, c *float32)
+
 // tile multiplies one tile over one panel; see tileGo.
 var tile = tileGo
 
+// tileFused reports whether tile fuses multiply and add.
+var tileFused = false
+
 func init() {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		tile = tileAVX2
+	switch {
+	case cpu.X86.HasAVX512F:
+		tile, tileFused = tileAVX512, true
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		tile, tileFused = tileAVX2, true
 	}
 }
 
-// tileAVX2 checks the slices tileFMA reads and writes, then calls it.
+// checkTile verifies the slices a tile kernel reads and writes.
+func checkTile(kc int, x, w, c []float32) {
+	_, _, _ = x[kc*tileRows-1], w[kc*tileCols-1], c[tileRows*tileCols-1]
+}
+
 func tileAVX2(kc int, x, w, c []float32) {
 	if kc <= 0 {
 		return
 	}
-	_, _, _ = x[kc*tileRows-1], w[kc*tileCols-1], c[tileRows*tileCols-1]
+	checkTile(kc, x, w, c)
 	tileFMA(kc, &x[0], &w[0], &c[0])
+	tileFMA(kc, &x[tileRows/2], &w[0], &c[tileRows/2*tileCols])
 }
 
-// isTileGo reports whether the portable kernel is in use.
-func isTileGo() bool { return !(cpu.X86.HasAVX2 && cpu.X86.HasFMA) }
+func tileAVX512(kc int, x, w, c []float32) {
+	if kc <= 0 {
+		return
+	}
+	checkTile(kc, x, w, c)
+	tileFMA512(kc, &x[0], &w[0], &c[0])
+}

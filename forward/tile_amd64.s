@@ -1,9 +1,10 @@
 #include "textflag.h"
 
 // func tileFMA(kc int, x, w, c *float32)
-// c[r][j] += Σ_k x[k][r]·w[k][j] for a 6×16 tile over kc ≥ 1 inputs: each
-// of the 12 accumulators (token r, 8 outputs) sums its products in k order
-// with one fused multiply-add per input, starting from zero.
+// c[r][j] += Σ_k x[k][r]·w[k][j] for tokens r = 0..5 of a 12×16 tile (x
+// holds 12 tokens per input, c 16 outputs per token) over kc ≥ 1 inputs:
+// each of the 12 accumulators (token r, 8 outputs) sums its products in k
+// order with one fused multiply-add per input, starting from zero.
 TEXT ·tileFMA(SB), NOSPLIT, $0-32
 	MOVQ kc+0(FP), CX
 	MOVQ x+8(FP), SI
@@ -43,7 +44,7 @@ loop:
 	VFMADD231PS  Y13, Y14, Y9
 	VFMADD231PS  Y12, Y15, Y10
 	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $24, SI
+	ADDQ         $48, SI
 	ADDQ         $64, DI
 	DECQ         CX
 	JNZ          loop
@@ -72,5 +73,72 @@ loop:
 	VMOVUPS Y10, 320(DX)
 	VADDPS  352(DX), Y11, Y11
 	VMOVUPS Y11, 352(DX)
+	VZEROUPPER
+	RET
+
+// func tileFMA512(kc int, x, w, c *float32)
+// The whole 12×16 tile of tileFMA with AVX-512: one accumulator of 16
+// outputs per token, the same fused multiply-add per input and lane.
+TEXT ·tileFMA512(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ c+24(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+loop512:
+	VMOVUPS          (DI), Z12
+	VFMADD231PS.BCST (SI), Z12, Z0
+	VFMADD231PS.BCST 4(SI), Z12, Z1
+	VFMADD231PS.BCST 8(SI), Z12, Z2
+	VFMADD231PS.BCST 12(SI), Z12, Z3
+	VFMADD231PS.BCST 16(SI), Z12, Z4
+	VFMADD231PS.BCST 20(SI), Z12, Z5
+	VFMADD231PS.BCST 24(SI), Z12, Z6
+	VFMADD231PS.BCST 28(SI), Z12, Z7
+	VFMADD231PS.BCST 32(SI), Z12, Z8
+	VFMADD231PS.BCST 36(SI), Z12, Z9
+	VFMADD231PS.BCST 40(SI), Z12, Z10
+	VFMADD231PS.BCST 44(SI), Z12, Z11
+	ADDQ             $48, SI
+	ADDQ             $64, DI
+	DECQ             CX
+	JNZ              loop512
+
+	VADDPS  (DX), Z0, Z0
+	VMOVUPS Z0, (DX)
+	VADDPS  64(DX), Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	VADDPS  128(DX), Z2, Z2
+	VMOVUPS Z2, 128(DX)
+	VADDPS  192(DX), Z3, Z3
+	VMOVUPS Z3, 192(DX)
+	VADDPS  256(DX), Z4, Z4
+	VMOVUPS Z4, 256(DX)
+	VADDPS  320(DX), Z5, Z5
+	VMOVUPS Z5, 320(DX)
+	VADDPS  384(DX), Z6, Z6
+	VMOVUPS Z6, 384(DX)
+	VADDPS  448(DX), Z7, Z7
+	VMOVUPS Z7, 448(DX)
+	VADDPS  512(DX), Z8, Z8
+	VMOVUPS Z8, 512(DX)
+	VADDPS  576(DX), Z9, Z9
+	VMOVUPS Z9, 576(DX)
+	VADDPS  640(DX), Z10, Z10
+	VMOVUPS Z10, 640(DX)
+	VADDPS  704(DX), Z11, Z11
+	VMOVUPS Z11, 704(DX)
 	VZEROUPPER
 	RET
