@@ -2,6 +2,7 @@ package forward
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/quant"
@@ -60,6 +61,10 @@ func (d denseWeights) pack(wp, _ []float32, o0, cols, k0, kc int) {
 // out k-major. Panels start at multiples of panelLen, so each one covers
 // whole blocks (check makes sure).
 func (m *QuantMatrix) pack(wp, tmp []float32, o0, cols, k0, kc int) {
+	if m.Type == ggml.BF16 {
+		m.packBF16(wp, o0, cols, k0, kc)
+		return
+	}
 	rb, _ := m.Type.RowSize(int64(m.Cols))
 	bs, ts := m.Type.BlockSize(), m.Type.TypeSize()
 	from, n := k0/bs*ts, kc/bs*ts
@@ -70,4 +75,37 @@ func (m *QuantMatrix) pack(wp, tmp []float32, o0, cols, k0, kc int) {
 		_ = quant.DequantizeRows(m.Type, src, kc, tmp[j*kc:(j+1)*kc], 1)
 	}
 	packPanel(wp, tmp[:cols*kc], kc, 0, cols, 0, kc)
+}
+
+// packBF16 is pack for BF16, whose values widen to float32 exactly, so they
+// go straight into the panel, four rows at a time as in packPanel.
+func (m *QuantMatrix) packBF16(wp []float32, o0, cols, k0, kc int) {
+	if cols < tileCols {
+		clear(wp)
+	}
+	wp = wp[:kc*tileCols]
+	in := m.Cols
+	row := func(j int) []byte { return m.Data[2*((o0+j)*in+k0) : 2*((o0+j)*in+k0+kc)] }
+	j := 0
+	for ; j+4 <= cols; j += 4 {
+		r0, r1, r2, r3 := row(j), row(j+1), row(j+2), row(j+3)
+		for k := range kc {
+			d := (*[4]float32)(wp[k*tileCols+j:])
+			d[0] = bf16(r0[2*k:])
+			d[1] = bf16(r1[2*k:])
+			d[2] = bf16(r2[2*k:])
+			d[3] = bf16(r3[2*k:])
+		}
+	}
+	for ; j < cols; j++ {
+		r := row(j)
+		for k := range kc {
+			wp[k*tileCols+j] = bf16(r[2*k:])
+		}
+	}
+}
+
+// bf16 widens the little-endian bfloat16 at b[0:2].
+func bf16(b []byte) float32 {
+	return math.Float32frombits(uint32(b[0])<<16 | uint32(b[1])<<24)
 }
