@@ -17,7 +17,7 @@ import "sync"
 // bit whatever else is in its batch and however many workers run.
 const (
 	tileRows = 12  // tokens per tile
-	tileCols = 16  // output rows per tile
+	tileCols = 32  // output rows per tile
 	panelLen = 256 // inputs per panel
 )
 
@@ -122,36 +122,38 @@ func packPanel(wp, w []float32, in, o0, cols, k0, kc int) {
 
 // tileGo is the portable tile kernel: c[r][j] += Σ_k x[k][r]·w[k][j] over
 // one panel, summed in k order in float32 from zero. The conversion keeps
-// the compiler from fusing the multiply and the add. One token at a time
-// keeps its 16 sums in registers.
+// the compiler from fusing the multiply and the add. One token and 16
+// outputs at a time keep their sums in registers.
 func tileGo(kc int, x, w, c []float32) {
 	x, w = x[:kc*tileRows], w[:kc*tileCols]
 	c = c[:tileRows*tileCols]
 	for r := range tileRows {
-		var a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15 float32
-		for k := range kc {
-			xv := x[k*tileRows+r]
-			wk := (*[tileCols]float32)(w[k*tileCols:])
-			a0 += float32(xv * wk[0])
-			a1 += float32(xv * wk[1])
-			a2 += float32(xv * wk[2])
-			a3 += float32(xv * wk[3])
-			a4 += float32(xv * wk[4])
-			a5 += float32(xv * wk[5])
-			a6 += float32(xv * wk[6])
-			a7 += float32(xv * wk[7])
-			a8 += float32(xv * wk[8])
-			a9 += float32(xv * wk[9])
-			a10 += float32(xv * wk[10])
-			a11 += float32(xv * wk[11])
-			a12 += float32(xv * wk[12])
-			a13 += float32(xv * wk[13])
-			a14 += float32(xv * wk[14])
-			a15 += float32(xv * wk[15])
-		}
-		cr := (*[tileCols]float32)(c[r*tileCols:])
-		for j, a := range [tileCols]float32{a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15} {
-			cr[j] += a
+		for j0 := 0; j0 < tileCols; j0 += 16 {
+			var a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15 float32
+			for k := range kc {
+				xv := x[k*tileRows+r]
+				wk := (*[16]float32)(w[k*tileCols+j0:])
+				a0 += float32(xv * wk[0])
+				a1 += float32(xv * wk[1])
+				a2 += float32(xv * wk[2])
+				a3 += float32(xv * wk[3])
+				a4 += float32(xv * wk[4])
+				a5 += float32(xv * wk[5])
+				a6 += float32(xv * wk[6])
+				a7 += float32(xv * wk[7])
+				a8 += float32(xv * wk[8])
+				a9 += float32(xv * wk[9])
+				a10 += float32(xv * wk[10])
+				a11 += float32(xv * wk[11])
+				a12 += float32(xv * wk[12])
+				a13 += float32(xv * wk[13])
+				a14 += float32(xv * wk[14])
+				a15 += float32(xv * wk[15])
+			}
+			cr := (*[16]float32)(c[r*tileCols+j0:])
+			for j, a := range [16]float32{a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15} {
+				cr[j] += a
+			}
 		}
 	}
 }

@@ -2,8 +2,8 @@ package forward
 
 import "golang.org/x/sys/cpu"
 
-// tileFMA computes the first six tokens of a tile with AVX2 fused
-// multiply-adds (tile_amd64.s); tileFMA512 the whole tile with AVX-512.
+// tileFMA computes a quarter of a tile with AVX2 fused multiply-adds
+// (tile_amd64.s); tileFMA512 the whole tile with AVX-512.
 // Both do exactly tileGo's sums, each product fused with its addition.
 //
 //go:noescape
@@ -37,8 +37,11 @@ func tileAVX2(kc int, x, w, c []float32) {
 		return
 	}
 	checkTile(kc, x, w, c)
+	const half = tileRows / 2
 	tileFMA(kc, &x[0], &w[0], &c[0])
-	tileFMA(kc, &x[tileRows/2], &w[0], &c[tileRows/2*tileCols])
+	tileFMA(kc, &x[half], &w[0], &c[half*tileCols])
+	tileFMA(kc, &x[0], &w[16], &c[16])
+	tileFMA(kc, &x[half], &w[16], &c[half*tileCols+16])
 }
 
 func tileAVX512(kc int, x, w, c []float32) {
