@@ -166,3 +166,23 @@ func TestGemmQuantMatrix(t *testing.T) {
 		t.Error("wrong shape accepted")
 	}
 }
+
+// BenchmarkPackBF16 packs the panels of a 2048×4096 BF16 matrix, as gemm
+// does once per product.
+func BenchmarkPackBF16(b *testing.B) {
+	const out, in = 2048, 4096
+	q := &QuantMatrix{Type: ggml.BF16, Rows: out, Cols: in, Data: make([]byte, 2*out*in)}
+	wp := make([]float32, panelLen*tileCols)
+	c0 := cpuTime()
+	for b.Loop() {
+		for o0 := 0; o0 < out; o0 += tileCols {
+			for k0 := 0; k0 < in; k0 += panelLen {
+				q.pack(wp, nil, o0, tileCols, k0, panelLen)
+			}
+		}
+	}
+	b.ReportMetric(float64(out*in*b.N)/b.Elapsed().Seconds()/1e6, "Mweights/s")
+	if c := cpuTime() - c0; c > 0 {
+		b.ReportMetric(float64(out*in*b.N)/c.Seconds()/1e6, "Mweights/cpu-s")
+	}
+}
