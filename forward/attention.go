@@ -35,40 +35,43 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) []
 	ctx := newMatrix(T, qDim)
 	group := d.Heads / d.KVHeads
 	scale := 1 / math.Sqrt(float64(hd))
-	// One task per (position, head); each writes its own slice of ctx.
-	parallelFor(T*d.Heads, 4, workers, func(lo, hi int) {
-		scores := make([]float64, T)
-		acc := make([]float64, hd)
-		for task := lo; task < hi; task++ {
-			t, h := task/d.Heads, task%d.Heads
-			g := h / group
-			first := 0
-			if d.SlidingWindow > 0 {
-				first = max(0, t-d.SlidingWindow+1)
-			}
-			qh := q[t][h*hd : (h+1)*hd]
-			m := math.Inf(-1)
-			for j := first; j <= t; j++ {
-				s := dot(qh, k[j][g*hd:(g+1)*hd]) * scale
-				scores[j] = s
-				m = max(m, s)
-			}
-			var sum float64
-			for j := first; j <= t; j++ {
-				scores[j] = math.Exp(scores[j] - m)
-				sum += scores[j]
-			}
-			clear(acc)
-			for j := first; j <= t; j++ {
-				p := scores[j] / sum
+	// Each group's keys ([T][hd]) and values transposed ([hd][T]) serve
+	// as the weights of two products per head: the scores q·k of every
+	// pair of positions, then the probabilities times the values. Future
+	// positions and those outside the window get probability 0, which
+	// adds exactly nothing. One task per head; each writes its own slice
+	// of ctx.
+	keys, valsT := make([][]float32, d.KVHeads), make([][]float32, d.KVHeads)
+	parallelFor(d.KVHeads, 1, workers, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			kg, vt := make([]float32, T*hd), make([]float32, hd*T)
+			for j := range T {
+				copy(kg[j*hd:(j+1)*hd], k[j][g*hd:(g+1)*hd])
 				for i, vv := range v[j][g*hd : (g+1)*hd] {
-					acc[i] += p * float64(vv)
+					vt[i*T+j] = vv
 				}
 			}
-			out := ctx[t][h*hd : (h+1)*hd]
-			for i, a := range acc {
-				out[i] = float32(a)
+			keys[g], valsT[g] = kg, vt
+		}
+	})
+	parallelFor(d.Heads, 1, workers, func(lo, hi int) {
+		qh, out := make([][]float32, T), make([][]float32, T)
+		scores, probs := newMatrix(T, T), newMatrix(T, T)
+		e := make([]float64, T)
+		for h := lo; h < hi; h++ {
+			g := h / group
+			for t := range T {
+				qh[t], out[t] = q[t][h*hd:(h+1)*hd], ctx[t][h*hd:(h+1)*hd]
 			}
+			gemm(denseWeights{keys[g], hd}, T, hd, packRows(qh, hd), scores, 1)
+			for t := range T {
+				first := 0
+				if d.SlidingWindow > 0 {
+					first = max(0, t-d.SlidingWindow+1)
+				}
+				softmaxRow(probs[t], scores[t], e, first, t, scale)
+			}
+			gemm(denseWeights{valsT[g], T}, hd, T, packRows(probs, T), out, 1)
 		}
 	})
 
@@ -89,4 +92,22 @@ func checkRows(what string, x [][]float32, n int) error {
 		}
 	}
 	return nil
+}
+
+// softmaxRow sets p[first..last] to the softmax of scale·s[first..last]
+// (in float64, e is scratch as long as s) and every other entry of p to 0.
+func softmaxRow(p, s []float32, e []float64, first, last int, scale float64) {
+	clear(p)
+	m := math.Inf(-1)
+	for j := first; j <= last; j++ {
+		m = max(m, float64(s[j])*scale)
+	}
+	var sum float64
+	for j := first; j <= last; j++ {
+		e[j] = math.Exp(float64(s[j])*scale - m)
+		sum += e[j]
+	}
+	for j := first; j <= last; j++ {
+		p[j] = float32(e[j] / sum)
+	}
 }

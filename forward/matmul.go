@@ -50,26 +50,6 @@ func parallelFor(n, grain, workers int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// dot is the float64-accumulated dot product of two float32 vectors of
-// equal length (products of float32 values are exact in float64). Four
-// independent sums hide the latency of the additions; element i goes to sum
-// i%4, the tail to sum 0.
-func dot(a, b []float32) float64 {
-	b = b[:len(a)]
-	n := len(a) &^ 3
-	var s0, s1, s2, s3 float64
-	for i := 0; i < n; i += 4 {
-		s0 += float64(a[i]) * float64(b[i])
-		s1 += float64(a[i+1]) * float64(b[i+1])
-		s2 += float64(a[i+2]) * float64(b[i+2])
-		s3 += float64(a[i+3]) * float64(b[i+3])
-	}
-	for i := n; i < len(a); i++ {
-		s0 += float64(a[i]) * float64(b[i])
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // matmul sets y[t][o] = Σ_i w[o][i]·x[t][i] for the row-major matrix w of
 // shape [out][in] (see gemm for the order of the sums). Each y[t] must have
 // length out and each x[t] length in.
