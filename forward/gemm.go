@@ -95,15 +95,30 @@ func gemm(w weightPanels, out, in int, x *packedRows, y [][]float32, workers int
 	})
 }
 
+// packRows8 and packRows8BF16, where the CPU has them, lay out 8 rows of
+// a panel at once (see transpose8): row r of src at src + r·stride bytes,
+// blocks·8 inputs each, into dst[k·tileCols + r].
+var (
+	packRows8     func(dst, src *float32, stride, blocks int)
+	packRows8BF16 func(dst *float32, src *byte, stride, blocks int)
+)
+
 // packPanel copies w[o0:o0+cols][k0:k0+kc] into wp k-major
-// ([kc][tileCols]), padding missing rows with zeros. It walks the rows
-// four at a time so each pass writes whole lines of wp.
+// ([kc][tileCols]), padding missing rows with zeros: 8 rows at a time
+// where packRows8 exists, else four at a time so each pass writes whole
+// lines of wp.
 func packPanel(wp, w []float32, in, o0, cols, k0, kc int) {
 	if cols < tileCols {
 		clear(wp)
 	}
 	wp = wp[:kc*tileCols]
 	j := 0
+	if packRows8 != nil && kc%8 == 0 {
+		for ; j+8 <= cols; j += 8 {
+			src := w[(o0+j)*in+k0 : (o0+j+7)*in+k0+kc]
+			packRows8(&wp[j], &src[0], 4*in, kc/8)
+		}
+	}
 	for ; j+4 <= cols; j += 4 {
 		base := (o0+j)*in + k0
 		r0, r1, r2, r3 := w[base:base+kc], w[base+in:base+in+kc], w[base+2*in:base+2*in+kc], w[base+3*in:base+3*in+kc]

@@ -186,3 +186,58 @@ func BenchmarkPackBF16(b *testing.B) {
 		b.ReportMetric(float64(out*in*b.N)/c.Seconds()/1e6, "Mweights/cpu-s")
 	}
 }
+
+// BenchmarkTile runs the tile kernel alone on one panel held in the L1
+// cache: the ceiling of gemm's arithmetic on this CPU.
+func BenchmarkTile(b *testing.B) {
+	r := &rng{s: 37}
+	x, w := r.vec(panelLen*tileRows, 1), r.vec(panelLen*tileCols, 1)
+	c := make([]float32, tileRows*tileCols)
+	c0 := cpuTime()
+	for b.Loop() {
+		tile(panelLen, x, w, c)
+	}
+	flop := 2 * panelLen * tileRows * tileCols * float64(b.N)
+	b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if c := cpuTime() - c0; c > 0 {
+		b.ReportMetric(flop/c.Seconds()/1e9, "GFLOP/cpu-s")
+	}
+}
+
+// TestPackPanelPortable checks the SIMD row layouts against the portable
+// loops, for float32 and BF16 rows, full and partial panels.
+func TestPackPanelPortable(t *testing.T) {
+	if packRows8 == nil {
+		t.Skip("no SIMD packing on this CPU")
+	}
+	r := &rng{s: 41}
+	const out, in = 45, 512
+	w := r.vec(out*in, 1)
+	q := &QuantMatrix{Type: ggml.BF16, Rows: out, Cols: in, Data: make([]byte, 2*out*in)}
+	if err := quant.QuantizeRows(ggml.BF16, w, in, q.Data, 1); err != nil {
+		t.Fatal(err)
+	}
+	pack := func(bf16 bool, o0, cols, k0, kc int) []float32 {
+		wp := make([]float32, panelLen*tileCols)
+		if bf16 {
+			q.pack(wp, nil, o0, cols, k0, kc)
+		} else {
+			packPanel(wp, w, in, o0, cols, k0, kc)
+		}
+		return wp
+	}
+	for _, c := range [][4]int{{0, 32, 0, 256}, {32, 13, 256, 256}, {8, 32, 128, 120}} {
+		for _, bf16 := range []bool{false, true} {
+			simd := pack(bf16, c[0], c[1], c[2], c[3])
+			f, b := packRows8, packRows8BF16
+			packRows8, packRows8BF16 = nil, nil
+			portable := pack(bf16, c[0], c[1], c[2], c[3])
+			packRows8, packRows8BF16 = f, b
+			for i := range simd {
+				if simd[i] != portable[i] {
+					t.Fatalf("bf16 %v panel %v: value %d is %g, portable %g", bf16, c, i, simd[i], portable[i])
+				}
+			}
+		}
+	}
+}

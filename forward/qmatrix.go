@@ -87,6 +87,12 @@ func (m *QuantMatrix) packBF16(wp []float32, o0, cols, k0, kc int) {
 	in := m.Cols
 	row := func(j int) []byte { return m.Data[2*((o0+j)*in+k0) : 2*((o0+j)*in+k0+kc)] }
 	j := 0
+	if packRows8BF16 != nil && kc%8 == 0 {
+		for ; j+8 <= cols; j += 8 {
+			src := m.Data[2*((o0+j)*in+k0) : 2*((o0+j+7)*in+k0+kc)]
+			packRows8BF16(&wp[j], &src[0], 2*in, kc/8)
+		}
+	}
 	for ; j+4 <= cols; j += 4 {
 		r0, r1, r2, r3 := row(j), row(j+1), row(j+2), row(j+3)
 		for k := range kc {

@@ -12,6 +12,17 @@ func tileFMA(kc int, x, w, c *float32)
 //go:noescape
 func tileFMA512(kc int, x, w, c *float32)
 
+// transpose8 and transpose8BF16 lay 8 weight rows out k-major for a panel
+// (tile_amd64.s; their stores assume tileCols = 32).
+//
+//go:noescape
+func transpose8(dst, src *float32, stride, blocks int)
+
+//go:noescape
+func transpose8BF16(dst *float32, src *byte, stride, blocks int)
+
+const _ = uint(tileCols-32) + uint(32-tileCols)
+
 // tile multiplies one tile over one panel; see tileGo.
 var tile = tileGo
 
@@ -24,6 +35,9 @@ func init() {
 		tile, tileFused = tileAVX512, true
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		tile, tileFused = tileAVX2, true
+	}
+	if cpu.X86.HasAVX2 {
+		packRows8, packRows8BF16 = transpose8, transpose8BF16
 	}
 }
 
