@@ -54,24 +54,33 @@ func attention(lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) []
 			keys[g], valsT[g] = kg, vt
 		}
 	})
+	// Queries go in blocks of attnBlock positions, which see the keys up to
+	// the block's last position only, so scratch memory stays linear in T.
 	parallelFor(d.Heads, 1, workers, func(lo, hi int) {
-		qh, out := make([][]float32, T), make([][]float32, T)
-		scores, probs := newMatrix(T, T), newMatrix(T, T)
+		qh, out := make([][]float32, attnBlock), make([][]float32, attnBlock)
+		scores, probs := newMatrix(attnBlock, T), newMatrix(attnBlock, T)
 		e := make([]float64, T)
 		for h := lo; h < hi; h++ {
 			g := h / group
-			for t := range T {
-				qh[t], out[t] = q[t][h*hd:(h+1)*hd], ctx[t][h*hd:(h+1)*hd]
-			}
-			gemm(denseWeights{keys[g], hd}, T, hd, packRows(qh, hd), scores, 1)
-			for t := range T {
-				first := 0
-				if d.SlidingWindow > 0 {
-					first = max(0, t-d.SlidingWindow+1)
+			for t0 := 0; t0 < T; t0 += attnBlock {
+				t1 := min(t0+attnBlock, T)
+				n := t1 - t0
+				for i := range n {
+					qh[i], out[i] = q[t0+i][h*hd:(h+1)*hd], ctx[t0+i][h*hd:(h+1)*hd]
+					scores[i], probs[i] = scores[i][:t1], probs[i][:t1]
 				}
-				softmaxRow(probs[t], scores[t], e, first, t, scale)
+				gemm(denseWeights{keys[g], hd}, t1, hd, packRows(qh[:n], hd), scores[:n], 1)
+				for i := range n {
+					t := t0 + i
+					first := 0
+					if d.SlidingWindow > 0 {
+						first = max(0, t-d.SlidingWindow+1)
+					}
+					softmaxRow(probs[i], scores[i], e, first, t, scale)
+				}
+				// valsT rows are T long; the product reads the first t1.
+				gemm(denseWeights{valsT[g], T}, hd, t1, packRows(probs[:n], t1), out[:n], 1)
 			}
-			gemm(denseWeights{valsT[g], T}, hd, T, packRows(probs, T), out, 1)
 		}
 	})
 
@@ -93,6 +102,11 @@ func checkRows(what string, x [][]float32, n int) error {
 	}
 	return nil
 }
+
+// attnBlock is how many query positions share one pair of attention
+// products. Probabilities of positions past a query are exact zeros, so the
+// block size does not change any result.
+var attnBlock = 128
 
 // softmaxRow sets p[first..last] to the softmax of scale·s[first..last]
 // (in float64, e is scratch as long as s) and every other entry of p to 0.

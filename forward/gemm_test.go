@@ -241,3 +241,26 @@ func TestPackPanelPortable(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionBlocks checks that splitting the queries into blocks changes
+// no attention output, with and without a sliding window.
+func TestAttentionBlocks(t *testing.T) {
+	d := Dims{Hidden: 32, Intermediate: 48, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 8, Experts: 4, TopK: 2, Vocab: 8, RopeTheta: 1e4, RMSEps: 1e-5}
+	r := &rng{s: 43}
+	q, kv := d.Heads*d.HeadDim, d.KVHeads*d.HeadDim
+	lw := &LayerWeights{Q: r.vec(q*d.Hidden, 0.3), K: r.vec(kv*d.Hidden, 0.3), V: r.vec(kv*d.Hidden, 0.3), O: r.vec(d.Hidden*q, 0.3)}
+	x := r.matrix(300, d.Hidden, 1)
+	saved := attnBlock
+	defer func() { attnBlock = saved }()
+	for _, window := range []int{0, 37} {
+		d.SlidingWindow = window
+		attnBlock = 1000
+		want := attention(lw, d, x, 2, tap{})
+		for _, b := range []int{1, 7, 128, 256} {
+			attnBlock = b
+			if diff := maxDiff(attention(lw, d, x, 3, tap{}), want); diff != 0 {
+				t.Errorf("window %d, blocks of %d: differs by %g from one block", window, b, diff)
+			}
+		}
+	}
+}
