@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/testutil"
 	"github.com/mxq-dev/mxq/quant"
 )
 
@@ -261,6 +262,27 @@ func TestAttentionBlocks(t *testing.T) {
 			if diff := maxDiff(attention(lw, d, x, 3, tap{}), want); diff != 0 {
 				t.Errorf("window %d, blocks of %d: differs by %g from one block", window, b, diff)
 			}
+		}
+	}
+}
+
+// TestRunWorkersIdentical runs the tiny checkpoint with different worker
+// counts and expects the same logits bit for bit.
+func TestRunWorkersIdentical(t *testing.T) {
+	ref := testutil.TinyReference(t)
+	src, _ := openTiny(t)
+	var want [][]float32
+	for _, workers := range []int{1, 3} {
+		res, err := Run(src, ref.InputIDs, Options{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = res.Logits
+			continue
+		}
+		if d := maxDiff(res.Logits, want); d != 0 {
+			t.Errorf("%d workers: logits differ by %g from one worker", workers, d)
 		}
 	}
 }
