@@ -1,5 +1,7 @@
 package forward
 
+//go:generate go run ./internal/tilegen
+
 import "golang.org/x/sys/cpu"
 
 // tileFMA computes a quarter of a tile with AVX2 fused multiply-adds
