@@ -18,9 +18,10 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 	obs.see(model.RoleAttnQ, -1, x)
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
-	matmul(ctx, lw.Q, qDim, d.Hidden, x, q, workers)
-	matmul(ctx, lw.K, kvDim, d.Hidden, x, k, workers)
-	matmul(ctx, lw.V, kvDim, d.Hidden, x, v, workers)
+	px := packRows(x, d.Hidden)
+	gemm(ctx, denseWeights{lw.Q, d.Hidden}, qDim, d.Hidden, px, q, workers)
+	gemm(ctx, denseWeights{lw.K, d.Hidden}, kvDim, d.Hidden, px, k, workers)
+	gemm(ctx, denseWeights{lw.V, d.Hidden}, kvDim, d.Hidden, px, v, workers)
 
 	rt := newRopeTable(d, T)
 	for t := range T {
@@ -35,39 +36,51 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 	mixed := newMatrix(T, qDim)
 	group := d.Heads / d.KVHeads
 	scale := 1 / math.Sqrt(float64(hd))
-	// One task per (position, head); each writes its own slice of mixed.
-	parallelFor(ctx, T*d.Heads, 4, workers, func(lo, hi int) {
-		scores := make([]float64, T)
-		acc := make([]float64, hd)
-		for task := lo; task < hi; task++ {
-			t, h := task/d.Heads, task%d.Heads
-			g := h / group
-			first := 0
-			if d.SlidingWindow > 0 {
-				first = max(0, t-d.SlidingWindow+1)
-			}
-			qh := q[t][h*hd : (h+1)*hd]
-			m := math.Inf(-1)
-			for j := first; j <= t; j++ {
-				s := dot(qh, k[j][g*hd:(g+1)*hd]) * scale
-				scores[j] = s
-				m = max(m, s)
-			}
-			var sum float64
-			for j := first; j <= t; j++ {
-				scores[j] = math.Exp(scores[j] - m)
-				sum += scores[j]
-			}
-			clear(acc)
-			for j := first; j <= t; j++ {
-				p := scores[j] / sum
+	// Each group's keys ([T][hd]) and values transposed ([hd][T]) serve
+	// as the weights of two products per head: the scores q·k of every
+	// pair of positions, then the probabilities times the values. Future
+	// positions and those outside the window get probability 0, which
+	// adds exactly nothing. One task per head; each writes its own slice
+	// of mixed.
+	keys, valsT := make([][]float32, d.KVHeads), make([][]float32, d.KVHeads)
+	parallelFor(ctx, d.KVHeads, 1, workers, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			kg, vt := make([]float32, T*hd), make([]float32, hd*T)
+			for j := range T {
+				copy(kg[j*hd:(j+1)*hd], k[j][g*hd:(g+1)*hd])
 				for i, vv := range v[j][g*hd : (g+1)*hd] {
-					acc[i] += p * float64(vv)
+					vt[i*T+j] = vv
 				}
 			}
-			out := mixed[t][h*hd : (h+1)*hd]
-			for i, a := range acc {
-				out[i] = float32(a)
+			keys[g], valsT[g] = kg, vt
+		}
+	})
+	// Queries go in blocks of attnBlock positions, which see the keys up to
+	// the block's last position only, so scratch memory stays linear in T.
+	parallelFor(ctx, d.Heads, 1, workers, func(lo, hi int) {
+		qh, out := make([][]float32, attnBlock), make([][]float32, attnBlock)
+		scores, probs := newMatrix(attnBlock, T), newMatrix(attnBlock, T)
+		e := make([]float64, T)
+		for h := lo; h < hi; h++ {
+			g := h / group
+			for t0 := 0; t0 < T; t0 += attnBlock {
+				t1 := min(t0+attnBlock, T)
+				n := t1 - t0
+				for i := range n {
+					qh[i], out[i] = q[t0+i][h*hd:(h+1)*hd], mixed[t0+i][h*hd:(h+1)*hd]
+					scores[i], probs[i] = scores[i][:t1], probs[i][:t1]
+				}
+				gemm(ctx, denseWeights{keys[g], hd}, t1, hd, packRows(qh[:n], hd), scores[:n], 1)
+				for i := range n {
+					t := t0 + i
+					first := 0
+					if d.SlidingWindow > 0 {
+						first = max(0, t-d.SlidingWindow+1)
+					}
+					softmaxRow(probs[i], scores[i], e, first, t, scale)
+				}
+				// valsT rows are T long; the product reads the first t1.
+				gemm(ctx, denseWeights{valsT[g], T}, hd, t1, packRows(probs[:n], t1), out[:n], 1)
 			}
 		}
 	})
@@ -89,4 +102,27 @@ func checkRows(what string, x [][]float32, n int) error {
 		}
 	}
 	return nil
+}
+
+// attnBlock is how many query positions share one pair of attention
+// products. Probabilities of positions past a query are exact zeros, so the
+// block size does not change any result.
+var attnBlock = 128
+
+// softmaxRow sets p[first..last] to the softmax of scale·s[first..last]
+// (in float64, e is scratch as long as s) and every other entry of p to 0.
+func softmaxRow(p, s []float32, e []float64, first, last int, scale float64) {
+	clear(p)
+	m := math.Inf(-1)
+	for j := first; j <= last; j++ {
+		m = max(m, float64(s[j])*scale)
+	}
+	var sum float64
+	for j := first; j <= last; j++ {
+		e[j] = math.Exp(float64(s[j])*scale - m)
+		sum += e[j]
+	}
+	for j := first; j <= last; j++ {
+		p[j] = float32(e[j] / sum)
+	}
 }

@@ -57,7 +57,7 @@ func BenchmarkMoELayerFullWidth(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
 		tokens int
-	}{{"tokens=1", 1}, {"tokens=32", 32}} {
+	}{{"tokens=1", 1}, {"tokens=32", 32}, {"tokens=512", 512}} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := (&rng{s: 5}).matrix(bc.tokens, fullWidthDims.Hidden, 1)
 			b.ResetTimer()

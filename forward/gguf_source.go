@@ -64,10 +64,45 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 	return cfg, d, nil
 }
 
-// tensor reads the tensor of role r. For an expert role it reads that
-// expert's slab of the merged tensor if there is one (ne[2] is the expert
-// index, so the slab is contiguous), else the per-expert tensor.
+// tensor reads the tensor of role r, dequantized.
 func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
+	q, name, err := s.stored(r)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]float32, q.Rows*q.Cols)
+	if err := quant.DequantizeRows(q.Type, q.Data, q.Cols, dst, runtime.GOMAXPROCS(0)); err != nil {
+		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
+	}
+	return dst, nil
+}
+
+// Expert reads expert e of layer l as stored, for the matrix products to
+// decode panel by panel (see QuantMatrix).
+func (s *ggufSource) Expert(l, e int) (*Expert, error) {
+	d := s.dims
+	if l < 0 || l >= d.Layers {
+		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
+	}
+	if e < 0 || e >= d.numExperts() {
+		return nil, fmt.Errorf("forward: expert %d out of range [0,%d)", e, d.numExperts())
+	}
+	roles, expert := expertRoles(d, e)
+	ex := &Expert{}
+	for i, dst := range []**QuantMatrix{&ex.QGate, &ex.QDown, &ex.QUp} {
+		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
+		if err != nil {
+			return nil, err
+		}
+		*dst = q
+	}
+	return ex, nil
+}
+
+// stored reads the bytes of the tensor of role r. For an expert role it
+// reads that expert's slab of the merged tensor if there is one (ne[2] is
+// the expert index, so the slab is contiguous), else the per-expert tensor.
+func (s *ggufSource) stored(r model.TensorRole) (*QuantMatrix, string, error) {
 	full := r
 	if r.Expert >= 0 {
 		full.Expert = model.AllExperts
@@ -78,22 +113,22 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 	name := model.GGUFName(full)
 	want, ok := s.cfg.ExpectedGGUF(full)
 	if name == "" || !ok {
-		return nil, fmt.Errorf("forward: %s: model has no tensor for role %+v", s.f.Name, r)
+		return nil, name, fmt.Errorf("forward: %s: model has no tensor for role %+v", s.f.Name, r)
 	}
 	ti, ok := s.f.Tensor(name)
 	if !ok {
-		return nil, fmt.Errorf("forward: %s: tensor %q missing", s.f.Name, name)
+		return nil, name, fmt.Errorf("forward: %s: tensor %q missing", s.f.Name, name)
 	}
 	if !sameDims(ti.Dims, want) {
-		return nil, fmt.Errorf("forward: %s: tensor %q has dims %v, want %v", s.f.Name, name, ti.Dims, want)
+		return nil, name, fmt.Errorf("forward: %s: tensor %q has dims %v, want %v", s.f.Name, name, ti.Dims, want)
 	}
 	if !quant.Supported(ti.Type) {
-		return nil, fmt.Errorf("forward: %s: tensor %q: cannot dequantize type %s", s.f.Name, name, ti.Type)
+		return nil, name, fmt.Errorf("forward: %s: tensor %q: cannot dequantize type %s", s.f.Name, name, ti.Type)
 	}
 	rowLen := int(want[0])
 	rowBytes, err := ti.Type.RowSize(want[0])
 	if err != nil {
-		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
+		return nil, name, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
 	}
 	rows := int64(ti.NumElements()) / want[0]
 	var off int64
@@ -103,17 +138,13 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 	}
 	n := rows * rowBytes
 	if end := s.f.DataOffset + int64(ti.Offset) + off + n; end > s.f.Size || end < 0 {
-		return nil, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
+		return nil, name, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
 	}
 	raw := make([]byte, n)
 	if _, err := io.ReadFull(io.NewSectionReader(s.f.Section(ti), off, n), raw); err != nil {
-		return nil, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
+		return nil, name, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
 	}
-	dst := make([]float32, rows*int64(rowLen))
-	if err := quant.DequantizeRows(ti.Type, raw, rowLen, dst, runtime.GOMAXPROCS(0)); err != nil {
-		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
-	}
-	return dst, nil
+	return &QuantMatrix{Type: ti.Type, Rows: int(rows), Cols: rowLen, Data: raw}, name, nil
 }
 
 // sameDims compares GGUF ne dimensions with the expected ones, ignoring

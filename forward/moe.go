@@ -162,45 +162,30 @@ func route(logits []float32, k int) ([]int, []float32) {
 	return top, w
 }
 
-// expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs. The gate and
-// up rows are computed together so each parallel chunk reads its slice of
-// both matrices once. obs sees the inputs of the three matrices.
+// expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs, packing
+// the rows once for the gate and up products. obs sees the inputs of the
+// three matrices.
 func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
-	act := newMatrix(T, I)
-	parallelFor(ctx, I, rowsPerChunk(T, 2*H), workers, func(lo, hi int) {
-		gate := make([]float32, T)
-		for o := lo; o < hi; o++ {
-			g, u := ex.Gate[o*H:(o+1)*H], ex.Up[o*H:(o+1)*H]
-			matvecRow(g, xs, gate)
-			for t := range T {
-				act[t][o] = silu(gate[t])
-			}
-			matvecRow(u, xs, gate)
-			for t := range T {
-				act[t][o] *= gate[t]
+	gate, down, upw := ex.panels(d)
+	px := packRows(xs, H)
+	act, up := newMatrix(T, I), newMatrix(T, I)
+	gemm(ctx, gate, I, H, px, act, workers)
+	gemm(ctx, upw, I, H, px, up, workers)
+	parallelFor(ctx, T, 4, workers, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			for o, u := range up[t] {
+				act[t][o] = silu(act[t][o]) * u
 			}
 		}
 	})
 	obs.see(obs.down, act)
 	y := newMatrix(T, H)
-	matmul(ctx, ex.Down, H, I, act, y, workers)
+	gemm(ctx, down, H, I, packRows(act, I), y, workers)
 	return y
-}
-
-// matvecRow sets dst[t] = row·xs[t] for every token.
-func matvecRow(row []float32, xs [][]float32, dst []float32) {
-	t := 0
-	for ; t+2 <= len(xs); t += 2 {
-		a, b := dot2(row, xs[t], xs[t+1])
-		dst[t], dst[t+1] = float32(a), float32(b)
-	}
-	for ; t < len(xs); t++ {
-		dst[t] = float32(dot(row, xs[t]))
-	}
 }
 
 // silu is x·sigmoid(x), rounded once to float32.

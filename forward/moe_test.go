@@ -98,17 +98,6 @@ func TestExpertMLP(t *testing.T) {
 	}
 }
 
-func TestDotOrder(t *testing.T) {
-	r := &rng{s: 11}
-	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 13, 256, 259} {
-		w, a, b := r.vec(n, 1), r.vec(n, 1), r.vec(n, 1)
-		x, y := dot2(w, a, b)
-		if x != dot(w, a) || y != dot(w, b) {
-			t.Errorf("n=%d: dot2 (%v, %v) differs from dot (%v, %v)", n, x, y, dot(w, a), dot(w, b))
-		}
-	}
-}
-
 func TestMatmul(t *testing.T) {
 	r := &rng{s: 5}
 	const out, in = 37, 19

@@ -64,12 +64,7 @@ func (s *roleSource) Expert(l, e int) (*Expert, error) {
 	if e < 0 || e >= d.numExperts() {
 		return nil, fmt.Errorf("forward: expert %d out of range [0,%d)", e, d.numExperts())
 	}
-	roles := [3]model.Role{model.RoleExpertGate, model.RoleExpertDown, model.RoleExpertUp}
-	expert := e
-	if d.Dense() {
-		roles = [3]model.Role{model.RoleFFNGate, model.RoleFFNDown, model.RoleFFNUp}
-		expert = -1
-	}
+	roles, expert := expertRoles(d, e)
 	ex := &Expert{}
 	for i, dst := range []*[]float32{&ex.Gate, &ex.Down, &ex.Up} {
 		w, err := s.get(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
@@ -79,4 +74,13 @@ func (s *roleSource) Expert(l, e int) (*Expert, error) {
 		*dst = w
 	}
 	return ex, nil
+}
+
+// expertRoles returns the roles of expert e's gate, down and up matrices
+// and the expert index their tensors carry (-1 for a dense MLP).
+func expertRoles(d Dims, e int) ([3]model.Role, int) {
+	if d.Dense() {
+		return [3]model.Role{model.RoleFFNGate, model.RoleFFNDown, model.RoleFFNUp}, -1
+	}
+	return [3]model.Role{model.RoleExpertGate, model.RoleExpertDown, model.RoleExpertUp}, e
 }

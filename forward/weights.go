@@ -72,11 +72,25 @@ func (d Dims) numExperts() int {
 }
 
 // Expert is one SwiGLU MLP in Hugging Face orientation: each matrix is
-// row-major [out][in].
+// row-major [out][in], in float32 or, when its QuantMatrix is set instead,
+// in its stored block format.
 type Expert struct {
 	Gate []float32 // w1 / gate_proj [Intermediate][Hidden]
 	Down []float32 // w2 / down_proj [Hidden][Intermediate]
 	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
+
+	QGate, QDown, QUp *QuantMatrix
+}
+
+// panels returns the expert's matrices for gemm.
+func (x *Expert) panels(d Dims) (gate, down, up weightPanels) {
+	pick := func(q *QuantMatrix, w []float32, in int) weightPanels {
+		if q != nil {
+			return q
+		}
+		return denseWeights{w, in}
+	}
+	return pick(x.QGate, x.Gate, d.Hidden), pick(x.QDown, x.Down, d.Intermediate), pick(x.QUp, x.Up, d.Hidden)
 }
 
 // LayerWeights holds one decoder layer in Hugging Face orientation
@@ -166,11 +180,19 @@ func checkRouter(router []float32, d Dims) error {
 func checkExpert(x *Expert, d Dims, e int) error {
 	h, in := d.Hidden, d.Intermediate
 	for _, c := range []struct {
-		name string
-		w    []float32
-		n    int
-	}{{"gate", x.Gate, in * h}, {"down", x.Down, h * in}, {"up", x.Up, in * h}} {
-		if err := checkLen(fmt.Sprintf("expert %d %s", e, c.name), c.w, c.n); err != nil {
+		name      string
+		w         []float32
+		q         *QuantMatrix
+		rows, col int
+	}{{"gate", x.Gate, x.QGate, in, h}, {"down", x.Down, x.QDown, h, in}, {"up", x.Up, x.QUp, in, h}} {
+		what := fmt.Sprintf("expert %d %s", e, c.name)
+		if c.q != nil {
+			if err := c.q.check(what, c.rows, c.col); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := checkLen(what, c.w, c.rows*c.col); err != nil {
 			return err
 		}
 	}
