@@ -20,7 +20,7 @@ func TestRoute(t *testing.T) {
 		{"top one", []float32{-5, -4, -6}, 1, []int{1}, []float32{1}},
 		{"all", []float32{0, 0}, 2, []int{0, 1}, []float32{0.5, 0.5}},
 	} {
-		top, w := route(tc.logits, tc.k)
+		top, w := route(tc.logits, tc.k, true)
 		if !slices.Equal(top, tc.top) {
 			t.Errorf("%s: experts %v, want %v", tc.name, top, tc.top)
 		}

@@ -36,6 +36,18 @@ type Config struct {
 	BOSTokenID            int     `json:"bos_token_id"`
 	EOSTokenID            int     `json:"eos_token_id"`
 
+	// Family is the arch family of architectures beyond the Llama layout
+	// ("qwen3_moe"); "" for Mixtral, Mistral and Llama.
+	Family string `json:"family,omitempty"`
+	// ExpertIntermediateSize is the width of each expert when the config
+	// gives it separately (moe_intermediate_size); 0 means IntermediateSize.
+	ExpertIntermediateSize int `json:"expert_intermediate_size,omitempty"`
+	// QKNorm: each head of q and k is RMS-normalised before RoPE.
+	QKNorm bool `json:"qk_norm,omitempty"`
+	// TopKUnnormalized: the kept softmax weights of the router are used as
+	// they are instead of being renormalised to sum to 1.
+	TopKUnnormalized bool `json:"topk_unnormalized,omitempty"`
+
 	// Defaulted lists the config.json keys that were absent (or null where
 	// null is not meaningful) and took the transformers default for the
 	// model type, so reports can say which figures rest on a default.
@@ -147,6 +159,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, &ConfigError{Msg: "not a JSON object: " + err.Error()}
 	}
 	r := rawConfig(raw)
+	if f, ok := familyOf(r); ok {
+		return parseFamily(data, f)
+	}
 	c := &Config{}
 
 	arch, modelType, err := r.architecture()

@@ -27,6 +27,7 @@ const (
 	KeyTokens        = "tokenizer.ggml.tokens"
 	KeyScores        = "tokenizer.ggml.scores"
 	KeyTokenType     = "tokenizer.ggml.token_type"
+	KeyMerges        = "tokenizer.ggml.merges"
 	KeyAddSpace      = "tokenizer.ggml.add_space_prefix"
 	KeyLowercase     = "tokenizer.ggml.normalizer.lowercase"
 	KeyChatTemplate  = "tokenizer.chat_template"
@@ -75,7 +76,7 @@ func ordered(first, all []string) []string {
 func ChatTemplateKey(name string) string { return KeyChatTemplate + "." + name }
 
 // GGUFMetadata returns the tokenizer keys in the order convert_hf_to_gguf.py
-// writes them: model, pre, tokens, scores, token types, special ids,
+// writes them: model, pre, tokens, scores, token types, merges, special ids,
 // add_*_token flags (both in the order SpecialVocab found them), chat
 // templates, normalizer flag, add_space_prefix. Absent values are omitted.
 // The slices in the result alias v's.
@@ -90,6 +91,9 @@ func (v *Vocab) GGUFMetadata() []KV {
 	}
 	if v.Types != nil {
 		kvs = append(kvs, KV{KeyTokenType, v.Types})
+	}
+	if v.Merges != nil {
+		kvs = append(kvs, KV{KeyMerges, v.Merges})
 	}
 	for _, kind := range ordered(v.idOrder, idKinds) {
 		if id := *v.idField(kind); id >= 0 && id <= math.MaxUint32 {
