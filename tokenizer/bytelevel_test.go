@@ -1,0 +1,70 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+const tinyQwen3MoE = "../testdata/tiny-qwen3-moe"
+
+// The byte-level vocabulary of tiny-qwen3-moe tokenizes every reference
+// string as @huggingface/tokenizers did (tokenization-reference.json), read
+// from tokenizer.json and again from its GGUF metadata.
+func TestByteLevelMatchesReference(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(tinyQwen3MoE, "tokenization-reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref []struct {
+		Text string `json:"text"`
+		IDs  []int  `json:"ids"`
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Load(tinyQwen3MoE, 8256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Model != "gpt2" || v.Pre != "qwen2" || len(v.Tokens) != 8256 || len(v.Merges) != 7936 || v.Scores != nil {
+		t.Fatalf("model %q pre %q, %d tokens, %d merges, scores %v", v.Model, v.Pre, len(v.Tokens), len(v.Merges), v.Scores != nil)
+	}
+	meta := map[string]any{}
+	for _, kv := range v.GGUFMetadata() {
+		meta[kv.Key] = kv.Value
+	}
+	fromGGUF, err := FromGGUFMetadata(func(k string) (any, bool) { x, ok := meta[k]; return x, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, vocab := range map[string]*Vocab{"tokenizer.json": v, "gguf": fromGGUF} {
+		for _, r := range ref {
+			if got := vocab.Encode(r.Text, true); !slices.Equal(got, r.IDs) {
+				t.Errorf("%s: %q: %v, want %v", name, r.Text, got, r.IDs)
+			}
+		}
+	}
+}
+
+func TestSplitQwen2(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"I'm fine", []string{"I", "'m", " fine"}},
+		{"DON'T", []string{"DON", "'T"}},
+		{"a  b", []string{"a", " ", " b"}},
+		{"a \n\n b", []string{"a", " \n\n", " b"}},
+		{"x   ", []string{"x", "   "}},
+		{"12ab", []string{"1", "2", "ab"}},
+		{" ...\n\nz", []string{" ...\n\n", "z"}},
+		{"\t\tx", []string{"\t", "\tx"}},
+	} {
+		if got := splitQwen2([]rune(c.in)); !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+}
