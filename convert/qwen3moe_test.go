@@ -1,15 +1,20 @@
 package convert
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
+	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/forward"
 	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/quant"
+	"github.com/mxq-dev/mxq/tokenizer"
 )
 
 const tinyQwen3MoE = "../testdata/tiny-qwen3-moe"
@@ -192,4 +197,47 @@ func mustLookup(t *testing.T, f *gguf.File, key string) gguf.Value {
 		t.Fatalf("%s missing", key)
 	}
 	return v
+}
+
+// Converted to GGUF and back to a BF16 Hugging Face folder, tiny-qwen3-moe
+// is itself again: the same config, bit-identical tensors under
+// transformers' names, and a tokenizer that loads as the same vocabulary.
+func TestQwen3MoEGGUFBackToHF(t *testing.T) {
+	orig := stOpen(t, tinyQwen3MoE)
+	gg := writeGGUF(t, orig, GGUFOptions{FileType: ggml.FileTypeAllF32})
+	out, _ := stWrite(t, stOpen(t, gg), SafetensorsOptions{Bits: 16, DType: safetensors.BF16})
+	back := stOpen(t, out)
+	a, b := *orig.Config, *back.Config
+	a.Defaulted, b.Defaulted = nil, nil
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("config %+v, want %+v", b, a)
+	}
+	for _, e := range orig.Config.HFTensors() {
+		want, _ := orig.Checkpoint().Lookup(e.Name)
+		got, ok := back.Checkpoint().Lookup(e.Name)
+		if !ok || got.DType != want.DType {
+			t.Fatalf("%s missing or of another dtype", e.Name)
+		}
+		wb, gb := make([]byte, want.ByteSize()), make([]byte, got.ByteSize())
+		if err := want.ReadRaw(wb); err != nil {
+			t.Fatal(err)
+		}
+		if err := got.ReadRaw(gb); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(wb, gb) {
+			t.Fatalf("%s differs", e.Name)
+		}
+	}
+	v1, err := tokenizer.Load(tinyQwen3MoE, 8256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := tokenizer.Load(out, 8256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1, m2 := fmt.Sprint(v1.GGUFMetadata()), fmt.Sprint(v2.GGUFMetadata()); m1 != m2 {
+		t.Error("the tokenizer written back loads as another vocabulary")
+	}
 }

@@ -11,9 +11,10 @@ import (
 // pre_tokenizer to llama.cpp's pre-tokenizer name (tokenizer.ggml.pre).
 // convert_hf_to_gguf.py recognises these tokenizers by hashing a
 // tokenization; the regex identifies them as well.
-var byteLevelPre = map[string]string{
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: "qwen2",
-}
+var byteLevelPre = map[string]string{qwen2Regex: "qwen2"}
+
+// qwen2Regex is the Split pattern of Qwen2 and Qwen3 tokenizers.
+const qwen2Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 
 // maxByteLevelTokens bounds the token list an added token's id can ask
 // for, far above any real vocabulary (Qwen3: 151,669).

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,5 +67,42 @@ func TestSplitQwen2(t *testing.T) {
 		if got := splitQwen2([]rune(c.in)); !slices.Equal(got, c.want) {
 			t.Errorf("%q: %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// Written back as Hugging Face files, the byte-level vocabulary loads as
+// the same GGUF vocabulary and tokenizes as before.
+func TestByteLevelWriteHFRoundTrip(t *testing.T) {
+	v, err := Load(tinyQwen3MoE, 8256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := v.WriteHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(tinyQwen3MoE, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir, 8256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := v.GGUFMetadata(), back.GGUFMetadata()
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Key != want[i].Key || fmt.Sprint(got[i].Value) != fmt.Sprint(want[i].Value) {
+			t.Errorf("key %d: %s differs from %s", i, got[i].Key, want[i].Key)
+		}
+	}
+	text := "I'm sure <think>\n 12 café</think> 😀"
+	if a, b := v.Encode(text, false), back.Encode(text, false); !slices.Equal(a, b) {
+		t.Errorf("%v, before writing %v", b, a)
 	}
 }
