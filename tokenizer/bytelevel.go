@@ -18,7 +18,7 @@ const qwen2Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
 
 // maxByteLevelTokens bounds the token list an added token's id can ask
 // for, far above any real vocabulary (Qwen3: 151,669).
-const maxByteLevelTokens = 1 << 22
+const maxByteLevelTokens = 1 << 20
 
 // splitRegex returns the pattern of the pre_tokenizer's Split step.
 func (t *hfTokenizer) splitRegex() (string, error) {

@@ -106,3 +106,46 @@ func TestByteLevelWriteHFRoundTrip(t *testing.T) {
 		t.Errorf("%v, before writing %v", b, a)
 	}
 }
+
+// Byte-level BPE loses nothing: the tokens of any valid UTF-8 text spell
+// its bytes, and the pre-tokenizer's pieces are non-empty and cover it.
+func FuzzByteLevelEncode(f *testing.F) {
+	v, err := Load(tinyQwen3MoE, 8256)
+	if err != nil {
+		f.Fatal(err)
+	}
+	runeByte := map[rune]byte{}
+	for b, r := range byteRunes {
+		runeByte[r] = byte(b)
+	}
+	for _, s := range []string{"Hello world", "I'm  fine\n\n\tx", "café 😀 12,345", "<think>x</think>", " \r\n "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = string([]rune(s))
+		var joined string
+		for _, p := range splitQwen2([]rune(s)) {
+			if p == "" {
+				t.Fatalf("%q: empty piece", s)
+			}
+			joined += p
+		}
+		if joined != s {
+			t.Fatalf("pieces of %q join to %q", s, joined)
+		}
+		var out []byte
+		for _, id := range v.Encode(s, true) {
+			tok := v.Tokens[id]
+			if v.tokenType(id) != TypeNormal {
+				out = append(out, tok...)
+				continue
+			}
+			for _, r := range tok {
+				out = append(out, runeByte[r])
+			}
+		}
+		if string(out) != s {
+			t.Fatalf("%q encodes to tokens spelling %q", s, out)
+		}
+	})
+}
