@@ -110,6 +110,9 @@ func (v *Vocab) WriteHF(dir string) error {
 		}
 		seen[s] = id
 	}
+	if _, ok := byteLevelSpecs[v.Pre]; v.Model == "gpt2" && !ok {
+		return fmt.Errorf("tokenizer: %w: WriteHF of a byte-level vocabulary with pre-tokenizer %q", ErrUnsupported, v.Pre)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

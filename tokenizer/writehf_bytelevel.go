@@ -22,12 +22,9 @@ var byteLevelSpecs = map[string]byteLevelSpec{
 // special_tokens_map.json of a "gpt2" vocabulary: the NORMAL tokens as the
 // BPE vocabulary with the merges, CONTROL (special) and USER_DEFINED tokens
 // as added tokens, UNUSED padding left out, as in the checkpoints llama.cpp
-// converts from.
+// converts from. The pre-tokenizer must be one of byteLevelSpecs.
 func (v *Vocab) writeHFByteLevel(dir string) error {
-	spec, ok := byteLevelSpecs[v.Pre]
-	if !ok {
-		return fmt.Errorf("tokenizer: %w: WriteHF of a byte-level vocabulary with pre-tokenizer %q", ErrUnsupported, v.Pre)
-	}
+	spec := byteLevelSpecs[v.Pre] // WriteHF checked it
 	vocab := orderedJSON{}
 	var added []any
 	decoder := orderedJSON{}
