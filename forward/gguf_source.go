@@ -19,9 +19,10 @@ type ggufSource struct {
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
-// "llama", as llama.cpp's converter writes Mixtral, Mistral and Llama. Its
-// q/k rows are permuted for adjacent-pair rotary embeddings, so the Source
-// reports RopeNormal and hands the weights over as stored. Merged expert
+// "llama", as llama.cpp's converter writes Mixtral, Mistral and Llama, or
+// "qwen3moe". A "llama" file's q/k rows are permuted for adjacent-pair
+// rotary embeddings, so the Source reports RopeNormal and hands the weights
+// over as stored; qwen3moe keeps Hugging Face's rotate-half order. Merged expert
 // tensors (blk.N.ffn_*_exps) are split per expert, reading only that
 // expert's bytes; the older per-expert tensors work too. The file must stay
 // open while the Source is used.

@@ -13,7 +13,7 @@ import (
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
-// a Mixtral, Mistral or Llama checkpoint. Dense models have NumExperts 1 and
+// a Mixtral, Mistral, Llama or Qwen3-MoE checkpoint. Dense models have NumExperts 1 and
 // ExpertsPerToken 1.
 type Config struct {
 	Architecture          string  `json:"architecture"`
@@ -141,7 +141,8 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig parses a Hugging Face config.json for MixtralForCausalLM,
-// MistralForCausalLM or LlamaForCausalLM.
+// MistralForCausalLM or LlamaForCausalLM, or Qwen3MoeForCausalLM (read
+// through package arch, see parseFamily).
 //
 // Defaults follow transformers for the config's model_type: rope_theta is
 // 1e6 for mixtral and 1e4 for mistral and llama; rms_norm_eps 1e-5 for

@@ -7,9 +7,9 @@ import (
 	"github.com/mxq-dev/mxq/formats/gguf"
 )
 
-// ConfigFromGGUF rebuilds a Config from the llama-architecture metadata
-// keys that llama.cpp's converter writes from config.json (Mixtral, Mistral
-// and Llama all convert to "llama"). Notes lists figures that rest on an
+// ConfigFromGGUF rebuilds a Config from the metadata keys that llama.cpp's
+// converter writes from config.json (Mixtral, Mistral and Llama all
+// convert to "llama"; Qwen3-MoE to "qwen3moe"). Notes lists figures that rest on an
 // assumption because a key was absent.
 func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 	arch, ok := f.String("general.architecture")
