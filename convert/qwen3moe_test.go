@@ -2,10 +2,14 @@ package convert
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
@@ -239,5 +243,47 @@ func TestQwen3MoEGGUFBackToHF(t *testing.T) {
 	}
 	if m1, m2 := fmt.Sprint(v1.GGUFMetadata()), fmt.Sprint(v2.GGUFMetadata()); m1 != m2 {
 		t.Error("the tokenizer written back loads as another vocabulary")
+	}
+}
+
+// A config that contradicts tiny-qwen3-moe's tensors is refused with the
+// tensor named, before anything is written.
+func TestQwen3MoEConfigContradictsTensors(t *testing.T) {
+	weights, err := os.ReadFile(filepath.Join(tinyQwen3MoE, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(tinyQwen3MoE, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to, want string }{
+		{`"num_experts": 16`, `"num_experts": 17`, "model.layers.0.mlp.gate.weight"},
+		{`"moe_intermediate_size": 256`, `"moe_intermediate_size": 128`, "model.layers.0.mlp.experts.0.gate_proj.weight"},
+		{`"head_dim": 64`, `"head_dim": 32`, "model.layers.0.self_attn.q_proj.weight"},
+	} {
+		dir := t.TempDir()
+		edited := strings.Replace(string(cfg), c.from, c.to, 1)
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), weights, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "out.gguf")
+		src, err := OpenSource(dir)
+		if err == nil {
+			var p *GGUFPlan
+			if p, err = PlanGGUF(src, GGUFOptions{FileType: ggml.FileTypeAllF32}); err == nil {
+				_, err = p.Write(context.Background(), out)
+			}
+			src.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one naming %s", c.to, err, c.want)
+		}
+		if _, statErr := os.Stat(out); statErr == nil {
+			t.Errorf("%s: output written", c.to)
+		}
 	}
 }
