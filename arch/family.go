@@ -54,6 +54,10 @@ type Family struct {
 	Tensors []Tensor
 	// KV describes the KV cache of one token.
 	KV KVCache
+	// PermuteQK: llama.cpp's converter reorders the rows of each q and k
+	// head for adjacent-pair RoPE (the "llama" architecture); otherwise the
+	// GGUF keeps Hugging Face's rotate-half order.
+	PermuteQK bool
 }
 
 // KVCache is a family's KV cache arithmetic.

@@ -12,6 +12,7 @@ var Mixtral = register(&Family{
 	Router:        RouterSoftmaxTopK,
 	Parse:         parseMixtral,
 	KV:            gqaKV,
+	PermuteQK:     true,
 	Tensors: concat(
 		[]Tensor{
 			embedding,

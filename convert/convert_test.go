@@ -35,10 +35,10 @@ func writeGGUF(t testing.TB, src *Source, opts GGUFOptions) string {
 	return out
 }
 
-// hfFloats reads the HF tensor for role r of the tiny checkpoint.
+// hfFloats reads the HF tensor for role r of the checkpoint.
 func hfFloats(t testing.TB, src *Source, r model.TensorRole) []float32 {
 	t.Helper()
-	name := model.HFName(r)
+	name := src.Config.HFName(r)
 	st, ok := src.Checkpoint().Lookup(name)
 	if !ok {
 		t.Fatalf("source has no %s", name)

@@ -16,39 +16,43 @@ import (
 const ggmlQuantVersion = 2
 
 // llamaMetadata is the model part of the metadata llama.cpp's converter
-// writes for the llama architecture (which Mixtral uses): every count as
-// UINT32, because llama.cpp's loader checks value types strictly.
+// writes for cfg's GGUF architecture ("llama" for Mixtral, "qwen3moe"):
+// every count as UINT32, because llama.cpp's loader checks value types
+// strictly.
 func llamaMetadata(name string, cfg *model.Config, ftype ggml.FileType) []gguf.KV {
-	u := func(k string, v int) gguf.KV { return gguf.KV{Key: k, Value: gguf.Uint32(uint32(v))} }
+	arch := cfg.GGUFArch()
+	u := func(k string, v int) gguf.KV { return gguf.KV{Key: arch + "." + k, Value: gguf.Uint32(uint32(v))} }
 	kv := []gguf.KV{
-		{Key: "general.architecture", Value: gguf.String("llama")},
+		{Key: "general.architecture", Value: gguf.String(arch)},
 		{Key: "general.type", Value: gguf.String("model")},
 		{Key: "general.name", Value: gguf.String(name)},
 		{Key: "general.size_label", Value: gguf.String(SizeLabel(cfg.Params(), cfg.NumExperts))},
-		u("llama.block_count", cfg.NumLayers),
-		u("llama.context_length", cfg.MaxPositionEmbeddings),
-		u("llama.embedding_length", cfg.HiddenSize),
-		u("llama.feed_forward_length", cfg.IntermediateSize),
-		u("llama.attention.head_count", cfg.NumHeads),
-		u("llama.attention.head_count_kv", cfg.NumKVHeads),
-		{Key: "llama.rope.freq_base", Value: gguf.Float32(float32(cfg.RopeTheta))},
-		{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.Float32(float32(cfg.RMSNormEps))},
+		u("block_count", cfg.NumLayers),
+		u("context_length", cfg.MaxPositionEmbeddings),
+		u("embedding_length", cfg.HiddenSize),
+		u("feed_forward_length", cfg.IntermediateSize),
+		u("attention.head_count", cfg.NumHeads),
+		u("attention.head_count_kv", cfg.NumKVHeads),
+		{Key: arch + ".rope.freq_base", Value: gguf.Float32(float32(cfg.RopeTheta))},
+		{Key: arch + ".attention.layer_norm_rms_epsilon", Value: gguf.Float32(float32(cfg.RMSNormEps))},
 	}
 	if cfg.IsMoE() {
-		kv = append(kv, u("llama.expert_count", cfg.NumExperts), u("llama.expert_used_count", cfg.ExpertsPerToken))
+		kv = append(kv, u("expert_count", cfg.NumExperts), u("expert_used_count", cfg.ExpertsPerToken))
 	}
 	// The converter writes key/value lengths only for configs with an
-	// explicit head_dim; they matter only when it differs from the default.
-	if cfg.HeadDim*cfg.NumHeads != cfg.HiddenSize {
-		kv = append(kv, u("llama.attention.key_length", cfg.HeadDim), u("llama.attention.value_length", cfg.HeadDim))
+	// explicit head_dim (every Qwen3 config has one); they matter only when
+	// it differs from the default.
+	if cfg.HeadDim*cfg.NumHeads != cfg.HiddenSize || cfg.Family != "" {
+		kv = append(kv, u("attention.key_length", cfg.HeadDim), u("attention.value_length", cfg.HeadDim))
 	}
-	kv = append(kv,
-		gguf.KV{Key: "general.file_type", Value: gguf.Uint32(uint32(ftype))},
-		u("llama.vocab_size", cfg.VocabSize),
-		u("llama.rope.dimension_count", cfg.HeadDim),
-		gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(ggmlQuantVersion)},
-	)
-	return kv
+	kv = append(kv, gguf.KV{Key: "general.file_type", Value: gguf.Uint32(uint32(ftype))})
+	if cfg.ExpertIntermediateSize > 0 {
+		kv = append(kv, u("expert_feed_forward_length", cfg.ExpertIntermediateSize))
+	}
+	if arch == "llama" {
+		kv = append(kv, u("vocab_size", cfg.VocabSize), u("rope.dimension_count", cfg.HeadDim))
+	}
+	return append(kv, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(ggmlQuantVersion)})
 }
 
 // requantMetadata keeps a GGUF source's metadata, with the file type and

@@ -66,7 +66,9 @@ func hfFromGGUF(src *Source) ([]hfTensor, error) {
 		p := part{src: ms[slab]}
 		switch e.Role.Role {
 		case model.RoleAttnQ, model.RoleAttnK:
-			p.headDim, p.reorder = cfg.HeadDim, unpermutedSource
+			if cfg.PermutesQK() {
+				p.headDim, p.reorder = cfg.HeadDim, unpermutedSource
+			}
 		}
 		out = append(out, hfTensor{ExpectedTensor: e, src: p})
 	}
@@ -74,7 +76,7 @@ func hfFromGGUF(src *Source) ([]hfTensor, error) {
 	for _, t := range f.Tensors {
 		names = append(names, t.Name)
 	}
-	if err := checkAllUsed(f.Name, "llama", names, used); err != nil {
+	if err := checkAllUsed(f.Name, cfg.GGUFArch(), names, used); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -112,6 +114,9 @@ func vocabFromGGUF(f *gguf.File) (*tokenizer.Vocab, error) {
 // (LlamaConfig for a dense model) and its defaults for what GGUF does not
 // record. Floats are spelled as Python prints them.
 func hfConfigFromGGUF(cfg *model.Config, dtype safetensors.DType) map[string]any {
+	if cfg.Family == model.FamilyQwen3MoE {
+		return qwen3MoEConfigFromGGUF(cfg, dtype)
+	}
 	m := map[string]any{
 		"architectures":           []any{cfg.Architecture},
 		"model_type":              cfg.ModelType,

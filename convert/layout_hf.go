@@ -44,13 +44,15 @@ func ggufFromHF(cfg *model.Config, ckpt *safetensors.Checkpoint) ([]*outTensor, 
 		for _, x := range experts {
 			r := e.Role
 			r.Expert = x
-			p, ok := byName[model.HFName(r)]
+			p, ok := byName[cfg.HFName(r)]
 			if !ok {
 				return nil, fmt.Errorf("checkpoint %s: no tensor for %s", ckpt.Dir, e.Name)
 			}
 			switch e.Role.Role {
 			case model.RoleAttnQ, model.RoleAttnK:
-				p.headDim, p.reorder = cfg.HeadDim, permutedSource
+				if cfg.PermutesQK() {
+					p.headDim, p.reorder = cfg.HeadDim, permutedSource
+				}
 			}
 			ot.parts = append(ot.parts, p)
 		}

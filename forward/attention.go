@@ -23,6 +23,17 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 	gemm(ctx, denseWeights{lw.K, d.Hidden}, kvDim, d.Hidden, px, k, workers)
 	gemm(ctx, denseWeights{lw.V, d.Hidden}, kvDim, d.Hidden, px, v, workers)
 
+	if d.QKNorm {
+		// Qwen3 normalises each head before RoPE.
+		for t := range T {
+			for h := range d.Heads {
+				rmsNorm(q[t][h*hd:(h+1)*hd], q[t][h*hd:(h+1)*hd], lw.QNorm, d.RMSEps)
+			}
+			for h := range d.KVHeads {
+				rmsNorm(k[t][h*hd:(h+1)*hd], k[t][h*hd:(h+1)*hd], lw.KNorm, d.RMSEps)
+			}
+		}
+	}
 	rt := newRopeTable(d, T)
 	for t := range T {
 		for h := range d.Heads {

@@ -19,9 +19,10 @@ type ggufSource struct {
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
-// "llama", as llama.cpp's converter writes Mixtral, Mistral and Llama. Its
-// q/k rows are permuted for adjacent-pair rotary embeddings, so the Source
-// reports RopeNormal and hands the weights over as stored. Merged expert
+// "llama", as llama.cpp's converter writes Mixtral, Mistral and Llama, or
+// "qwen3moe". A "llama" file's q/k rows are permuted for adjacent-pair
+// rotary embeddings, so the Source reports RopeNormal and hands the weights
+// over as stored; qwen3moe keeps Hugging Face's rotate-half order. Merged expert
 // tensors (blk.N.ffn_*_exps) are split per expert, reading only that
 // expert's bytes; the older per-expert tensors work too. The file must stay
 // open while the Source is used.
@@ -43,13 +44,14 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 	if err != nil {
 		return nil, Dims{}, fmt.Errorf("forward: %w", err)
 	}
-	if _, ok := f.Lookup("llama.attention.layer_norm_rms_epsilon"); !ok {
-		return fail("metadata llama.attention.layer_norm_rms_epsilon missing")
+	arch := cfg.GGUFArch()
+	if _, ok := f.Lookup(arch + ".attention.layer_norm_rms_epsilon"); !ok {
+		return fail("metadata %s.attention.layer_norm_rms_epsilon missing", arch)
 	}
-	if v, ok := f.Uint("llama.rope.dimension_count"); ok && int(v) != cfg.HeadDim {
+	if v, ok := f.Uint(arch + ".rope.dimension_count"); ok && int(v) != cfg.HeadDim {
 		return fail("partial rotary embeddings (%d of %d dims) are not supported", v, cfg.HeadDim)
 	}
-	if st, ok := f.String("llama.rope.scaling.type"); ok && st != "none" {
+	if st, ok := f.String(arch + ".rope.scaling.type"); ok && st != "none" {
 		return fail("rope scaling %q is not supported", st)
 	}
 	emb, ok := f.Tensor(model.GGUFName(globalRole(model.RoleEmbedding)))
@@ -57,7 +59,9 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 		return fail("token_embd.weight missing or not a [%d, %d] matrix", cfg.HiddenSize, cfg.VocabSize)
 	}
 	d := DimsFromConfig(cfg)
-	d.RopeStyle = RopeNormal
+	if cfg.PermutesQK() {
+		d.RopeStyle = RopeNormal
+	}
 	if err := d.Check(); err != nil {
 		return fail("%v", err)
 	}

@@ -67,7 +67,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 		obs.see(model.RoleRouter, -1, x)
 		matmul(ctx, router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
 		for t := range T {
-			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK)
+			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK, !d.TopKUnnormalized)
 		}
 	}
 
@@ -120,8 +120,9 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 
 // route turns one token's router logits into its top-k experts and their
 // weights: softmax over all experts in float32, keep the k largest, divide
-// by their sum (transformers' Mixtral routing).
-func route(logits []float32, k int) ([]int, []float32) {
+// by their sum when renormalise is set (transformers' Mixtral routing, and
+// Qwen3-MoE's with norm_topk_prob).
+func route(logits []float32, k int, renormalise bool) ([]int, []float32) {
 	m := logits[0]
 	for _, l := range logits[1:] {
 		m = max(m, l)
@@ -156,8 +157,10 @@ func route(logits []float32, k int) ([]int, []float32) {
 		w[i] = probs[e]
 		tsum += w[i]
 	}
-	for i := range w {
-		w[i] /= tsum
+	if renormalise {
+		for i := range w {
+			w[i] /= tsum
+		}
 	}
 	return top, w
 }

@@ -8,19 +8,23 @@ import (
 )
 
 func TestRoute(t *testing.T) {
+	// Softmax of {0, 2, 1, -1}: the probabilities of experts 1 and 2.
+	z := 1 + math.Exp(2) + math.Exp(1) + math.Exp(-1)
 	for _, tc := range []struct {
 		name   string
 		logits []float32
 		k      int
+		renorm bool
 		top    []int
 		w      []float32
 	}{
-		{"two of four", []float32{0, 2, 1, -1}, 2, []int{1, 2}, []float32{float32(1 / (1 + math.Exp(-1))), float32(1 / (1 + math.Exp(1)))}},
-		{"tie keeps lower index", []float32{1, 3, 3, 0}, 2, []int{1, 2}, []float32{0.5, 0.5}},
-		{"top one", []float32{-5, -4, -6}, 1, []int{1}, []float32{1}},
-		{"all", []float32{0, 0}, 2, []int{0, 1}, []float32{0.5, 0.5}},
+		{"two of four", []float32{0, 2, 1, -1}, 2, true, []int{1, 2}, []float32{float32(1 / (1 + math.Exp(-1))), float32(1 / (1 + math.Exp(1)))}},
+		{"two of four, not renormalised", []float32{0, 2, 1, -1}, 2, false, []int{1, 2}, []float32{float32(math.Exp(2) / z), float32(math.Exp(1) / z)}},
+		{"tie keeps lower index", []float32{1, 3, 3, 0}, 2, true, []int{1, 2}, []float32{0.5, 0.5}},
+		{"top one", []float32{-5, -4, -6}, 1, true, []int{1}, []float32{1}},
+		{"all", []float32{0, 0}, 2, true, []int{0, 1}, []float32{0.5, 0.5}},
 	} {
-		top, w := route(tc.logits, tc.k)
+		top, w := route(tc.logits, tc.k, tc.renorm)
 		if !slices.Equal(top, tc.top) {
 			t.Errorf("%s: experts %v, want %v", tc.name, top, tc.top)
 		}

@@ -45,6 +45,15 @@ func (s *roleSource) LayerShared(l int) (*LayerWeights, error) {
 		}
 		*t.dst = w
 	}
+	if d.QKNorm {
+		var err error
+		if lw.QNorm, err = s.get(layerRole(model.RoleAttnQNorm, l)); err != nil {
+			return nil, err
+		}
+		if lw.KNorm, err = s.get(layerRole(model.RoleAttnKNorm, l)); err != nil {
+			return nil, err
+		}
+	}
 	if !d.Dense() {
 		var err error
 		if lw.Router, err = s.get(layerRole(model.RoleRouter, l)); err != nil {

@@ -200,7 +200,7 @@ func floatSlab(st intq.Stored, file, module string, out, in int) ([]float32, err
 
 func (s *qSource) Output() ([]float32, error) {
 	if !s.cfg.TieWordEmbeddings {
-		name := model.HFName(globalRole(model.RoleOutput))
+		name := s.cfg.HFName(globalRole(model.RoleOutput))
 		module := strings.TrimSuffix(name, ".weight")
 		for _, n := range []string{name, module + ".weight_packed", module + ".qweight"} {
 			if _, ok := s.ckpt.Lookup(n); ok {

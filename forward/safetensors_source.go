@@ -43,7 +43,7 @@ func (s *stSource) tensor(r model.TensorRole) ([]float32, error) {
 // hfTarget is the Hugging Face name and the shape cfg implies of the tensor
 // of role r.
 func hfTarget(cfg *model.Config, r model.TensorRole) (string, []int64, error) {
-	name := model.HFName(r)
+	name := cfg.HFName(r)
 	want, ok := cfg.ExpectedHF(r)
 	if name == "" || !ok {
 		return "", nil, fmt.Errorf("forward: model has no tensor for role %+v", r)
@@ -66,7 +66,7 @@ func readFloat(t safetensors.Tensor, name string, want []int64) ([]float32, erro
 
 func (s *stSource) Output() ([]float32, error) {
 	if !s.cfg.TieWordEmbeddings {
-		if _, ok := s.ckpt.Lookup(model.HFName(globalRole(model.RoleOutput))); ok {
+		if _, ok := s.ckpt.Lookup(s.cfg.HFName(globalRole(model.RoleOutput))); ok {
 			return s.tensor(globalRole(model.RoleOutput))
 		}
 	}

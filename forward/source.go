@@ -19,6 +19,12 @@ func DimsFromConfig(cfg *model.Config) Dims {
 		RopeTheta:     cfg.RopeTheta,
 		RMSEps:        cfg.RMSNormEps,
 		RopeStyle:     RopeNeoX,
+		QKNorm:        cfg.QKNorm,
+		// Routing renormalises unless the config says otherwise.
+		TopKUnnormalized: cfg.TopKUnnormalized,
+	}
+	if cfg.IsMoE() && cfg.ExpertIntermediateSize > 0 {
+		d.Intermediate = cfg.ExpertIntermediateSize
 	}
 	if d.HeadDim == 0 && d.Heads > 0 {
 		d.HeadDim = d.Hidden / d.Heads

@@ -37,6 +37,12 @@ type Dims struct {
 	RopeTheta     float64
 	RMSEps        float64
 	RopeStyle     RopeStyle
+	// QKNorm: each head of q and k is RMS-normalised (weights QNorm,
+	// KNorm) before RoPE, as in Qwen3.
+	QKNorm bool
+	// TopKUnnormalized keeps the chosen experts' softmax weights as they
+	// are instead of renormalising them to sum to 1.
+	TopKUnnormalized bool
 }
 
 // Dense reports whether the layers hold one MLP instead of routed experts.
@@ -102,6 +108,9 @@ type LayerWeights struct {
 	V        []float32 // [KVHeads*HeadDim][Hidden]
 	O        []float32 // [Hidden][Heads*HeadDim]
 	FFNNorm  []float32 // post_attention_layernorm [Hidden]
+	// QNorm and KNorm are the per-head q_norm and k_norm [HeadDim], only
+	// with Dims.QKNorm.
+	QNorm, KNorm []float32
 	// Router is the gate [Experts][Hidden]; nil for a dense layer.
 	Router []float32
 	// Experts holds Experts entries, or exactly one for a dense layer.
@@ -144,6 +153,12 @@ func (lw *LayerWeights) checkAttention(d Dims) error {
 		if err := checkLen(c.name, c.w, c.n); err != nil {
 			return err
 		}
+	}
+	if d.QKNorm {
+		if err := checkLen("q norm", lw.QNorm, d.HeadDim); err != nil {
+			return err
+		}
+		return checkLen("k norm", lw.KNorm, d.HeadDim)
 	}
 	return nil
 }

@@ -138,9 +138,13 @@ func (t *textWriter) header(r *Report) {
 	if c.IsMoE() {
 		experts = fmt.Sprintf("%d experts, top-%d", c.NumExperts, c.ExpertsPerToken)
 	}
-	t.printf("Shape   %d layers, hidden %s, %d heads (%d KV, head_dim %d), %s, FFN %s, vocab %s, context %s\n",
+	ffn := "FFN " + commas(int64(c.IntermediateSize))
+	if c.IsMoE() && c.ExpertIntermediateSize > 0 {
+		ffn = "expert FFN " + commas(int64(c.ExpertIntermediateSize))
+	}
+	t.printf("Shape   %d layers, hidden %s, %d heads (%d KV, head_dim %d), %s, %s, vocab %s, context %s\n",
 		c.NumLayers, commas(int64(c.HiddenSize)), c.NumHeads, c.NumKVHeads, c.HeadDim, experts,
-		commas(int64(c.IntermediateSize)), commas(int64(c.VocabSize)), commas(int64(c.MaxPositionEmbeddings)))
+		ffn, commas(int64(c.VocabSize)), commas(int64(c.MaxPositionEmbeddings)))
 }
 
 func (t *textWriter) params(r *Report) {

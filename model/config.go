@@ -13,7 +13,7 @@ import (
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
-// a Mixtral, Mistral or Llama checkpoint. Dense models have NumExperts 1 and
+// a Mixtral, Mistral, Llama or Qwen3-MoE checkpoint. Dense models have NumExperts 1 and
 // ExpertsPerToken 1.
 type Config struct {
 	Architecture          string  `json:"architecture"`
@@ -35,6 +35,18 @@ type Config struct {
 	TorchDType            string  `json:"torch_dtype,omitempty"`
 	BOSTokenID            int     `json:"bos_token_id"`
 	EOSTokenID            int     `json:"eos_token_id"`
+
+	// Family is the arch family of architectures beyond the Llama layout
+	// ("qwen3_moe"); "" for Mixtral, Mistral and Llama.
+	Family string `json:"family,omitempty"`
+	// ExpertIntermediateSize is the width of each expert when the config
+	// gives it separately (moe_intermediate_size); 0 means IntermediateSize.
+	ExpertIntermediateSize int `json:"expert_intermediate_size,omitempty"`
+	// QKNorm: each head of q and k is RMS-normalised before RoPE.
+	QKNorm bool `json:"qk_norm,omitempty"`
+	// TopKUnnormalized: the kept softmax weights of the router are used as
+	// they are instead of being renormalised to sum to 1.
+	TopKUnnormalized bool `json:"topk_unnormalized,omitempty"`
 
 	// Defaulted lists the config.json keys that were absent (or null where
 	// null is not meaningful) and took the transformers default for the
@@ -129,7 +141,8 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig parses a Hugging Face config.json for MixtralForCausalLM,
-// MistralForCausalLM or LlamaForCausalLM.
+// MistralForCausalLM or LlamaForCausalLM, or Qwen3MoeForCausalLM (read
+// through package arch, see parseFamily).
 //
 // Defaults follow transformers for the config's model_type: rope_theta is
 // 1e6 for mixtral and 1e4 for mistral and llama; rms_norm_eps 1e-5 for
@@ -147,6 +160,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, &ConfigError{Msg: "not a JSON object: " + err.Error()}
 	}
 	r := rawConfig(raw)
+	if f, ok := familyOf(r); ok {
+		return parseFamily(data, f)
+	}
 	c := &Config{}
 
 	arch, modelType, err := r.architecture()

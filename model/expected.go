@@ -34,6 +34,10 @@ func (c *Config) has(s *roleSpec) bool {
 		if c.IsMoE() {
 			return false
 		}
+	case blockQKNorm:
+		if !c.QKNorm {
+			return false
+		}
 	}
 	return s.role != RoleOutput || !c.TieWordEmbeddings
 }
@@ -46,7 +50,7 @@ func (c *Config) HFTensors() []ExpectedTensor {
 	var out []ExpectedTensor
 	add := func(s *roleSpec, layer, expert int) {
 		tr := TensorRole{Role: s.role, Layer: layer, Expert: expert}
-		out = append(out, ExpectedTensor{Name: format(s.hf, tr), Shape: s.shape(c), Role: tr})
+		out = append(out, ExpectedTensor{Name: format(c.hfTemplate(s), tr), Shape: s.shape(c), Role: tr})
 	}
 	for i := range roleSpecs {
 		if s := &roleSpecs[i]; s.scope == scopeModel && !s.tail && c.has(s) {
@@ -89,7 +93,7 @@ func (c *Config) HFTensors() []ExpectedTensor {
 // the llama architecture (llama-model.cpp): model tensors, then per layer.
 var ggufOrder = []Role{
 	RoleEmbedding, RoleOutputNorm, RoleOutput,
-	RoleAttnNorm, RoleAttnQ, RoleAttnK, RoleAttnV, RoleAttnOutput, RoleFFNNorm,
+	RoleAttnNorm, RoleAttnQ, RoleAttnK, RoleAttnV, RoleAttnOutput, RoleAttnKNorm, RoleAttnQNorm, RoleFFNNorm,
 	RoleRouter, RoleExpertGate, RoleExpertDown, RoleExpertUp,
 	RoleFFNGate, RoleFFNDown, RoleFFNUp,
 }

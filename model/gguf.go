@@ -7,17 +7,17 @@ import (
 	"github.com/mxq-dev/mxq/formats/gguf"
 )
 
-// ConfigFromGGUF rebuilds a Config from the llama-architecture metadata
-// keys that llama.cpp's converter writes from config.json (Mixtral, Mistral
-// and Llama all convert to "llama"). Notes lists figures that rest on an
+// ConfigFromGGUF rebuilds a Config from the metadata keys that llama.cpp's
+// converter writes from config.json (Mixtral, Mistral and Llama all
+// convert to "llama"; Qwen3-MoE to "qwen3moe"). Notes lists figures that rest on an
 // assumption because a key was absent.
 func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 	arch, ok := f.String("general.architecture")
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: no general.architecture", f.Name)
 	}
-	if arch != "llama" {
-		return nil, nil, fmt.Errorf("%s: architecture %q is not supported (Mixtral, Mistral and Llama convert to \"llama\")", f.Name, arch)
+	if arch != "llama" && arch != qwen3MoEGGUF {
+		return nil, nil, fmt.Errorf("%s: architecture %q is not supported (Mixtral, Mistral and Llama convert to \"llama\", Qwen3-MoE to %q)", f.Name, arch, qwen3MoEGGUF)
 	}
 	key := func(k string) string { return arch + "." + k }
 	u := func(k string, required bool) (int, error) {
@@ -66,10 +66,15 @@ func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 	if c.ExpertsPerToken, err = u("expert_used_count", false); err != nil {
 		return nil, nil, err
 	}
-	if c.NumExperts <= 1 {
+	switch {
+	case arch == qwen3MoEGGUF:
+		if err := qwen3MoEFromGGUF(c, u); err != nil {
+			return nil, nil, err
+		}
+	case c.NumExperts <= 1:
 		c.NumExperts, c.ExpertsPerToken = 1, 1
 		c.Architecture = "LlamaForCausalLM"
-	} else {
+	default:
 		c.Architecture, c.ModelType = "MixtralForCausalLM", "mixtral"
 	}
 	if c.MaxPositionEmbeddings, err = u("context_length", false); err != nil {

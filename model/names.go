@@ -17,8 +17,32 @@ func ClassifyHF(name string) TensorRole {
 			tr.Role = roleSpecs[i].role
 			return tr
 		}
+		for _, tmpl := range roleSpecs[i].hfByFamily {
+			if tr, ok := match(tmpl, name); ok {
+				tr.Role = roleSpecs[i].role
+				return tr
+			}
+		}
 	}
 	return Unknown
+}
+
+// hfTemplate is the Hugging Face name template of s in c's family.
+func (c *Config) hfTemplate(s *roleSpec) string {
+	if t, ok := s.hfByFamily[c.Family]; ok {
+		return t
+	}
+	return s.hf
+}
+
+// HFName is the Hugging Face name of the tensor of role r in c's family,
+// or "" as for the package-level HFName.
+func (c *Config) HFName(r TensorRole) string {
+	s := spec(r.Role)
+	if s == nil || !indicesFit(s, r) || r.Expert == AllExperts {
+		return ""
+	}
+	return format(c.hfTemplate(s), r)
 }
 
 // ClassifyGGUF returns the role of a tensor named in llama.cpp's GGUF layout

@@ -25,6 +25,8 @@ const (
 	RoleFFNUp           // dense MLP up_proj
 	RoleOutputNorm      // final RMSNorm
 	RoleOutput          // LM head
+	RoleAttnQNorm       // per-head RMSNorm of q (Qwen3)
+	RoleAttnKNorm       // per-head RMSNorm of k (Qwen3)
 	numRoles
 )
 
@@ -79,9 +81,10 @@ const (
 type block int
 
 const (
-	blockAll   block = iota
-	blockMoE         // only when NumExperts > 1
-	blockDense       // only when NumExperts == 1
+	blockAll    block = iota
+	blockMoE          // only when NumExperts > 1
+	blockDense        // only when NumExperts == 1
+	blockQKNorm       // only when QKNorm
 )
 
 // roleSpec is the single description of a tensor role: names in both
@@ -100,6 +103,9 @@ type roleSpec struct {
 	// expert tensors); still read by llama.cpp.
 	ggufSplit string
 	shape     func(c *Config) []int64 // Hugging Face (row-major) shape of one tensor
+	// hfByFamily names the tensor in the Hugging Face layout of a family
+	// whose names differ from Mixtral's (Config.Family → template).
+	hfByFamily map[string]string
 }
 
 func h(c *Config) int64  { return int64(c.HiddenSize) }
@@ -107,57 +113,78 @@ func q(c *Config) int64  { return int64(c.NumHeads) * int64(c.HeadDim) }
 func kv(c *Config) int64 { return int64(c.NumKVHeads) * int64(c.HeadDim) }
 func ff(c *Config) int64 { return int64(c.IntermediateSize) }
 
+// eff is the width of one expert.
+func eff(c *Config) int64 {
+	if c.ExpertIntermediateSize > 0 {
+		return int64(c.ExpertIntermediateSize)
+	}
+	return ff(c)
+}
+func hd(c *Config) int64 { return int64(c.HeadDim) }
+
 // roleSpecs is listed in the order transformers registers the modules, which
 // is the order of a state_dict and of HFTensors.
 var roleSpecs = []roleSpec{
 	{RoleEmbedding, "embedding", GroupEmbedding, scopeModel, blockAll, false,
 		"model.embed_tokens.weight", "token_embd.weight", "",
-		func(c *Config) []int64 { return []int64{int64(c.VocabSize), h(c)} }},
+		func(c *Config) []int64 { return []int64{int64(c.VocabSize), h(c)} }, nil},
 	{RoleAttnQ, "attn_q", GroupAttention, scopeLayer, blockAll, false,
 		"model.layers.{L}.self_attn.q_proj.weight", "blk.{L}.attn_q.weight", "",
-		func(c *Config) []int64 { return []int64{q(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{q(c), h(c)} }, nil},
 	{RoleAttnK, "attn_k", GroupAttention, scopeLayer, blockAll, false,
 		"model.layers.{L}.self_attn.k_proj.weight", "blk.{L}.attn_k.weight", "",
-		func(c *Config) []int64 { return []int64{kv(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{kv(c), h(c)} }, nil},
 	{RoleAttnV, "attn_v", GroupAttention, scopeLayer, blockAll, false,
 		"model.layers.{L}.self_attn.v_proj.weight", "blk.{L}.attn_v.weight", "",
-		func(c *Config) []int64 { return []int64{kv(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{kv(c), h(c)} }, nil},
 	{RoleAttnOutput, "attn_output", GroupAttention, scopeLayer, blockAll, false,
 		"model.layers.{L}.self_attn.o_proj.weight", "blk.{L}.attn_output.weight", "",
-		func(c *Config) []int64 { return []int64{h(c), q(c)} }},
+		func(c *Config) []int64 { return []int64{h(c), q(c)} }, nil},
+	{RoleAttnQNorm, "attn_q_norm", GroupAttention, scopeLayer, blockQKNorm, false,
+		"model.layers.{L}.self_attn.q_norm.weight", "blk.{L}.attn_q_norm.weight", "",
+		func(c *Config) []int64 { return []int64{hd(c)} }, nil},
+	{RoleAttnKNorm, "attn_k_norm", GroupAttention, scopeLayer, blockQKNorm, false,
+		"model.layers.{L}.self_attn.k_norm.weight", "blk.{L}.attn_k_norm.weight", "",
+		func(c *Config) []int64 { return []int64{hd(c)} }, nil},
 	{RoleRouter, "router", GroupRouter, scopeLayer, blockMoE, false,
 		"model.layers.{L}.block_sparse_moe.gate.weight", "blk.{L}.ffn_gate_inp.weight", "",
-		func(c *Config) []int64 { return []int64{int64(c.NumExperts), h(c)} }},
+		func(c *Config) []int64 { return []int64{int64(c.NumExperts), h(c)} }, qwenHF("mlp.gate")},
 	{RoleExpertGate, "expert_gate", GroupExperts, scopeExpert, blockMoE, false,
 		"model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", "blk.{L}.ffn_gate_exps.weight", "blk.{L}.ffn_gate.{E}.weight",
-		func(c *Config) []int64 { return []int64{ff(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{eff(c), h(c)} }, qwenHF("mlp.experts.{E}.gate_proj")},
 	{RoleExpertDown, "expert_down", GroupExperts, scopeExpert, blockMoE, false,
 		"model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", "blk.{L}.ffn_down_exps.weight", "blk.{L}.ffn_down.{E}.weight",
-		func(c *Config) []int64 { return []int64{h(c), ff(c)} }},
+		func(c *Config) []int64 { return []int64{h(c), eff(c)} }, qwenHF("mlp.experts.{E}.down_proj")},
 	{RoleExpertUp, "expert_up", GroupExperts, scopeExpert, blockMoE, false,
 		"model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", "blk.{L}.ffn_up_exps.weight", "blk.{L}.ffn_up.{E}.weight",
-		func(c *Config) []int64 { return []int64{ff(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{eff(c), h(c)} }, qwenHF("mlp.experts.{E}.up_proj")},
 	{RoleFFNGate, "ffn_gate", GroupDenseFFN, scopeLayer, blockDense, false,
 		"model.layers.{L}.mlp.gate_proj.weight", "blk.{L}.ffn_gate.weight", "",
-		func(c *Config) []int64 { return []int64{ff(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{ff(c), h(c)} }, nil},
 	{RoleFFNUp, "ffn_up", GroupDenseFFN, scopeLayer, blockDense, false,
 		"model.layers.{L}.mlp.up_proj.weight", "blk.{L}.ffn_up.weight", "",
-		func(c *Config) []int64 { return []int64{ff(c), h(c)} }},
+		func(c *Config) []int64 { return []int64{ff(c), h(c)} }, nil},
 	{RoleFFNDown, "ffn_down", GroupDenseFFN, scopeLayer, blockDense, false,
 		"model.layers.{L}.mlp.down_proj.weight", "blk.{L}.ffn_down.weight", "",
-		func(c *Config) []int64 { return []int64{h(c), ff(c)} }},
+		func(c *Config) []int64 { return []int64{h(c), ff(c)} }, nil},
 	{RoleAttnNorm, "attn_norm", GroupNorm, scopeLayer, blockAll, false,
 		"model.layers.{L}.input_layernorm.weight", "blk.{L}.attn_norm.weight", "",
-		func(c *Config) []int64 { return []int64{h(c)} }},
+		func(c *Config) []int64 { return []int64{h(c)} }, nil},
 	{RoleFFNNorm, "ffn_norm", GroupNorm, scopeLayer, blockAll, false,
 		"model.layers.{L}.post_attention_layernorm.weight", "blk.{L}.ffn_norm.weight", "",
-		func(c *Config) []int64 { return []int64{h(c)} }},
+		func(c *Config) []int64 { return []int64{h(c)} }, nil},
 	{RoleOutputNorm, "output_norm", GroupNorm, scopeModel, blockAll, true,
 		"model.norm.weight", "output_norm.weight", "",
-		func(c *Config) []int64 { return []int64{h(c)} }},
+		func(c *Config) []int64 { return []int64{h(c)} }, nil},
 	{RoleOutput, "output", GroupOutput, scopeModel, blockAll, true,
 		"lm_head.weight", "output.weight", "",
-		func(c *Config) []int64 { return []int64{int64(c.VocabSize), h(c)} }},
+		func(c *Config) []int64 { return []int64{int64(c.VocabSize), h(c)} }, nil},
+}
+
+// qwenHF is the Qwen3-MoE name of a layer tensor whose Mixtral name
+// differs.
+func qwenHF(module string) map[string]string {
+	return map[string]string{FamilyQwen3MoE: "model.layers.{L}." + module + ".weight"}
 }
 
 var specByRole = func() [numRoles]*roleSpec {

@@ -2,7 +2,8 @@ package tokenizer
 
 import "strings"
 
-// Encode tokenizes text as SentencePiece BPE does (llama.cpp's
+// Encode tokenizes text as SentencePiece BPE does (a "gpt2" vocabulary:
+// as byte-level BPE does, see encodeByteLevel) (llama.cpp's
 // llm_tokenizer_spm follows the same algorithm): a dummy "▁" prefix, spaces
 // replaced by "▁", then repeatedly merging the adjacent pair whose merged
 // piece has the highest score (ties: leftmost), and byte fallback to <0xNN>
@@ -17,6 +18,9 @@ import "strings"
 // NFKC-style normalization (precompiled_charsmap) and
 // remove_extra_whitespaces are not applied; llama.cpp applies neither.
 func (v *Vocab) Encode(text string, addBOS bool) []int {
+	if v.Model == "gpt2" {
+		return v.encodeByteLevel(text, addBOS)
+	}
 	var out []int
 	if bos := v.BOSToken(); addBOS && bos >= 0 {
 		out = append(out, bos)

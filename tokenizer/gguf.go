@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 )
 
 // KV is one GGUF metadata key/value. Value uses Go types that map one to one
@@ -27,6 +28,7 @@ const (
 	KeyTokens        = "tokenizer.ggml.tokens"
 	KeyScores        = "tokenizer.ggml.scores"
 	KeyTokenType     = "tokenizer.ggml.token_type"
+	KeyMerges        = "tokenizer.ggml.merges"
 	KeyAddSpace      = "tokenizer.ggml.add_space_prefix"
 	KeyLowercase     = "tokenizer.ggml.normalizer.lowercase"
 	KeyChatTemplate  = "tokenizer.chat_template"
@@ -75,7 +77,7 @@ func ordered(first, all []string) []string {
 func ChatTemplateKey(name string) string { return KeyChatTemplate + "." + name }
 
 // GGUFMetadata returns the tokenizer keys in the order convert_hf_to_gguf.py
-// writes them: model, pre, tokens, scores, token types, special ids,
+// writes them: model, pre, tokens, scores, token types, merges, special ids,
 // add_*_token flags (both in the order SpecialVocab found them), chat
 // templates, normalizer flag, add_space_prefix. Absent values are omitted.
 // The slices in the result alias v's.
@@ -90,6 +92,9 @@ func (v *Vocab) GGUFMetadata() []KV {
 	}
 	if v.Types != nil {
 		kvs = append(kvs, KV{KeyTokenType, v.Types})
+	}
+	if v.Merges != nil {
+		kvs = append(kvs, KV{KeyMerges, v.Merges})
 	}
 	for _, kind := range ordered(v.idOrder, idKinds) {
 		if id := *v.idField(kind); id >= 0 && id <= math.MaxUint32 {
@@ -124,8 +129,8 @@ func (v *Vocab) GGUFMetadata() []KV {
 // FromGGUFMetadata rebuilds a Vocab from GGUF metadata. get returns a key's
 // value as a plain Go value (string, bool, any integer type, or a slice:
 // []string, []float32/[]float64, or a slice of any integer type) and false
-// when the key is absent. Only the "llama" (SentencePiece) tokenizer model is
-// supported.
+// when the key is absent. The "llama" (SentencePiece) and "gpt2" (byte-level
+// BPE, with tokenizer.ggml.merges) tokenizer models are supported.
 func FromGGUFMetadata(get func(key string) (any, bool)) (*Vocab, error) {
 	bad := func(key, format string, args ...any) error {
 		return &FormatError{File: "GGUF metadata", Offset: -1, Key: key, Msg: fmt.Sprintf(format, args...)}
@@ -140,8 +145,8 @@ func FromGGUFMetadata(get func(key string) (any, bool)) (*Vocab, error) {
 	if !ok {
 		return nil, bad(KeyModel, "value of type %T, want string", raw)
 	}
-	if model != "llama" {
-		return nil, fmt.Errorf("tokenizer: %w: GGUF tokenizer model %q (only \"llama\" is supported)", ErrUnsupported, model)
+	if model != "llama" && model != "gpt2" {
+		return nil, fmt.Errorf("tokenizer: %w: GGUF tokenizer model %q (only \"llama\" and \"gpt2\" are supported)", ErrUnsupported, model)
 	}
 	v.Model = model
 	v.Pre = ""
@@ -177,6 +182,25 @@ func FromGGUFMetadata(get func(key string) (any, bool)) (*Vocab, error) {
 			return nil, bad(KeyTokenType, "%d token types for %d tokens", len(t), n)
 		}
 		v.Types = t
+	}
+	if model == "gpt2" {
+		raw, ok := get(KeyMerges)
+		if !ok {
+			return nil, bad(KeyMerges, "missing for a byte-level BPE vocabulary")
+		}
+		if v.Merges, ok = raw.([]string); !ok {
+			return nil, bad(KeyMerges, "value of type %T, want []string", raw)
+		}
+		v.mergeRank = make(map[[2]string]int, len(v.Merges))
+		for i, m := range v.Merges {
+			l, r, ok := strings.Cut(m, " ")
+			if !ok || strings.Contains(r, " ") {
+				return nil, bad(KeyMerges, "merge %d %q is not two space-separated pieces", i, m)
+			}
+			if _, dup := v.mergeRank[[2]string{l, r}]; !dup {
+				v.mergeRank[[2]string{l, r}] = i
+			}
+		}
 	}
 	for _, kind := range idKinds {
 		raw, ok := get(idKeys[kind])

@@ -145,7 +145,10 @@ func TestFromGGUFMetadataErrors(t *testing.T) {
 	}{
 		{"no model", func(m map[string]any) { delete(m, KeyModel) }, "tokenizer.ggml.model: missing", ErrFormat},
 		{"model not a string", func(m map[string]any) { m[KeyModel] = 5 }, "want string", ErrFormat},
-		{"gpt2 model", func(m map[string]any) { m[KeyModel] = "gpt2" }, `"gpt2"`, ErrUnsupported},
+		{"bert model", func(m map[string]any) { m[KeyModel] = "bert" }, `"bert"`, ErrUnsupported},
+		{"gpt2 without merges", func(m map[string]any) { m[KeyModel] = "gpt2" }, "tokenizer.ggml.merges: missing", ErrFormat},
+		{"gpt2 merges wrong type", func(m map[string]any) { m[KeyModel], m[KeyMerges] = "gpt2", []any{"a b"} }, "want []string", ErrFormat},
+		{"gpt2 merge not a pair", func(m map[string]any) { m[KeyModel], m[KeyMerges] = "gpt2", []string{"a b", "abc"} }, `merge 1 "abc"`, ErrFormat},
 		{"no tokens", func(m map[string]any) { delete(m, KeyTokens) }, "tokenizer.ggml.tokens: missing", ErrFormat},
 		{"tokens wrong type", func(m map[string]any) { m[KeyTokens] = []any{"a"} }, "want []string", ErrFormat},
 		{"pre wrong type", func(m map[string]any) { m[KeyPre] = true }, "tokenizer.ggml.pre", ErrFormat},

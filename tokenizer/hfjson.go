@@ -24,6 +24,7 @@ type hfTokenizer struct {
 	// AddedTokensJSON is decoded into AddedTokens once its size is checked.
 	AddedTokensJSON json.RawMessage `json:"added_tokens"`
 	Normalizer      json.RawMessage `json:"normalizer"`
+	PreTokenizer    json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor   json.RawMessage `json:"post_processor"`
 	Decoder         json.RawMessage `json:"decoder"`
 	Model           struct {
@@ -179,6 +180,9 @@ func vocabFromHF(t *hfTokenizer, tc, stm jsonObject) (*Vocab, error) {
 	m := &t.Model
 	if m.Type == "BPE" && m.IgnoreMerges && !m.ByteFallback {
 		return nil, unsupported(t.path, "byte-level BPE (Llama 3 style) tokenizer; only SentencePiece-style vocabularies are converted")
+	}
+	if m.Type == "BPE" && !m.ByteFallback && t.decoderType == "ByteLevel" {
+		return vocabFromByteLevel(t, tc, stm)
 	}
 	if m.Type != "BPE" || !m.ByteFallback || t.decoderType != "Sequence" {
 		return nil, unsupported(t.path, "model type %q (byte_fallback %v, decoder %q); want a SentencePiece-style BPE with byte fallback", m.Type, m.ByteFallback, t.decoderType)

@@ -62,7 +62,11 @@ func Load(dir string, vocabSize int) (*Vocab, error) {
 		if v, err = vocabFromHF(tok, tc, stm); err != nil {
 			return nil, err
 		}
-		if err := v.padTo(vocabSize, tok.path, -1000); err != nil {
+		pad := func() error { return v.padTo(vocabSize, tok.path, -1000) }
+		if v.Scores == nil {
+			pad = func() error { return v.padToUnscored(vocabSize, tok.path) }
+		}
+		if err := pad(); err != nil {
 			return nil, err
 		}
 	default:

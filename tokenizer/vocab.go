@@ -14,11 +14,14 @@ import (
 // goroutines at once. Do not change Tokens, Types or Scores after the first
 // Encode: Encode caches an index of them.
 type Vocab struct {
-	Model  string // tokenizer.ggml.model: "llama"
-	Pre    string // tokenizer.ggml.pre: "default"; "" = key absent
+	Model  string // tokenizer.ggml.model: "llama", or "gpt2" for byte-level BPE
+	Pre    string // tokenizer.ggml.pre: "default", "qwen2", ...; "" = key absent
 	Tokens []string
 	Scores []float32
 	Types  []int32 // PieceType values
+	// Merges are a byte-level BPE's merges as "left right", by rank
+	// (tokenizer.ggml.merges); nil for SentencePiece vocabularies.
+	Merges []string
 
 	// Special token ids; -1 = absent.
 	BOS, EOS, UNK, SEP, PAD, MASK, EOT, EOM int

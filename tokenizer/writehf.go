@@ -84,13 +84,14 @@ func flag(b *bool, def bool) bool {
 // tokenizer.json (the BPE form transformers' LlamaConverter produces, with
 // merges rebuilt from the scores), tokenizer_config.json and
 // special_tokens_map.json. It supports "llama" (SentencePiece) vocabularies
-// whose tokens are unique and non-empty.
+// whose tokens are unique and non-empty, and "gpt2" byte-level ones with a
+// known pre-tokenizer (writeHFByteLevel).
 //
 // Scores carry the merge order; a vocabulary whose scores were lost (all
 // equal, as after llama.cpp's tokenizer.json-only conversion) still loads
 // but will not tokenize as the original did.
 func (v *Vocab) WriteHF(dir string) error {
-	if v.Model != "llama" {
+	if v.Model != "llama" && v.Model != "gpt2" {
 		return fmt.Errorf("tokenizer: %w: WriteHF needs a \"llama\" vocabulary, not %q", ErrUnsupported, v.Model)
 	}
 	if len(v.Tokens) == 0 {
@@ -109,8 +110,14 @@ func (v *Vocab) WriteHF(dir string) error {
 		}
 		seen[s] = id
 	}
+	if _, ok := byteLevelSpecs[v.Pre]; v.Model == "gpt2" && !ok {
+		return fmt.Errorf("tokenizer: %w: WriteHF of a byte-level vocabulary with pre-tokenizer %q", ErrUnsupported, v.Pre)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	if v.Model == "gpt2" {
+		return v.writeHFByteLevel(dir)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), v.SentencePieceModel().Marshal(), 0o666); err != nil {
 		return err

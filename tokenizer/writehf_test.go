@@ -170,7 +170,8 @@ func TestWriteHFErrors(t *testing.T) {
 	}{
 		{"duplicate token", func(v *Vocab) { v.Tokens[5] = v.Tokens[6] }, "duplicates token"},
 		{"empty token", func(v *Vocab) { v.Tokens[5] = "" }, "token 5 is empty"},
-		{"not llama", func(v *Vocab) { v.Model = "gpt2" }, "unsupported"},
+		{"not llama", func(v *Vocab) { v.Model = "bert" }, "unsupported"},
+		{"unknown byte-level pre-tokenizer", func(v *Vocab) { v.Model = "gpt2" }, `pre-tokenizer "default"`},
 		{"no tokens", func(v *Vocab) { v.Tokens, v.Scores, v.Types = nil, nil, nil }, "empty vocabulary"},
 		{"short scores", func(v *Vocab) { v.Scores = v.Scores[:3] }, "3 scores"},
 	}

@@ -75,6 +75,13 @@ func Write(ctx context.Context, dir string, c Config, tokenizerDir string, seed 
 			return err
 		}
 	}
+	return WriteWeights(ctx, filepath.Join(dir, "model.safetensors"), cfg, seed)
+}
+
+// WriteWeights writes every tensor cfg implies, in BF16, to one safetensors
+// file at path: weights ~ N(0, 0.02), norms 1 ± 0.1, drawn in state_dict
+// order from a PCG generator seeded with seed.
+func WriteWeights(ctx context.Context, path string, cfg *model.Config, seed uint64) error {
 	expected := cfg.HFTensors()
 	infos := make([]safetensors.TensorInfo, len(expected))
 	std := map[string]float64{}
@@ -90,7 +97,7 @@ func Write(ctx context.Context, dir string, c Config, tokenizerDir string, seed 
 		return err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x73796e7468))
-	return safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), layout, func(name string, w io.Writer) error {
+	return safetensors.WriteFile(path, layout, func(name string, w io.Writer) error {
 		t, _ := layout.Lookup(name)
 		return writeBF16(ctx, w, t.NumElements(), std[name], rng)
 	})

@@ -1,0 +1,19 @@
+package model
+
+import "github.com/mxq-dev/mxq/arch"
+
+// ArchFamily is c's family as package arch declares it: Mixtral's for the
+// Llama layout (Family ""), else the family Family names.
+func (c *Config) ArchFamily() *arch.Family {
+	if f, ok := arch.ByModelType(c.Family); ok && c.Family != "" {
+		return f
+	}
+	return arch.Mixtral
+}
+
+// GGUFArch is llama.cpp's general.architecture for c.
+func (c *Config) GGUFArch() string { return c.ArchFamily().GGUFArch }
+
+// PermutesQK reports whether llama.cpp's GGUF of c stores q and k rows
+// permuted for adjacent-pair RoPE.
+func (c *Config) PermutesQK() bool { return c.ArchFamily().PermuteQK }
