@@ -191,7 +191,7 @@ func openQuantized(t *testing.T, dir string) ExpertSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := ParseQuantization(raw, "config.json")
+	q, err := intq.ParseQuantization(raw, "config.json")
 	if err != nil {
 		t.Fatal(err)
 	}

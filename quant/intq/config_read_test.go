@@ -1,10 +1,8 @@
-package forward
+package intq
 
 import (
 	"strings"
 	"testing"
-
-	"github.com/mxq-dev/mxq/quant/intq"
 )
 
 const (
@@ -22,7 +20,7 @@ const (
 func TestParseQuantization(t *testing.T) {
 	type want struct {
 		module string
-		scheme intq.Scheme
+		scheme Scheme
 		ok     bool
 	}
 	for _, tc := range []struct {
@@ -30,24 +28,24 @@ func TestParseQuantization(t *testing.T) {
 		modules            []want
 	}{
 		{"compressed-tensors groups", ctConfig, "compressed-tensors", []want{
-			{"model.layers.3.self_attn.q_proj", intq.Scheme{Bits: 8, GroupSize: -1}, true},
-			{"model.layers.3.block_sparse_moe.experts.7.w2", intq.Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
-			{"lm_head", intq.Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
-			{"model.layers.3.block_sparse_moe.gate", intq.Scheme{}, false},
+			{"model.layers.3.self_attn.q_proj", Scheme{Bits: 8, GroupSize: -1}, true},
+			{"model.layers.3.block_sparse_moe.experts.7.w2", Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
+			{"lm_head", Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
+			{"model.layers.3.block_sparse_moe.gate", Scheme{}, false},
 		}},
 		{"quantize_config.json", gptqConfig, "gptq", []want{
-			{"model.layers.0.self_attn.o_proj", intq.Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
+			{"model.layers.0.self_attn.o_proj", Scheme{Bits: 4, GroupSize: 128, Symmetric: true}, true},
 		}},
 		{"gptq in config.json", `{"quantization_config": {"quant_method": "gptq", "bits": 8, "group_size": -1, "sym": true}}`, "gptq", []want{
-			{"model.layers.0.self_attn.o_proj", intq.Scheme{Bits: 8, GroupSize: -1, Symmetric: true}, true},
+			{"model.layers.0.self_attn.o_proj", Scheme{Bits: 8, GroupSize: -1, Symmetric: true}, true},
 		}},
 		{"mlx overrides", mlxConfig, "mlx", []want{
-			{"model.layers.0.block_sparse_moe.switch_mlp.up_proj", intq.Scheme{Bits: 4, GroupSize: 64}, true},
-			{"model.layers.0.block_sparse_moe.gate", intq.Scheme{Bits: 4, GroupSize: 64}, false},
-			{"model.embed_tokens", intq.Scheme{Bits: 8, GroupSize: 32}, true},
+			{"model.layers.0.block_sparse_moe.switch_mlp.up_proj", Scheme{Bits: 4, GroupSize: 64}, true},
+			{"model.layers.0.block_sparse_moe.gate", Scheme{Bits: 4, GroupSize: 64}, false},
+			{"model.embed_tokens", Scheme{Bits: 8, GroupSize: 32}, true},
 		}},
 		{"mlx copy only", `{"quantization_config": {"group_size": 32, "bits": 8, "mode": "affine"}}`, "mlx", []want{
-			{"lm_head", intq.Scheme{Bits: 8, GroupSize: 32}, true},
+			{"lm_head", Scheme{Bits: 8, GroupSize: 32}, true},
 		}},
 		{"unquantized", `{"model_type": "mixtral", "quantization_config": null}`, "", nil},
 	} {
@@ -67,7 +65,7 @@ func TestParseQuantization(t *testing.T) {
 			continue
 		}
 		for _, w := range tc.modules {
-			s, ok := q.schemeFor(w.module)
+			s, ok := q.SchemeFor(w.module)
 			if ok != w.ok || (ok && s != w.scheme) {
 				t.Errorf("%s: %s: scheme %+v %v, want %+v %v", tc.name, w.module, s, ok, w.scheme, w.ok)
 			}
@@ -107,9 +105,9 @@ func FuzzParseQuantization(f *testing.F) {
 			return
 		}
 		for _, m := range []string{"lm_head", "model.layers.0.self_attn.q_proj", "model.embed_tokens"} {
-			s, ok := q.schemeFor(m)
+			s, ok := q.SchemeFor(m)
 			if ok {
-				q.suffixes(s)
+				q.Layout().Suffixes(s)
 			}
 		}
 		_ = q.Layout().Name()
