@@ -53,13 +53,6 @@ func isFloatDType(d safetensors.DType) bool {
 	return false
 }
 
-// mlxProj names the stacked MLX tensor of each expert role.
-var mlxProj = map[model.Role]string{
-	model.RoleExpertGate: "gate_proj",
-	model.RoleExpertDown: "down_proj",
-	model.RoleExpertUp:   "up_proj",
-}
-
 func (s *qSource) tensor(r model.TensorRole) ([]float32, error) {
 	name, want, err := hfTarget(s.cfg, r)
 	if err != nil {
@@ -73,7 +66,7 @@ func (s *qSource) tensor(r model.TensorRole) ([]float32, error) {
 	}
 	out, in := int(want[0]), int(want[1])
 	if s.q.Method == "mlx" && r.Expert >= 0 {
-		module := fmt.Sprintf("model.layers.%d.block_sparse_moe.switch_mlp.%s", r.Layer, mlxProj[r.Role])
+		module := model.MLXExpertModule(r.Layer, r.Role)
 		if t, ok := s.ckpt.Lookup(module + ".weight"); ok {
 			if !isFloatDType(t.DType) {
 				return s.decode(module, r.Expert, out, in)

@@ -302,3 +302,18 @@ func (q *Quantization) SchemeFor(module string) (Scheme, bool) {
 	}
 	return q.Scheme, true
 }
+
+// ConfigSection returns a JSON document holding only key of the config
+// data (so that ParseQuantization reads that section alone), or nil when
+// the key is absent or null. name labels errors.
+func ConfigSection(data []byte, key, name string) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("intq: %s: %w", name, err)
+	}
+	raw, ok := top[key]
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	return json.Marshal(map[string]json.RawMessage{key: raw})
+}
