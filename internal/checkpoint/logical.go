@@ -104,10 +104,14 @@ func Logical(st *safetensors.Checkpoint, q *intq.Quantization) ([]Tensor, error)
 	return result, nil
 }
 
-func plain(t safetensors.Tensor) Tensor {
+func plain(t safetensors.Tensor) Tensor { return FromInfo(&t.TensorInfo, filepath.Base(t.File.Name)) }
+
+// FromInfo is the logical tensor of a stored tensor that holds a weight as
+// it is, in file.
+func FromInfo(t *safetensors.TensorInfo, file string) Tensor {
 	return Tensor{
 		Name: t.Name, Shape: slices.Clone(t.Shape), Params: t.NumElements(), DType: string(t.DType),
-		DTypes: []string{string(t.DType)}, Bytes: t.ByteSize(), File: filepath.Base(t.File.Name), Stored: []string{t.Name},
+		DTypes: []string{string(t.DType)}, Bytes: t.ByteSize(), File: file, Stored: []string{t.Name},
 	}
 }
 

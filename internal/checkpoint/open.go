@@ -235,13 +235,15 @@ func ReadQuantization(dir string) (*intq.Quantization, error) {
 	}
 	for _, f := range all[1:] {
 		if f.q.Method != all[0].q.Method || f.q.Scheme != all[0].q.Scheme {
-			return nil, fmt.Errorf("checkpoint: %s says %s, but %s says %s", all[0].where, describe(all[0].q), f.where, describe(f.q))
+			return nil, fmt.Errorf("checkpoint: %s says %s, but %s says %s", all[0].where, Describe(all[0].q), f.where, Describe(f.q))
 		}
 	}
 	return all[0].q, nil
 }
 
-func describe(q *intq.Quantization) string {
+// Describe names a quantization for messages and reports: "gptq 4-bit
+// group 128".
+func Describe(q *intq.Quantization) string {
 	group := fmt.Sprintf("group %d", q.Scheme.GroupSize)
 	if q.Scheme.GroupSize == -1 {
 		group = "per channel"
