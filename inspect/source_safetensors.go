@@ -81,7 +81,7 @@ func readSafetensors(path, kind string, q *intq.Quantization) (*loaded, error) {
 		base := filepath.Base(f.Name)
 		shards[base] = &ShardCount{File: base}
 	}
-	logical, err := checkpoint.Logical(ck, q)
+	logical, err := checkpoint.Logical(ck.Tensors(), q)
 	if err != nil {
 		return nil, err
 	}

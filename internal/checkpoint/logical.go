@@ -35,15 +35,15 @@ type Tensor struct {
 	Stored []string
 }
 
-// Logical groups the stored tensors of st into logical tensors. With q nil
+// Logical groups stored tensors (a checkpoint's, in file order) into
+// logical tensors. With q nil
 // every stored tensor is one. Otherwise the tensors a layout writes for one
 // module (qweight, qzeros, scales, g_idx for GPTQ, …) become the module's
 // weight with the shape the layout's own codec reads from them, and MLX's
 // stacked experts (block_sparse_moe.switch_mlp.*) become one weight per
 // expert under its Hugging Face name. Only compressed-tensors' 16-byte
 // weight_shape values are read from the data.
-func Logical(st *safetensors.Checkpoint, q *intq.Quantization) ([]Tensor, error) {
-	stored := st.Tensors()
+func Logical(stored []safetensors.Tensor, q *intq.Quantization) ([]Tensor, error) {
 	if q == nil {
 		out := make([]Tensor, 0, len(stored))
 		for _, t := range stored {

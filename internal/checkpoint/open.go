@@ -64,7 +64,7 @@ func Open(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	tensors, err := Logical(st, q)
+	tensors, err := Logical(st.Tensors(), q)
 	if err != nil {
 		st.Close()
 		return nil, err

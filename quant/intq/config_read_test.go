@@ -1,6 +1,7 @@
 package intq
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -111,5 +112,88 @@ func FuzzParseQuantization(f *testing.F) {
 			}
 		}
 		_ = q.Layout().Name()
+	})
+}
+
+// TestConfigRoundTrip: what each layout's config writer says, its reader
+// reads back as the same method and scheme.
+func TestConfigRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		key    string
+		method string
+		s      Scheme
+		write  func(Scheme) (map[string]any, error)
+	}{
+		{"quantization_config", "compressed-tensors", Scheme{Bits: 4, GroupSize: 128, Symmetric: true, ScaleDType: "BF16"}, func(s Scheme) (map[string]any, error) { return CompressedTensorsConfig(s, []string{"lm_head"}) }},
+		{"quantization_config", "compressed-tensors", Scheme{Bits: 8, GroupSize: -1, ScaleDType: "F16"}, func(s Scheme) (map[string]any, error) { return CompressedTensorsConfig(s, nil) }},
+		{"quantization_config", "gptq", Scheme{Bits: 4, GroupSize: 32, Symmetric: true}, GPTQConfig},
+		{"quantization_config", "gptq", Scheme{Bits: 8, GroupSize: -1, Symmetric: true}, GPTQConfig},
+		{"quantization", "mlx", Scheme{Bits: 4, GroupSize: 64, ScaleDType: "BF16"}, func(s Scheme) (map[string]any, error) { return MLXConfig(s, []string{"lm_head"}) }},
+		{"quantization_config", "mlx", Scheme{Bits: 8, GroupSize: 32, ScaleDType: "F16"}, func(s Scheme) (map[string]any, error) { return MLXConfig(s, nil) }},
+	} {
+		qc, err := tc.write(tc.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := json.Marshal(map[string]any{tc.key: qc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := ParseQuantization(data, "config.json")
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.s, err)
+		}
+		want := tc.s
+		want.ScaleDType = "" // read from each module's stored scales
+		if q == nil || q.Method != tc.method || q.Scheme != want || q.Layout().Name() != tc.method {
+			t.Errorf("%s %s read back as %+v", tc.method, tc.s, q)
+		}
+	}
+}
+
+// FuzzLogicalShape: the shape a layout reads from stored tensors is one
+// whose tensors, as the layout writes them, have exactly the stored shapes.
+func FuzzLogicalShape(f *testing.F) {
+	f.Add(uint8(4), int16(32), true, uint16(64), uint16(128), uint8(0), int8(0))
+	f.Add(uint8(8), int16(-1), false, uint16(96), uint16(40), uint8(1), int8(3))
+	f.Add(uint8(4), int16(128), true, uint16(256), uint16(256), uint8(2), int8(-1))
+	f.Fuzz(func(t *testing.T, bits uint8, group int16, sym bool, out, in uint16, which uint8, delta int8) {
+		for _, l := range []Layout{CompressedTensors, GPTQ, MLX} {
+			s := Scheme{Bits: int(bits), GroupSize: int(group), Symmetric: sym, ScaleDType: "BF16"}
+			if l == GPTQ {
+				s.Symmetric, s.ScaleDType = true, ""
+			}
+			if l.Suffixes(s) == nil {
+				continue
+			}
+			c := l.(layout).c
+			if c.check(int(out), int(in), s) != nil || out == 0 || in == 0 {
+				continue
+			}
+			stored := c.expect(int(out), int(in), s)
+			for i := range stored {
+				if stored[i].Suffix != "weight_shape" {
+					stored[i].Data = nil
+				}
+			}
+			k := int(which) % len(stored)
+			if dims := stored[k].Shape; len(dims) > 0 {
+				dims[int(which)%len(dims)] += int64(delta)
+			}
+			o, i, err := l.LogicalShape(stored, s)
+			if delta == 0 && (err != nil || o != int(out) || i != int(in)) {
+				t.Fatalf("%s %s %d×%d: read back %d×%d, %v", l.Name(), s, out, in, o, i, err)
+			}
+			if err != nil {
+				continue
+			}
+			for _, w := range c.expect(o, i, s) {
+				for _, g := range stored {
+					if g.Suffix == w.Suffix && !equalShape(g.Shape, w.Shape) {
+						t.Fatalf("%s %s: read %d×%d from %s %v, which that shape stores as %v", l.Name(), s, o, i, g.Suffix, g.Shape, w.Shape)
+					}
+				}
+			}
+		}
 	})
 }
