@@ -97,25 +97,32 @@ func openGGUF(loc Location) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkpoint{Location: loc, FileBytes: f.Size, gg: f}
+	c := &Checkpoint{Location: loc, FileBytes: f.Size, gg: f, Tensors: GGUFTensors(f)}
 	// The forward pass reads a GGUF's shapes itself; only conversion
 	// needs the config.
 	if c.Config, _, c.ConfigErr = model.ConfigFromGGUF(f); c.ConfigErr != nil {
 		c.Config = nil
 	}
-	base := filepath.Base(loc.Path)
+	return c, nil
+}
+
+// GGUFTensors lists the tensors of a GGUF: each holds its weights as
+// stored, in one ggml type.
+func GGUFTensors(f *gguf.File) []Tensor {
+	base := filepath.Base(f.Name)
+	out := make([]Tensor, 0, len(f.Tensors))
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		shape := make([]int64, len(t.Dims))
 		for j, d := range t.Dims {
 			shape[j] = int64(d)
 		}
-		c.Tensors = append(c.Tensors, Tensor{
+		out = append(out, Tensor{
 			Name: t.Name, Shape: shape, Params: int64(t.NumElements()), DType: t.Type.String(),
 			DTypes: []string{t.Type.String()}, Bytes: int64(t.Size()), File: base, Stored: []string{t.Name},
 		})
 	}
-	return c, nil
+	return out
 }
 
 // Format is "gguf", "safetensors" (floating point), or the quantized
