@@ -183,7 +183,14 @@ func (s *qSource) Output() ([]float32, error) {
 	if !s.cfg.TieWordEmbeddings {
 		name := model.HFName(globalRole(model.RoleOutput))
 		module := strings.TrimSuffix(name, ".weight")
-		for _, n := range []string{name, module + ".weight_packed", module + ".qweight"} {
+		names := []string{name}
+		if s.q != nil {
+			// the packed weight, which the layout names first
+			if suffixes := s.q.Layout().Suffixes(s.q.Scheme); len(suffixes) > 0 {
+				names = append(names, module+"."+suffixes[0])
+			}
+		}
+		for _, n := range names {
 			if _, ok := s.ckpt.Lookup(n); ok {
 				return s.tensor(globalRole(model.RoleOutput))
 			}
