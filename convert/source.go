@@ -37,15 +37,25 @@ func OpenSource(path string) (_ *Source, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Config == nil {
+	s, err := FromCheckpoint(c)
+	if err != nil {
 		c.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// FromCheckpoint is the conversion source of an opened checkpoint, which
+// it closes when closed.
+func FromCheckpoint(c *checkpoint.Checkpoint) (*Source, error) {
+	if c.Config == nil {
 		return nil, c.ConfigErr
 	}
-	s := &Source{Path: path, Dir: c.Dir, Config: c.Config, ckpt: c.Safetensors(), gg: c.GGUF(), Opened: c}
+	s := &Source{Path: c.Path, Dir: c.Dir, Config: c.Config, ckpt: c.Safetensors(), gg: c.GGUF(), Opened: c}
 	if s.gg != nil {
 		s.Name, _ = s.gg.String("general.name")
 		if s.Name == "" {
-			s.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			s.Name = strings.TrimSuffix(filepath.Base(c.Path), filepath.Ext(c.Path))
 		}
 	} else {
 		abs, _ := filepath.Abs(c.Dir)

@@ -39,18 +39,28 @@ func Open(path string) (_ *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Path: path, Format: c.Format(), dir: c.Dir, closer: c, Params: c.Params(), BitsPerWeight: c.BitsPerWeight()}
+	m, err := FromCheckpoint(c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// FromCheckpoint readies an opened checkpoint for the forward pass; the
+// model closes it when closed.
+func FromCheckpoint(c *checkpoint.Checkpoint) (*Model, error) {
+	m := &Model{Path: c.Path, Format: c.Format(), dir: c.Dir, closer: c, Params: c.Params(), BitsPerWeight: c.BitsPerWeight()}
 	if gg := c.GGUF(); gg != nil {
 		m.gg = gg
 	} else {
 		m.config = c.Config
 	}
 	src, err := c.Forward()
-	if err == nil {
-		m.Source, err = expertSource(src, path)
-	}
 	if err != nil {
-		c.Close()
+		return nil, err
+	}
+	if m.Source, err = expertSource(src, c.Path); err != nil {
 		return nil, err
 	}
 	return m, nil
