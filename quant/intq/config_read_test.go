@@ -1,6 +1,7 @@
 package intq
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -101,6 +102,19 @@ func FuzzParseQuantization(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Each section alone parses as the whole document would when it
+		// is the only one.
+		for _, key := range []string{"quantization", "quantization_config"} {
+			section, err := ConfigSection(b, key, "fuzz.json")
+			if err != nil || section == nil {
+				continue
+			}
+			again, err := ConfigSection(section, key, "fuzz.json")
+			if err != nil || !bytes.Equal(again, section) {
+				t.Fatalf("section %s of %q re-read as %q, %v", key, section, again, err)
+			}
+			ParseQuantization(section, "fuzz.json")
+		}
 		q, err := ParseQuantization(b, "fuzz.json")
 		if err != nil || q == nil {
 			return
