@@ -163,3 +163,59 @@ func filesAndData(t *testing.T, path string, isGGUF bool) (files, data int64) {
 	defer ck.Close()
 	return files, ck.DataSize()
 }
+
+// TestInspectBadQuantizedOutputs: a quantized folder whose configs
+// contradict each other or name a scheme mxq does not read fails every
+// command that opens it with one line naming the files and the problem.
+func TestInspectBadQuantizedOutputs(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "gptq")
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", out, "--format", "safetensors", "--layout", "gptq", "--bits", "4", "-q"); code != exitOK {
+		t.Fatalf("quantize: exit %d: %s", code, stderr)
+	}
+	rewrite := func(name, from, to string) {
+		path := filepath.Join(out, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), from) {
+			t.Fatalf("%s holds no %s", name, from)
+		}
+		if err := os.WriteFile(path, []byte(strings.Replace(string(data), from, to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		file       string
+		from, to   string
+		wantStderr []string
+	}{
+		{"conflicting configs", "quantize_config.json", `"bits": 4`, `"bits": 8`, []string{"config.json", "quantize_config.json", "gptq 4-bit", "gptq 8-bit"}},
+		{"unknown scheme", "config.json", `"quant_method": "gptq"`, `"quant_method": "awq"`, []string{"config.json", `quant_method "awq" is not supported`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rewrite(tc.file, tc.from, tc.to)
+			defer rewrite(tc.file, tc.to, tc.from)
+			for _, args := range [][]string{
+				{"inspect", out},
+				{"validate", tiny, out},
+				{"quantize", out, "-o", filepath.Join(dir, tc.name+".gguf"), "--bits", "8", "-q"},
+			} {
+				code, _, stderr := runCLI(t, args...)
+				if code != exitError || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+					t.Errorf("%s: exit %d, stderr %q; want exit %d and one line", args[0], code, stderr, exitError)
+				}
+				for _, w := range tc.wantStderr {
+					if !strings.Contains(stderr, w) {
+						t.Errorf("%s: stderr %q does not mention %q", args[0], stderr, w)
+					}
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, tc.name+".gguf")); err == nil {
+				t.Error("quantize wrote an output")
+			}
+		})
+	}
+}
