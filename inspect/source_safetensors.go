@@ -33,11 +33,17 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 			return nil, err
 		}
 		if q != nil {
-			notes := l.notes
-			if l, err = readSafetensors(path, kind, q); err != nil {
+			ql, err := readSafetensors(path, kind, q)
+			_, isShard := shardFinding(path)
+			switch {
+			case err == nil:
+				ql.notes = l.notes
+				l = ql
+			case !isShard || kind != "safetensors-file":
 				return nil, err
 			}
-			l.notes = notes
+			// One shard may hold part of a module's tensors: it is shown
+			// as stored, with the single-shard finding.
 		}
 		l.cfg, l.origin, l.source.ConfigPath = cfg, "config.json", cfgPath
 	case errors.Is(err, fs.ErrNotExist):
