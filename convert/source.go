@@ -25,45 +25,43 @@ type Source struct {
 
 	ckpt *safetensors.Checkpoint
 	gg   *gguf.File
+	// Opened is the checkpoint as every command sees it: format, layout
+	// and logical tensors.
+	Opened *checkpoint.Checkpoint
 }
 
 // OpenSource opens path for conversion, reading headers and config only.
 func OpenSource(path string) (_ *Source, err error) {
 	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
-	loc, err := checkpoint.Locate(path)
+	c, err := checkpoint.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if loc.GGUF {
-		return openGGUFSource(path)
-	}
-	cfg, err := model.LoadConfig(loc.ConfigPath())
+	s, err := FromCheckpoint(c)
 	if err != nil {
+		c.Close()
 		return nil, err
 	}
-	ckpt, err := safetensors.OpenCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	abs, _ := filepath.Abs(loc.Dir)
-	return &Source{Path: path, Dir: loc.Dir, Config: cfg, Name: filepath.Base(abs), ckpt: ckpt}, nil
+	return s, nil
 }
 
-func openGGUFSource(path string) (*Source, error) {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return nil, err
+// FromCheckpoint is the conversion source of an opened checkpoint, which
+// it closes when closed.
+func FromCheckpoint(c *checkpoint.Checkpoint) (*Source, error) {
+	if c.Config == nil {
+		return nil, c.ConfigErr
 	}
-	cfg, _, err := model.ConfigFromGGUF(f)
-	if err != nil {
-		f.Close()
-		return nil, err
+	s := &Source{Path: c.Path, Dir: c.Dir, Config: c.Config, ckpt: c.Safetensors(), gg: c.GGUF(), Opened: c}
+	if s.gg != nil {
+		s.Name, _ = s.gg.String("general.name")
+		if s.Name == "" {
+			s.Name = strings.TrimSuffix(filepath.Base(c.Path), filepath.Ext(c.Path))
+		}
+	} else {
+		abs, _ := filepath.Abs(c.Dir)
+		s.Name = filepath.Base(abs)
 	}
-	name, _ := f.String("general.name")
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	}
-	return &Source{Path: path, Dir: filepath.Dir(path), Config: cfg, Name: name, gg: f}, nil
+	return s, nil
 }
 
 // IsGGUF reports whether the source is a GGUF file.
@@ -76,12 +74,7 @@ func (s *Source) GGUF() *gguf.File { return s.gg }
 func (s *Source) Checkpoint() *safetensors.Checkpoint { return s.ckpt }
 
 // Close releases the source files.
-func (s *Source) Close() error {
-	if s.gg != nil {
-		return s.gg.Close()
-	}
-	return s.ckpt.Close()
-}
+func (s *Source) Close() error { return s.Opened.Close() }
 
 // safetensorsType maps a stored dtype to the ggml type that decodes it.
 func safetensorsType(d safetensors.DType) (ggml.Type, bool) {

@@ -126,14 +126,6 @@ func (p *SafetensorsPlan) keepRule(r model.Role) string {
 	return "norm kept"
 }
 
-// mlxExperts names mlx-lm's stacked expert modules (SwitchGLU), as its
-// mixtral.py sanitize builds them from experts.E.w1/w2/w3.
-var mlxExperts = map[model.Role]string{
-	model.RoleExpertGate: "gate_proj",
-	model.RoleExpertDown: "down_proj",
-	model.RoleExpertUp:   "up_proj",
-}
-
 // mapTensors makes one unit per output weight. With the MLX layout the
 // experts of a layer are stacked, one unit per projection with a part per
 // expert, as mlx-lm stores them.
@@ -177,7 +169,7 @@ func (p *SafetensorsPlan) mapTensors(view []hfTensor) error {
 			key := [2]int{v.Role.Layer, int(role)}
 			u := stacks[key]
 			if u == nil {
-				module := fmt.Sprintf("model.layers.%d.block_sparse_moe.switch_mlp.%s", v.Role.Layer, mlxExperts[role])
+				module := model.MLXExpertModule(v.Role.Layer, role)
 				u = p.intqUnit(module, module+".weight", v, m, cfg.NumExperts)
 				u.t.Role.Expert = model.AllExperts
 				stacks[key] = u

@@ -22,7 +22,7 @@ type qSource struct {
 	roleSource
 	ckpt *safetensors.Checkpoint
 	cfg  *model.Config
-	q    *Quantization
+	q    *intq.Quantization
 }
 
 // FromQuantizedSafetensors returns a Source over a safetensors checkpoint
@@ -35,7 +35,7 @@ type qSource struct {
 // experts into block_sparse_moe.switch_mlp.{gate,down,up}_proj tensors;
 // one expert's slab is read at a time). The checkpoint must stay open while
 // the Source is used.
-func FromQuantizedSafetensors(ckpt *safetensors.Checkpoint, cfg *model.Config, q *Quantization) (ExpertSource, error) {
+func FromQuantizedSafetensors(ckpt *safetensors.Checkpoint, cfg *model.Config, q *intq.Quantization) (ExpertSource, error) {
 	d := DimsFromConfig(cfg)
 	if err := d.Check(); err != nil {
 		return nil, err
@@ -53,13 +53,6 @@ func isFloatDType(d safetensors.DType) bool {
 	return false
 }
 
-// mlxProj names the stacked MLX tensor of each expert role.
-var mlxProj = map[model.Role]string{
-	model.RoleExpertGate: "gate_proj",
-	model.RoleExpertDown: "down_proj",
-	model.RoleExpertUp:   "up_proj",
-}
-
 func (s *qSource) tensor(r model.TensorRole) ([]float32, error) {
 	name, want, err := hfTarget(s.cfg, r)
 	if err != nil {
@@ -73,7 +66,7 @@ func (s *qSource) tensor(r model.TensorRole) ([]float32, error) {
 	}
 	out, in := int(want[0]), int(want[1])
 	if s.q.Method == "mlx" && r.Expert >= 0 {
-		module := fmt.Sprintf("model.layers.%d.block_sparse_moe.switch_mlp.%s", r.Layer, mlxProj[r.Role])
+		module := model.MLXExpertModule(r.Layer, r.Role)
 		if t, ok := s.ckpt.Lookup(module + ".weight"); ok {
 			if !isFloatDType(t.DType) {
 				return s.decode(module, r.Expert, out, in)
@@ -89,30 +82,18 @@ func (s *qSource) tensor(r model.TensorRole) ([]float32, error) {
 	return s.decode(strings.TrimSuffix(name, ".weight"), -1, out, in)
 }
 
-// suffixes lists the tensors a quantized module stores and which of them
-// holds the scales (whose dtype the scheme needs).
-func (q *Quantization) suffixes(s intq.Scheme) (names []string, scale string) {
-	switch q.Method {
-	case "compressed-tensors":
-		names = []string{"weight_packed", "weight_scale", "weight_shape"}
-		if !s.Symmetric {
-			names = append(names, "weight_zero_point")
-		}
-		return names, "weight_scale"
-	case "gptq":
-		return []string{"qweight", "qzeros", "scales", "g_idx"}, ""
-	}
-	return []string{"weight", "scales", "biases"}, "scales"
-}
-
 // decode reads and dequantizes the out×in weight of module; expert >= 0
 // selects that slab of stacked tensors (MLX switch_mlp).
 func (s *qSource) decode(module string, expert, out, in int) ([]float32, error) {
-	scheme, ok := s.q.schemeFor(module)
+	scheme, ok := s.q.SchemeFor(module)
 	if !ok {
 		return nil, fmt.Errorf("forward: checkpoint %s: %s.weight missing, and the quantization config leaves %s unquantized", s.ckpt.Dir, module, module)
 	}
-	names, scaleName := s.q.suffixes(scheme)
+	layout := s.q.Layout()
+	names, scaleName := layout.Suffixes(scheme), layout.ScaleSuffix()
+	if names == nil {
+		return nil, fmt.Errorf("forward: checkpoint %s: module %s: the quantization config gives it %s, which %s cannot store", s.ckpt.Dir, module, scheme, layout.Name())
+	}
 	stored := make([]intq.Stored, 0, len(names))
 	file := s.ckpt.Dir
 	for _, suffix := range names {
@@ -135,7 +116,7 @@ func (s *qSource) decode(module string, expert, out, in int) ([]float32, error) 
 			return nil, fmt.Errorf("forward: %s: %s.weight_shape: %w", file, module, err)
 		}
 	}
-	w, err := s.q.Layout().Dequantize(stored, out, in, scheme)
+	w, err := layout.Dequantize(stored, out, in, scheme)
 	if err != nil {
 		return nil, fmt.Errorf("forward: %s: module %s: %w", file, module, err)
 	}
@@ -202,7 +183,14 @@ func (s *qSource) Output() ([]float32, error) {
 	if !s.cfg.TieWordEmbeddings {
 		name := s.cfg.HFName(globalRole(model.RoleOutput))
 		module := strings.TrimSuffix(name, ".weight")
-		for _, n := range []string{name, module + ".weight_packed", module + ".qweight"} {
+		names := []string{name}
+		if s.q != nil {
+			// the packed weight, which the layout names first
+			if suffixes := s.q.Layout().Suffixes(s.q.Scheme); len(suffixes) > 0 {
+				names = append(names, module+"."+suffixes[0])
+			}
+		}
+		for _, n := range names {
 			if _, ok := s.ckpt.Lookup(n); ok {
 				return s.tensor(globalRole(model.RoleOutput))
 			}

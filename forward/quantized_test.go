@@ -73,7 +73,7 @@ func buildQuantized(t *testing.T, spec qSpec) (string, *memSource) {
 		module := strings.TrimSuffix(e.Name, ".weight")
 		stackedName := ""
 		if spec.stacked && e.Role.Expert >= 0 {
-			stackedName = fmt.Sprintf("model.layers.%d.block_sparse_moe.switch_mlp.%s", e.Role.Layer, mlxProj[e.Role.Role])
+			stackedName = model.MLXExpertModule(e.Role.Layer, e.Role.Role)
 		}
 		if len(e.Shape) != 2 || !spec.quantize(e.Name) || (spec.floatStacked && e.Role.Role == model.RoleExpertUp) {
 			values[e.Name] = w
@@ -191,7 +191,7 @@ func openQuantized(t *testing.T, dir string) ExpertSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := ParseQuantization(raw, "config.json")
+	q, err := intq.ParseQuantization(raw, "config.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/checkpoint"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -120,7 +121,7 @@ func FuzzSafetensorsInfer(f *testing.F) {
 		ld := &loaded{source: Source{Path: "fuzz.safetensors", Kind: "safetensors-file"},
 			ckpt: &CheckpointSummary{Format: "safetensors", Files: 1, FileBytes: sf.Size, IndexTotalSize: -1}}
 		for i := range sf.Tensors {
-			ld.tensors = append(ld.tensors, recordHF(&sf.Tensors[i], "fuzz.safetensors"))
+			ld.tensors = append(ld.tensors, recordHF(checkpoint.FromInfo(&sf.Tensors[i], "fuzz.safetensors")))
 		}
 		cfg, notes, err := inferHF(ld.tensors)
 		if err != nil {

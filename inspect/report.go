@@ -146,7 +146,12 @@ type ReferenceFigures struct {
 // CheckpointSummary describes the files when tensors were read.
 type CheckpointSummary struct {
 	Format string `json:"format"` // "safetensors" or "gguf"
-	Files  int    `json:"files"`
+	// Quantization names the layout of quantized safetensors ("gptq 4-bit
+	// group 128"), whose tensors are counted as the weights they hold;
+	// BitsPerWeight is then DataBytes × 8 / parameters.
+	Quantization  string  `json:"quantization,omitempty"`
+	BitsPerWeight float64 `json:"bits_per_weight,omitempty"`
+	Files         int     `json:"files"`
 	// Tensors is the number of tensors found; ExpectedTensors the number
 	// the config calls for.
 	Tensors         int   `json:"tensors"`

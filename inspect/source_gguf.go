@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/internal/checkpoint"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -51,15 +52,10 @@ func fromGGUF(f *gguf.File, path string) (*loaded, error) {
 		sum.GGUFFileType = ggml.FileType(ft).String()
 	}
 	base := filepath.Base(path)
-	for i := range f.Tensors {
-		t := &f.Tensors[i]
-		shape := make([]int64, len(t.Dims))
-		for j, d := range t.Dims {
-			shape[j] = int64(d)
-		}
+	for _, t := range checkpoint.GGUFTensors(f) {
 		l.tensors = append(l.tensors, tensorRec{
-			Name: t.Name, Role: model.ClassifyGGUF(t.Name), Shape: shape, DType: t.Type.String(),
-			Params: int64(t.NumElements()), Bytes: int64(t.Size()), File: base,
+			Name: t.Name, Role: model.ClassifyGGUF(t.Name), Shape: t.Shape, DType: t.DType,
+			Params: t.Params, Bytes: t.Bytes, File: base,
 		})
 	}
 	l.ckpt = sum

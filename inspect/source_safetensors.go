@@ -11,11 +11,13 @@ import (
 
 	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/formats/safetensors"
+	"github.com/mxq-dev/mxq/internal/checkpoint"
 	"github.com/mxq-dev/mxq/model"
+	"github.com/mxq-dev/mxq/quant/intq"
 )
 
 func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
-	l, err := readSafetensors(path, kind)
+	l, err := readSafetensors(path, kind, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -25,6 +27,24 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	cfg, err := model.LoadConfig(cfgPath)
 	switch {
 	case err == nil:
+		// Quantized layouts are read back as the weights they hold.
+		q, err := checkpoint.ReadQuantization(filepath.Dir(cfgPath))
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			ql, err := readSafetensors(path, kind, q)
+			_, isShard := shardFinding(path)
+			switch {
+			case err == nil:
+				ql.notes = l.notes
+				l = ql
+			case !isShard || kind != "safetensors-file":
+				return nil, err
+			}
+			// One shard may hold part of a module's tensors: it is shown
+			// as stored, with the single-shard finding.
+		}
 		l.cfg, l.origin, l.source.ConfigPath = cfg, "config.json", cfgPath
 	case errors.Is(err, fs.ErrNotExist):
 		cfg, notes, ierr := inferHF(l.tensors)
@@ -45,8 +65,9 @@ func loadSafetensors(path, cfgPath, kind string) (*loaded, error) {
 	return l, nil
 }
 
-// readSafetensors reads the headers of a safetensors file, folder or index.
-func readSafetensors(path, kind string) (*loaded, error) {
+// readSafetensors reads the headers of a safetensors file, folder or index;
+// with q, the tensors of each quantized weight count as that weight.
+func readSafetensors(path, kind string, q *intq.Quantization) (*loaded, error) {
 	ck, err := safetensors.OpenCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -66,13 +87,27 @@ func readSafetensors(path, kind string) (*loaded, error) {
 		base := filepath.Base(f.Name)
 		shards[base] = &ShardCount{File: base}
 	}
-	for _, t := range ck.Tensors() {
-		base := filepath.Base(t.File.Name)
-		rec := recordHF(&t.TensorInfo, base)
+	logical, err := checkpoint.Logical(ck.Tensors(), q)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range logical {
+		rec := recordHF(t)
 		l.tensors = append(l.tensors, rec)
-		if s := shards[base]; s != nil {
+		if s := shards[t.File]; s != nil {
 			s.Tensors++
 			s.Bytes += rec.Bytes
+		}
+	}
+	if q != nil {
+		sum.Quantization = checkpoint.Describe(q)
+		var params, bytes int64
+		for _, t := range logical {
+			params += t.Params
+			bytes += t.Bytes
+		}
+		if params > 0 {
+			sum.BitsPerWeight = float64(bytes) * 8 / float64(params)
 		}
 	}
 	for _, s := range shards {
@@ -109,15 +144,15 @@ func shardFinding(path string) (Finding, bool) {
 		filepath.Base(path), part, total, instead)}, true
 }
 
-// recordHF describes one safetensors tensor for accounting.
-func recordHF(t *safetensors.TensorInfo, file string) tensorRec {
+// recordHF describes one logical safetensors tensor for accounting.
+func recordHF(t checkpoint.Tensor) tensorRec {
 	return tensorRec{
 		Name:   t.Name,
 		Role:   model.ClassifyHF(t.Name),
 		Shape:  t.Shape,
-		DType:  string(t.DType),
-		Params: t.NumElements(),
-		Bytes:  t.ByteSize(),
-		File:   file,
+		DType:  t.DType,
+		Params: t.Params,
+		Bytes:  t.Bytes,
+		File:   t.File,
 	}
 }

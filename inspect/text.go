@@ -242,6 +242,9 @@ func (t *textWriter) checkpoint(r *Report) {
 	t.section("CHECKPOINT")
 	t.printf("  %s: %d file(s), %d tensors (%d expected by the config)\n", c.Format, c.Files, c.Tensors, c.ExpectedTensors)
 	t.printf("  tensor data %s bytes (%s); files %s bytes\n", commas(c.DataBytes), size(c.DataBytes), commas(c.FileBytes))
+	if c.Quantization != "" {
+		t.printf("  quantized %s: %.3f bits per weight with scales, zero points and biases; each weight counts as the parameters it holds\n", c.Quantization, c.BitsPerWeight)
+	}
 	if c.IndexTotalSize >= 0 {
 		mark := "matches Σ elements × dtype size"
 		if c.IndexTotalSize != c.DataBytes {

@@ -1,17 +1,12 @@
 package validate
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
-	"github.com/mxq-dev/mxq/formats/safetensors"
 	"github.com/mxq-dev/mxq/forward"
 	"github.com/mxq-dev/mxq/internal/checkpoint"
-	"github.com/mxq-dev/mxq/internal/safeio"
 	"github.com/mxq-dev/mxq/internal/safetext"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/tokenizer"
@@ -40,85 +35,33 @@ type Model struct {
 // GGUF file. Weights are read only when the forward pass asks for them.
 func Open(path string) (_ *Model, err error) {
 	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
-	loc, err := checkpoint.Locate(path)
+	c, err := checkpoint.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if loc.GGUF {
-		return openGGUF(path)
-	}
-	dir, cfgPath := loc.Dir, loc.ConfigPath()
-	raw, err := safeio.ReadFile(cfgPath, safeio.ConfigLimit)
+	m, err := FromCheckpoint(c)
 	if err != nil {
+		c.Close()
 		return nil, err
-	}
-	cfg, err := model.ParseConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
-	}
-	q, err := forward.ParseQuantization(raw, cfgPath)
-	if err != nil {
-		return nil, err
-	}
-	if q == nil {
-		// AutoGPTQ may keep its settings beside config.json only.
-		qcPath := filepath.Join(dir, "quantize_config.json")
-		if qraw, err := safeio.ReadFile(qcPath, safeio.ConfigLimit); err == nil {
-			if q, err = forward.ParseQuantization(qraw, qcPath); err != nil {
-				return nil, err
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-	}
-	ckpt, err := safetensors.OpenCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	m := &Model{Path: path, Format: "safetensors", dir: dir, config: cfg, closer: ckpt}
-	if q != nil {
-		m.Format = q.Method
-		m.Source, err = forward.FromQuantizedSafetensors(ckpt, cfg, q)
-	} else {
-		var src forward.Source
-		if src, err = forward.FromSafetensors(ckpt, cfg); err == nil {
-			m.Source, err = expertSource(src, path)
-		}
-	}
-	if err != nil {
-		ckpt.Close()
-		return nil, err
-	}
-	m.Params = cfg.Params().Total
-	if m.Params > 0 {
-		m.BitsPerWeight = float64(ckpt.DataSize()) * 8 / float64(m.Params)
 	}
 	return m, nil
 }
 
-func openGGUF(path string) (*Model, error) {
-	f, err := gguf.Open(path)
+// FromCheckpoint readies an opened checkpoint for the forward pass; the
+// model closes it when closed.
+func FromCheckpoint(c *checkpoint.Checkpoint) (*Model, error) {
+	m := &Model{Path: c.Path, Format: c.Format(), dir: c.Dir, closer: c, Params: c.Params(), BitsPerWeight: c.BitsPerWeight()}
+	if gg := c.GGUF(); gg != nil {
+		m.gg = gg
+	} else {
+		m.config = c.Config
+	}
+	src, err := c.Forward()
 	if err != nil {
 		return nil, err
 	}
-	src, err := forward.FromGGUF(f)
-	if err != nil {
-		f.Close()
+	if m.Source, err = expertSource(src, c.Path); err != nil {
 		return nil, err
-	}
-	es, err := expertSource(src, path)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	m := &Model{Path: path, Format: "gguf", Source: es, dir: filepath.Dir(path), closer: f, gg: f}
-	var bytes uint64
-	for i := range f.Tensors {
-		m.Params += int64(f.Tensors[i].NumElements())
-		bytes += f.Tensors[i].Size()
-	}
-	if m.Params > 0 {
-		m.BitsPerWeight = float64(bytes) * 8 / float64(m.Params)
 	}
 	return m, nil
 }

@@ -1,6 +1,10 @@
 package intq
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
 
 // ctCodec is compressed-tensors' pack-quantized format.
 type ctCodec struct{}
@@ -158,4 +162,48 @@ func (ctCodec) dequantize(t map[string]*Stored, out, in int, s Scheme, dst []flo
 		}
 	}
 	return nil
+}
+
+func (ctCodec) scaleSuffix() string { return "weight_scale" }
+
+// logicalShape reads weight_shape when its value is at hand (it is the only
+// exact record of in for a per-channel weight), else infers in from the
+// scale groups or the packed words.
+func (ctCodec) logicalShape(t map[string]*Stored, s Scheme) (int, int, error) {
+	out := int(t["weight_packed"].Shape[0])
+	if ws := t["weight_shape"]; len(ws.Data) > 0 {
+		v, err := ws.shapeValue()
+		if err != nil {
+			return 0, 0, fmt.Errorf("tensor \"weight_shape\": %w", err)
+		}
+		if v[0] != int64(out) {
+			return 0, 0, fmt.Errorf("tensor \"weight_shape\" says %v, but weight_packed has %d rows", v, out)
+		}
+		return out, int(v[1]), nil
+	}
+	if s.GroupSize > 0 {
+		return out, int(t["weight_scale"].Shape[1]) * s.GroupSize, nil
+	}
+	return out, int(t["weight_packed"].Shape[1]) * (32 / s.Bits), nil
+}
+
+// shapeValue decodes weight_shape: [out, in] as I64 (what torch writes) or
+// I32 (what some writers store).
+func (st *Stored) shapeValue() ([2]int64, error) {
+	var v [2]int64
+	if len(st.Shape) != 1 || st.Shape[0] != 2 {
+		return v, fmt.Errorf("shape %v, want [2]", st.Shape)
+	}
+	switch {
+	case st.DType == "I64" && len(st.Data) == 16:
+		v[0], v[1] = int64(binary.LittleEndian.Uint64(st.Data)), int64(binary.LittleEndian.Uint64(st.Data[8:]))
+	case st.DType == "I32" && len(st.Data) == 8:
+		v[0], v[1] = int64(int32(binary.LittleEndian.Uint32(st.Data))), int64(int32(binary.LittleEndian.Uint32(st.Data[4:])))
+	default:
+		return v, fmt.Errorf("%s holding %d bytes, want I64 or I32 [2]", st.DType, len(st.Data))
+	}
+	if v[0] <= 0 || v[1] <= 0 || v[0] > math.MaxInt32 || v[1] > math.MaxInt32 {
+		return v, fmt.Errorf("value %v is not a weight shape", v)
+	}
+	return v, nil
 }

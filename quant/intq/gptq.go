@@ -162,3 +162,11 @@ func (gptqCodec) dequantize(t map[string]*Stored, out, in int, s Scheme, dst []f
 	}
 	return nil
 }
+
+func (gptqCodec) scaleSuffix() string { return "" }
+
+// logicalShape: qweight is [in/(32/bits), out].
+func (gptqCodec) logicalShape(t map[string]*Stored, s Scheme) (int, int, error) {
+	q := t["qweight"].Shape
+	return int(q[1]), int(q[0]) * (32 / s.Bits), nil
+}

@@ -62,6 +62,16 @@ type Layout interface {
 	// Dequantize decodes tensors written by Quantize (or by the reference
 	// tool) back to an out×in float32 weight.
 	Dequantize(stored []Stored, out, in int, s Scheme) ([]float32, error)
+	// Suffixes names the tensors a weight quantized with s is stored as,
+	// in the order Quantize returns them.
+	Suffixes(s Scheme) []string
+	// ScaleSuffix names the stored tensor whose dtype is Scheme.ScaleDType
+	// ("" when the layout fixes it).
+	ScaleSuffix() string
+	// LogicalShape is the out×in weight that stored tensors (shapes and
+	// dtypes; Data only where the shape is written as a value) hold,
+	// checked against what Quantize writes for that shape.
+	LogicalShape(stored []Stored, s Scheme) (out, in int, err error)
 }
 
 // The layouts.
@@ -89,6 +99,11 @@ type codec interface {
 	dequantize(t map[string]*Stored, out, in int, s Scheme, dst []float32) error
 	// expect lists the tensors dequantize needs, as alloc would make them.
 	expect(out, in int, s Scheme) []Stored
+	// scaleSuffix names the tensor whose dtype is Scheme.ScaleDType.
+	scaleSuffix() string
+	// logicalShape reads out and in from the stored tensors, each present
+	// under its suffix with the rank expect gives it.
+	logicalShape(t map[string]*Stored, s Scheme) (out, in int, err error)
 }
 
 type layout struct{ c codec }
@@ -139,13 +154,24 @@ func (l layout) Dequantize(stored []Stored, out, in int, s Scheme) ([]float32, e
 	if err := l.checkShape(out, in, s); err != nil {
 		return nil, err
 	}
+	got, err := l.match(stored, out, in, s, true)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]float32, out*in)
+	if err := l.c.dequantize(got, out, in, s, dst); err != nil {
+		return nil, fmt.Errorf("intq: %s: %w", l.c.name(), err)
+	}
+	return dst, nil
+}
+
+// match indexes stored by suffix and checks each against what Quantize
+// writes for an out×in weight: dtype, shape and, if withData, data length.
+func (l layout) match(stored []Stored, out, in int, s Scheme, withData bool) (map[string]*Stored, error) {
 	want := l.c.expect(out, in, s)
-	got := make(map[string]*Stored, len(stored))
-	for i := range stored {
-		if _, dup := got[stored[i].Suffix]; dup {
-			return nil, l.errorf(ErrFormat, "tensor %q given twice", stored[i].Suffix)
-		}
-		got[stored[i].Suffix] = &stored[i]
+	got, err := l.bySuffix(stored)
+	if err != nil {
+		return nil, err
 	}
 	for _, w := range want {
 		t, ok := got[w.Suffix]
@@ -155,15 +181,79 @@ func (l layout) Dequantize(stored []Stored, out, in int, s Scheme) ([]float32, e
 		if t.DType != w.DType || !equalShape(t.Shape, w.Shape) {
 			return nil, l.errorf(ErrFormat, "tensor %q is %s %v, want %s %v", w.Suffix, t.DType, t.Shape, w.DType, w.Shape)
 		}
-		if len(t.Data) != len(w.Data) {
+		if withData && len(t.Data) != len(w.Data) {
 			return nil, l.errorf(ErrFormat, "tensor %q holds %d bytes, want %d", w.Suffix, len(t.Data), len(w.Data))
 		}
 	}
-	dst := make([]float32, out*in)
-	if err := l.c.dequantize(got, out, in, s, dst); err != nil {
-		return nil, fmt.Errorf("intq: %s: %w", l.c.name(), err)
+	return got, nil
+}
+
+func (l layout) bySuffix(stored []Stored) (map[string]*Stored, error) {
+	got := make(map[string]*Stored, len(stored))
+	for i := range stored {
+		if _, dup := got[stored[i].Suffix]; dup {
+			return nil, l.errorf(ErrFormat, "tensor %q given twice", stored[i].Suffix)
+		}
+		got[stored[i].Suffix] = &stored[i]
 	}
-	return dst, nil
+	return got, nil
+}
+
+func (l layout) Suffixes(s Scheme) []string {
+	// The tensors of a 128×128 weight, which every valid scheme accepts,
+	// carry the same names as any other. The scale dtype does not change
+	// names; F16 is one every layout takes.
+	s.ScaleDType = "F16"
+	if l.c.check(128, 128, s) != nil {
+		return nil
+	}
+	var names []string
+	for _, t := range l.c.expect(128, 128, s) {
+		names = append(names, t.Suffix)
+	}
+	return names
+}
+
+func (l layout) ScaleSuffix() string { return l.c.scaleSuffix() }
+
+func (l layout) LogicalShape(stored []Stored, s Scheme) (int, int, error) {
+	got, err := l.bySuffix(stored)
+	if err != nil {
+		return 0, 0, err
+	}
+	suffixes := l.Suffixes(s)
+	if suffixes == nil {
+		return 0, 0, l.errorf(ErrUnsupported, "%s", s)
+	}
+	for _, suffix := range suffixes {
+		t, ok := got[suffix]
+		if !ok {
+			return 0, 0, l.errorf(ErrFormat, "tensor %q missing", suffix)
+		}
+		for _, d := range t.Shape {
+			if d <= 0 || d > math.MaxInt32 {
+				return 0, 0, l.errorf(ErrFormat, "tensor %q has shape %v", suffix, t.Shape)
+			}
+		}
+	}
+	probe := s
+	probe.ScaleDType = "F16"
+	for _, t := range l.c.expect(128, 128, probe) {
+		if len(got[t.Suffix].Shape) != len(t.Shape) {
+			return 0, 0, l.errorf(ErrFormat, "tensor %q has shape %v, want %d dimensions", t.Suffix, got[t.Suffix].Shape, len(t.Shape))
+		}
+	}
+	out, in, err := l.c.logicalShape(got, s)
+	if err != nil {
+		return 0, 0, l.errorf(ErrFormat, "%v", err)
+	}
+	if err := l.checkShape(out, in, s); err != nil {
+		return 0, 0, err
+	}
+	if _, err := l.match(stored, out, in, s, false); err != nil {
+		return 0, 0, err
+	}
+	return out, in, nil
 }
 
 func equalShape(a, b []int64) bool {

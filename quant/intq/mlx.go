@@ -122,3 +122,11 @@ func (mlxCodec) dequantize(t map[string]*Stored, out, in int, s Scheme, dst []fl
 }
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
+func (mlxCodec) scaleSuffix() string { return "scales" }
+
+// logicalShape: weight is U32 [out, in·bits/32].
+func (mlxCodec) logicalShape(t map[string]*Stored, s Scheme) (int, int, error) {
+	w := t["weight"].Shape
+	return int(w[0]), int(w[1]) * 32 / s.Bits, nil
+}

@@ -1,4 +1,4 @@
-package forward
+package intq
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/mxq-dev/mxq/quant/intq"
 )
 
 // Quantization is what a checkpoint's config.json says about how its
@@ -20,7 +18,7 @@ type Quantization struct {
 	Method string // "compressed-tensors", "gptq" or "mlx"
 	// Scheme is the default scheme; ScaleDType is left empty and taken
 	// from each module's stored scales.
-	Scheme intq.Scheme
+	Scheme Scheme
 	groups []ctGroup      // compressed-tensors config groups, in name order
 	mlx    map[string]any // MLX per-module entries: false or {group_size, bits}
 }
@@ -30,18 +28,18 @@ type ctGroup struct {
 	name    string
 	targets []string         // "Linear" or module names
 	res     []*regexp.Regexp // "re:" targets, anchored at the start as Python's re.match
-	scheme  intq.Scheme
+	scheme  Scheme
 }
 
-// Layout is the intq layout that decodes the method's tensors.
-func (q *Quantization) Layout() intq.Layout {
+// Layout is the layout that decodes the method's tensors.
+func (q *Quantization) Layout() Layout {
 	switch q.Method {
 	case "compressed-tensors":
-		return intq.CompressedTensors
+		return CompressedTensors
 	case "gptq":
-		return intq.GPTQ
+		return GPTQ
 	}
-	return intq.MLX
+	return MLX
 }
 
 // ParseQuantization reads the quantization section of a config.json (MLX's
@@ -52,10 +50,10 @@ func (q *Quantization) Layout() intq.Layout {
 func ParseQuantization(data []byte, name string) (*Quantization, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("forward: %s: %w", name, err)
+		return nil, fmt.Errorf("intq: %s: %w", name, err)
 	}
 	fail := func(format string, args ...any) (*Quantization, error) {
-		return nil, fmt.Errorf("forward: %s: "+format, append([]any{name}, args...)...)
+		return nil, fmt.Errorf("intq: %s: "+format, append([]any{name}, args...)...)
 	}
 	obj := func(key string) (map[string]any, bool, error) {
 		raw, ok := top[key]
@@ -64,7 +62,7 @@ func ParseQuantization(data []byte, name string) (*Quantization, error) {
 		}
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, false, fmt.Errorf("forward: %s: %q is not an object", name, key)
+			return nil, false, fmt.Errorf("intq: %s: %q is not an object", name, key)
 		}
 		return m, true, nil
 	}
@@ -152,12 +150,12 @@ func bitsAndGroup(m map[string]any, bitsKey string) (bits, group int, err error)
 func parseMLX(m map[string]any, name string) (*Quantization, error) {
 	bits, group, err := bitsAndGroup(m, "bits")
 	if err != nil {
-		return nil, fmt.Errorf("forward: %s: quantization: %v", name, err)
+		return nil, fmt.Errorf("intq: %s: quantization: %v", name, err)
 	}
 	if mode, ok := m["mode"].(string); ok && mode != "affine" {
-		return nil, fmt.Errorf("forward: %s: MLX quantization mode %q is not supported (affine is)", name, mode)
+		return nil, fmt.Errorf("intq: %s: MLX quantization mode %q is not supported (affine is)", name, mode)
 	}
-	q := &Quantization{Method: "mlx", Scheme: intq.Scheme{Bits: bits, GroupSize: group}, mlx: map[string]any{}}
+	q := &Quantization{Method: "mlx", Scheme: Scheme{Bits: bits, GroupSize: group}, mlx: map[string]any{}}
 	for k, v := range m {
 		switch k {
 		case "bits", "group_size", "mode", "quant_method":
@@ -175,7 +173,7 @@ func parseMLX(m map[string]any, name string) (*Quantization, error) {
 
 func parseGPTQ(m map[string]any, name string) (*Quantization, error) {
 	fail := func(format string, args ...any) (*Quantization, error) {
-		return nil, fmt.Errorf("forward: %s: gptq: "+format, append([]any{name}, args...)...)
+		return nil, fmt.Errorf("intq: %s: gptq: "+format, append([]any{name}, args...)...)
 	}
 	bits, group, err := bitsAndGroup(m, "bits")
 	if err != nil {
@@ -190,12 +188,12 @@ func parseGPTQ(m map[string]any, name string) (*Quantization, error) {
 	// Dequantization reads the stored zero points and g_idx, so neither
 	// asymmetric weights nor act-order change how a weight decodes; the
 	// scheme is marked symmetric because intq describes GPTQ that way.
-	return &Quantization{Method: "gptq", Scheme: intq.Scheme{Bits: bits, GroupSize: group, Symmetric: true}}, nil
+	return &Quantization{Method: "gptq", Scheme: Scheme{Bits: bits, GroupSize: group, Symmetric: true}}, nil
 }
 
 func parseCompressedTensors(m map[string]any, name string) (*Quantization, error) {
 	fail := func(format string, args ...any) (*Quantization, error) {
-		return nil, fmt.Errorf("forward: %s: compressed-tensors: "+format, append([]any{name}, args...)...)
+		return nil, fmt.Errorf("intq: %s: compressed-tensors: "+format, append([]any{name}, args...)...)
 	}
 	topFormat, _ := m["format"].(string)
 	groups, ok := m["config_groups"].(map[string]any)
@@ -240,7 +238,7 @@ func parseCompressedTensors(m map[string]any, name string) (*Quantization, error
 		if ao, _ := w["actorder"].(string); ao != "" && ao != "static" {
 			return fail("config group %q: actorder %q is not supported", gname, ao)
 		}
-		cg := ctGroup{name: gname, scheme: intq.Scheme{Bits: bits, GroupSize: group, Symmetric: sym}}
+		cg := ctGroup{name: gname, scheme: Scheme{Bits: bits, GroupSize: group, Symmetric: sym}}
 		ts, _ := g["targets"].([]any)
 		for _, t := range ts {
 			s, ok := t.(string)
@@ -266,10 +264,10 @@ func parseCompressedTensors(m map[string]any, name string) (*Quantization, error
 	return q, nil
 }
 
-// schemeFor returns the scheme of module (a path such as
+// SchemeFor returns the scheme of module (a path such as
 // "model.layers.0.self_attn.q_proj"); false means the configuration leaves
 // it unquantized.
-func (q *Quantization) schemeFor(module string) (intq.Scheme, bool) {
+func (q *Quantization) SchemeFor(module string) (Scheme, bool) {
 	switch q.Method {
 	case "compressed-tensors":
 		// "Linear" targets every Linear; other targets are module names
@@ -286,7 +284,7 @@ func (q *Quantization) schemeFor(module string) (intq.Scheme, bool) {
 				}
 			}
 		}
-		return intq.Scheme{}, false
+		return Scheme{}, false
 	case "mlx":
 		s := q.Scheme
 		switch v := q.mlx[module].(type) {
@@ -303,4 +301,19 @@ func (q *Quantization) schemeFor(module string) (intq.Scheme, bool) {
 		return s, true
 	}
 	return q.Scheme, true
+}
+
+// ConfigSection returns a JSON document holding only key of the config
+// data (so that ParseQuantization reads that section alone), or nil when
+// the key is absent or null. name labels errors.
+func ConfigSection(data []byte, key, name string) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("intq: %s: %w", name, err)
+	}
+	raw, ok := top[key]
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	return json.Marshal(map[string]json.RawMessage{key: raw})
 }
