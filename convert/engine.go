@@ -25,6 +25,9 @@ type outTensor struct {
 	// enc stores the encoded rows; nil means ggml rows of Type written
 	// at the tensor's offset, as GGUF stores them.
 	enc encoder
+	// imp, if set, holds the importance weights the quantizer fits with,
+	// and the report's imatrix-weighted error is measured with them.
+	imp *importance
 }
 
 // part is a run of output rows read from one source matrix.
@@ -145,7 +148,12 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
-	if err := quant.Quantize(t.Type, in, wk.out); err != nil {
+	if t.imp != nil {
+		err = quantizeWeighted(t, c, in, wk.out, rowBytes)
+	} else {
+		err = quant.Quantize(t.Type, in, wk.out)
+	}
+	if err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
@@ -365,6 +373,11 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 	}
 	if err := st.AddRows(in, wk.deq); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if t.imp != nil {
+		if err := addWeighted(st, t, c, in, wk.deq); err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
 	}
 	return st, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxq-dev/mxq/convert"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/imatrix"
 	"github.com/mxq-dev/mxq/inspect"
 	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/quantplan"
@@ -40,6 +41,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "output-tensor-type", Category: "GGUF", Usage: "ggml `TYPE` for output.weight"},
 			&cli.StringFlag{Name: "token-embedding-type", Category: "GGUF", Usage: "ggml `TYPE` for token_embd.weight"},
 			&cli.BoolFlag{Name: "allow-requantize", Category: "GGUF", Usage: "allow quantizing an already quantized GGUF"},
+			&cli.StringFlag{Name: "imatrix", Category: "GGUF", Usage: "importance matrix `FILE` (llama.cpp's GGUF or .dat format) to weight the quantizers with, per expert"},
 		}, safetensorsFlags()),
 		OnUsageError: onUsageError,
 		Action:       runQuantize,
@@ -172,6 +174,9 @@ func runQuantize(c *cli.Context) error {
 		return err
 	}
 	if format == "safetensors" {
+		if c.IsSet("imatrix") {
+			return usageError("--imatrix is for GGUF output: the safetensors layouts have no importance-weighted quantizer")
+		}
 		return runQuantizeSafetensors(c, th)
 	}
 	ft, err := ggufFileType(c)
@@ -181,6 +186,9 @@ func runQuantize(c *cli.Context) error {
 	plan, err := planOptions(c)
 	if err != nil {
 		return err
+	}
+	if c.IsSet("imatrix") && c.String("imatrix") == "" {
+		return usageError("--imatrix needs a FILE")
 	}
 	if err := checkImatrix(ft, tensorTypeFlags(plan), c.String("imatrix") != ""); err != nil {
 		return err
@@ -193,6 +201,14 @@ func runQuantize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var im *convert.Imatrix
+	if path := c.String("imatrix"); path != "" {
+		m, err := imatrix.Read(path)
+		if err != nil {
+			return err
+		}
+		im = &convert.Imatrix{Matrix: m, Path: path}
+	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {
 		return err
@@ -201,7 +217,7 @@ func runQuantize(c *cli.Context) error {
 	bar := newProgress(c, "quantizing")
 	p, err := convert.PlanGGUF(src, convert.GGUFOptions{
 		FileType: ft, Plan: plan, AllowRequantize: c.Bool("allow-requantize"),
-		Workers: threads, Progress: bar.update,
+		Workers: threads, Progress: bar.update, Imatrix: im,
 	})
 	if err != nil {
 		return err
