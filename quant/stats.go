@@ -38,11 +38,11 @@ type Metrics struct {
 	// relative to the weighted energy of the tensor. Nil when no weights
 	// were given (AddWeightedRows).
 	ImatrixError *float64 `json:"imatrix_weighted_error,omitempty"`
-	Count          int64   `json:"count"` // elements seen, non-finite ones included
-	NaNIn          int64   `json:"nan_in"`
-	InfIn          int64   `json:"inf_in"`
-	NaNOut         int64   `json:"nan_out"`
-	InfOut         int64   `json:"inf_out"`
+	Count        int64    `json:"count"` // elements seen, non-finite ones included
+	NaNIn        int64    `json:"nan_in"`
+	InfIn        int64    `json:"inf_in"`
+	NaNOut       int64    `json:"nan_out"`
+	InfOut       int64    `json:"inf_out"`
 }
 
 // Stats accumulates Metrics over the rows of one weight matrix in a single
