@@ -368,6 +368,9 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 	// up past BF16's largest value. What a reader decodes is checked.
 	if i, finite := quant.FindNonFinite(wk.deq); !finite {
 		i = culprit(in, wk.deq, i, cols)
+		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
 			t.Name, c.outRow+i/cols, i%cols, in[i], wk.deq[i], t.storedAs())
 	}

@@ -2,6 +2,8 @@ package convert
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
@@ -23,6 +25,7 @@ type Imatrix struct {
 type importance struct {
 	weights    []float32
 	rowsPerMat int
+	file       string // the imatrix, for messages
 }
 
 // forRows returns the weights of the matrix holding output row row and the
@@ -70,9 +73,16 @@ func attachImatrix(im *Imatrix, tensors []*outTensor) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", im.Path, err)
 		}
-		if found {
-			t.imp = &importance{weights: w, rowsPerMat: rowsPerMat}
+		if !found {
+			continue
 		}
+		for j, v := range w {
+			if math.IsInf(float64(v), 0) || v != v {
+				return fmt.Errorf("%s: entry %q: the weight of matrix %d, column %d (in_sum2 / count) is %v; importance weights must be finite",
+					im.Path, t.Name, j/nPerRow, j%nPerRow, v)
+			}
+		}
+		t.imp = &importance{weights: w, rowsPerMat: rowsPerMat, file: im.Path}
 	}
 	return nil
 }
@@ -117,4 +127,30 @@ func addWeighted(st *quant.Stats, t *outTensor, c chunk, in, deq []float32) erro
 		r += n
 	}
 	return nil
+}
+
+// blame explains a row that came out non-finite when its importance
+// weights are the cause: ggml's fits sum weight × value² in float32, and
+// weights near float32's limit overflow those sums, which ggml turns into
+// NaN silently. It returns nil when the row also fails without weights (or
+// im is nil), leaving the value's own range to be blamed.
+func (im *importance) blame(t *outTensor, row []float32, outRow int) error {
+	if im == nil || !quant.UsesWeights(t.Type) {
+		return nil
+	}
+	rowBytes, err := t.Type.RowSize(int64(len(row)))
+	if err != nil {
+		return nil
+	}
+	enc := make([]byte, rowBytes)
+	deq := make([]float32, len(row))
+	if quant.Quantize(t.Type, row, enc) != nil || quant.Dequantize(t.Type, enc, deq) != nil {
+		return nil
+	}
+	if _, finite := quant.FindNonFinite(deq); !finite {
+		return nil
+	}
+	w, _ := im.forRows(outRow, len(row))
+	return fmt.Errorf("%s: entry %q: importance weights up to %g make %s's float32 sums overflow (row %d comes out non-finite, and finite without them); nothing was written",
+		im.file, t.Name, slices.Max(w), t.Type, outRow)
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -311,4 +313,167 @@ func TestQuantizeWithOwnImatrix(t *testing.T) {
 	if weighted != 14 || differ > len(want.Tensors)/2 {
 		t.Errorf("%d tensors weighted (want 14: 7 per layer), %d differ from llama-quantize's", weighted, differ)
 	}
+}
+
+// Bad importance matrices are refused before anything is written, with
+// one line naming the file and, where there is one, the entry; flag
+// mistakes are usage errors.
+func TestQuantizeImatrixBadInput(t *testing.T) {
+	dir := t.TempDir()
+	llama := filepath.Join(llamaImatrix, "tiny-mixtral.imatrix.gguf")
+	variant := func(name string, edit func(m *imatrix.Matrix)) string {
+		m, err := imatrix.Read(llama)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		path := filepath.Join(dir, name+".imatrix.gguf")
+		if err := m.WriteGGUF(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// patched writes a valid file with the value marker somewhere and
+	// then stores v in its place, which the writer would refuse.
+	const marker = float32(1234.5678)
+	patched := func(name string, v float32, edit func(m *imatrix.Matrix)) string {
+		path := variant(name, edit)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var from, to [4]byte
+		binary.LittleEndian.PutUint32(from[:], math.Float32bits(marker))
+		binary.LittleEndian.PutUint32(to[:], math.Float32bits(v))
+		if bytes.Count(b, from[:]) != 1 {
+			t.Fatalf("%s: marker not found once", name)
+		}
+		if err := os.WriteFile(path, bytes.Replace(b, from[:], to[:], 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	const upExps = "blk.1.ffn_up_exps.weight"
+	last := func(m *imatrix.Matrix) *imatrix.Entry { return &m.Entries[len(m.Entries)-1] }
+	raw, err := os.ReadFile(llama)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.imatrix.gguf")
+	if err := os.WriteFile(truncated, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.imatrix")
+	if err := os.WriteFile(garbage, []byte("not an importance matrix at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for _, c := range []struct {
+		name  string
+		file  string
+		args  []string
+		code  int
+		wants []string
+	}{
+		{"another model's names", variant("renamed", func(m *imatrix.Matrix) { last(m).Name = "blk.7.ffn_up_exps.weight" }),
+			nil, exitError, []string{"renamed", "blk.7.ffn_up_exps.weight", "names no weight"}},
+		{"another model's sizes", variant("resized", func(m *imatrix.Matrix) {
+			e := last(m)
+			e.NPerRow /= 2
+			e.InSum2 = e.InSum2[:e.NPerRow*e.NMat]
+		}), nil, exitError, []string{"resized", upExps, "the model's weight needs 8 × 256"}},
+		{"fewer experts", variant("experts", func(m *imatrix.Matrix) {
+			e := last(m)
+			e.NMat = 4
+			e.InSum2, e.Counts = e.InSum2[:4*e.NPerRow], e.Counts[:4]
+		}), nil, exitError, []string{"experts", upExps, "needs 8 × 256"}},
+		{"NaN statistic", patched("nan", float32(math.NaN()), func(m *imatrix.Matrix) { last(m).InSum2[300] = marker }),
+			nil, exitError, []string{"nan.imatrix.gguf", upExps, "NaN"}},
+		{"negative statistic", patched("negative", -1, func(m *imatrix.Matrix) { last(m).InSum2[5] = marker }),
+			nil, exitError, []string{"negative", upExps, "non-negative"}},
+		{"negative count", patched("count", -3, func(m *imatrix.Matrix) { last(m).Counts[2] = marker }),
+			nil, exitError, []string{"count", upExps, "count 2"}},
+		{"weights beyond float32", variant("tiny-count", func(m *imatrix.Matrix) { last(m).Counts[1] = 1e-45 }),
+			nil, exitError, []string{"tiny-count", upExps, "matrix 1", "finite"}},
+		{"weights that overflow the sums", variant("huge", func(m *imatrix.Matrix) {
+			for i := range m.Entries {
+				e := &m.Entries[i]
+				for j := range e.InSum2 {
+					e.InSum2[j] = 3e38
+				}
+				for j := range e.Counts {
+					e.Counts[j] = 1
+				}
+			}
+		}), nil, exitError, []string{"huge", "overflow", "nothing was written"}},
+		{"truncated", truncated, nil, exitError, []string{"truncated.imatrix.gguf", "past the end"}},
+		{"not an imatrix", garbage, nil, exitError, []string{"garbage.imatrix"}},
+		{"missing", filepath.Join(dir, "absent.gguf"), nil, exitError, []string{"absent.gguf"}},
+		{"empty flag", "", nil, exitUsage, []string{"--imatrix"}},
+		{"safetensors output", llama, []string{"--format", "safetensors", "--bits", "4"}, exitUsage, []string{"--imatrix", "safetensors"}},
+	} {
+		if inputs == nil {
+			inputs = listDir(t, dir)
+		}
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out-"+strings.ReplaceAll(c.name, " ", "-"))
+			args := []string{"quantize", tiny, "--imatrix", c.file, "-o", out}
+			if c.args == nil {
+				args[len(args)-1] += ".gguf"
+				args = append(args, "--type", "Q4_K_M")
+			} else {
+				args = append(args, c.args...)
+			}
+			code, _, stderr := runCLI(t, args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, stderr)
+			}
+			if lines := strings.Count(strings.TrimSpace(stderr), "\n") + 1; lines != 1 {
+				t.Errorf("%d lines: %s", lines, stderr)
+			}
+			for _, w := range c.wants {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("message lacks %q: %s", w, stderr)
+				}
+			}
+			if after := listDir(t, dir); !slices.Equal(after, inputs) {
+				t.Errorf("folder holds %v, before the run %v", after, inputs)
+			}
+		})
+	}
+}
+
+// Q2_K_S needs an importance matrix: refused without one, made with one.
+func TestQuantizeQ2KS(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "q2ks.gguf")
+	code, _, stderr := runCLI(t, "quantize", tiny, "--type", "Q2_K_S", "-o", out)
+	if code != exitUsage || !strings.Contains(stderr, "importance matrix") {
+		t.Fatalf("without imatrix: exit %d: %s", code, stderr)
+	}
+	quantizeOK(t, tiny, "--type", "Q2_K_S", "--imatrix", filepath.Join(llamaImatrix, "tiny-mixtral.imatrix.dat"), "-o", out)
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if ti, ok := f.Tensor("blk.1.ffn_up_exps.weight"); !ok || ti.Type != ggml.Q2_K {
+		t.Errorf("ffn_up_exps: %v", ti)
+	}
+	if v, ok := f.Lookup("general.file_type"); !ok || v.V != uint32(ggml.FileTypeQ2_K_S) {
+		t.Errorf("general.file_type %v", v)
+	}
+}
+
+// listDir lists the names in dir, hidden ones included.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
