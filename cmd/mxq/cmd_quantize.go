@@ -208,6 +208,7 @@ func runQuantize(c *cli.Context) error {
 			return err
 		}
 		im = &convert.Imatrix{Matrix: m, Path: path}
+		noteUnrouted(c, path, m.Unrouted())
 	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {
@@ -290,4 +291,23 @@ func thresholds(c *cli.Context) (report.Thresholds, error) {
 		return th, usageError("%v", err)
 	}
 	return th, nil
+}
+
+// noteUnrouted tells the user which experts of an importance matrix no
+// calibration token reached: they are quantized with weight 1 for every
+// column, i.e. as without the matrix, as llama-quantize does.
+func noteUnrouted(c *cli.Context, path string, unrouted []imatrix.ExpertRef) {
+	if len(unrouted) == 0 {
+		return
+	}
+	const shown = 6
+	var names []string
+	for _, u := range unrouted[:min(len(unrouted), shown)] {
+		names = append(names, u.String())
+	}
+	if len(unrouted) > shown {
+		names = append(names, fmt.Sprintf("and %d more", len(unrouted)-shown))
+	}
+	fmt.Fprintf(c.App.ErrWriter, "mxq: note: %s: %d expert matrices got no calibration token and are quantized without importance weights: %s\n",
+		path, len(unrouted), strings.Join(names, ", "))
 }
