@@ -2,10 +2,14 @@ package convert
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/imatrix"
 	"github.com/mxq-dev/mxq/quant"
 )
 
@@ -67,4 +71,63 @@ func TestQuantizeWeightedAcrossExperts(t *testing.T) {
 	if a, b := st.Result().ImatrixError, ref.Result().ImatrixError; a == nil || b == nil || *a != *b {
 		t.Errorf("weighted error %v, row by row %v", a, b)
 	}
+}
+
+// tinyShapes are the matrices of tiny-mixtral as GGUF tensors.
+func tinyShapes() []*outTensor {
+	var out []*outTensor
+	add := func(name string, dims ...uint64) {
+		out = append(out, &outTensor{Name: name, Dims: dims, Type: ggml.Q4_K})
+	}
+	add("token_embd.weight", 256, 1024)
+	add("output.weight", 256, 1024)
+	for _, l := range []string{"0", "1"} {
+		p := "blk." + l + "."
+		add(p+"attn_q.weight", 256, 256)
+		add(p+"attn_k.weight", 256, 128)
+		add(p+"attn_v.weight", 256, 128)
+		add(p+"attn_output.weight", 256, 256)
+		add(p+"ffn_gate_inp.weight", 256, 8)
+		add(p+"ffn_gate_exps.weight", 256, 512, 8)
+		add(p+"ffn_up_exps.weight", 256, 512, 8)
+		add(p+"ffn_down_exps.weight", 512, 256, 8)
+	}
+	return out
+}
+
+// Whatever importance matrix a file decodes to, checking it against a
+// model and deriving the weights never panics, and the weights handed to
+// the quantizers are finite, non-negative and of the tensor's size.
+func FuzzAttachImatrix(f *testing.F) {
+	for _, name := range []string{"tiny-mixtral.imatrix.gguf", "tiny-mixtral.imatrix.dat", "tiny-mixtral.partial.imatrix.gguf", "tiny-mixtral.partial.imatrix.dat"} {
+		b, err := os.ReadFile(filepath.Join("../testdata/tiny-mixtral-imatrix", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := imatrix.Decode(bytes.NewReader(b), int64(len(b)), "fuzz")
+		if err != nil {
+			return
+		}
+		tensors := tinyShapes()
+		if err := attachImatrix(&Imatrix{Matrix: m, Path: "fuzz"}, tensors); err != nil {
+			return
+		}
+		for _, ot := range tensors {
+			if ot.imp == nil {
+				continue
+			}
+			nPerRow, _, nMat, _ := matDims(ot.Dims)
+			if len(ot.imp.weights) != nPerRow*nMat {
+				t.Fatalf("%s: %d weights", ot.Name, len(ot.imp.weights))
+			}
+			for _, w := range ot.imp.weights {
+				if !(w >= 0) || math.IsInf(float64(w), 0) {
+					t.Fatalf("%s: weight %g", ot.Name, w)
+				}
+			}
+		}
+	})
 }

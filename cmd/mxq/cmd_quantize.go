@@ -26,7 +26,11 @@ func quantizeCommand() *cli.Command {
 		Description: `SRC is a Hugging Face folder (safetensors in BF16, F16 or F32) or a GGUF file.
 --bits 16 gives F16 (BF16 with --type BF16), --bits 8 gives Q8_0, --bits 4 gives Q4_K_M;
 --type names any supported llama.cpp file type. The output is written through a
-temporary file and renamed only when complete.`,
+temporary file and renamed only when complete.
+
+--imatrix FILE quantizes a GGUF with an importance matrix (llama-imatrix's GGUF or .dat,
+or mxq imatrix's), per tensor and per expert, byte for byte as llama-quantize --imatrix;
+it is checked against the model before anything is read or written.`,
 		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` (FILE.gguf, or a folder for safetensors); required"},
 			&cli.IntFlag{Name: "bits", Usage: "target `BITS`: 16, 8 or 4", DefaultText: "none; give --bits or --type"},
