@@ -148,7 +148,11 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
-	if t.imp != nil {
+	if p := t.parts[c.part]; p.headDim == 0 && p.src.typ == t.Type && t.Type.IsQuantized() {
+		// llama-quantize copies a tensor already of its target type
+		// rather than quantizing its decoded values again.
+		copy(wk.out, wk.raw[:len(wk.out)])
+	} else if t.imp != nil {
 		err = quantizeWeighted(t, c, in, wk.out, rowBytes)
 	} else {
 		err = quant.Quantize(t.Type, in, wk.out)

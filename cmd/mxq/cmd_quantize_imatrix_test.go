@@ -247,6 +247,15 @@ func TestQuantizeImatrixFromF32GGUF(t *testing.T) {
 	}
 	checkImatrixKeys(t, out, im, want)
 
+	// Tensors already of their target type are copied, as llama-quantize
+	// does, whatever the imatrix: requantizing the file to its own type
+	// keeps every tensor's bytes.
+	same := filepath.Join(dir, "q3-again.gguf")
+	quantizeOK(t, out, "--type", "Q3_K_M", "--allow-requantize", "--imatrix", filepath.Join(llamaImatrix, "tiny-mixtral.partial.imatrix.gguf"), "-o", same)
+	if n := sameTensors(t, same, want); n != 0 {
+		t.Errorf("requantized to its own type: %d tensors changed", n)
+	}
+
 	// Requantizing a file made with another imatrix replaces its keys.
 	re := filepath.Join(dir, "q2.gguf")
 	partial := filepath.Join(llamaImatrix, "tiny-mixtral.partial.imatrix.dat")
