@@ -26,6 +26,9 @@ type outTensor struct {
 	// enc stores the encoded rows; nil means ggml rows of Type written
 	// at the tensor's offset, as GGUF stores them.
 	enc encoder
+	// imp, if set, holds the importance weights the quantizer fits with,
+	// and the report's imatrix-weighted error is measured with them.
+	imp *importance
 }
 
 // part is a run of output rows read from one source matrix.
@@ -146,7 +149,16 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
-	if err := quant.Quantize(t.Type, in, wk.out); err != nil {
+	if p := t.parts[c.part]; p.headDim == 0 && p.src.typ == t.Type && t.Type.IsQuantized() {
+		// llama-quantize copies a tensor already of its target type
+		// rather than quantizing its decoded values again.
+		copy(wk.out, wk.raw[:len(wk.out)])
+	} else if t.imp != nil {
+		err = quantizeWeighted(t, c, in, wk.out, rowBytes)
+	} else {
+		err = quant.Quantize(t.Type, in, wk.out)
+	}
+	if err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
@@ -362,11 +374,19 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 	// up past BF16's largest value. What a reader decodes is checked.
 	if i, finite := quant.FindNonFinite(wk.deq); !finite {
 		i = culprit(in, wk.deq, i, cols)
+		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
 			t.Name, c.outRow+i/cols, i%cols, in[i], wk.deq[i], t.storedAs())
 	}
 	if err := st.AddRows(in, wk.deq); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if t.imp != nil {
+		if err := addWeighted(st, t, c, in, wk.deq); err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
 	}
 	return st, nil
 }

@@ -25,6 +25,9 @@ type GGUFOptions struct {
 	Plan            quantplan.Options
 	AllowRequantize bool // a quantized GGUF source may be quantized again
 	Workers         int  // 0: all cores
+	// Imatrix, if set, gives the quantizers importance weights per
+	// tensor (per expert), as llama-quantize --imatrix does.
+	Imatrix *Imatrix
 	// Progress, if set, is called with source elements done and the total.
 	Progress func(done, total int64)
 }
@@ -83,6 +86,7 @@ func PlanGGUF(src *Source, opts GGUFOptions) (_ *GGUFPlan, err error) {
 	}
 
 	opts.Plan.TiedEmbeddings = src.Config.TieWordEmbeddings
+	opts.Plan.Imatrix = opts.Imatrix != nil
 	gqa := 1
 	if src.Config.NumKVHeads > 0 {
 		gqa = src.Config.NumHeads / src.Config.NumKVHeads
@@ -102,6 +106,12 @@ func PlanGGUF(src *Source, opts GGUFOptions) (_ *GGUFPlan, err error) {
 		}
 		t.Type, t.Rule = d.Type, d.Rule
 		infos[i] = gguf.TensorInfo{Name: t.Name, Dims: slices.Clone(t.Dims), Type: t.Type}
+	}
+	if opts.Imatrix != nil {
+		if err := attachImatrix(opts.Imatrix, tensors); err != nil {
+			return nil, err
+		}
+		kv = imatrixMetadata(kv, opts.Imatrix)
 	}
 	layout, err := gguf.NewLayout(kv, infos, 32)
 	if err != nil {

@@ -32,11 +32,17 @@ type Metrics struct {
 	// activation vectors x: the relative error of a layer's output. It is
 	// 0 when there are no activation vectors.
 	MatmulRelError float64 `json:"matmul_rel_error"`
-	Count          int64   `json:"count"` // elements seen, non-finite ones included
-	NaNIn          int64   `json:"nan_in"`
-	InfIn          int64   `json:"inf_in"`
-	NaNOut         int64   `json:"nan_out"`
-	InfOut         int64   `json:"inf_out"`
+	// ImatrixError is Σ w·(x−x̂)² / Σ w·x² over the finite values, w the
+	// importance weight of each value's column (an imatrix's in_sum2 /
+	// count): the error the importance-weighted quantizers minimise,
+	// relative to the weighted energy of the tensor. Nil when no weights
+	// were given (AddWeightedRows).
+	ImatrixError *float64 `json:"imatrix_weighted_error,omitempty"`
+	Count        int64    `json:"count"` // elements seen, non-finite ones included
+	NaNIn        int64    `json:"nan_in"`
+	InfIn        int64    `json:"inf_in"`
+	NaNOut       int64    `json:"nan_out"`
+	InfOut       int64    `json:"inf_out"`
 }
 
 // Stats accumulates Metrics over the rows of one weight matrix in a single
@@ -52,6 +58,8 @@ type Stats struct {
 	nanIn, infIn, nanOut, infOut int64
 	sse, sumW2, sumQ2, dot, maxE float64
 	sumY2, sumYErr2              float64
+	weighted                     bool // AddWeightedRows was called
+	wErr, wRef                   float64
 }
 
 // probeStream is PCG's second seed word for the probe vectors, fixed so a
@@ -125,6 +133,38 @@ func (s *Stats) Merge(o *Stats) {
 	s.maxE = max(s.maxE, o.maxE)
 	s.sumY2 += o.sumY2
 	s.sumYErr2 += o.sumYErr2
+	s.weighted = s.weighted || o.weighted
+	s.wErr += o.wErr
+	s.wRef += o.wRef
+}
+
+// AddWeightedRows accumulates the importance-weighted error of whole rows
+// (orig and deq as for AddRows; w holds one weight per column, applied to
+// every row) without counting them again: call it beside AddRows for the
+// rows that have weights.
+func (s *Stats) AddWeightedRows(orig, deq, w []float32) error {
+	if len(orig) != len(deq) {
+		return fmt.Errorf("quant: %d original values but %d dequantized", len(orig), len(deq))
+	}
+	if len(w) == 0 || len(orig)%len(w) != 0 {
+		return fmt.Errorf("quant: %d values is not a whole number of rows of %d weights", len(orig), len(w))
+	}
+	s.weighted = true
+	for r := 0; r < len(orig); r += len(w) {
+		var e2, x2 float64
+		for i, wi := range w {
+			a, b := orig[r+i], deq[r+i]
+			if !isFinite32(a) || !isFinite32(b) {
+				continue
+			}
+			d := float64(a) - float64(b)
+			e2 += float64(wi) * d * d
+			x2 += float64(wi) * float64(a) * float64(a)
+		}
+		s.wErr += e2
+		s.wRef += x2
+	}
+	return nil
 }
 
 // AddRows accumulates whole rows: orig holds the original values and deq
@@ -252,7 +292,20 @@ func (s *Stats) Result() Metrics {
 		}
 		m.Cosine = min(1, max(-1, s.dot/norm))
 	}
+	if s.weighted {
+		v := RelErrorCap
+		switch {
+		case s.wErr == 0:
+			v = 0
+		case s.wRef > 0:
+			v = min(RelErrorCap, s.wErr/s.wRef)
+		}
+		m.ImatrixError = &v
+	}
 	if s.lost > 0 {
+		if s.weighted {
+			*m.ImatrixError = RelErrorCap
+		}
 		m.RelFrobenius, m.MatmulRelError = RelErrorCap, RelErrorCap
 		m.SNRdB, m.Cosine = -SNRCapDB, -1
 	}

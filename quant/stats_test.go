@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mxq-dev/mxq/ggml"
@@ -252,5 +253,64 @@ func TestStatsProbeScale(t *testing.T) {
 	// For N(0,1) x, E[(e·x)²] = ‖e‖², so the ratio tends to rel_frobenius.
 	if r := m.MatmulRelError / m.RelFrobenius; r < 0.8 || r > 1.25 {
 		t.Errorf("matmul %v vs frobenius %v: ratio %v", m.MatmulRelError, m.RelFrobenius, r)
+	}
+}
+
+// The imatrix-weighted error is Σw(x−x̂)²/Σwx²: with equal weights it is
+// rel_frobenius², weights on the columns without error bring it to 0,
+// Merge adds the sums, a value lost to NaN takes the cap, and without
+// weights it is absent.
+func TestStatsImatrixError(t *testing.T) {
+	const cols = 4
+	x := []float32{1, 2, 3, 4, -1, -2, -3, -4}
+	q := []float32{1, 2, 3, 3, -1, -2, -3, -5} // errors only in column 3
+	weighted := func(w []float32, orig, deq []float32) Metrics {
+		s := NewStats(cols, 0, 1)
+		if err := s.AddRows(orig, deq); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddWeightedRows(orig, deq, w); err != nil {
+			t.Fatal(err)
+		}
+		return s.Result()
+	}
+	lost := slices.Clone(q)
+	lost[1] = float32(math.NaN())
+	for _, c := range []struct {
+		name string
+		w    []float32
+		deq  []float32
+		want float64
+	}{
+		{"equal weights", []float32{2, 2, 2, 2}, q, 2.0 / 60},
+		{"error where weight is 0", []float32{1, 1, 1, 0}, q, 0},
+		{"error where weight is high", []float32{0, 0, 0, 1}, q, 2.0 / 32},
+		{"lost value", []float32{1, 1, 1, 1}, lost, RelErrorCap},
+	} {
+		m := weighted(c.w, x, c.deq)
+		if m.ImatrixError == nil || !near(*m.ImatrixError, c.want, 1e-12) {
+			t.Errorf("%s: imatrix error %v, want %g", c.name, m.ImatrixError, c.want)
+		}
+	}
+	if m := weighted([]float32{1, 1, 1, 1}, x, q); !near(*m.ImatrixError, m.RelFrobenius*m.RelFrobenius, 1e-12) {
+		t.Errorf("equal weights: %g, rel_frobenius² %g", *m.ImatrixError, m.RelFrobenius*m.RelFrobenius)
+	}
+	a, b := NewStats(cols, 0, 1), NewStats(cols, 0, 1)
+	if err := a.AddWeightedRows(x[:4], q[:4], []float32{1, 1, 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddWeightedRows(x[4:], q[4:], []float32{1, 1, 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	a.Merge(b)
+	if m := a.Result(); !near(*m.ImatrixError, 2.0/60, 1e-12) {
+		t.Errorf("merged: %g", *m.ImatrixError)
+	}
+	if m := statsOf(t, cols, 0, x, q); m.ImatrixError != nil {
+		t.Errorf("without weights: %g", *m.ImatrixError)
+	}
+	s := NewStats(cols, 0, 1)
+	if s.AddWeightedRows(x, q, []float32{1, 1, 1}) == nil || s.AddWeightedRows(x, q[:4], []float32{1, 1, 1, 1}) == nil {
+		t.Error("mismatched lengths accepted")
 	}
 }

@@ -52,6 +52,9 @@ type Expert struct {
 	WorstMatmulRel   float64 `json:"worst_matmul_rel_error"`
 	WorstProjection  string  `json:"worst_projection"` // tensor with the worst matmul error
 	MinCosine        float64 `json:"min_cosine"`
+	// WorstImatrixError is the largest imatrix_weighted_error among the
+	// expert's projections; absent without an importance matrix.
+	WorstImatrixError *float64 `json:"worst_imatrix_weighted_error,omitempty"`
 }
 
 // Thresholds are the CI gates; a zero field is not checked.

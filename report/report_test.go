@@ -143,3 +143,47 @@ func TestThresholdsValidate(t *testing.T) {
 		}
 	}
 }
+
+// With an importance matrix, each expert's worst imatrix-weighted error is
+// the largest of its projections', and the tables show the column; a
+// report without one has neither.
+func TestImatrixError(t *testing.T) {
+	plain := sample()
+	plain.Summarize()
+	var text bytes.Buffer
+	if err := plain.WriteText(&text, 0); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), "imatrix") || plain.Experts[0].WorstImatrixError != nil {
+		t.Fatalf("without weights: %s", text.String())
+	}
+	p := func(v float64) *float64 { return &v }
+	r := sample()
+	r.Tensors[2].Experts[0].ImatrixError, r.Tensors[2].Experts[1].ImatrixError = p(0.003), p(0.007)
+	r.Tensors[3].Experts[0].ImatrixError, r.Tensors[3].Experts[1].ImatrixError = p(0.004), p(0.0005)
+	r.Tensors[2].Metrics.ImatrixError = p(0.005)
+	r.Summarize()
+	got := map[int]float64{}
+	for _, e := range r.Experts {
+		got[e.Expert] = *e.WorstImatrixError
+	}
+	if got[0] != 0.004 || got[1] != 0.007 {
+		t.Errorf("worst imatrix errors %v, want expert 0: 0.004, expert 1: 0.007", got)
+	}
+	text.Reset()
+	if err := r.WriteText(&text, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"worst imatrix", "5.000e-03", "7.000e-03"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"worst_imatrix_weighted_error":0.007`) || !strings.Contains(string(raw), `"imatrix_weighted_error":0.005`) {
+		t.Errorf("JSON lacks the imatrix errors: %s", raw)
+	}
+}

@@ -87,6 +87,10 @@ func addExpert(m map[[2]int]*Expert, layer, expert int, tensor string, params in
 		e.WorstMatmulRel, e.WorstProjection = mt.MatmulRelError, tensor
 	}
 	e.MinCosine = math.Min(e.MinCosine, mt.Cosine)
+	if w := mt.ImatrixError; w != nil && (e.WorstImatrixError == nil || *w > *e.WorstImatrixError) {
+		v := *w
+		e.WorstImatrixError = &v
+	}
 }
 
 func (r *Report) checkThresholds() {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -36,13 +37,24 @@ func (r *Report) WriteText(w io.Writer, maxTensors int) error {
 	}
 	tw.Flush()
 
+	// With an importance matrix the tables add the error it weights
+	// (imatrix_weighted_error) where a tensor has one.
+	weighted := slices.ContainsFunc(r.Tensors, func(t Tensor) bool { return t.Metrics.ImatrixError != nil })
 	if len(r.Experts) > 0 {
 		n := min(len(r.Experts), 8)
 		fmt.Fprintf(&b, "\nExperts that lost most (worst matmul error first, %d of %d):\n", n, len(r.Experts))
 		tw = tabwriter.NewWriter(&b, 2, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "layer\texpert\tmean rel\tworst matmul\tin\tmin cosine\t")
+		fmt.Fprint(tw, "layer\texpert\tmean rel\tworst matmul\tin\tmin cosine\t")
+		if weighted {
+			fmt.Fprint(tw, "worst imatrix\t")
+		}
+		fmt.Fprintln(tw)
 		for _, e := range r.Experts[:n] {
-			fmt.Fprintf(tw, "%d\t%d\t%.3e\t%.3e\t%s\t%.6f\t\n", e.Layer, e.Expert, e.MeanRelFrobenius, e.WorstMatmulRel, e.WorstProjection, e.MinCosine)
+			fmt.Fprintf(tw, "%d\t%d\t%.3e\t%.3e\t%s\t%.6f\t", e.Layer, e.Expert, e.MeanRelFrobenius, e.WorstMatmulRel, e.WorstProjection, e.MinCosine)
+			if weighted {
+				fmt.Fprintf(tw, "%s\t", optional(e.WorstImatrixError))
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
@@ -53,10 +65,18 @@ func (r *Report) WriteText(w io.Writer, maxTensors int) error {
 	}
 	fmt.Fprintf(&b, "\nTensors (%d of %d):\n", len(tensors), len(r.Tensors))
 	tw = tabwriter.NewWriter(&b, 2, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "name\ttype\tshape\trel\tmatmul\tcosine\trule")
+	if weighted {
+		fmt.Fprintln(tw, "name\ttype\tshape\trel\tmatmul\tcosine\timatrix\trule")
+	} else {
+		fmt.Fprintln(tw, "name\ttype\tshape\trel\tmatmul\tcosine\trule")
+	}
 	for _, t := range tensors {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%.3e\t%.3e\t%.6f\t%s\n", safetext.Name(t.Name), t.Type, t.Shape, t.Metrics.RelFrobenius,
-			t.Metrics.MatmulRelError, t.Metrics.Cosine, safetext.Name(t.Rule))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%.3e\t%.3e\t%.6f\t", safetext.Name(t.Name), t.Type, t.Shape, t.Metrics.RelFrobenius,
+			t.Metrics.MatmulRelError, t.Metrics.Cosine)
+		if weighted {
+			fmt.Fprintf(tw, "%s\t", optional(t.Metrics.ImatrixError))
+		}
+		fmt.Fprintf(tw, "%s\n", safetext.Name(t.Rule))
 	}
 	tw.Flush()
 
@@ -96,4 +116,12 @@ func commas(n int64) string {
 
 func bytesGiB(n int64) string {
 	return fmt.Sprintf("%s bytes (%.2f GiB)", commas(n), float64(n)/(1<<30))
+}
+
+// optional formats a measurement that may be absent ("-").
+func optional(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3e", *v)
 }

@@ -26,9 +26,19 @@ compare() { # LABEL OUTPUT
 }
 validate_flags=("$@")
 
-for t in F16 Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 IQ4_NL IQ4_XS MXFP4_MOE; do
+for t in F16 Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 Q3_K_M Q2_K IQ4_NL IQ4_XS MXFP4_MOE; do
 	mxq quantize "$src" -o "$work/$t.gguf" --type "$t" --quiet --json >/dev/null
 	compare "GGUF $t" "$work/$t.gguf"
+done
+
+# The same types with llama-imatrix's importance matrix of the model,
+# calibrated on testdata/tiny-mixtral-imatrix/ids.txt (the reference
+# prompt "The router picks two of the eight experts for every token." and
+# random ids), which is not the text validate compares on. Q2_K_S needs one.
+imatrix=testdata/tiny-mixtral-imatrix/tiny-mixtral.imatrix.gguf
+for t in Q4_K_M Q3_K_M Q2_K Q2_K_S; do
+	mxq quantize "$src" -o "$work/$t.imatrix.gguf" --type "$t" --imatrix "$imatrix" --quiet --json >/dev/null
+	compare "GGUF $t + imatrix" "$work/$t.imatrix.gguf"
 done
 
 # label, then quantize flags

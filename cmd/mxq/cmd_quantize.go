@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxq-dev/mxq/convert"
 	"github.com/mxq-dev/mxq/ggml"
+	"github.com/mxq-dev/mxq/imatrix"
 	"github.com/mxq-dev/mxq/inspect"
 	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/quantplan"
@@ -25,7 +26,11 @@ func quantizeCommand() *cli.Command {
 		Description: `SRC is a Hugging Face folder (safetensors in BF16, F16 or F32) or a GGUF file.
 --bits 16 gives F16 (BF16 with --type BF16), --bits 8 gives Q8_0, --bits 4 gives Q4_K_M;
 --type names any supported llama.cpp file type. The output is written through a
-temporary file and renamed only when complete.`,
+temporary file and renamed only when complete.
+
+--imatrix FILE quantizes a GGUF with an importance matrix (llama-imatrix's GGUF or .dat,
+or mxq imatrix's), per tensor and per expert, byte for byte as llama-quantize --imatrix;
+it is checked against the model before anything is read or written.`,
 		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` (FILE.gguf, or a folder for safetensors); required"},
 			&cli.IntFlag{Name: "bits", Usage: "target `BITS`: 16, 8 or 4", DefaultText: "none; give --bits or --type"},
@@ -40,6 +45,7 @@ temporary file and renamed only when complete.`,
 			&cli.StringFlag{Name: "output-tensor-type", Category: "GGUF", Usage: "ggml `TYPE` for output.weight"},
 			&cli.StringFlag{Name: "token-embedding-type", Category: "GGUF", Usage: "ggml `TYPE` for token_embd.weight"},
 			&cli.BoolFlag{Name: "allow-requantize", Category: "GGUF", Usage: "allow quantizing an already quantized GGUF"},
+			&cli.StringFlag{Name: "imatrix", Category: "GGUF", Usage: "importance matrix `FILE` (llama.cpp's GGUF or .dat format) to weight the quantizers with, per expert"},
 		}, budgetFlags(), safetensorsFlags()),
 		OnUsageError: onUsageError,
 		Action:       runQuantize,
@@ -175,6 +181,9 @@ func runQuantize(c *cli.Context) error {
 		return err
 	}
 	if format == "safetensors" {
+		if c.IsSet("imatrix") {
+			return usageError("--imatrix is for GGUF output: the safetensors layouts have no importance-weighted quantizer")
+		}
 		return runQuantizeSafetensors(c, th)
 	}
 	ft := ggml.FileTypeQ8_0 // with a size budget, planBudget decides
@@ -186,6 +195,9 @@ func runQuantize(c *cli.Context) error {
 	plan, err := planOptions(c)
 	if err != nil {
 		return err
+	}
+	if c.IsSet("imatrix") && c.String("imatrix") == "" {
+		return usageError("--imatrix needs a FILE")
 	}
 	if err := checkImatrix(ft, tensorTypeFlags(plan), c.String("imatrix") != ""); err != nil {
 		return err
@@ -203,6 +215,15 @@ func runQuantize(c *cli.Context) error {
 			return err
 		}
 	}
+	var im *convert.Imatrix
+	if path := c.String("imatrix"); path != "" {
+		m, err := imatrix.Read(path)
+		if err != nil {
+			return err
+		}
+		im = &convert.Imatrix{Matrix: m, Path: path}
+		noteUnrouted(c, path, m.Unrouted())
+	}
 	src, err := convert.OpenSource(c.Args().First())
 	if err != nil {
 		return err
@@ -211,7 +232,7 @@ func runQuantize(c *cli.Context) error {
 	bar := newProgress(c, "quantizing")
 	p, err := convert.PlanGGUF(src, convert.GGUFOptions{
 		FileType: ft, Plan: plan, AllowRequantize: c.Bool("allow-requantize"),
-		Workers: threads, Progress: bar.update,
+		Workers: threads, Progress: bar.update, Imatrix: im,
 	})
 	if err != nil {
 		return err
@@ -284,4 +305,23 @@ func thresholds(c *cli.Context) (report.Thresholds, error) {
 		return th, usageError("%v", err)
 	}
 	return th, nil
+}
+
+// noteUnrouted tells the user which experts of an importance matrix no
+// calibration token reached: they are quantized with weight 1 for every
+// column, i.e. as without the matrix, as llama-quantize does.
+func noteUnrouted(c *cli.Context, path string, unrouted []imatrix.ExpertRef) {
+	if len(unrouted) == 0 {
+		return
+	}
+	const shown = 6
+	var names []string
+	for _, u := range unrouted[:min(len(unrouted), shown)] {
+		names = append(names, u.String())
+	}
+	if len(unrouted) > shown {
+		names = append(names, fmt.Sprintf("and %d more", len(unrouted)-shown))
+	}
+	fmt.Fprintf(c.App.ErrWriter, "mxq: note: %s: %d expert matrices got no calibration token and are quantized without importance weights: %s\n",
+		path, len(unrouted), strings.Join(names, ", "))
 }

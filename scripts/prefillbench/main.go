@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -37,7 +38,7 @@ func main() {
 		}
 		cfg := synth.FullWidthLayer
 		cfg.Vocab = 1024 // tiny-mixtral's tokenizer
-		err = synth.Write(os.Args[2], cfg, "testdata/tiny-mixtral", 1)
+		err = synth.Write(context.Background(), os.Args[2], cfg, "testdata/tiny-mixtral", 1)
 	case "run":
 		err = run(os.Args[2:])
 	default:
@@ -98,7 +99,7 @@ func run(args []string) error {
 	best, bestCPU, bestMem := time.Duration(0), time.Duration(0), time.Duration(0)
 	for range *runs {
 		t0, c0 := time.Now(), cpuTime()
-		if _, err := forward.RunStreamed(m.Source, ids, forward.StreamOptions{Options: forward.Options{Workers: *threads}}); err != nil {
+		if _, err := forward.RunStreamed(context.Background(), m.Source, ids, forward.StreamOptions{Options: forward.Options{Workers: *threads}}); err != nil {
 			return err
 		}
 		if el := time.Since(t0); best == 0 || el < best {
