@@ -16,6 +16,10 @@ func init() {
 const q4KSize = 144
 
 func quantizeQ4K(src []float32, dst []byte) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ45KLanes(src, dst, q4KSize, 15, -1, 20, func(y []byte, L *[256]uint8) { packQ4KCodes(y[16:144], L) })
+		return
+	}
 	quantizeBlocksK(src, dst, q4KSize, qkx2Fit(makeQKX2), quantizeBlockQ4K)
 }
 
@@ -47,14 +51,7 @@ func fitScalesQ45K(x *[256]float32, y []byte, s *kScratch[uint8], nmax int32, rm
 	var maxScale, maxMin float32
 	for j := range 8 {
 		xs := x[32*j : 32*j+32]
-		var sumX2 float32
-		for _, v := range xs {
-			sumX2 += float32(v * v)
-		}
-		avX := sqrt32(sumX2 / 32)
-		for l, v := range xs {
-			weights[l] = avX + abs32(v)
-		}
+		q45KWeights(xs, weights)
 		scales[j], mins[j] = fit(int(nmax), xs, weights, L[32*j:32*j+32], laux, rmin, 0.1, nstep, false)
 		if scales[j] > maxScale {
 			maxScale = scales[j]
@@ -64,6 +61,67 @@ func fitScalesQ45K(x *[256]float32, y []byte, s *kScratch[uint8], nmax int32, rm
 		}
 	}
 	encodeScalesQ45K(y, x, L, &scales, &mins, maxScale, maxMin, nmax)
+}
+
+// q45KWeights sets the weights of the unweighted Q4_K and Q5_K fits of
+// the 32 values xs: the root mean square of xs plus each |x|.
+func q45KWeights(xs, weights []float32) {
+	var sumX2 float32
+	for _, v := range xs {
+		sumX2 += float32(v * v)
+	}
+	avX := sqrt32(sumX2 / 32)
+	weights = weights[:len(xs)]
+	for l, v := range xs {
+		weights[l] = avX + abs32(v)
+	}
+}
+
+// quantizeQ45KLanes is the unweighted Q4_K or Q5_K quantizer (block size
+// size, codes in [0,nmax], grid search given by rmin and nstep, codes
+// stored by pack) with the sixteen sub-block fits of two blocks at a time
+// run side by side.
+func quantizeQ45KLanes(src []float32, dst []byte, size int, nmax int32, rmin float32, nstep int, pack func(y []byte, L *[256]uint8)) {
+	q := new(qkx2Lanes)
+	var L [256]uint8
+	var weights, zeros [32]float32
+	nb := len(src) / 256
+	for i := 0; i < nb; i += 2 {
+		pair := min(2, nb-i)
+		for j := range laneCount {
+			if b := j / 8; b < pair {
+				xs := src[256*(i+b)+32*(j%8):][:32]
+				q45KWeights(xs, weights[:])
+				q.load(j, xs, weights[:])
+			} else {
+				q.load(j, zeros[:], zeros[:])
+			}
+		}
+		q.fit(&lanes, 32, int(nmax), rmin, 0.1, nstep, false)
+		for b := range pair {
+			x := (*[256]float32)(src[256*(i+b):])
+			var scales, mins [8]float32
+			var maxScale, maxMin float32
+			for sb := range 8 {
+				j := 8*b + sb
+				q.codes(j, x[32*sb:32*sb+32], L[32*sb:32*sb+32], nmax)
+				scales[sb], mins[sb] = q.scale[j], q.negMin[j]
+				maxScale = max32C(maxScale, scales[sb])
+				maxMin = max32C(maxMin, mins[sb])
+			}
+			y := dst[size*(i+b):][:size]
+			encodeScalesQ45K(y, x, &L, &scales, &mins, maxScale, maxMin, nmax)
+			pack(y, &L)
+		}
+	}
+}
+
+// max32C is `if v > m { m = v }`: m unless v is larger (NaN never is).
+func max32C(m, v float32) float32 {
+	if v > m {
+		return v
+	}
+	return m
 }
 
 // encodeScalesQ45K writes d, dmin and the packed 6-bit scales and mins of a

@@ -16,6 +16,10 @@ func init() {
 const q5KSize = 176
 
 func quantizeQ5K(src []float32, dst []byte) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ45KLanes(src, dst, q5KSize, 31, -0.5, 15, packQ5KCodes)
+		return
+	}
 	quantizeBlocksK(src, dst, q5KSize, qkx2Fit(makeQKX2), quantizeBlockQ5K)
 }
 

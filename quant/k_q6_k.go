@@ -17,6 +17,10 @@ func init() {
 const q6KSize = 210
 
 func quantizeQ6K(src []float32, dst []byte) {
+	if lanes.qxSums != nil {
+		quantizeQ6KLanes(src, dst)
+		return
+	}
 	quantizeBlocksK(src, dst, q6KSize, qxFit(makeQX), quantizeBlockQ6K)
 }
 
@@ -29,6 +33,26 @@ func quantizeBlockQ6K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 		scales[ib] = fit(32, x[16*ib:16*ib+16], L[16*ib:16*ib+16])
 	}
 	encodeQ6K(x, y, L, &scales)
+}
+
+// quantizeQ6KLanes is the unweighted Q6_K quantizer with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ6KLanes(src []float32, dst []byte) {
+	q := new(qxLanes)
+	var L [256]int8
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		for j := range laneCount {
+			q.loadSquares(j, x[16*j:16*j+16])
+		}
+		q.fit(&lanes, 16, 32)
+		var scales [16]float32
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 32)
+			scales[j] = q.scale[j]
+		}
+		encodeQ6K(x, dst[q6KSize*i:q6KSize*(i+1)], &L, &scales)
+	}
 }
 
 func quantizeQ6KWeighted(src []float32, dst []byte, qw []float32) {
