@@ -32,9 +32,13 @@ type laneKernels struct {
 // goLaneKernels are the lane kernels in Go, the reference for the SIMD ones.
 var goLaneKernels = laneKernels{
 	qkx2Sums: qkx2SumsLanes,
-	qkx2Err:  func(x, w []float32, n int, is, mn, s, m *[16]float32, b *[16]int32, e *[16]float32) { qkx2ErrLanes(x, w, n, is, mn, s, m, b, e, false) },
-	qkx2Mad:  func(x, w []float32, n int, is, mn, s, m *[16]float32, b *[16]int32, e *[16]float32) { qkx2ErrLanes(x, w, n, is, mn, s, m, b, e, true) },
-	qxSums:   qxSumsLanes,
+	qkx2Err: func(x, w []float32, n int, is, mn, s, m *[16]float32, b *[16]int32, e *[16]float32) {
+		qkx2ErrLanes(x, w, n, is, mn, s, m, b, e, false)
+	},
+	qkx2Mad: func(x, w []float32, n int, is, mn, s, m *[16]float32, b *[16]int32, e *[16]float32) {
+		qkx2ErrLanes(x, w, n, is, mn, s, m, b, e, true)
+	},
+	qxSums: qxSumsLanes,
 }
 
 // simdLanes is the SIMD implementation of the lane kernels when the CPU
