@@ -42,24 +42,14 @@ var goLaneKernels = laneKernels{
 }
 
 // simdLanes is the SIMD implementation of the lane kernels when the CPU
-// has one (set at start-up), and lanes the one the quantizers use: the
+// has one (chosen at start-up), and lanes the one the quantizers use: the
 // side-by-side fits only pay off with SIMD kernels, so without them the
-// quantizers keep their scalar fits (lanes.qkx2Sums == nil).
+// quantizers keep their scalar fits (lanes.qkx2Sums == nil). Tests switch
+// lanes to cover every path on any machine.
 var (
 	simdLanes = detectSIMDLanes()
 	lanes     = simdLanes
 )
-
-// useSIMD switches the quantizers between the SIMD lane kernels (if any)
-// and their scalar fits, and returns the previous setting; for tests.
-func useSIMD(on bool) (was bool) {
-	was = lanes.qkx2Sums != nil
-	lanes = laneKernels{}
-	if on {
-		lanes = simdLanes
-	}
-	return was
-}
 
 func qkx2SumsLanes(x, w []float32, n int, iscale, mn *[16]float32, bounds *[16]int32, sums *[48]float32) {
 	x, w = x[:n*laneCount], w[:n*laneCount]

@@ -1,0 +1,181 @@
+package quant
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mxq-dev/mxq/ggml"
+)
+
+// lanePaths are the ways the quantizers can run on this machine: scalar
+// fits, the side-by-side fits with the Go lane kernels, and with the SIMD
+// ones when the CPU has them.
+func lanePaths() []struct {
+	name string
+	k    laneKernels
+} {
+	paths := []struct {
+		name string
+		k    laneKernels
+	}{{"scalar", laneKernels{}}, {"go-lanes", goLaneKernels}}
+	if simdLanes.qkx2Sums != nil {
+		paths = append(paths, struct {
+			name string
+			k    laneKernels
+		}{"simd", simdLanes})
+	}
+	return paths
+}
+
+// withLanes makes the quantizers use k until the test ends.
+func withLanes(t *testing.T, k laneKernels) {
+	was := lanes
+	lanes = k
+	t.Cleanup(func() { lanes = was })
+}
+
+// Every golden through every path.
+func TestGoldenEveryPath(t *testing.T) {
+	for _, p := range lanePaths() {
+		t.Run(p.name, func(t *testing.T) {
+			withLanes(t, p.k)
+			TestGolden(t)
+			TestKGolden(t)
+			TestWeightedGolden(t)
+		})
+	}
+}
+
+// laneTestValue draws one value of a kind of lane data: ordinary,
+// ties on the rounding grid, zeros, subnormals, huge, or mixed.
+func laneTestValue(r *rand.Rand, kind int) float32 {
+	switch kind {
+	case 0:
+		return float32(r.NormFloat64())
+	case 1:
+		return float32(r.IntN(33)-16) * 0.5
+	case 2:
+		return 0
+	case 3:
+		return float32(r.NormFloat64()) * 1e-40
+	case 4:
+		return float32(r.NormFloat64()) * 1e30
+	default:
+		switch r.IntN(5) {
+		case 0:
+			return 0
+		case 1:
+			return float32(r.IntN(9) - 4)
+		case 2:
+			return float32(r.NormFloat64()) * 1e-39
+		default:
+			return float32(r.NormFloat64() * math.Pow(10, r.Float64()*12-6))
+		}
+	}
+}
+
+func laneTestScalars(r *rand.Rand, kind int) (v [16]float32) {
+	for j := range v {
+		v[j] = laneTestValue(r, kind)
+		if r.IntN(4) == 0 {
+			v[j] = float32(r.Float64() * 40)
+		}
+	}
+	return v
+}
+
+// The SIMD lane kernels are bit-identical to the Go ones on random and
+// adversarial data, every lane count and clamp range used.
+func TestLaneKernelsMatchGo(t *testing.T) {
+	if simdLanes.qkx2Sums == nil {
+		t.Skip("no SIMD lane kernels on this machine")
+	}
+	r := rand.New(rand.NewPCG(13, 17))
+	var x, w, wx [32 * laneCount]float32
+	for iter := range 4000 {
+		kind := iter % 6
+		n := []int{16, 32, 1, 7}[iter/6%4]
+		for i := range x {
+			x[i] = laneTestValue(r, kind)
+			w[i] = abs32(laneTestValue(r, kind))
+			wx[i] = float32(w[i] * x[i])
+		}
+		is, mn, s, m := laneTestScalars(r, kind), laneTestScalars(r, kind), laneTestScalars(r, kind), laneTestScalars(r, kind)
+		nmax := []int32{3, 15, 31, 4, 32, 8, 16}[iter%7]
+		for _, b := range [][16]int32{laneBounds(0, nmax), laneBounds(-nmax, nmax-1)} {
+			var got, want [48]float32
+			simdLanes.qkx2Sums(x[:], w[:], n, &is, &mn, &b, &got)
+			goLaneKernels.qkx2Sums(x[:], w[:], n, &is, &mn, &b, &want)
+			sameBits(t, "qkx2Sums", iter, got[:], want[:])
+
+			var ge, we [16]float32
+			simdLanes.qkx2Err(x[:], w[:], n, &is, &mn, &s, &m, &b, &ge)
+			goLaneKernels.qkx2Err(x[:], w[:], n, &is, &mn, &s, &m, &b, &we)
+			sameBits(t, "qkx2Err", iter, ge[:], we[:])
+			simdLanes.qkx2Mad(x[:], w[:], n, &is, &mn, &s, &m, &b, &ge)
+			goLaneKernels.qkx2Mad(x[:], w[:], n, &is, &mn, &s, &m, &b, &we)
+			sameBits(t, "qkx2Mad", iter, ge[:], we[:])
+
+			var gq, wq [32]float32
+			simdLanes.qxSums(x[:], w[:], wx[:], n, &is, &b, &gq)
+			goLaneKernels.qxSums(x[:], w[:], wx[:], n, &is, &b, &wq)
+			sameBits(t, "qxSums", iter, gq[:], wq[:])
+		}
+	}
+}
+
+func sameBits(t *testing.T, what string, iter int, got, want []float32) {
+	t.Helper()
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s iter %d: lane %d: got %g (%#08x), want %g (%#08x)",
+				what, iter, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+}
+
+// The quantizers give the same bytes on every path, on blocks of every
+// test kind mixed in one row, including a row with an odd block count.
+func TestQuantizeEveryPathAgrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 23))
+	iters := 400
+	if testing.Short() {
+		iters = 60
+	}
+	types := []ggml.Type{ggml.Q2_K, ggml.Q3_K, ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q4_0, ggml.Q8_0, ggml.Q4_1, ggml.Q5_0, ggml.Q5_1}
+	paths := lanePaths()
+	was := lanes
+	defer func() { lanes = was }()
+	for iter := range iters {
+		blocks := 1 + iter%5
+		src := make([]float32, 256*blocks)
+		for b := range blocks {
+			kTestBlock(r, (iter*5+b)%kTestKinds, (*[256]float32)(src[256*b:]))
+		}
+		qw := make([]float32, len(src))
+		for i := range qw {
+			qw[i] = abs32(laneTestValue(r, iter%6)) + float32(r.Float64())
+		}
+		for _, typ := range types {
+			size, _ := typ.RowSize(int64(len(src)))
+			var want []byte
+			for _, p := range paths {
+				got := make([]byte, size)
+				lanes = p.k
+				kernels[typ].quantize(src, got)
+				if qz := kernels[typ].quantizeWeighted; qz != nil {
+					wq := make([]byte, size)
+					qz(src, wq, qw)
+					got = append(got, wq...)
+				}
+				if want == nil {
+					want = got
+				} else if !bytes.Equal(got, want) {
+					t.Fatalf("%s iter %d (%d blocks): %s path differs from %s", typ, iter, blocks, p.name, paths[0].name)
+				}
+			}
+		}
+	}
+}
