@@ -17,7 +17,7 @@ const q5KSize = 176
 
 func quantizeQ5K(src []float32, dst []byte) {
 	if lanes.qkx2Sums != nil {
-		quantizeQ45KLanes(src, dst, q5KSize, 31, -0.5, 15, packQ5KCodes)
+		quantizeQ45KUnweightedLanes(src, dst, q5KSize, 31, -0.5, 15, packQ5KCodes)
 		return
 	}
 	quantizeBlocksK(src, dst, q5KSize, qkx2Fit(makeQKX2), quantizeBlockQ5K)
@@ -31,6 +31,10 @@ func quantizeBlockQ5K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit
 }
 
 func quantizeQ5KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ45KWeightedLanes(src, dst, qw, q5KSize, 31, true, packQ5KCodes)
+		return
+	}
 	var s kScratch[uint8]
 	for i := range len(src) / 256 {
 		y := dst[i*q5KSize : (i+1)*q5KSize]
