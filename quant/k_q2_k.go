@@ -123,9 +123,37 @@ func quantizeQ2KLanes(src []float32, dst []byte) {
 }
 
 func quantizeQ2KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ2KWeightedLanes(src, dst, qw)
+		return
+	}
 	var s kScratch[uint8]
 	for i := range len(src) / 256 {
 		quantizeBlockQ2KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q2KSize:(i+1)*q2KSize], &s)
+	}
+}
+
+// quantizeQ2KWeightedLanes is quantizeQ2KWeighted with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ2KWeightedLanes(src []float32, dst []byte, qw []float32) {
+	q := new(qkx2Lanes)
+	var L [256]uint8
+	var weights [16]float32
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		var scales, mins, sw [16]float32
+		sigma2 := sumSquares(x[:]) / 256
+		for j := range laneCount {
+			xs := x[16*j : 16*j+16]
+			sw[j] = importanceWeights(weights[:], xs, qw[256*i+16*j:], sigma2)
+			q.load(j, xs, weights[:])
+		}
+		q.fit(&lanes, 16, 3, -0.9, 0.05, 36, false)
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 3)
+			scales[j], mins[j] = q.scale[j], q.negMin[j]
+		}
+		encodeQ2KWeighted(x, dst[q2KSize*i:q2KSize*(i+1)], &L, &scales, &mins, &sw)
 	}
 }
 
@@ -143,6 +171,13 @@ func quantizeBlockQ2KWeighted(x *[256]float32, qw []float32, y []byte, s *kScrat
 		sw[j] = importanceWeights(weights, xs, qw[16*j:], sigma2)
 		scales[j], mins[j] = makeQKX2(3, xs, weights, L[16*j:16*j+16], laux, -0.9, 0.05, 36, false)
 	}
+	encodeQ2KWeighted(x, y, L, &scales, &mins, &sw)
+}
+
+// encodeQ2KWeighted fits the sixteen scales and mins of a Q2_K block by
+// make_qp_quants weighted by the sub-blocks' total weights sw, stores them,
+// re-quantizes x against them and packs the codes.
+func encodeQ2KWeighted(x *[256]float32, y []byte, L *[256]uint8, scales, mins, sw *[16]float32) {
 	var ls, lm [16]uint8
 	dm := makeQP(15, scales[:], ls[:], sw[:])
 	mm := makeQP(15, mins[:], lm[:], sw[:])

@@ -91,9 +91,37 @@ func finishQ3K(x *[256]float32, y []byte, L *[256]int8, d float32) {
 }
 
 func quantizeQ3KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qxSums != nil {
+		quantizeQ3KWeightedLanes(src, dst, qw)
+		return
+	}
 	var s kScratch[int8]
 	for i := range len(src) / 256 {
 		quantizeBlockQ3KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q3KSize:(i+1)*q3KSize], &s)
+	}
+}
+
+// quantizeQ3KWeightedLanes is quantizeQ3KWeighted with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ3KWeightedLanes(src []float32, dst []byte, qw []float32) {
+	q := new(qxLanes)
+	var L [256]int8
+	var weights [16]float32
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		var scales, sw [16]float32
+		sigma2 := 2 * sumSquares(x[:]) / 256
+		for j := range laneCount {
+			xs := x[16*j : 16*j+16]
+			sw[j] = importanceWeights(weights[:], xs, qw[256*i+16*j:], sigma2)
+			q.load(j, xs, weights[:])
+		}
+		q.fit(&lanes, 16, 4)
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 4)
+			scales[j] = q.scale[j]
+		}
+		encodeQ3KWeighted(x, dst[q3KSize*i:q3KSize*(i+1)], &L, &scales, &sw)
 	}
 }
 
@@ -111,6 +139,13 @@ func quantizeBlockQ3KWeighted(x *[256]float32, qw []float32, y []byte, s *kScrat
 		sw[j] = importanceWeights(weights, xs, qw[16*j:], sigma2)
 		scales[j] = makeQXWeighted(4, xs, weights, L[16*j:16*j+16])
 	}
+	encodeQ3KWeighted(x, y, L, &scales, &sw)
+}
+
+// encodeQ3KWeighted fits the sixteen sub-block scales of a Q3_K block by
+// make_qx_quants weighted by the sub-blocks' total weights sw, stores them,
+// re-quantizes x against them and packs the codes.
+func encodeQ3KWeighted(x *[256]float32, y []byte, L *[256]int8, scales, sw *[16]float32) {
 	var ls [16]int8
 	dBlock := makeQXWeighted(32, scales[:], sw[:], ls[:])
 	sc := y[96:108]
