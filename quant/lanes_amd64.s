@@ -288,3 +288,595 @@ rows:
 	VMOVUPS   Y5, 96(AX)
 	VZEROUPPER
 	RET
+
+// func quantizeQ4_0AVX2(src []float32, dst []byte, ds []float32)
+// Requires: AVX, AVX2
+TEXT ·quantizeQ4_0AVX2(SB), NOSPLIT, $0-72
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  ds_base+48(FP), DX
+	MOVQ  src_len+8(FP), BX
+	SHRQ  $0x05, BX
+	TESTQ BX, BX
+	JZ    done
+
+block:
+	VMOVUPS      (AX), Y0
+	VPAND        absMask<>+0(SB), Y0, Y1
+	VMOVUPS      32(AX), Y2
+	VPAND        absMask<>+0(SB), Y2, Y3
+	VMOVUPS      64(AX), Y4
+	VPAND        absMask<>+0(SB), Y4, Y5
+	VMOVUPS      96(AX), Y6
+	VPAND        absMask<>+0(SB), Y6, Y7
+	VPMAXUD      Y3, Y1, Y8
+	VPMAXUD      Y7, Y5, Y9
+	VPMAXUD      Y9, Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPMAXUD      X9, X8, X8
+	VPSHUFD      $0x4e, X8, X9
+	VPMAXUD      X9, X8, X8
+	VPSHUFD      $0xb1, X8, X9
+	VPMAXUD      X9, X8, X8
+	VMOVD        X8, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VPBROADCASTD X8, Y8
+	XORL         SI, SI
+	VPCMPEQD     Y8, Y7, Y7
+	VMOVMSKPS    Y7, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPCMPEQD     Y8, Y5, Y5
+	VMOVMSKPS    Y5, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPCMPEQD     Y8, Y3, Y3
+	VMOVMSKPS    Y3, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPCMPEQD     Y8, Y1, Y1
+	VMOVMSKPS    Y1, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	BSFL         SI, DI
+	VMOVSS       (AX)(DI*4), X1
+	VDIVSS       quantizeQ4_0AVX2Div<>+0(SB), X1, X1
+	VMOVD        X1, SI
+	ANDL         $0x7fffffff, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VMOVSS       X1, (DX)
+	VMOVSS       quantizeQ4_0AVX2One<>+0(SB), X3
+	VDIVSS       X1, X3, X3
+	VBROADCASTSS X3, Y1
+	VMULPS       Y1, Y0, Y0
+	VADDPS       quantizeQ4_0AVX2Add<>+0(SB), Y0, Y0
+	VCVTTPS2DQ   Y0, Y0
+	VPMINSD      quantizeQ4_0AVX2Clamp<>+0(SB), Y0, Y0
+	VMULPS       Y1, Y2, Y2
+	VADDPS       quantizeQ4_0AVX2Add<>+0(SB), Y2, Y2
+	VCVTTPS2DQ   Y2, Y2
+	VPMINSD      quantizeQ4_0AVX2Clamp<>+0(SB), Y2, Y2
+	VMULPS       Y1, Y4, Y3
+	VADDPS       quantizeQ4_0AVX2Add<>+0(SB), Y3, Y3
+	VCVTTPS2DQ   Y3, Y3
+	VPMINSD      quantizeQ4_0AVX2Clamp<>+0(SB), Y3, Y3
+	VMULPS       Y1, Y6, Y1
+	VADDPS       quantizeQ4_0AVX2Add<>+0(SB), Y1, Y1
+	VCVTTPS2DQ   Y1, Y1
+	VPMINSD      quantizeQ4_0AVX2Clamp<>+0(SB), Y1, Y1
+	VPSLLD       $0x04, Y3, Y3
+	VPOR         Y3, Y0, Y0
+	VPSLLD       $0x04, Y1, Y1
+	VPOR         Y1, Y2, Y2
+	VPACKUSDW    Y2, Y0, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPACKUSWB    X1, X0, X0
+	VMOVDQU      X0, 2(CX)
+	JMP          next
+
+exceptional:
+	MOVL $0xffffffff, (DX)
+
+next:
+	ADDQ $0x00000080, AX
+	ADDQ $0x00000012, CX
+	ADDQ $0x00000004, DX
+	DECQ BX
+	JNZ  block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA quantizeQ4_0AVX2Div<>+0(SB)/4, $0xc1000000
+GLOBL quantizeQ4_0AVX2Div<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ4_0AVX2One<>+0(SB)/4, $0x3f800000
+GLOBL quantizeQ4_0AVX2One<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ4_0AVX2Add<>+0(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+4(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+8(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+12(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+16(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+20(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+24(SB)/4, $0x41080000
+DATA quantizeQ4_0AVX2Add<>+28(SB)/4, $0x41080000
+GLOBL quantizeQ4_0AVX2Add<>(SB), RODATA|NOPTR, $32
+
+DATA quantizeQ4_0AVX2Clamp<>+0(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+4(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+8(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+12(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+16(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+20(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+24(SB)/4, $0x0000000f
+DATA quantizeQ4_0AVX2Clamp<>+28(SB)/4, $0x0000000f
+GLOBL quantizeQ4_0AVX2Clamp<>(SB), RODATA|NOPTR, $32
+
+// func quantizeQ5_0AVX2(src []float32, dst []byte, ds []float32)
+// Requires: AVX, AVX2
+TEXT ·quantizeQ5_0AVX2(SB), NOSPLIT, $0-72
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  ds_base+48(FP), DX
+	MOVQ  src_len+8(FP), BX
+	SHRQ  $0x05, BX
+	TESTQ BX, BX
+	JZ    done
+
+block:
+	VMOVUPS      (AX), Y0
+	VPAND        absMask<>+0(SB), Y0, Y1
+	VMOVUPS      32(AX), Y2
+	VPAND        absMask<>+0(SB), Y2, Y3
+	VMOVUPS      64(AX), Y4
+	VPAND        absMask<>+0(SB), Y4, Y5
+	VMOVUPS      96(AX), Y6
+	VPAND        absMask<>+0(SB), Y6, Y7
+	VPMAXUD      Y3, Y1, Y8
+	VPMAXUD      Y7, Y5, Y9
+	VPMAXUD      Y9, Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPMAXUD      X9, X8, X8
+	VPSHUFD      $0x4e, X8, X9
+	VPMAXUD      X9, X8, X8
+	VPSHUFD      $0xb1, X8, X9
+	VPMAXUD      X9, X8, X8
+	VMOVD        X8, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VPBROADCASTD X8, Y8
+	XORL         SI, SI
+	VPCMPEQD     Y8, Y7, Y7
+	VMOVMSKPS    Y7, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPCMPEQD     Y8, Y5, Y5
+	VMOVMSKPS    Y5, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPCMPEQD     Y8, Y3, Y3
+	VMOVMSKPS    Y3, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPCMPEQD     Y8, Y1, Y1
+	VMOVMSKPS    Y1, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	BSFL         SI, DI
+	VMOVSS       (AX)(DI*4), X1
+	VDIVSS       quantizeQ5_0AVX2Div<>+0(SB), X1, X1
+	VMOVD        X1, SI
+	ANDL         $0x7fffffff, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VMOVSS       X1, (DX)
+	VMOVSS       quantizeQ5_0AVX2One<>+0(SB), X3
+	VDIVSS       X1, X3, X3
+	VBROADCASTSS X3, Y1
+	VMULPS       Y1, Y0, Y0
+	VADDPS       quantizeQ5_0AVX2Add<>+0(SB), Y0, Y0
+	VCVTTPS2DQ   Y0, Y0
+	VPMINSD      quantizeQ5_0AVX2Clamp<>+0(SB), Y0, Y0
+	VMULPS       Y1, Y2, Y2
+	VADDPS       quantizeQ5_0AVX2Add<>+0(SB), Y2, Y2
+	VCVTTPS2DQ   Y2, Y2
+	VPMINSD      quantizeQ5_0AVX2Clamp<>+0(SB), Y2, Y2
+	VMULPS       Y1, Y4, Y3
+	VADDPS       quantizeQ5_0AVX2Add<>+0(SB), Y3, Y3
+	VCVTTPS2DQ   Y3, Y3
+	VPMINSD      quantizeQ5_0AVX2Clamp<>+0(SB), Y3, Y3
+	VMULPS       Y1, Y6, Y1
+	VADDPS       quantizeQ5_0AVX2Add<>+0(SB), Y1, Y1
+	VCVTTPS2DQ   Y1, Y1
+	VPMINSD      quantizeQ5_0AVX2Clamp<>+0(SB), Y1, Y1
+	XORL         SI, SI
+	VPSLLD       $0x1b, Y1, Y4
+	VMOVMSKPS    Y4, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPSLLD       $0x1b, Y3, Y4
+	VMOVMSKPS    Y4, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPSLLD       $0x1b, Y2, Y4
+	VMOVMSKPS    Y4, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	VPSLLD       $0x1b, Y0, Y4
+	VMOVMSKPS    Y4, R8
+	SHLL         $0x08, SI
+	ORL          R8, SI
+	MOVL         SI, 2(CX)
+	VPAND        quantizeQ5_0AVX2Nibble<>+0(SB), Y0, Y0
+	VPAND        quantizeQ5_0AVX2Nibble<>+0(SB), Y2, Y2
+	VPAND        quantizeQ5_0AVX2Nibble<>+0(SB), Y3, Y3
+	VPAND        quantizeQ5_0AVX2Nibble<>+0(SB), Y1, Y1
+	VPSLLD       $0x04, Y3, Y3
+	VPOR         Y3, Y0, Y0
+	VPSLLD       $0x04, Y1, Y1
+	VPOR         Y1, Y2, Y2
+	VPACKUSDW    Y2, Y0, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPACKUSWB    X1, X0, X0
+	VMOVDQU      X0, 6(CX)
+	JMP          next
+
+exceptional:
+	MOVL $0xffffffff, (DX)
+
+next:
+	ADDQ $0x00000080, AX
+	ADDQ $0x00000016, CX
+	ADDQ $0x00000004, DX
+	DECQ BX
+	JNZ  block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA quantizeQ5_0AVX2Div<>+0(SB)/4, $0xc1800000
+GLOBL quantizeQ5_0AVX2Div<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ5_0AVX2One<>+0(SB)/4, $0x3f800000
+GLOBL quantizeQ5_0AVX2One<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ5_0AVX2Add<>+0(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+4(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+8(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+12(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+16(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+20(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+24(SB)/4, $0x41840000
+DATA quantizeQ5_0AVX2Add<>+28(SB)/4, $0x41840000
+GLOBL quantizeQ5_0AVX2Add<>(SB), RODATA|NOPTR, $32
+
+DATA quantizeQ5_0AVX2Clamp<>+0(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+4(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+8(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+12(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+16(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+20(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+24(SB)/4, $0x0000001f
+DATA quantizeQ5_0AVX2Clamp<>+28(SB)/4, $0x0000001f
+GLOBL quantizeQ5_0AVX2Clamp<>(SB), RODATA|NOPTR, $32
+
+DATA quantizeQ5_0AVX2Nibble<>+0(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+4(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+8(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+12(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+16(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+20(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+24(SB)/4, $0x0000000f
+DATA quantizeQ5_0AVX2Nibble<>+28(SB)/4, $0x0000000f
+GLOBL quantizeQ5_0AVX2Nibble<>(SB), RODATA|NOPTR, $32
+
+// func quantizeQ4_1AVX2(src []float32, dst []byte, ds []float32)
+// Requires: AVX, AVX2
+TEXT ·quantizeQ4_1AVX2(SB), NOSPLIT, $0-72
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  ds_base+48(FP), DX
+	MOVQ  src_len+8(FP), BX
+	SHRQ  $0x05, BX
+	TESTQ BX, BX
+	JZ    done
+
+block:
+	VMOVUPS      (AX), Y0
+	VPAND        absMask<>+0(SB), Y0, Y1
+	VMOVUPS      32(AX), Y2
+	VPAND        absMask<>+0(SB), Y2, Y3
+	VMOVUPS      64(AX), Y4
+	VPAND        absMask<>+0(SB), Y4, Y5
+	VMOVUPS      96(AX), Y6
+	VPAND        absMask<>+0(SB), Y6, Y7
+	VPMAXUD      Y3, Y1, Y1
+	VPMAXUD      Y7, Y5, Y3
+	VPMAXUD      Y3, Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X3
+	VPMAXUD      X3, X1, X1
+	VPSHUFD      $0x4e, X1, X3
+	VPMAXUD      X3, X1, X1
+	VPSHUFD      $0xb1, X1, X3
+	VPMAXUD      X3, X1, X1
+	VMOVD        X1, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VMINPS       Y2, Y0, Y3
+	VMINPS       Y6, Y4, Y5
+	VMINPS       Y5, Y3, Y3
+	VMAXPS       Y2, Y0, Y1
+	VMAXPS       Y6, Y4, Y5
+	VMAXPS       Y5, Y1, Y1
+	VEXTRACTI128 $0x01, Y3, X5
+	VMINPS       X5, X3, X3
+	VPSHUFD      $0x4e, X3, X5
+	VMINPS       X5, X3, X3
+	VPSHUFD      $0xb1, X3, X5
+	VMINPS       X5, X3, X3
+	VEXTRACTI128 $0x01, Y1, X5
+	VMAXPS       X5, X1, X1
+	VPSHUFD      $0x4e, X1, X5
+	VMAXPS       X5, X1, X1
+	VPSHUFD      $0xb1, X1, X5
+	VMAXPS       X5, X1, X1
+	VMOVD        X3, SI
+	ANDL         $0x7fffffff, SI
+	JZ           exceptional
+	VMOVD        X1, SI
+	ANDL         $0x7fffffff, SI
+	JZ           exceptional
+	VSUBSS       X3, X1, X1
+	VDIVSS       quantizeQ4_1AVX2Div<>+0(SB), X1, X1
+	VMOVSS       X3, 4(DX)
+	VBROADCASTSS X3, Y5
+	VMOVD        X1, SI
+	ANDL         $0x7fffffff, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VMOVSS       X1, (DX)
+	VMOVSS       quantizeQ4_1AVX2One<>+0(SB), X3
+	VDIVSS       X1, X3, X3
+	VBROADCASTSS X3, Y1
+	VSUBPS       Y5, Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VADDPS       quantizeQ4_1AVX2Half<>+0(SB), Y0, Y0
+	VCVTTPS2DQ   Y0, Y0
+	VPMINSD      quantizeQ4_1AVX2Clamp<>+0(SB), Y0, Y0
+	VSUBPS       Y5, Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VADDPS       quantizeQ4_1AVX2Half<>+0(SB), Y2, Y2
+	VCVTTPS2DQ   Y2, Y2
+	VPMINSD      quantizeQ4_1AVX2Clamp<>+0(SB), Y2, Y2
+	VSUBPS       Y5, Y4, Y3
+	VMULPS       Y1, Y3, Y3
+	VADDPS       quantizeQ4_1AVX2Half<>+0(SB), Y3, Y3
+	VCVTTPS2DQ   Y3, Y3
+	VPMINSD      quantizeQ4_1AVX2Clamp<>+0(SB), Y3, Y3
+	VSUBPS       Y5, Y6, Y4
+	VMULPS       Y1, Y4, Y4
+	VADDPS       quantizeQ4_1AVX2Half<>+0(SB), Y4, Y4
+	VCVTTPS2DQ   Y4, Y4
+	VPMINSD      quantizeQ4_1AVX2Clamp<>+0(SB), Y4, Y4
+	VPSLLD       $0x04, Y3, Y3
+	VPOR         Y3, Y0, Y0
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VPACKUSDW    Y2, Y0, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPACKUSWB    X1, X0, X0
+	VMOVDQU      X0, 4(CX)
+	JMP          next
+
+exceptional:
+	MOVL $0xffffffff, (DX)
+
+next:
+	ADDQ $0x00000080, AX
+	ADDQ $0x00000014, CX
+	ADDQ $0x00000008, DX
+	DECQ BX
+	JNZ  block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA quantizeQ4_1AVX2Div<>+0(SB)/4, $0x41700000
+GLOBL quantizeQ4_1AVX2Div<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ4_1AVX2One<>+0(SB)/4, $0x3f800000
+GLOBL quantizeQ4_1AVX2One<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ4_1AVX2Half<>+0(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+4(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+8(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+12(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+16(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+20(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+24(SB)/4, $0x3f000000
+DATA quantizeQ4_1AVX2Half<>+28(SB)/4, $0x3f000000
+GLOBL quantizeQ4_1AVX2Half<>(SB), RODATA|NOPTR, $32
+
+DATA quantizeQ4_1AVX2Clamp<>+0(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+4(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+8(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+12(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+16(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+20(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+24(SB)/4, $0x0000000f
+DATA quantizeQ4_1AVX2Clamp<>+28(SB)/4, $0x0000000f
+GLOBL quantizeQ4_1AVX2Clamp<>(SB), RODATA|NOPTR, $32
+
+// func quantizeQ5_1AVX2(src []float32, dst []byte, ds []float32)
+// Requires: AVX, AVX2
+TEXT ·quantizeQ5_1AVX2(SB), NOSPLIT, $0-72
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  ds_base+48(FP), DX
+	MOVQ  src_len+8(FP), BX
+	SHRQ  $0x05, BX
+	TESTQ BX, BX
+	JZ    done
+
+block:
+	VMOVUPS      (AX), Y0
+	VPAND        absMask<>+0(SB), Y0, Y1
+	VMOVUPS      32(AX), Y2
+	VPAND        absMask<>+0(SB), Y2, Y3
+	VMOVUPS      64(AX), Y4
+	VPAND        absMask<>+0(SB), Y4, Y5
+	VMOVUPS      96(AX), Y6
+	VPAND        absMask<>+0(SB), Y6, Y7
+	VPMAXUD      Y3, Y1, Y1
+	VPMAXUD      Y7, Y5, Y3
+	VPMAXUD      Y3, Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X3
+	VPMAXUD      X3, X1, X1
+	VPSHUFD      $0x4e, X1, X3
+	VPMAXUD      X3, X1, X1
+	VPSHUFD      $0xb1, X1, X3
+	VPMAXUD      X3, X1, X1
+	VMOVD        X1, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VMINPS       Y2, Y0, Y3
+	VMINPS       Y6, Y4, Y5
+	VMINPS       Y5, Y3, Y3
+	VMAXPS       Y2, Y0, Y1
+	VMAXPS       Y6, Y4, Y5
+	VMAXPS       Y5, Y1, Y1
+	VEXTRACTI128 $0x01, Y3, X5
+	VMINPS       X5, X3, X3
+	VPSHUFD      $0x4e, X3, X5
+	VMINPS       X5, X3, X3
+	VPSHUFD      $0xb1, X3, X5
+	VMINPS       X5, X3, X3
+	VEXTRACTI128 $0x01, Y1, X5
+	VMAXPS       X5, X1, X1
+	VPSHUFD      $0x4e, X1, X5
+	VMAXPS       X5, X1, X1
+	VPSHUFD      $0xb1, X1, X5
+	VMAXPS       X5, X1, X1
+	VMOVD        X3, SI
+	ANDL         $0x7fffffff, SI
+	JZ           exceptional
+	VMOVD        X1, SI
+	ANDL         $0x7fffffff, SI
+	JZ           exceptional
+	VSUBSS       X3, X1, X1
+	VDIVSS       quantizeQ5_1AVX2Div<>+0(SB), X1, X1
+	VMOVSS       X3, 4(DX)
+	VBROADCASTSS X3, Y5
+	VMOVD        X1, SI
+	ANDL         $0x7fffffff, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VMOVSS       X1, (DX)
+	VMOVSS       quantizeQ5_1AVX2One<>+0(SB), X3
+	VDIVSS       X1, X3, X3
+	VBROADCASTSS X3, Y1
+	VSUBPS       Y5, Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VADDPS       quantizeQ5_1AVX2Half<>+0(SB), Y0, Y0
+	VCVTTPS2DQ   Y0, Y0
+	VSUBPS       Y5, Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VADDPS       quantizeQ5_1AVX2Half<>+0(SB), Y2, Y2
+	VCVTTPS2DQ   Y2, Y2
+	VSUBPS       Y5, Y4, Y3
+	VMULPS       Y1, Y3, Y3
+	VADDPS       quantizeQ5_1AVX2Half<>+0(SB), Y3, Y3
+	VCVTTPS2DQ   Y3, Y3
+	VSUBPS       Y5, Y6, Y4
+	VMULPS       Y1, Y4, Y4
+	VADDPS       quantizeQ5_1AVX2Half<>+0(SB), Y4, Y4
+	VCVTTPS2DQ   Y4, Y4
+	XORL         SI, SI
+	VPSLLD       $0x1b, Y4, Y1
+	VMOVMSKPS    Y1, DI
+	SHLL         $0x08, SI
+	ORL          DI, SI
+	VPSLLD       $0x1b, Y3, Y1
+	VMOVMSKPS    Y1, DI
+	SHLL         $0x08, SI
+	ORL          DI, SI
+	VPSLLD       $0x1b, Y2, Y1
+	VMOVMSKPS    Y1, DI
+	SHLL         $0x08, SI
+	ORL          DI, SI
+	VPSLLD       $0x1b, Y0, Y1
+	VMOVMSKPS    Y1, DI
+	SHLL         $0x08, SI
+	ORL          DI, SI
+	MOVL         SI, 4(CX)
+	VPAND        quantizeQ5_1AVX2Nibble<>+0(SB), Y0, Y0
+	VPAND        quantizeQ5_1AVX2Nibble<>+0(SB), Y2, Y2
+	VPAND        quantizeQ5_1AVX2Nibble<>+0(SB), Y3, Y3
+	VPAND        quantizeQ5_1AVX2Nibble<>+0(SB), Y4, Y4
+	VPSLLD       $0x04, Y3, Y3
+	VPOR         Y3, Y0, Y0
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VPACKUSDW    Y2, Y0, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPACKUSWB    X1, X0, X0
+	VMOVDQU      X0, 8(CX)
+	JMP          next
+
+exceptional:
+	MOVL $0xffffffff, (DX)
+
+next:
+	ADDQ $0x00000080, AX
+	ADDQ $0x00000018, CX
+	ADDQ $0x00000008, DX
+	DECQ BX
+	JNZ  block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA quantizeQ5_1AVX2Div<>+0(SB)/4, $0x41f80000
+GLOBL quantizeQ5_1AVX2Div<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ5_1AVX2One<>+0(SB)/4, $0x3f800000
+GLOBL quantizeQ5_1AVX2One<>(SB), RODATA|NOPTR, $4
+
+DATA quantizeQ5_1AVX2Half<>+0(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+4(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+8(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+12(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+16(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+20(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+24(SB)/4, $0x3f000000
+DATA quantizeQ5_1AVX2Half<>+28(SB)/4, $0x3f000000
+GLOBL quantizeQ5_1AVX2Half<>(SB), RODATA|NOPTR, $32
+
+DATA quantizeQ5_1AVX2Nibble<>+0(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+4(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+8(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+12(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+16(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+20(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+24(SB)/4, $0x0000000f
+DATA quantizeQ5_1AVX2Nibble<>+28(SB)/4, $0x0000000f
+GLOBL quantizeQ5_1AVX2Nibble<>(SB), RODATA|NOPTR, $32

@@ -17,3 +17,12 @@ func detectSIMDLanes() laneKernels {
 		qxSums:   qxSumsAVX2,
 	}
 }
+
+// detectSIMDLegacy returns the AVX2 legacy block quantizers when the CPU
+// and the OS support AVX2.
+func detectSIMDLegacy() legacyKernels {
+	if !cpu.X86.HasAVX2 {
+		return legacyKernels{}
+	}
+	return legacyKernels{q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2}
+}

@@ -4,3 +4,6 @@ package quant
 
 // detectSIMDLanes: no SIMD lane kernels on this platform.
 func detectSIMDLanes() laneKernels { return laneKernels{} }
+
+// detectSIMDLegacy: no SIMD legacy block quantizers on this platform.
+func detectSIMDLegacy() legacyKernels { return legacyKernels{} }

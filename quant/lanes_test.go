@@ -9,38 +9,38 @@ import (
 	"github.com/mxq-dev/mxq/ggml"
 )
 
-// lanePaths are the ways the quantizers can run on this machine: scalar
-// fits, the side-by-side fits with the Go lane kernels, and with the SIMD
-// ones when the CPU has them.
-func lanePaths() []struct {
-	name string
-	k    laneKernels
-} {
-	paths := []struct {
-		name string
-		k    laneKernels
-	}{{"scalar", laneKernels{}}, {"go-lanes", goLaneKernels}}
+// simdPath is one way the quantizers can run: which lane kernels and
+// which legacy block kernels they use.
+type simdPath struct {
+	name   string
+	lanes  laneKernels
+	legacy legacyKernels
+}
+
+// lanePaths are the ways the quantizers can run on this machine: scalar,
+// the side-by-side fits with the Go lane kernels, and the SIMD kernels
+// when the CPU has them.
+func lanePaths() []simdPath {
+	paths := []simdPath{{name: "scalar"}, {name: "go-lanes", lanes: goLaneKernels}}
 	if simdLanes.qkx2Sums != nil {
-		paths = append(paths, struct {
-			name string
-			k    laneKernels
-		}{"simd", simdLanes})
+		paths = append(paths, simdPath{"simd", simdLanes, simdLegacy})
 	}
 	return paths
 }
 
-// withLanes makes the quantizers use k until the test ends.
-func withLanes(t *testing.T, k laneKernels) {
-	was := lanes
-	lanes = k
-	t.Cleanup(func() { lanes = was })
+// use makes the quantizers run on path p and returns a function that
+// restores the previous setting.
+func (p simdPath) use() (restore func()) {
+	wasLanes, wasLegacy := lanes, legacy
+	lanes, legacy = p.lanes, p.legacy
+	return func() { lanes, legacy = wasLanes, wasLegacy }
 }
 
 // Every golden through every path.
 func TestGoldenEveryPath(t *testing.T) {
 	for _, p := range lanePaths() {
 		t.Run(p.name, func(t *testing.T) {
-			withLanes(t, p.k)
+			t.Cleanup(p.use())
 			TestGolden(t)
 			TestKGolden(t)
 			TestWeightedGolden(t)
@@ -146,13 +146,18 @@ func TestQuantizeEveryPathAgrees(t *testing.T) {
 	}
 	types := []ggml.Type{ggml.Q2_K, ggml.Q3_K, ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q4_0, ggml.Q8_0, ggml.Q4_1, ggml.Q5_0, ggml.Q5_1}
 	paths := lanePaths()
-	was := lanes
-	defer func() { lanes = was }()
 	for iter := range iters {
 		blocks := 1 + iter%5
 		src := make([]float32, 256*blocks)
 		for b := range blocks {
 			kTestBlock(r, (iter*5+b)%kTestKinds, (*[256]float32)(src[256*b:]))
+		}
+		if iter%3 == 0 {
+			// Values only the legacy types meet finite-checked: NaN, ±Inf,
+			// signed zeros at the extremes of a block.
+			for range 1 + r.IntN(4) {
+				src[r.IntN(len(src))] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0, math.MaxFloat32, -math.MaxFloat32}[r.IntN(7)]
+			}
 		}
 		qw := make([]float32, len(src))
 		for i := range qw {
@@ -163,13 +168,14 @@ func TestQuantizeEveryPathAgrees(t *testing.T) {
 			var want []byte
 			for _, p := range paths {
 				got := make([]byte, size)
-				lanes = p.k
+				restore := p.use()
 				kernels[typ].quantize(src, got)
 				if qz := kernels[typ].quantizeWeighted; qz != nil {
 					wq := make([]byte, size)
 					qz(src, wq, qw)
 					got = append(got, wq...)
 				}
+				restore()
 				if want == nil {
 					want = got
 				} else if !bytes.Equal(got, want) {

@@ -25,6 +25,14 @@ func init() {
 // signed element of largest magnitude (first one on ties), so that element
 // lands exactly on q = 0.
 func quantizeQ4_0(src []float32, dst []byte) {
+	if k := legacy.q40; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ4_0Len, false, k, quantizeQ4_0Go)
+		return
+	}
+	quantizeQ4_0Go(src, dst)
+}
+
+func quantizeQ4_0Go(src []float32, dst []byte) {
 	nb := len(src) / qk4_0
 	for i := range nb {
 		x := src[i*qk4_0:][:qk4_0]

@@ -24,6 +24,14 @@ func init() {
 // quantizeQ4_1 follows quantize_row_q4_1_ref: d = (max-min)/15 and the
 // codes are measured from the float32 min, not its float16 rounding.
 func quantizeQ4_1(src []float32, dst []byte) {
+	if k := legacy.q41; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ4_1Len, true, k, quantizeQ4_1Go)
+		return
+	}
+	quantizeQ4_1Go(src, dst)
+}
+
+func quantizeQ4_1Go(src []float32, dst []byte) {
 	nb := len(src) / qk4_1
 	for i := range nb {
 		x := src[i*qk4_1:][:qk4_1]

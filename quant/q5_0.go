@@ -24,6 +24,14 @@ func init() {
 // quantizeQ5_0 follows quantize_row_q5_0_ref: d = max/-16 with max the
 // signed element of largest magnitude.
 func quantizeQ5_0(src []float32, dst []byte) {
+	if k := legacy.q50; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ5_0Len, false, k, quantizeQ5_0Go)
+		return
+	}
+	quantizeQ5_0Go(src, dst)
+}
+
+func quantizeQ5_0Go(src []float32, dst []byte) {
 	nb := len(src) / qk5_0
 	for i := range nb {
 		x := src[i*qk5_0:][:qk5_0]

@@ -24,6 +24,14 @@ func init() {
 // quantizeQ5_1 follows quantize_row_q5_1_ref: d = (max-min)/31, codes from
 // the float32 min, and (unlike Q4_1) no clamp on the code.
 func quantizeQ5_1(src []float32, dst []byte) {
+	if k := legacy.q51; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ5_1Len, true, k, quantizeQ5_1Go)
+		return
+	}
+	quantizeQ5_1Go(src, dst)
+}
+
+func quantizeQ5_1Go(src []float32, dst []byte) {
 	nb := len(src) / qk5_1
 	for i := range nb {
 		x := src[i*qk5_1:][:qk5_1]

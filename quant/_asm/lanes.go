@@ -197,5 +197,8 @@ func main() {
 	qkx2Err("qkx2ErrAVX2", false)
 	qkx2Err("qkx2MadAVX2", true)
 	qxSums()
+	for _, t := range legacyTypes {
+		legacy(t)
+	}
 	Generate()
 }

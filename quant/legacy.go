@@ -1,0 +1,57 @@
+package quant
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// legacyKernels are SIMD quantizers of the 32-value block types. Each
+// writes the codes of every block of src to dst and the block's float32
+// scale d (and, for Q4_1 and Q5_1, its min: two values per block) to ds,
+// computed exactly as the scalar code does; a block the SIMD scan cannot
+// settle as the C loop would (NaN, Inf, a zero extreme, a zero scale) gets
+// the bits 0xffffffff as its d and is left to the scalar code.
+type legacyKernels struct {
+	q40, q50, q41, q51 func(src []float32, dst []byte, ds []float32)
+}
+
+// simdLegacy are the legacy kernels of this CPU, if any, and legacy the
+// ones the quantizers use (nil fields: the scalar code). Tests switch
+// legacy to cover both paths.
+var (
+	simdLegacy = detectSIMDLegacy()
+	legacy     = simdLegacy
+)
+
+// legacyUnsettled marks a block left to the scalar code.
+const legacyUnsettled = 0xffffffff
+
+// quantizeLegacySIMD quantizes the blocks of src with kernel k, stores
+// their float16 headers, and quantizes the blocks k leaves unsettled with
+// scalar.
+func quantizeLegacySIMD(src []float32, dst []byte, blockLen int, withMin bool, k func(src []float32, dst []byte, ds []float32), scalar func(src []float32, dst []byte)) {
+	const chunk = 64
+	var ds [2 * chunk]float32
+	per := 1
+	if withMin {
+		per = 2
+	}
+	nb := len(src) / 32
+	for i0 := 0; i0 < nb; i0 += chunk {
+		n := min(chunk, nb-i0)
+		s := src[32*i0 : 32*(i0+n)]
+		d := dst[blockLen*i0 : blockLen*(i0+n)]
+		k(s, d, ds[:per*n])
+		for i := range n {
+			b := d[blockLen*i:][:blockLen]
+			if math.Float32bits(ds[per*i]) == legacyUnsettled {
+				scalar(s[32*i:32*i+32], b)
+				continue
+			}
+			binary.LittleEndian.PutUint16(b, F32ToF16(ds[per*i]))
+			if withMin {
+				binary.LittleEndian.PutUint16(b[2:], F32ToF16(ds[per*i+1]))
+			}
+		}
+	}
+}
