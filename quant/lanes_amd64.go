@@ -27,3 +27,12 @@ func quantizeQ4_1AVX2(src []float32, dst []byte, ds []float32)
 
 // quantizeQ5_1AVX2 writes the codes of len(src)/32 blocks to dst and their scales to ds; see legacy.go.
 func quantizeQ5_1AVX2(src []float32, dst []byte, ds []float32)
+
+// quantizeQ8_0AVX2 writes the codes of len(src)/32 Q8_0 blocks to dst and their scales to ds; see legacy.go.
+func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
+
+// encodeF16AVX2 is encodeF16 for the first len(src)/16·16 values.
+func encodeF16AVX2(src []float32, dst []byte)
+
+// encodeBF16AVX2 is encodeBF16 for the first len(src)/16·16 values.
+func encodeBF16AVX2(src []float32, dst []byte)

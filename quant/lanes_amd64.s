@@ -351,6 +351,10 @@ block:
 	VMOVSS       X1, (DX)
 	VMOVSS       quantizeQ4_0AVX2One<>+0(SB), X3
 	VDIVSS       X1, X3, X3
+	VMOVD        X3, SI
+	ANDL         $0x7fffffff, SI
+	CMPL         SI, $0x7f800000
+	JAE          exceptional
 	VBROADCASTSS X3, Y1
 	VMULPS       Y1, Y0, Y0
 	VADDPS       quantizeQ4_0AVX2Add<>+0(SB), Y0, Y0
@@ -481,6 +485,10 @@ block:
 	VMOVSS       X1, (DX)
 	VMOVSS       quantizeQ5_0AVX2One<>+0(SB), X3
 	VDIVSS       X1, X3, X3
+	VMOVD        X3, SI
+	ANDL         $0x7fffffff, SI
+	CMPL         SI, $0x7f800000
+	JAE          exceptional
 	VBROADCASTSS X3, Y1
 	VMULPS       Y1, Y0, Y0
 	VADDPS       quantizeQ5_0AVX2Add<>+0(SB), Y0, Y0
@@ -650,6 +658,10 @@ block:
 	VMOVSS       X1, (DX)
 	VMOVSS       quantizeQ4_1AVX2One<>+0(SB), X3
 	VDIVSS       X1, X3, X3
+	VMOVD        X3, SI
+	ANDL         $0x7fffffff, SI
+	CMPL         SI, $0x7f800000
+	JAE          exceptional
 	VBROADCASTSS X3, Y1
 	VSUBPS       Y5, Y0, Y0
 	VMULPS       Y1, Y0, Y0
@@ -791,6 +803,10 @@ block:
 	VMOVSS       X1, (DX)
 	VMOVSS       quantizeQ5_1AVX2One<>+0(SB), X3
 	VDIVSS       X1, X3, X3
+	VMOVD        X3, SI
+	ANDL         $0x7fffffff, SI
+	CMPL         SI, $0x7f800000
+	JAE          exceptional
 	VBROADCASTSS X3, Y1
 	VSUBPS       Y5, Y0, Y0
 	VMULPS       Y1, Y0, Y0
@@ -880,3 +896,384 @@ DATA quantizeQ5_1AVX2Nibble<>+20(SB)/4, $0x0000000f
 DATA quantizeQ5_1AVX2Nibble<>+24(SB)/4, $0x0000000f
 DATA quantizeQ5_1AVX2Nibble<>+28(SB)/4, $0x0000000f
 GLOBL quantizeQ5_1AVX2Nibble<>(SB), RODATA|NOPTR, $32
+
+// func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
+// Requires: AVX, AVX2
+TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-72
+	MOVQ    src_base+0(FP), AX
+	MOVQ    dst_base+24(FP), CX
+	MOVQ    ds_base+48(FP), DX
+	MOVQ    src_len+8(FP), BX
+	SHRQ    $0x05, BX
+	TESTQ   BX, BX
+	JZ      done
+	VMOVDQU q8Order<>+0(SB), Y0
+
+block:
+	VMOVUPS      (AX), Y1
+	VPAND        absMask<>+0(SB), Y1, Y2
+	VMOVUPS      32(AX), Y3
+	VPAND        absMask<>+0(SB), Y3, Y4
+	VMOVUPS      64(AX), Y5
+	VPAND        absMask<>+0(SB), Y5, Y6
+	VMOVUPS      96(AX), Y7
+	VPAND        absMask<>+0(SB), Y7, Y8
+	VPMAXUD      Y4, Y2, Y2
+	VPMAXUD      Y8, Y6, Y4
+	VPMAXUD      Y4, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X4
+	VPMAXUD      X4, X2, X2
+	VPSHUFD      $0x4e, X2, X4
+	VPMAXUD      X4, X2, X2
+	VPSHUFD      $0xb1, X2, X4
+	VPMAXUD      X4, X2, X2
+	VMOVD        X2, SI
+	DECL         SI
+	CMPL         SI, $0x7f7fffff
+	JAE          exceptional
+	VDIVSS       q8Div<>+0(SB), X2, X2
+	VMOVD        X2, SI
+	TESTL        SI, SI
+	JZ           exceptional
+	VMOVSS       X2, (DX)
+	VMOVSS       q8One<>+0(SB), X4
+	VDIVSS       X2, X4, X4
+	VMOVD        X4, SI
+	ANDL         $0x7fffffff, SI
+	CMPL         SI, $0x7f800000
+	JAE          exceptional
+	VBROADCASTSS X4, Y2
+	VMULPS       Y2, Y1, Y1
+	VROUNDPS     $0x03, Y1, Y4
+	VSUBPS       Y4, Y1, Y6
+	VANDPS       absMask<>+0(SB), Y6, Y6
+	VCMPPS       $0x0d, q8Half<>+0(SB), Y6, Y6
+	VANDPS       signMask<>+0(SB), Y1, Y1
+	VORPS        q8Ones<>+0(SB), Y1, Y1
+	VANDPS       Y6, Y1, Y1
+	VADDPS       Y1, Y4, Y4
+	VCVTTPS2DQ   Y4, Y1
+	VMULPS       Y2, Y3, Y3
+	VROUNDPS     $0x03, Y3, Y4
+	VSUBPS       Y4, Y3, Y6
+	VANDPS       absMask<>+0(SB), Y6, Y6
+	VCMPPS       $0x0d, q8Half<>+0(SB), Y6, Y6
+	VANDPS       signMask<>+0(SB), Y3, Y3
+	VORPS        q8Ones<>+0(SB), Y3, Y3
+	VANDPS       Y6, Y3, Y3
+	VADDPS       Y3, Y4, Y4
+	VCVTTPS2DQ   Y4, Y3
+	VMULPS       Y2, Y5, Y4
+	VROUNDPS     $0x03, Y4, Y5
+	VSUBPS       Y5, Y4, Y6
+	VANDPS       absMask<>+0(SB), Y6, Y6
+	VCMPPS       $0x0d, q8Half<>+0(SB), Y6, Y6
+	VANDPS       signMask<>+0(SB), Y4, Y4
+	VORPS        q8Ones<>+0(SB), Y4, Y4
+	VANDPS       Y6, Y4, Y4
+	VADDPS       Y4, Y5, Y5
+	VCVTTPS2DQ   Y5, Y4
+	VMULPS       Y2, Y7, Y2
+	VROUNDPS     $0x03, Y2, Y5
+	VSUBPS       Y5, Y2, Y6
+	VANDPS       absMask<>+0(SB), Y6, Y6
+	VCMPPS       $0x0d, q8Half<>+0(SB), Y6, Y6
+	VANDPS       signMask<>+0(SB), Y2, Y2
+	VORPS        q8Ones<>+0(SB), Y2, Y2
+	VANDPS       Y6, Y2, Y2
+	VADDPS       Y2, Y5, Y5
+	VCVTTPS2DQ   Y5, Y2
+	VPACKSSDW    Y3, Y1, Y1
+	VPACKSSDW    Y2, Y4, Y2
+	VPACKSSWB    Y2, Y1, Y1
+	VPERMD       Y1, Y0, Y1
+	VMOVDQU      Y1, 2(CX)
+	JMP          next
+
+exceptional:
+	MOVL $0xffffffff, (DX)
+
+next:
+	ADDQ $0x00000080, AX
+	ADDQ $0x00000022, CX
+	ADDQ $0x00000004, DX
+	DECQ BX
+	JNZ  block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA q8Order<>+0(SB)/4, $0x00000000
+DATA q8Order<>+4(SB)/4, $0x00000004
+DATA q8Order<>+8(SB)/4, $0x00000001
+DATA q8Order<>+12(SB)/4, $0x00000005
+DATA q8Order<>+16(SB)/4, $0x00000002
+DATA q8Order<>+20(SB)/4, $0x00000006
+DATA q8Order<>+24(SB)/4, $0x00000003
+DATA q8Order<>+28(SB)/4, $0x00000007
+GLOBL q8Order<>(SB), RODATA|NOPTR, $32
+
+DATA q8Div<>+0(SB)/4, $0x42fe0000
+GLOBL q8Div<>(SB), RODATA|NOPTR, $4
+
+DATA q8One<>+0(SB)/4, $0x3f800000
+GLOBL q8One<>(SB), RODATA|NOPTR, $4
+
+DATA q8Half<>+0(SB)/4, $0x3f000000
+DATA q8Half<>+4(SB)/4, $0x3f000000
+DATA q8Half<>+8(SB)/4, $0x3f000000
+DATA q8Half<>+12(SB)/4, $0x3f000000
+DATA q8Half<>+16(SB)/4, $0x3f000000
+DATA q8Half<>+20(SB)/4, $0x3f000000
+DATA q8Half<>+24(SB)/4, $0x3f000000
+DATA q8Half<>+28(SB)/4, $0x3f000000
+GLOBL q8Half<>(SB), RODATA|NOPTR, $32
+
+DATA signMask<>+0(SB)/4, $0x80000000
+DATA signMask<>+4(SB)/4, $0x80000000
+DATA signMask<>+8(SB)/4, $0x80000000
+DATA signMask<>+12(SB)/4, $0x80000000
+DATA signMask<>+16(SB)/4, $0x80000000
+DATA signMask<>+20(SB)/4, $0x80000000
+DATA signMask<>+24(SB)/4, $0x80000000
+DATA signMask<>+28(SB)/4, $0x80000000
+GLOBL signMask<>(SB), RODATA|NOPTR, $32
+
+DATA q8Ones<>+0(SB)/4, $0x3f800000
+DATA q8Ones<>+4(SB)/4, $0x3f800000
+DATA q8Ones<>+8(SB)/4, $0x3f800000
+DATA q8Ones<>+12(SB)/4, $0x3f800000
+DATA q8Ones<>+16(SB)/4, $0x3f800000
+DATA q8Ones<>+20(SB)/4, $0x3f800000
+DATA q8Ones<>+24(SB)/4, $0x3f800000
+DATA q8Ones<>+28(SB)/4, $0x3f800000
+GLOBL q8Ones<>(SB), RODATA|NOPTR, $32
+
+// func encodeF16AVX2(src []float32, dst []byte)
+// Requires: AVX, AVX2
+TEXT ·encodeF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  src_len+8(FP), DX
+	SHRQ  $0x04, DX
+	TESTQ DX, DX
+	JZ    done
+
+group:
+	VMOVDQU   (AX), Y0
+	VPAND     absMask<>+0(SB), Y0, Y1
+	VPSUBD    f16Rebias<>+0(SB), Y1, Y2
+	VPSRLD    $0x0d, Y2, Y3
+	VPAND     one32<>+0(SB), Y3, Y3
+	VPADDD    f16Round<>+0(SB), Y2, Y2
+	VPADDD    Y3, Y2, Y2
+	VPSRLD    $0x0d, Y2, Y2
+	VPCMPGTD  f16Big<>+0(SB), Y1, Y3
+	VPCMPGTD  f32Inf<>+0(SB), Y1, Y4
+	VMOVDQU   f16Inf<>+0(SB), Y5
+	VPBLENDVB Y4, f16NaN<>+0(SB), Y5, Y5
+	VPBLENDVB Y3, Y5, Y2, Y2
+	VMOVDQU   f16MinNormal<>+0(SB), Y3
+	VPCMPGTD  Y1, Y3, Y3
+	VADDPS    half32<>+0(SB), Y1, Y1
+	VPSUBD    half32<>+0(SB), Y1, Y1
+	VPBLENDVB Y3, Y1, Y2, Y2
+	VPSRLD    $0x10, Y0, Y3
+	VPAND     f16Sign<>+0(SB), Y3, Y3
+	VPOR      Y3, Y2, Y2
+	VMOVDQU   32(AX), Y0
+	VPAND     absMask<>+0(SB), Y0, Y1
+	VPSUBD    f16Rebias<>+0(SB), Y1, Y3
+	VPSRLD    $0x0d, Y3, Y4
+	VPAND     one32<>+0(SB), Y4, Y4
+	VPADDD    f16Round<>+0(SB), Y3, Y3
+	VPADDD    Y4, Y3, Y3
+	VPSRLD    $0x0d, Y3, Y3
+	VPCMPGTD  f16Big<>+0(SB), Y1, Y4
+	VPCMPGTD  f32Inf<>+0(SB), Y1, Y5
+	VMOVDQU   f16Inf<>+0(SB), Y6
+	VPBLENDVB Y5, f16NaN<>+0(SB), Y6, Y6
+	VPBLENDVB Y4, Y6, Y3, Y3
+	VMOVDQU   f16MinNormal<>+0(SB), Y4
+	VPCMPGTD  Y1, Y4, Y4
+	VADDPS    half32<>+0(SB), Y1, Y1
+	VPSUBD    half32<>+0(SB), Y1, Y1
+	VPBLENDVB Y4, Y1, Y3, Y3
+	VPSRLD    $0x10, Y0, Y4
+	VPAND     f16Sign<>+0(SB), Y4, Y4
+	VPOR      Y4, Y3, Y3
+	VPACKUSDW Y3, Y2, Y0
+	VPERMQ    $0xd8, Y0, Y0
+	VMOVDQU   Y0, (CX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000020, CX
+	DECQ      DX
+	JNZ       group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA f16Rebias<>+0(SB)/4, $0x38000000
+DATA f16Rebias<>+4(SB)/4, $0x38000000
+DATA f16Rebias<>+8(SB)/4, $0x38000000
+DATA f16Rebias<>+12(SB)/4, $0x38000000
+DATA f16Rebias<>+16(SB)/4, $0x38000000
+DATA f16Rebias<>+20(SB)/4, $0x38000000
+DATA f16Rebias<>+24(SB)/4, $0x38000000
+DATA f16Rebias<>+28(SB)/4, $0x38000000
+GLOBL f16Rebias<>(SB), RODATA|NOPTR, $32
+
+DATA one32<>+0(SB)/4, $0x00000001
+DATA one32<>+4(SB)/4, $0x00000001
+DATA one32<>+8(SB)/4, $0x00000001
+DATA one32<>+12(SB)/4, $0x00000001
+DATA one32<>+16(SB)/4, $0x00000001
+DATA one32<>+20(SB)/4, $0x00000001
+DATA one32<>+24(SB)/4, $0x00000001
+DATA one32<>+28(SB)/4, $0x00000001
+GLOBL one32<>(SB), RODATA|NOPTR, $32
+
+DATA f16Round<>+0(SB)/4, $0x00000fff
+DATA f16Round<>+4(SB)/4, $0x00000fff
+DATA f16Round<>+8(SB)/4, $0x00000fff
+DATA f16Round<>+12(SB)/4, $0x00000fff
+DATA f16Round<>+16(SB)/4, $0x00000fff
+DATA f16Round<>+20(SB)/4, $0x00000fff
+DATA f16Round<>+24(SB)/4, $0x00000fff
+DATA f16Round<>+28(SB)/4, $0x00000fff
+GLOBL f16Round<>(SB), RODATA|NOPTR, $32
+
+DATA f16Big<>+0(SB)/4, $0x477fffff
+DATA f16Big<>+4(SB)/4, $0x477fffff
+DATA f16Big<>+8(SB)/4, $0x477fffff
+DATA f16Big<>+12(SB)/4, $0x477fffff
+DATA f16Big<>+16(SB)/4, $0x477fffff
+DATA f16Big<>+20(SB)/4, $0x477fffff
+DATA f16Big<>+24(SB)/4, $0x477fffff
+DATA f16Big<>+28(SB)/4, $0x477fffff
+GLOBL f16Big<>(SB), RODATA|NOPTR, $32
+
+DATA f32Inf<>+0(SB)/4, $0x7f800000
+DATA f32Inf<>+4(SB)/4, $0x7f800000
+DATA f32Inf<>+8(SB)/4, $0x7f800000
+DATA f32Inf<>+12(SB)/4, $0x7f800000
+DATA f32Inf<>+16(SB)/4, $0x7f800000
+DATA f32Inf<>+20(SB)/4, $0x7f800000
+DATA f32Inf<>+24(SB)/4, $0x7f800000
+DATA f32Inf<>+28(SB)/4, $0x7f800000
+GLOBL f32Inf<>(SB), RODATA|NOPTR, $32
+
+DATA f16Inf<>+0(SB)/4, $0x00007c00
+DATA f16Inf<>+4(SB)/4, $0x00007c00
+DATA f16Inf<>+8(SB)/4, $0x00007c00
+DATA f16Inf<>+12(SB)/4, $0x00007c00
+DATA f16Inf<>+16(SB)/4, $0x00007c00
+DATA f16Inf<>+20(SB)/4, $0x00007c00
+DATA f16Inf<>+24(SB)/4, $0x00007c00
+DATA f16Inf<>+28(SB)/4, $0x00007c00
+GLOBL f16Inf<>(SB), RODATA|NOPTR, $32
+
+DATA f16NaN<>+0(SB)/4, $0x00007e00
+DATA f16NaN<>+4(SB)/4, $0x00007e00
+DATA f16NaN<>+8(SB)/4, $0x00007e00
+DATA f16NaN<>+12(SB)/4, $0x00007e00
+DATA f16NaN<>+16(SB)/4, $0x00007e00
+DATA f16NaN<>+20(SB)/4, $0x00007e00
+DATA f16NaN<>+24(SB)/4, $0x00007e00
+DATA f16NaN<>+28(SB)/4, $0x00007e00
+GLOBL f16NaN<>(SB), RODATA|NOPTR, $32
+
+DATA f16MinNormal<>+0(SB)/4, $0x38800000
+DATA f16MinNormal<>+4(SB)/4, $0x38800000
+DATA f16MinNormal<>+8(SB)/4, $0x38800000
+DATA f16MinNormal<>+12(SB)/4, $0x38800000
+DATA f16MinNormal<>+16(SB)/4, $0x38800000
+DATA f16MinNormal<>+20(SB)/4, $0x38800000
+DATA f16MinNormal<>+24(SB)/4, $0x38800000
+DATA f16MinNormal<>+28(SB)/4, $0x38800000
+GLOBL f16MinNormal<>(SB), RODATA|NOPTR, $32
+
+DATA half32<>+0(SB)/4, $0x3f000000
+DATA half32<>+4(SB)/4, $0x3f000000
+DATA half32<>+8(SB)/4, $0x3f000000
+DATA half32<>+12(SB)/4, $0x3f000000
+DATA half32<>+16(SB)/4, $0x3f000000
+DATA half32<>+20(SB)/4, $0x3f000000
+DATA half32<>+24(SB)/4, $0x3f000000
+DATA half32<>+28(SB)/4, $0x3f000000
+GLOBL half32<>(SB), RODATA|NOPTR, $32
+
+DATA f16Sign<>+0(SB)/4, $0x00008000
+DATA f16Sign<>+4(SB)/4, $0x00008000
+DATA f16Sign<>+8(SB)/4, $0x00008000
+DATA f16Sign<>+12(SB)/4, $0x00008000
+DATA f16Sign<>+16(SB)/4, $0x00008000
+DATA f16Sign<>+20(SB)/4, $0x00008000
+DATA f16Sign<>+24(SB)/4, $0x00008000
+DATA f16Sign<>+28(SB)/4, $0x00008000
+GLOBL f16Sign<>(SB), RODATA|NOPTR, $32
+
+// func encodeBF16AVX2(src []float32, dst []byte)
+// Requires: AVX, AVX2
+TEXT ·encodeBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  src_len+8(FP), DX
+	SHRQ  $0x04, DX
+	TESTQ DX, DX
+	JZ    done
+
+group:
+	VMOVDQU   (AX), Y0
+	VPAND     absMask<>+0(SB), Y0, Y1
+	VPCMPGTD  f32Inf<>+0(SB), Y1, Y1
+	VPSRLD    $0x10, Y0, Y3
+	VPAND     one32<>+0(SB), Y3, Y2
+	VPADDD    bf16Round<>+0(SB), Y2, Y2
+	VPADDD    Y0, Y2, Y2
+	VPSRLD    $0x10, Y2, Y2
+	VPOR      bf16Quiet<>+0(SB), Y3, Y3
+	VPBLENDVB Y1, Y3, Y2, Y2
+	VMOVDQU   32(AX), Y0
+	VPAND     absMask<>+0(SB), Y0, Y1
+	VPCMPGTD  f32Inf<>+0(SB), Y1, Y1
+	VPSRLD    $0x10, Y0, Y4
+	VPAND     one32<>+0(SB), Y4, Y3
+	VPADDD    bf16Round<>+0(SB), Y3, Y3
+	VPADDD    Y0, Y3, Y3
+	VPSRLD    $0x10, Y3, Y3
+	VPOR      bf16Quiet<>+0(SB), Y4, Y4
+	VPBLENDVB Y1, Y4, Y3, Y3
+	VPACKUSDW Y3, Y2, Y0
+	VPERMQ    $0xd8, Y0, Y0
+	VMOVDQU   Y0, (CX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000020, CX
+	DECQ      DX
+	JNZ       group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA bf16Round<>+0(SB)/4, $0x00007fff
+DATA bf16Round<>+4(SB)/4, $0x00007fff
+DATA bf16Round<>+8(SB)/4, $0x00007fff
+DATA bf16Round<>+12(SB)/4, $0x00007fff
+DATA bf16Round<>+16(SB)/4, $0x00007fff
+DATA bf16Round<>+20(SB)/4, $0x00007fff
+DATA bf16Round<>+24(SB)/4, $0x00007fff
+DATA bf16Round<>+28(SB)/4, $0x00007fff
+GLOBL bf16Round<>(SB), RODATA|NOPTR, $32
+
+DATA bf16Quiet<>+0(SB)/4, $0x00000040
+DATA bf16Quiet<>+4(SB)/4, $0x00000040
+DATA bf16Quiet<>+8(SB)/4, $0x00000040
+DATA bf16Quiet<>+12(SB)/4, $0x00000040
+DATA bf16Quiet<>+16(SB)/4, $0x00000040
+DATA bf16Quiet<>+20(SB)/4, $0x00000040
+DATA bf16Quiet<>+24(SB)/4, $0x00000040
+DATA bf16Quiet<>+28(SB)/4, $0x00000040
+GLOBL bf16Quiet<>(SB), RODATA|NOPTR, $32

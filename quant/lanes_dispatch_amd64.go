@@ -24,5 +24,8 @@ func detectSIMDLegacy() legacyKernels {
 	if !cpu.X86.HasAVX2 {
 		return legacyKernels{}
 	}
-	return legacyKernels{q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2}
+	return legacyKernels{
+		q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2, q80: quantizeQ8_0AVX2,
+		f16: encodeF16AVX2, bf16: encodeBF16AVX2,
+	}
 }

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -144,7 +145,7 @@ func TestQuantizeEveryPathAgrees(t *testing.T) {
 	if testing.Short() {
 		iters = 60
 	}
-	types := []ggml.Type{ggml.Q2_K, ggml.Q3_K, ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q4_0, ggml.Q8_0, ggml.Q4_1, ggml.Q5_0, ggml.Q5_1}
+	types := []ggml.Type{ggml.Q2_K, ggml.Q3_K, ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q4_0, ggml.Q8_0, ggml.Q4_1, ggml.Q5_0, ggml.Q5_1, ggml.F16, ggml.BF16}
 	paths := lanePaths()
 	for iter := range iters {
 		blocks := 1 + iter%5
@@ -181,6 +182,37 @@ func TestQuantizeEveryPathAgrees(t *testing.T) {
 				} else if !bytes.Equal(got, want) {
 					t.Fatalf("%s iter %d (%d blocks): %s path differs from %s", typ, iter, blocks, p.name, paths[0].name)
 				}
+			}
+		}
+	}
+}
+
+// The SIMD float16 and bfloat16 conversions agree with the scalar ones on
+// a spread of every float32 bit pattern (both signs, every exponent, NaN
+// payloads, subnormals, the rounding boundaries), at every offset of a
+// row whose length is not a multiple of the vector width.
+func TestFloatConversionsEveryPath(t *testing.T) {
+	var src []float32
+	for u := uint64(0); u < 1<<32; u += 65521 {
+		for _, d := range []uint32{0, 1, 0xfff, 0x1000, 0x1001, 0x7fff, 0x8000, 0x8001} {
+			src = append(src, math.Float32frombits(uint32(u)^d))
+		}
+	}
+	src = append(src, 65504, 65519.996, 65520, 6.1035156e-05, 6.1035153e-05, 5.9604645e-08, 2.9802322e-08, 2.9802326e-08)
+	src = src[:len(src)-len(src)%16+7]
+	for _, p := range lanePaths() {
+		restore := p.use()
+		f16 := make([]byte, 2*len(src))
+		bf16 := make([]byte, 2*len(src))
+		encodeF16(src, f16)
+		encodeBF16(src, bf16)
+		restore()
+		for i, v := range src {
+			if got, want := binary.LittleEndian.Uint16(f16[2*i:]), F32ToF16(v); got != want {
+				t.Fatalf("%s: F16 of %#08x: got %#04x, want %#04x", p.name, math.Float32bits(v), got, want)
+			}
+			if got, want := binary.LittleEndian.Uint16(bf16[2*i:]), F32ToBF16(v); got != want {
+				t.Fatalf("%s: BF16 of %#08x: got %#04x, want %#04x", p.name, math.Float32bits(v), got, want)
 			}
 		}
 	}

@@ -5,14 +5,17 @@ import (
 	"math"
 )
 
-// legacyKernels are SIMD quantizers of the 32-value block types. Each
+// legacyKernels are SIMD quantizers of the 32-value block types and of
+// F16 and BF16. Each block quantizer
 // writes the codes of every block of src to dst and the block's float32
 // scale d (and, for Q4_1 and Q5_1, its min: two values per block) to ds,
 // computed exactly as the scalar code does; a block the SIMD scan cannot
 // settle as the C loop would (NaN, Inf, a zero extreme, a zero scale) gets
 // the bits 0xffffffff as its d and is left to the scalar code.
+// f16 and bf16 convert the first len(src)/16·16 values of src.
 type legacyKernels struct {
-	q40, q50, q41, q51 func(src []float32, dst []byte, ds []float32)
+	q40, q50, q41, q51, q80 func(src []float32, dst []byte, ds []float32)
+	f16, bf16               func(src []float32, dst []byte)
 }
 
 // simdLegacy are the legacy kernels of this CPU, if any, and legacy the

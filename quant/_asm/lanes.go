@@ -192,7 +192,7 @@ func main() {
 	magic = splat32("nearestMagic", 0x4b400000) // 12582912
 	mantissa = splat32("mantissaMask", 0x007fffff)
 	bias = splat32("nearestBias", 0x00400000)
-	absMask = splat32("absMask", 0x7fffffff)
+	absMask = c32("absMask", 0x7fffffff)
 	qkx2Sums()
 	qkx2Err("qkx2ErrAVX2", false)
 	qkx2Err("qkx2MadAVX2", true)
@@ -200,5 +200,8 @@ func main() {
 	for _, t := range legacyTypes {
 		legacy(t)
 	}
+	q8_0()
+	f32Rows("encodeF16AVX2", "is encodeF16 for the first len(src)/16·16 values.", toF16)
+	f32Rows("encodeBF16AVX2", "is encodeBF16 for the first len(src)/16·16 values.", toBF16)
 	Generate()
 }

@@ -12,9 +12,9 @@ import (
 // a time in four AVX2 registers. The kernels write the codes (and Q5's
 // high bits) of each block and store its float32 scale (and min) in ds;
 // the header's float16 conversion stays in Go. A block whose scan could
-// differ from the C loop's choice (NaN, Inf, zero extremes, a zero scale)
-// gets the sentinel 0xffffffff in ds and nothing else: Go quantizes it
-// with the scalar code.
+// differ from the C loop's choice (NaN, Inf, zero extremes, a scale that is
+// zero or too small to invert) gets the sentinel 0xffffffff in ds and
+// nothing else: Go quantizes it with the scalar code.
 
 // legacyType describes one legacy block layout and its quantizer.
 type legacyType struct {
@@ -41,6 +41,16 @@ func horizontal(v VecVirtual, op func(a, b, c Op)) VecVirtual {
 	VPSHUFD(U8(0xb1), lo, t)
 	op(t, lo, lo)
 	return lo
+}
+
+// jumpIfInf jumps to label when the float32 in the low lane of v is
+// infinite (1/d of a tiny d; the scalar code settles those blocks).
+func jumpIfInf(v VecVirtual, label string) {
+	b := GP32()
+	VMOVD(v, b)
+	ANDL(U32(0x7fffffff), b)
+	CMPL(b, U32(0x7f800000))
+	JAE(LabelRef(label))
 }
 
 func f32const(name string, v float32) Mem {
@@ -147,6 +157,7 @@ func legacy(t legacyType) {
 	VMOVSS(d, ds)
 	VMOVSS(one, id)
 	VDIVSS(d, id, id)
+	jumpIfInf(id, "exceptional")
 	idv := YMM()
 	VBROADCASTSS(id, idv)
 
@@ -216,13 +227,8 @@ func legacy(t legacyType) {
 	RET()
 }
 
-func splatF32(name string, v float32) Mem {
-	m := GLOBL(name, RODATA|NOPTR)
-	for i := 0; i < 8; i++ {
-		DATA(4*i, U32(math.Float32bits(v)))
-	}
-	return m
-}
+// splatF32 is the 32-byte constant holding v eight times, declared once.
+func splatF32(name string, v float32) Mem { return c32(name, math.Float32bits(v)) }
 
 var legacyTypes = []legacyType{
 	{name: "quantizeQ4_0AVX2", blockLen: 18, qhOff: -1, qsOff: 2, bits: 4, div: -8, add: 8.5, clamp: 15},
