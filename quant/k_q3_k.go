@@ -17,6 +17,10 @@ func init() {
 const q3KSize = 110
 
 func quantizeQ3K(src []float32, dst []byte) {
+	if lanes.q3Pass != nil {
+		quantizeQ3KLanes(src, dst)
+		return
+	}
 	quantizeBlocksK(src, dst, q3KSize, qxFit(makeQ3), quantizeBlockQ3K)
 }
 
@@ -25,9 +29,18 @@ func quantizeQ3K(src []float32, dst []byte) {
 func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 	L := &s.L
 	var scales [16]float32
-	var maxScale, amax float32
 	for j := range 16 {
 		scales[j] = fit(4, x[16*j:16*j+16], L[16*j:16*j+16])
+	}
+	encodeQ3K(x, y, L, &scales)
+}
+
+// encodeQ3K stores the sixteen sub-block scales of a Q3_K block as signed
+// 6-bit multiples of d, then re-quantizes x against them and packs the
+// codes (finishQ3K).
+func encodeQ3K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
+	var maxScale, amax float32
+	for j := range 16 {
 		if s := abs32(scales[j]); s > amax {
 			amax = s
 			maxScale = scales[j]
@@ -47,6 +60,21 @@ func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 		d = F16ToF32(putHalf(y[108:110], 0))
 	}
 	finishQ3K(x, y, L, d)
+}
+
+// quantizeQ3KLanes is the unweighted Q3_K quantizer with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ3KLanes(src []float32, dst []byte) {
+	q := new(qxLanes)
+	var L [256]int8
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		for j := range laneCount {
+			q.loadSquares(j, x[16*j:16*j+16])
+		}
+		scales := makeQ3Lanes(&lanes, q, x, &L)
+		encodeQ3K(x, dst[q3KSize*i:q3KSize*(i+1)], &L, &scales)
+	}
 }
 
 // putQ3Scale ors the 6-bit biased scale l of sub-block j into the 12 scale

@@ -27,6 +27,11 @@ type laneKernels struct {
 	// qxSums stores, per lane, Σ(w·x)·l and Σ(w·l)·l in sums[0:16] and
 	// [16:32], with l = clamp(nearestInt(iscale·x), lo, hi).
 	qxSums func(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32)
+	// q3Pass is one pass of makeQ3's coordinate descent (with w = x² and
+	// wx = w·x) over the codes l (as floats) and the sums Σ(w·x)·l and
+	// Σ(w·l)·l in sums[0:16] and [16:32]; it reports whether any lane
+	// changed a code.
+	q3Pass func(x, w, wx, l []float32, n int, bounds *[16]int32, sums *[32]float32) bool
 }
 
 // goLaneKernels are the lane kernels in Go, the reference for the SIMD ones.
@@ -39,6 +44,7 @@ var goLaneKernels = laneKernels{
 		qkx2ErrLanes(x, w, n, is, mn, s, m, b, e, true)
 	},
 	qxSums: qxSumsLanes,
+	q3Pass: q3PassLanes,
 }
 
 // simdLanes is the SIMD implementation of the lane kernels when the CPU
@@ -99,6 +105,36 @@ func qxSumsLanes(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int
 	}
 	copy(sums[0:16], slx[:])
 	copy(sums[16:32], sl2[:])
+}
+
+func q3PassLanes(x, w, wx, l []float32, n int, bounds *[16]int32, sums *[32]float32) bool {
+	x, w, wx, l = x[:n*laneCount], w[:n*laneCount], wx[:n*laneCount], l[:n*laneCount]
+	changed := false
+	for i := range n {
+		for j := range laneCount {
+			k := 16*i + j
+			sumlx, suml2 := sums[j], sums[16+j]
+			fl := l[k]
+			slx := sumlx - float32(wx[k]*fl)
+			if !(slx > 0) {
+				continue
+			}
+			sl2 := suml2 - float32(float32(w[k]*fl)*fl)
+			nl := max(bounds[j%8], min(bounds[8+j%8], nearestInt(float32(x[k]*sl2)/slx)))
+			fn := float32(nl)
+			if fn == fl {
+				continue
+			}
+			slx += float32(wx[k] * fn)
+			sl2 += float32(float32(w[k]*fn) * fn)
+			if sl2 > 0 && float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+				l[k] = fn
+				sums[j], sums[16+j] = slx, sl2
+				changed = true
+			}
+		}
+	}
+	return changed
 }
 
 func laneBounds(lo, hi int32) (b [16]int32) {
@@ -294,4 +330,51 @@ func (q *qxLanes) codes(j int, x []float32, L []int8, nmax int) {
 	for i, v := range x {
 		L[i] = int8(int32(nmax) + max(lo, min(hi, nearestInt(float32(is*v)))))
 	}
+}
+
+// makeQ3Lanes is makeQ3 for the sixteen 16-value sub-blocks loaded into q
+// by loadSquares (with nmax 4, as Q3_K uses it): it writes each lane's
+// codes to L[16·j:16·j+16] and returns the scales. A pass that changes no
+// code leaves the state as it was, so the lanes can all run until none
+// changes.
+func makeQ3Lanes(k *laneKernels, q *qxLanes, x *[256]float32, L *[256]int8) (scales [16]float32) {
+	const nmax = 4
+	bounds := laneBounds(-nmax, nmax-1)
+	var is [laneCount]float32
+	for j := range laneCount {
+		q.zero[j] = abs32(q.mx[j]) < 1e-15
+		if q.zero[j] {
+			// A lane of (near) zeros never changes a code.
+			for i := range 16 {
+				q.x[16*i+j], q.w[16*i+j], q.wx[16*i+j] = 0, 0, 0
+			}
+		}
+		is[j] = -nmax / q.mx[j]
+	}
+	var lf [256]float32
+	for j := range laneCount {
+		for i := range 16 {
+			lf[16*i+j] = float32(max(-nmax, min(nmax-1, nearestInt(float32(is[j]*x[16*j+i])))))
+		}
+	}
+	var sums [32]float32
+	k.qxSums(q.x[:], q.w[:], q.wx[:], 16, &is, &bounds, &sums)
+	for range 5 {
+		if !k.q3Pass(q.x[:], q.w[:], q.wx[:], lf[:], 16, &bounds, &sums) {
+			break
+		}
+	}
+	for j := range laneCount {
+		for i := range 16 {
+			L[16*j+i] = int8(lf[16*i+j]) + nmax
+		}
+		if sums[16+j] > 0 {
+			scales[j] = sums[j] / sums[16+j]
+		}
+		if q.zero[j] {
+			clear(L[16*j : 16*j+16])
+			scales[j] = 0
+		}
+	}
+	return scales
 }

@@ -28,6 +28,9 @@ func quantizeQ4_1AVX2(src []float32, dst []byte, ds []float32)
 // quantizeQ5_1AVX2 writes the codes of len(src)/32 blocks to dst and their scales to ds; see legacy.go.
 func quantizeQ5_1AVX2(src []float32, dst []byte, ds []float32)
 
+// q3PassAVX2 is q3PassLanes in AVX2.
+func q3PassAVX2(x []float32, w []float32, wx []float32, l []float32, n int, bounds *[16]int32, sums *[32]float32) bool
+
 // quantizeQ8_0AVX2 writes the codes of len(src)/32 Q8_0 blocks to dst and their scales to ds; see legacy.go.
 func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
 

@@ -897,6 +897,115 @@ DATA quantizeQ5_1AVX2Nibble<>+24(SB)/4, $0x0000000f
 DATA quantizeQ5_1AVX2Nibble<>+28(SB)/4, $0x0000000f
 GLOBL quantizeQ5_1AVX2Nibble<>(SB), RODATA|NOPTR, $32
 
+// func q3PassAVX2(x []float32, w []float32, wx []float32, l []float32, n int, bounds *[16]int32, sums *[32]float32) bool
+// Requires: AVX, AVX2
+TEXT ·q3PassAVX2(SB), NOSPLIT, $0-121
+	MOVQ    x_base+0(FP), AX
+	MOVQ    w_base+24(FP), CX
+	MOVQ    wx_base+48(FP), DX
+	MOVQ    l_base+72(FP), BX
+	MOVQ    n+96(FP), SI
+	MOVQ    bounds+104(FP), DI
+	MOVQ    sums+112(FP), R8
+	VMOVUPS (R8), Y0
+	VMOVUPS 64(R8), Y1
+	VMOVUPS 32(R8), Y2
+	VMOVUPS 96(R8), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+
+rows:
+	VMOVUPS   (BX), Y6
+	VMOVUPS   (CX), Y7
+	VMOVUPS   (DX), Y8
+	VMULPS    Y6, Y8, Y10
+	VSUBPS    Y10, Y0, Y9
+	VCMPPS    $0x1e, Y5, Y9, Y11
+	VMULPS    Y6, Y7, Y10
+	VMULPS    Y6, Y10, Y10
+	VSUBPS    Y10, Y1, Y12
+	VMULPS    (AX), Y12, Y13
+	VDIVPS    Y9, Y13, Y13
+	VADDPS    nearestMagic<>+0(SB), Y13, Y13
+	VPAND     mantissaMask<>+0(SB), Y13, Y13
+	VPSUBD    nearestBias<>+0(SB), Y13, Y13
+	VPMINSD   32(DI), Y13, Y13
+	VPMAXSD   (DI), Y13, Y13
+	VCVTDQ2PS Y13, Y13
+	VCMPPS    $0x04, Y6, Y13, Y10
+	VANDPS    Y10, Y11, Y11
+	VMULPS    Y13, Y8, Y10
+	VADDPS    Y10, Y9, Y9
+	VMULPS    Y13, Y7, Y10
+	VMULPS    Y13, Y10, Y10
+	VADDPS    Y10, Y12, Y12
+	VCMPPS    $0x1e, Y5, Y12, Y10
+	VANDPS    Y10, Y11, Y11
+	VMULPS    Y9, Y9, Y7
+	VMULPS    Y1, Y7, Y7
+	VMULPS    Y0, Y0, Y8
+	VMULPS    Y12, Y8, Y8
+	VCMPPS    $0x1e, Y8, Y7, Y10
+	VANDPS    Y10, Y11, Y11
+	VBLENDVPS Y11, Y13, Y6, Y6
+	VMOVUPS   Y6, (BX)
+	VBLENDVPS Y11, Y9, Y0, Y0
+	VBLENDVPS Y11, Y12, Y1, Y1
+	VORPS     Y11, Y4, Y4
+	VMOVUPS   32(BX), Y6
+	VMOVUPS   32(CX), Y7
+	VMOVUPS   32(DX), Y8
+	VMULPS    Y6, Y8, Y10
+	VSUBPS    Y10, Y2, Y9
+	VCMPPS    $0x1e, Y5, Y9, Y11
+	VMULPS    Y6, Y7, Y10
+	VMULPS    Y6, Y10, Y10
+	VSUBPS    Y10, Y3, Y12
+	VMULPS    32(AX), Y12, Y13
+	VDIVPS    Y9, Y13, Y13
+	VADDPS    nearestMagic<>+0(SB), Y13, Y13
+	VPAND     mantissaMask<>+0(SB), Y13, Y13
+	VPSUBD    nearestBias<>+0(SB), Y13, Y13
+	VPMINSD   32(DI), Y13, Y13
+	VPMAXSD   (DI), Y13, Y13
+	VCVTDQ2PS Y13, Y13
+	VCMPPS    $0x04, Y6, Y13, Y10
+	VANDPS    Y10, Y11, Y11
+	VMULPS    Y13, Y8, Y10
+	VADDPS    Y10, Y9, Y9
+	VMULPS    Y13, Y7, Y10
+	VMULPS    Y13, Y10, Y10
+	VADDPS    Y10, Y12, Y12
+	VCMPPS    $0x1e, Y5, Y12, Y10
+	VANDPS    Y10, Y11, Y11
+	VMULPS    Y9, Y9, Y7
+	VMULPS    Y3, Y7, Y7
+	VMULPS    Y2, Y2, Y8
+	VMULPS    Y12, Y8, Y8
+	VCMPPS    $0x1e, Y8, Y7, Y10
+	VANDPS    Y10, Y11, Y11
+	VBLENDVPS Y11, Y13, Y6, Y6
+	VMOVUPS   Y6, 32(BX)
+	VBLENDVPS Y11, Y9, Y2, Y2
+	VBLENDVPS Y11, Y12, Y3, Y3
+	VORPS     Y11, Y4, Y4
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	ADDQ      $0x00000040, BX
+	DECQ      SI
+	JNZ       rows
+	VMOVUPS   Y0, (R8)
+	VMOVUPS   Y1, 64(R8)
+	VMOVUPS   Y2, 32(R8)
+	VMOVUPS   Y3, 96(R8)
+	VMOVMSKPS Y4, AX
+	TESTL     AX, AX
+	SETNE     AL
+	MOVB      AL, ret+120(FP)
+	VZEROUPPER
+	RET
+
 // func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
 // Requires: AVX, AVX2
 TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-72

@@ -15,6 +15,7 @@ func detectSIMDLanes() laneKernels {
 		qkx2Err:  qkx2ErrAVX2,
 		qkx2Mad:  qkx2MadAVX2,
 		qxSums:   qxSumsAVX2,
+		q3Pass:   q3PassAVX2,
 	}
 }
 

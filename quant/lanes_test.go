@@ -123,6 +123,22 @@ func TestLaneKernelsMatchGo(t *testing.T) {
 			simdLanes.qxSums(x[:], w[:], wx[:], n, &is, &b, &gq)
 			goLaneKernels.qxSums(x[:], w[:], wx[:], n, &is, &b, &wq)
 			sameBits(t, "qxSums", iter, gq[:], wq[:])
+
+			// A pass of makeQ3 from codes and sums that may or may not
+			// match the values.
+			var gl, wl [32 * laneCount]float32
+			for i := range gl {
+				gl[i] = float32(max(b[0], min(b[8], int32(r.IntN(9)-4))))
+			}
+			wl = gl
+			gs, ws := gq, gq
+			gc := simdLanes.q3Pass(x[:], w[:], wx[:], gl[:], n, &b, &gs)
+			wc := goLaneKernels.q3Pass(x[:], w[:], wx[:], wl[:], n, &b, &ws)
+			sameBits(t, "q3Pass codes", iter, gl[:], wl[:])
+			sameBits(t, "q3Pass sums", iter, gs[:], ws[:])
+			if gc != wc {
+				t.Fatalf("q3Pass iter %d: changed %v, want %v", iter, gc, wc)
+			}
 		}
 	}
 }
