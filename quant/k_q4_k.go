@@ -88,6 +88,7 @@ func quantizeQ45KLanes(src []float32, dst []byte, size int, nmax int32, rmin, rd
 	q := new(qkx2Lanes)
 	var L [256]uint8
 	var weights, zeros [32]float32
+	var scales, mins [8]float32
 	nb := len(src) / 256
 	for i := 0; i < nb; i += 2 {
 		pair := min(2, nb-i)
@@ -103,7 +104,6 @@ func quantizeQ45KLanes(src []float32, dst []byte, size int, nmax int32, rmin, rd
 		q.fit(&lanes, 32, int(nmax), rmin, rdelta, nstep, false)
 		for b := range pair {
 			x := (*[256]float32)(src[256*(i+b):])
-			var scales, mins [8]float32
 			for sb := range 8 {
 				j := 8*b + sb
 				q.codes(j, x[32*sb:32*sb+32], L[32*sb:32*sb+32], nmax)

@@ -155,6 +155,19 @@ type qkx2Lanes struct {
 	// gridMin)), 0, nmax), or all zero for a flat lane.
 	iscale, gridMin [laneCount]float32
 	flat            [laneCount]bool
+
+	scratch laneScratch
+}
+
+// laneScratch is the working memory of the side-by-side fits. The lane
+// kernels are called through function values, which escape analysis cannot
+// see through, so arrays handed to them would move to the heap on every
+// call; kept here, they are allocated once per row.
+type laneScratch struct {
+	bounds                        [laneCount]int32
+	is, s, m, e, bestErr, bestMin [laneCount]float32
+	sums                          [48]float32
+	lf                            [16 * laneCount]float32
 }
 
 // load puts sub-block x with weights w into lane j.
@@ -169,30 +182,30 @@ func (q *qkx2Lanes) load(j int, x, w []float32) {
 
 // fit is makeQKX2 for the sixteen lanes of n values each.
 func (q *qkx2Lanes) fit(k *laneKernels, n, nmax int, rmin, rdelta float32, nstep int, useMad bool) {
-	bounds := laneBounds(0, int32(nmax))
+	sc := &q.scratch
+	bounds := &sc.bounds
+	*bounds = laneBounds(0, int32(nmax))
 	errs := k.qkx2Err
 	if useMad {
 		errs = k.qkx2Mad
 	}
 	fmax := float32(nmax)
-	var is, s, e, bestErr, bestMin [laneCount]float32
+	is, s, e, m, bestErr, bestMin, sums := &sc.is, &sc.s, &sc.e, &sc.m, &sc.bestErr, &sc.bestMin, &sc.sums
 	for j := range laneCount {
 		q.flat[j] = q.mx[j] == q.mn[j]
 		is[j] = fmax / (q.mx[j] - q.mn[j])
 		s[j] = 1 / is[j]
 	}
 	x, w := q.x[:n*laneCount], q.w[:n*laneCount]
-	errs(x, w, n, &is, &q.mn, &s, &q.mn, &bounds, &bestErr)
-	q.scale, q.iscale, bestMin, q.gridMin = s, is, q.mn, q.mn
-	var sums [48]float32
-	var m [laneCount]float32
+	errs(x, w, n, is, &q.mn, s, &q.mn, bounds, bestErr)
+	q.scale, q.iscale, *bestMin, q.gridMin = *s, *is, q.mn, q.mn
 	var valid [laneCount]bool
 	for step := 0; nstep >= 1 && step <= nstep; step++ {
 		sp := rmin + float32(rdelta*float32(step)) + fmax
 		for j := range laneCount {
 			is[j] = sp / (q.mx[j] - bestMin[j])
 		}
-		k.qkx2Sums(x, w, n, &is, &bestMin, &bounds, &sums)
+		k.qkx2Sums(x, w, n, is, bestMin, bounds, sums)
 		any := false
 		for j := range laneCount {
 			sL, sL2, sXL := sums[j], sums[16+j], sums[32+j]
@@ -212,7 +225,7 @@ func (q *qkx2Lanes) fit(k *laneKernels, n, nmax int, rmin, rdelta float32, nstep
 		if !any {
 			continue
 		}
-		errs(x, w, n, &is, &bestMin, &s, &m, &bounds, &e)
+		errs(x, w, n, is, bestMin, s, m, bounds, e)
 		for j := range laneCount {
 			if valid[j] && e[j] < bestErr[j] {
 				bestErr[j] = e[j]
@@ -251,6 +264,8 @@ type qxLanes struct {
 
 	scale, iscale [laneCount]float32
 	zero          [laneCount]bool
+
+	scratch laneScratch
 }
 
 // load puts sub-block x with weights w into lane j.
@@ -278,15 +293,16 @@ func (q *qxLanes) loadSquares(j int, x []float32) {
 // fit is makeQXWeighted for the sixteen lanes of n ≤ 16 values each.
 func (q *qxLanes) fit(k *laneKernels, n, nmax int) {
 	fn := float32(nmax)
-	bounds := laneBounds(int32(-nmax), int32(nmax-1))
-	var is, best [laneCount]float32
-	var sums [32]float32
+	sc := &q.scratch
+	bounds, is, sums := &sc.bounds, &sc.is, (*[32]float32)(sc.sums[:32])
+	*bounds = laneBounds(int32(-nmax), int32(nmax-1))
+	var best [laneCount]float32
 	for j := range laneCount {
 		q.zero[j] = abs32(q.mx[j]) < 1e-15
 		is[j] = -fn / q.mx[j]
 	}
-	k.qxSums(q.x[:], q.w[:], q.wx[:], n, &is, &bounds, &sums)
-	q.iscale = is
+	k.qxSums(q.x[:], q.w[:], q.wx[:], n, is, bounds, sums)
+	q.iscale = *is
 	for j := range laneCount {
 		q.scale[j] = 0
 		if sums[16+j] != 0 {
@@ -302,7 +318,7 @@ func (q *qxLanes) fit(k *laneKernels, n, nmax int) {
 		for j := range laneCount {
 			is[j] = -(fn + float32(0.1*float32(step))) / q.mx[j]
 		}
-		k.qxSums(q.x[:], q.w[:], q.wx[:], n, &is, &bounds, &sums)
+		k.qxSums(q.x[:], q.w[:], q.wx[:], n, is, bounds, sums)
 		for j := range laneCount {
 			slx, sl2 := sums[j], sums[16+j]
 			if sl2 > 0 && float32(slx*slx) > float32(best[j]*sl2) {
@@ -339,8 +355,9 @@ func (q *qxLanes) codes(j int, x []float32, L []int8, nmax int) {
 // changes.
 func makeQ3Lanes(k *laneKernels, q *qxLanes, x *[256]float32, L *[256]int8) (scales [16]float32) {
 	const nmax = 4
-	bounds := laneBounds(-nmax, nmax-1)
-	var is [laneCount]float32
+	sc := &q.scratch
+	bounds, is, sums, lf := &sc.bounds, &sc.is, (*[32]float32)(sc.sums[:32]), &sc.lf
+	*bounds = laneBounds(-nmax, nmax-1)
 	for j := range laneCount {
 		q.zero[j] = abs32(q.mx[j]) < 1e-15
 		if q.zero[j] {
@@ -351,16 +368,14 @@ func makeQ3Lanes(k *laneKernels, q *qxLanes, x *[256]float32, L *[256]int8) (sca
 		}
 		is[j] = -nmax / q.mx[j]
 	}
-	var lf [256]float32
 	for j := range laneCount {
 		for i := range 16 {
 			lf[16*i+j] = float32(max(-nmax, min(nmax-1, nearestInt(float32(is[j]*x[16*j+i])))))
 		}
 	}
-	var sums [32]float32
-	k.qxSums(q.x[:], q.w[:], q.wx[:], 16, &is, &bounds, &sums)
+	k.qxSums(q.x[:], q.w[:], q.wx[:], 16, is, bounds, sums)
 	for range 5 {
-		if !k.q3Pass(q.x[:], q.w[:], q.wx[:], lf[:], 16, &bounds, &sums) {
+		if !k.q3Pass(q.x[:], q.w[:], q.wx[:], lf[:], 16, bounds, sums) {
 			break
 		}
 	}
