@@ -81,17 +81,12 @@ func encodeQ2K(x *[256]float32, y []byte, L *[256]uint8, scales, mins *[16]float
 // whose scale is zero as they are.
 func requantizeQ2K(x *[256]float32, sc []byte, d, dmin float32, L *[256]uint8) {
 	sc = sc[:16]
+	var sd, dm [16]float32
 	for j := range sc {
-		sd := float32(d * float32(sc[j]&0xF))
-		if sd == 0 {
-			continue
-		}
-		dm := float32(dmin * float32(sc[j]>>4))
-		for ii := range 16 {
-			l := nearestInt((x[16*j+ii] + dm) / sd)
-			L[16*j+ii] = uint8(max(0, min(3, l)))
-		}
+		sd[j] = float32(d * float32(sc[j]&0xF))
+		dm[j] = float32(dmin * float32(sc[j]>>4))
 	}
+	requantizeGroups(x, &sd, &dm, 0, 3, 0, L)
 }
 
 // quantizeQ2KLanes is the unweighted Q2_K quantizer with the sixteen

@@ -94,16 +94,11 @@ func putQ3Scale(sc []byte, j int, l uint8) {
 // stores the codes: third bits in hmask, low two bits in qs.
 func finishQ3K(x *[256]float32, y []byte, L *[256]int8, d float32) {
 	sc := y[96:108]
+	var sd, zero [16]float32
 	for j := range 16 {
-		sd := float32(d * float32(q3Scale(sc, j)))
-		if sd == 0 {
-			continue
-		}
-		for ii := range 16 {
-			l := nearestInt(x[16*j+ii] / sd)
-			L[16*j+ii] = int8(max(-4, min(3, l)) + 4)
-		}
+		sd[j] = float32(d * float32(q3Scale(sc, j)))
 	}
+	requantizeGroups(x, &sd, &zero, -4, 3, 4, L)
 	hmask := y[0:32]
 	clear(hmask)
 	var U [256]uint8

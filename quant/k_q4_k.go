@@ -185,18 +185,14 @@ func encodeScalesQ45K(y []byte, x *[256]float32, L *[256]uint8, scales, mins *[8
 // scale is zero as they are.
 func requantizeQ45K(y []byte, x *[256]float32, L *[256]uint8, nmax int32) {
 	d, dmin := getHalf(y[0:2]), getHalf(y[2:4])
+	var sd, dm [16]float32
 	for j := range 8 {
 		sc, m := getScaleMinK4(j, y[4:16])
-		sd := float32(d * float32(sc))
-		if sd == 0 {
-			continue
-		}
-		dm := float32(dmin * float32(m))
-		for ii := range 32 {
-			l := nearestInt((x[32*j+ii] + dm) / sd)
-			L[32*j+ii] = uint8(max(0, min(nmax, l)))
-		}
+		sd[2*j] = float32(d * float32(sc))
+		dm[2*j] = float32(dmin * float32(m))
+		sd[2*j+1], dm[2*j+1] = sd[2*j], dm[2*j]
 	}
+	requantizeGroups(x, &sd, &dm, 0, nmax, 0, L)
 }
 
 // fitScalesQ45KWeighted is what quantize_row_q4_K_impl and

@@ -107,16 +107,11 @@ func encodeQ6K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
 	for ib := range 16 {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
+	var sd, zero [16]float32
 	for j := range 16 {
-		sd := float32(d * float32(int8(sc[j])))
-		if sd == 0 {
-			continue
-		}
-		for ii := range 16 {
-			l := nearestInt(x[16*j+ii] / sd)
-			L[16*j+ii] = int8(max(-32, min(31, l)) + 32)
-		}
+		sd[j] = float32(d * float32(int8(sc[j])))
 	}
+	requantizeGroups(x, &sd, &zero, -32, 31, 32, L)
 	ql := y[0:128]
 	qh := y[128:192]
 	for j := 0; j < 256; j += 128 {

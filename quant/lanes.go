@@ -393,3 +393,29 @@ func makeQ3Lanes(k *laneKernels, q *qxLanes, x *[256]float32, L *[256]int8) (sca
 	}
 	return scales
 }
+
+// requantizeGroups re-quantizes the 16-value groups g of x with
+// sd[g] ≠ 0 against their stored scales: L = clamp(nearestInt((x + dm[g]) /
+// sd[g]), lo, hi) + bias, the last step of every K-quant. (A dm of 0 gives
+// the plain x / sd: x + 0 differs from x only for -0, which rounds to the
+// same code.)
+func requantizeGroups[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, lo, hi, bias int32, L *[256]T) {
+	if legacy.requant {
+		bounds := laneBounds(lo, hi)
+		if requantSIMD(x, sd, dm, &bounds, bias, L) {
+			return
+		}
+	}
+	requantizeGroupsGo(x, sd, dm, lo, hi, bias, L)
+}
+
+func requantizeGroupsGo[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, lo, hi, bias int32, L *[256]T) {
+	for g := range 16 {
+		if sd[g] == 0 {
+			continue
+		}
+		for i := 16 * g; i < 16*g+16; i++ {
+			L[i] = T(max(lo, min(hi, nearestInt((x[i]+dm[g])/sd[g]))) + bias)
+		}
+	}
+}

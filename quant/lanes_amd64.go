@@ -31,6 +31,16 @@ func quantizeQ5_1AVX2(src []float32, dst []byte, ds []float32)
 // q3PassAVX2 is q3PassLanes in AVX2.
 func q3PassAVX2(x []float32, w []float32, wx []float32, l []float32, n int, bounds *[16]int32, sums *[32]float32) bool
 
+// requantU8AVX2 is requantizeGroupsGo in AVX2.
+//
+//go:noescape
+func requantU8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]uint8)
+
+// requantI8AVX2 is requantizeGroupsGo in AVX2.
+//
+//go:noescape
+func requantI8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]int8)
+
 // quantizeQ8_0AVX2 writes the codes of len(src)/32 Q8_0 blocks to dst and their scales to ds; see legacy.go.
 func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
 

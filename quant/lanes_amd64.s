@@ -1006,6 +1006,116 @@ rows:
 	VZEROUPPER
 	RET
 
+// func requantU8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]uint8)
+// Requires: AVX, AVX2
+TEXT ·requantU8AVX2(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), AX
+	MOVQ         sd+8(FP), CX
+	MOVQ         dm+16(FP), DX
+	MOVQ         bounds+24(FP), BX
+	MOVQ         L+40(FP), SI
+	MOVL         bias+32(FP), DI
+	VMOVD        DI, X0
+	VPBROADCASTD X0, Y0
+	VXORPS       X1, X1, X1
+	MOVQ         $0x00000010, DI
+
+group:
+	VMOVSS   (CX), X2
+	VUCOMISS X1, X2
+	JP       work
+	JE       skip
+
+work:
+	VBROADCASTSS X2, Y2
+	VBROADCASTSS (DX), Y3
+	VADDPS       (AX), Y3, Y4
+	VDIVPS       Y2, Y4, Y4
+	VADDPS       nearestMagic<>+0(SB), Y4, Y4
+	VPAND        mantissaMask<>+0(SB), Y4, Y4
+	VPSUBD       nearestBias<>+0(SB), Y4, Y4
+	VPMINSD      32(BX), Y4, Y4
+	VPMAXSD      (BX), Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VADDPS       32(AX), Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VADDPS       nearestMagic<>+0(SB), Y3, Y3
+	VPAND        mantissaMask<>+0(SB), Y3, Y3
+	VPSUBD       nearestBias<>+0(SB), Y3, Y3
+	VPMINSD      32(BX), Y3, Y3
+	VPMAXSD      (BX), Y3, Y3
+	VPADDD       Y0, Y3, Y3
+	VPACKSSDW    Y3, Y4, Y2
+	VPERMQ       $0xd8, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPACKUSWB    X3, X2, X3
+	VMOVDQU      X3, (SI)
+
+skip:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000004, CX
+	ADDQ $0x00000004, DX
+	ADDQ $0x00000010, SI
+	DECQ DI
+	JNZ  group
+	VZEROUPPER
+	RET
+
+// func requantI8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]int8)
+// Requires: AVX, AVX2
+TEXT ·requantI8AVX2(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), AX
+	MOVQ         sd+8(FP), CX
+	MOVQ         dm+16(FP), DX
+	MOVQ         bounds+24(FP), BX
+	MOVQ         L+40(FP), SI
+	MOVL         bias+32(FP), DI
+	VMOVD        DI, X0
+	VPBROADCASTD X0, Y0
+	VXORPS       X1, X1, X1
+	MOVQ         $0x00000010, DI
+
+group:
+	VMOVSS   (CX), X2
+	VUCOMISS X1, X2
+	JP       work
+	JE       skip
+
+work:
+	VBROADCASTSS X2, Y2
+	VBROADCASTSS (DX), Y3
+	VADDPS       (AX), Y3, Y4
+	VDIVPS       Y2, Y4, Y4
+	VADDPS       nearestMagic<>+0(SB), Y4, Y4
+	VPAND        mantissaMask<>+0(SB), Y4, Y4
+	VPSUBD       nearestBias<>+0(SB), Y4, Y4
+	VPMINSD      32(BX), Y4, Y4
+	VPMAXSD      (BX), Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VADDPS       32(AX), Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VADDPS       nearestMagic<>+0(SB), Y3, Y3
+	VPAND        mantissaMask<>+0(SB), Y3, Y3
+	VPSUBD       nearestBias<>+0(SB), Y3, Y3
+	VPMINSD      32(BX), Y3, Y3
+	VPMAXSD      (BX), Y3, Y3
+	VPADDD       Y0, Y3, Y3
+	VPACKSSDW    Y3, Y4, Y2
+	VPERMQ       $0xd8, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPACKUSWB    X3, X2, X3
+	VMOVDQU      X3, (SI)
+
+skip:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000004, CX
+	ADDQ $0x00000004, DX
+	ADDQ $0x00000010, SI
+	DECQ DI
+	JNZ  group
+	VZEROUPPER
+	RET
+
 // func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
 // Requires: AVX, AVX2
 TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-72

@@ -28,5 +28,18 @@ func detectSIMDLegacy() legacyKernels {
 	return legacyKernels{
 		q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2, q80: quantizeQ8_0AVX2,
 		f16: encodeF16AVX2, bf16: encodeBF16AVX2,
+		requant: true,
 	}
+}
+
+// requantSIMD runs requantizeGroups' AVX2 kernel, called directly (not
+// through a function value) so that its arrays stay on the caller's stack.
+func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]T) bool {
+	switch L := any(L).(type) {
+	case *[256]uint8:
+		requantU8AVX2(x, sd, dm, bounds, bias, L)
+	case *[256]int8:
+		requantI8AVX2(x, sd, dm, bounds, bias, L)
+	}
+	return true
 }

@@ -7,3 +7,8 @@ func detectSIMDLanes() laneKernels { return laneKernels{} }
 
 // detectSIMDLegacy: no SIMD legacy block quantizers on this platform.
 func detectSIMDLegacy() legacyKernels { return legacyKernels{} }
+
+// requantSIMD: no SIMD kernel on this platform.
+func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]T) bool {
+	return false
+}

@@ -233,3 +233,50 @@ func TestFloatConversionsEveryPath(t *testing.T) {
 		}
 	}
 }
+
+// requantizeGroups' SIMD kernel agrees with the Go loop, zero, NaN and
+// subnormal scales included, for the clamps and biases the K-quants use.
+func TestRequantizeGroupsMatchesGo(t *testing.T) {
+	if !simdLegacy.requant {
+		t.Skip("no SIMD kernel on this machine")
+	}
+	r := rand.New(rand.NewPCG(29, 31))
+	var x [256]float32
+	for iter := range 3000 {
+		kind := iter % 6
+		for i := range x {
+			x[i] = laneTestValue(r, kind)
+		}
+		var sd, dm [16]float32
+		for g := range sd {
+			sd[g] = float32(r.NormFloat64()) * float32(math.Pow(10, r.Float64()*6-4))
+			switch r.IntN(8) {
+			case 0:
+				sd[g] = 0
+			case 1:
+				sd[g] = float32(math.NaN())
+			case 2:
+				sd[g] = 1e-40
+			}
+			if r.IntN(2) == 0 {
+				dm[g] = laneTestValue(r, kind)
+			}
+		}
+		for _, c := range []struct{ lo, hi, bias int32 }{{0, 3, 0}, {0, 15, 0}, {0, 31, 0}, {-4, 3, 4}, {-32, 31, 32}} {
+			var got, want [256]uint8
+			var goti, wanti [256]int8
+			for i := range got {
+				got[i] = uint8(r.IntN(256))
+				goti[i] = int8(got[i])
+			}
+			want, wanti = got, goti
+			requantizeGroups(&x, &sd, &dm, c.lo, c.hi, c.bias, &got)
+			requantizeGroupsGo(&x, &sd, &dm, c.lo, c.hi, c.bias, &want)
+			requantizeGroups(&x, &sd, &dm, c.lo, c.hi, c.bias, &goti)
+			requantizeGroupsGo(&x, &sd, &dm, c.lo, c.hi, c.bias, &wanti)
+			if got != want || goti != wanti {
+				t.Fatalf("iter %d clamp %v: SIMD differs from Go\n got  %v\n want %v", iter, c, got, want)
+			}
+		}
+	}
+}

@@ -201,6 +201,8 @@ func main() {
 		legacy(t)
 	}
 	q3Pass()
+	requant("requantU8AVX2", "uint8")
+	requant("requantI8AVX2", "int8")
 	q8_0()
 	f32Rows("encodeF16AVX2", "is encodeF16 for the first len(src)/16·16 values.", toF16)
 	f32Rows("encodeBF16AVX2", "is encodeBF16 for the first len(src)/16·16 values.", toBF16)
