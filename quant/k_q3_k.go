@@ -102,13 +102,12 @@ func finishQ3K(x *[256]float32, y []byte, L *[256]int8, d float32) {
 	hmask := y[0:32]
 	clear(hmask)
 	var U [256]uint8
-	for j := range 256 {
-		l := uint8(L[j])
-		if l > 3 {
-			hmask[j%32] |= 1 << (j / 32)
-			l -= 4
+	for m := range 8 {
+		for k := range 32 {
+			l := uint8(L[32*m+k])
+			hmask[k] |= l >> 2 << m // codes are 0..7: bit 2 is "l > 3"
+			U[32*m+k] = l & 3
 		}
-		U[j] = l
 	}
 	packQ2(y[32:96], &U)
 }

@@ -25,8 +25,9 @@ type laneKernels struct {
 	// d = s·l + m − x and l as in qkx2Sums.
 	qkx2Err, qkx2Mad func(x, w []float32, n int, iscale, mn, s, m *[16]float32, bounds *[16]int32, e *[16]float32)
 	// qxSums stores, per lane, Σ(w·x)·l and Σ(w·l)·l in sums[0:16] and
-	// [16:32], with l = clamp(nearestInt(iscale·x), lo, hi).
-	qxSums func(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32)
+	// [16:32], with l = clamp(nearestInt(iscale·x), lo, hi), and the codes
+	// l as floats in codes.
+	qxSums func(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32, codes []float32)
 	// q3Pass is one pass of makeQ3's coordinate descent (with w = x² and
 	// wx = w·x) over the codes l (as floats) and the sums Σ(w·x)·l and
 	// Σ(w·l)·l in sums[0:16] and [16:32]; it reports whether any lane
@@ -93,12 +94,13 @@ func qkx2ErrLanes(x, w []float32, n int, iscale, mn, s, m *[16]float32, bounds *
 	}
 }
 
-func qxSumsLanes(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32) {
-	x, w, wx = x[:n*laneCount], w[:n*laneCount], wx[:n*laneCount]
+func qxSumsLanes(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32, codes []float32) {
+	x, w, wx, codes = x[:n*laneCount], w[:n*laneCount], wx[:n*laneCount], codes[:n*laneCount]
 	var slx, sl2 [16]float32
 	for i := range n {
 		for j := range laneCount {
 			fl := float32(max(bounds[j%8], min(bounds[8+j%8], nearestInt(float32(iscale[j]*x[16*i+j])))))
+			codes[16*i+j] = fl
 			slx[j] += float32(wx[16*i+j] * fl)
 			sl2[j] += float32(float32(w[16*i+j]*fl) * fl)
 		}
@@ -301,7 +303,7 @@ func (q *qxLanes) fit(k *laneKernels, n, nmax int) {
 		q.zero[j] = abs32(q.mx[j]) < 1e-15
 		is[j] = -fn / q.mx[j]
 	}
-	k.qxSums(q.x[:], q.w[:], q.wx[:], n, is, bounds, sums)
+	k.qxSums(q.x[:], q.w[:], q.wx[:], n, is, bounds, sums, sc.lf[:])
 	q.iscale = *is
 	for j := range laneCount {
 		q.scale[j] = 0
@@ -318,7 +320,7 @@ func (q *qxLanes) fit(k *laneKernels, n, nmax int) {
 		for j := range laneCount {
 			is[j] = -(fn + float32(0.1*float32(step))) / q.mx[j]
 		}
-		k.qxSums(q.x[:], q.w[:], q.wx[:], n, is, bounds, sums)
+		k.qxSums(q.x[:], q.w[:], q.wx[:], n, is, bounds, sums, sc.lf[:])
 		for j := range laneCount {
 			slx, sl2 := sums[j], sums[16+j]
 			if sl2 > 0 && float32(slx*slx) > float32(best[j]*sl2) {
@@ -368,12 +370,9 @@ func makeQ3Lanes(k *laneKernels, q *qxLanes, x *[256]float32, L *[256]int8) (sca
 		}
 		is[j] = -nmax / q.mx[j]
 	}
-	for j := range laneCount {
-		for i := range 16 {
-			lf[16*i+j] = float32(max(-nmax, min(nmax-1, nearestInt(float32(is[j]*x[16*j+i])))))
-		}
-	}
-	k.qxSums(q.x[:], q.w[:], q.wx[:], 16, is, bounds, sums)
+	// The initial codes, with x² weights: as in qxLanes.fit, but with the
+	// values of zero lanes cleared.
+	k.qxSums(q.x[:], q.w[:], q.wx[:], 16, is, bounds, sums, lf[:])
 	for range 5 {
 		if !k.q3Pass(q.x[:], q.w[:], q.wx[:], lf[:], 16, bounds, sums) {
 			break

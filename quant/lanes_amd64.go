@@ -14,7 +14,7 @@ func qkx2ErrAVX2(x []float32, w []float32, n int, iscale *[16]float32, mn *[16]f
 func qkx2MadAVX2(x []float32, w []float32, n int, iscale *[16]float32, mn *[16]float32, s *[16]float32, m *[16]float32, bounds *[16]int32, e *[16]float32)
 
 // qxSumsAVX2 is qxSumsLanes in AVX2.
-func qxSumsAVX2(x []float32, w []float32, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32)
+func qxSumsAVX2(x []float32, w []float32, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32, codes []float32)
 
 // quantizeQ4_0AVX2 writes the codes of len(src)/32 blocks to dst and their scales to ds; see legacy.go.
 func quantizeQ4_0AVX2(src []float32, dst []byte, ds []float32)

@@ -235,17 +235,18 @@ rows:
 	VZEROUPPER
 	RET
 
-// func qxSumsAVX2(x []float32, w []float32, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32)
+// func qxSumsAVX2(x []float32, w []float32, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32, codes []float32)
 // Requires: AVX, AVX2
-TEXT ·qxSumsAVX2(SB), NOSPLIT, $0-104
+TEXT ·qxSumsAVX2(SB), NOSPLIT, $0-128
 	MOVQ    x_base+0(FP), AX
 	MOVQ    w_base+24(FP), CX
 	MOVQ    wx_base+48(FP), DX
-	MOVQ    n+72(FP), BX
-	MOVQ    bounds+88(FP), SI
-	MOVQ    iscale+80(FP), DI
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
+	MOVQ    codes_base+104(FP), BX
+	MOVQ    n+72(FP), SI
+	MOVQ    bounds+88(FP), DI
+	MOVQ    iscale+80(FP), R8
+	VMOVUPS (R8), Y0
+	VMOVUPS 32(R8), Y1
 	VXORPS  Y2, Y2, Y2
 	VXORPS  Y3, Y3, Y3
 	VXORPS  Y4, Y4, Y4
@@ -256,9 +257,10 @@ rows:
 	VADDPS    nearestMagic<>+0(SB), Y6, Y6
 	VPAND     mantissaMask<>+0(SB), Y6, Y6
 	VPSUBD    nearestBias<>+0(SB), Y6, Y6
-	VPMINSD   32(SI), Y6, Y6
-	VPMAXSD   (SI), Y6, Y6
+	VPMINSD   32(DI), Y6, Y6
+	VPMAXSD   (DI), Y6, Y6
 	VCVTDQ2PS Y6, Y6
+	VMOVUPS   Y6, (BX)
 	VMULPS    (DX), Y6, Y7
 	VADDPS    Y7, Y2, Y2
 	VMULPS    (CX), Y6, Y7
@@ -268,9 +270,10 @@ rows:
 	VADDPS    nearestMagic<>+0(SB), Y6, Y6
 	VPAND     mantissaMask<>+0(SB), Y6, Y6
 	VPSUBD    nearestBias<>+0(SB), Y6, Y6
-	VPMINSD   32(SI), Y6, Y6
-	VPMAXSD   (SI), Y6, Y6
+	VPMINSD   32(DI), Y6, Y6
+	VPMAXSD   (DI), Y6, Y6
 	VCVTDQ2PS Y6, Y6
+	VMOVUPS   Y6, 32(BX)
 	VMULPS    32(DX), Y6, Y7
 	VADDPS    Y7, Y3, Y3
 	VMULPS    32(CX), Y6, Y7
@@ -279,7 +282,8 @@ rows:
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
 	ADDQ      $0x00000040, DX
-	DECQ      BX
+	ADDQ      $0x00000040, BX
+	DECQ      SI
 	JNZ       rows
 	MOVQ      sums+96(FP), AX
 	VMOVUPS   Y2, (AX)

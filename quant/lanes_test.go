@@ -120,9 +120,11 @@ func TestLaneKernelsMatchGo(t *testing.T) {
 			sameBits(t, "qkx2Mad", iter, ge[:], we[:])
 
 			var gq, wq [32]float32
-			simdLanes.qxSums(x[:], w[:], wx[:], n, &is, &b, &gq)
-			goLaneKernels.qxSums(x[:], w[:], wx[:], n, &is, &b, &wq)
+			var gcodes, wcodes [32 * laneCount]float32
+			simdLanes.qxSums(x[:], w[:], wx[:], n, &is, &b, &gq, gcodes[:])
+			goLaneKernels.qxSums(x[:], w[:], wx[:], n, &is, &b, &wq, wcodes[:])
 			sameBits(t, "qxSums", iter, gq[:], wq[:])
+			sameBits(t, "qxSums codes", iter, gcodes[:], wcodes[:])
 
 			// A pass of makeQ3 from codes and sums that may or may not
 			// match the values.

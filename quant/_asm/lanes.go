@@ -157,24 +157,26 @@ func qkx2Err(name string, mad bool) {
 	RET()
 }
 
-// qxSums: for each lane, l = clamp(nearestInt(iscale·x), lo, hi) and the
-// sums Σ(w·x)·l and Σ(w·l)·l of make_qx_quants.
+// qxSums: for each lane, l = clamp(nearestInt(iscale·x), lo, hi), stored
+// as floats in codes, and the sums Σ(w·x)·l and Σ(w·l)·l of make_qx_quants.
 func qxSums() {
-	TEXT("qxSumsAVX2", NOSPLIT, "func(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32)")
+	TEXT("qxSumsAVX2", NOSPLIT, "func(x, w, wx []float32, n int, iscale *[16]float32, bounds *[16]int32, sums *[32]float32, codes []float32)")
 	Doc("qxSumsAVX2 is qxSumsLanes in AVX2.")
 	x := Mem{Base: Load(Param("x").Base(), GP64())}
 	w := Mem{Base: Load(Param("w").Base(), GP64())}
 	wx := Mem{Base: Load(Param("wx").Base(), GP64())}
+	codes := Mem{Base: Load(Param("codes").Base(), GP64())}
 	n := Load(Param("n"), GP64())
 	bounds := Mem{Base: Load(Param("bounds"), GP64())}
 	is := loadHalves("iscale")
 	slx, sl2 := zeroHalves(), zeroHalves()
-	loop("rows", n, []Register{x.Base, w.Base, wx.Base}, func() {
+	loop("rows", n, []Register{x.Base, w.Base, wx.Base, codes.Base}, func() {
 		for h := 0; h < halves; h++ {
 			p, t := YMM(), YMM()
 			VMULPS(x.Offset(h*halfSize), is[h], p)
 			nearestClamped(p, bounds)
 			VCVTDQ2PS(p, p)
+			VMOVUPS(p, codes.Offset(h*halfSize))
 			VMULPS(wx.Offset(h*halfSize), p, t)
 			VADDPS(t, slx[h], slx[h])
 			VMULPS(w.Offset(h*halfSize), p, t)
