@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -69,11 +71,19 @@ func q3Pass() {
 			VMULPS(sl2, b, b)
 			VCMPPS(U8(0x1e), b, a, t) // a > b
 			VANDPS(t, ok, ok)
+			// Most values keep their code in every lane: branching past the
+			// update then lets the next value start before this one is
+			// decided, as the scalar code's branch does.
+			r := GP32()
+			VMOVMSKPS(ok, r)
+			TESTL(r, r)
+			JZ(LabelRef(fmt.Sprintf("keep%d", h)))
 			VBLENDVPS(ok, nl, fl, fl)
 			VMOVUPS(fl, l.Offset(off))
 			VBLENDVPS(ok, slx, slxS[h], slxS[h])
 			VBLENDVPS(ok, sl2, sl2S[h], sl2S[h])
 			VORPS(ok, changed, changed)
+			Label(fmt.Sprintf("keep%d", h))
 		}
 	})
 	for h := range slxS {
