@@ -169,7 +169,7 @@ type laneScratch struct {
 	bounds                        [laneCount]int32
 	is, s, m, e, bestErr, bestMin [laneCount]float32
 	sums                          [48]float32
-	lf                            [16 * laneCount]float32
+	lf                            [32 * laneCount]float32
 }
 
 // load puts sub-block x with weights w into lane j.
@@ -258,10 +258,10 @@ func (q *qkx2Lanes) codes(j int, x []float32, L []uint8, nmax int32) {
 	}
 }
 
-// qxLanes holds the sixteen 16-value sub-blocks of a side-by-side
-// makeQXWeighted and, after fit, their results.
+// qxLanes holds the sixteen sub-blocks (of up to 32 values) of a
+// side-by-side makeQXWeighted and, after fit, their results.
 type qxLanes struct {
-	x, w, wx [16 * laneCount]float32
+	x, w, wx [32 * laneCount]float32
 	mx       [laneCount]float32
 
 	scale, iscale [laneCount]float32
@@ -292,7 +292,7 @@ func (q *qxLanes) loadSquares(j int, x []float32) {
 	q.mx[j] = signedAbsMax(x)
 }
 
-// fit is makeQXWeighted for the sixteen lanes of n ≤ 16 values each.
+// fit is makeQXWeighted for the sixteen lanes of n ≤ 32 values each.
 func (q *qxLanes) fit(k *laneKernels, n, nmax int) {
 	fn := float32(nmax)
 	sc := &q.scratch

@@ -60,3 +60,58 @@ func quantizeLegacySIMD(src []float32, dst []byte, blockLen int, withMin bool, k
 		}
 	}
 }
+
+// quantizeLegacyWeightedLanes runs the importance-weighted quantizer of
+// Q4_1 or Q5_1 (withMin: makeQKX2 with codes in [0,nmax]) or of Q4_0 or
+// Q5_0 (makeQXWeighted with codes in [0,2·nmax)) on sixteen blocks at a
+// time, side by side; pack stores a block's codes after its header.
+func quantizeLegacyWeightedLanes(src []float32, dst []byte, qw []float32, blockLen, nmax int, withMin bool, pack func(b []byte, L *[32]uint8)) {
+	sigma2 := sumSquares(src) / float32(len(src))
+	var mm *qkx2Lanes
+	var sym *qxLanes
+	if withMin {
+		mm = new(qkx2Lanes)
+	} else {
+		sym = new(qxLanes)
+	}
+	var w, zeros [32]float32
+	var L [32]uint8
+	var Ls [32]int8
+	nb := len(src) / 32
+	for i0 := 0; i0 < nb; i0 += laneCount {
+		n := min(laneCount, nb-i0)
+		for j := range laneCount {
+			x, wj := zeros[:], zeros[:]
+			if j < n {
+				x, wj = src[32*(i0+j):][:32], w[:]
+				importanceWeights(wj, x, qw[32*(i0+j):], sigma2)
+			}
+			if withMin {
+				mm.load(j, x, wj)
+			} else {
+				sym.load(j, x, wj)
+			}
+		}
+		if withMin {
+			mm.fit(&lanes, 32, nmax, -0.9, 0.05, 36, false)
+		} else {
+			sym.fit(&lanes, 32, nmax)
+		}
+		for j := range n {
+			x := src[32*(i0+j):][:32]
+			b := dst[blockLen*(i0+j):][:blockLen]
+			if withMin {
+				mm.codes(j, x, L[:], int32(nmax))
+				putHalf(b, mm.scale[j])
+				putHalf(b[2:], -mm.negMin[j])
+			} else {
+				sym.codes(j, x, Ls[:], nmax)
+				for k, l := range Ls {
+					L[k] = uint8(l)
+				}
+				putHalf(b, sym.scale[j])
+			}
+			pack(b, &L)
+		}
+	}
+}

@@ -76,6 +76,10 @@ func dequantizeQ4_0(src []byte, dst []float32) {
 // make_qx_quants, weighting value j by qw[j]·√(σ² + x[j]²) with σ² the
 // row's mean square.
 func quantizeQ4_0Weighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeLegacyWeightedLanes(src, dst, qw, blockQ4_0Len, 8, false, func(b []byte, L *[32]uint8) { packNibbles32(b[2:18], L) })
+		return
+	}
 	sigma2 := sumSquares(src) / float32(len(src))
 	var w [qk4_0]float32
 	var L [qk4_0]int8

@@ -74,6 +74,10 @@ func dequantizeQ5_1(src []byte, dst []float32) {
 // quantizeQ5_1Weighted is quantize_row_q5_1_impl with importance weights:
 // quantizeQ4_1Weighted's fit with 5-bit codes.
 func quantizeQ5_1Weighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeLegacyWeightedLanes(src, dst, qw, blockQ5_1Len, 31, true, func(b []byte, L *[32]uint8) { packQ5Codes(b[4:8], b[8:24], L) })
+		return
+	}
 	sigma2 := sumSquares(src) / float32(len(src))
 	var w [qk5_1]float32
 	var L, laux [qk5_1]uint8
