@@ -41,7 +41,7 @@ func requantU8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[1
 //go:noescape
 func requantI8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]int8)
 
-// quantizeQ8_0AVX2 writes the codes of len(src)/32 Q8_0 blocks to dst and their scales to ds; see legacy.go.
+// quantizeQ8_0AVX2 writes the codes of len(src)/32 blocks to dst and their scales to ds; see legacy.go.
 func quantizeQ8_0AVX2(src []float32, dst []byte, ds []float32)
 
 // encodeF16AVX2 is encodeF16 for the first len(src)/16·16 values.

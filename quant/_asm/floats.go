@@ -109,89 +109,50 @@ func c32(name string, v uint32) Mem {
 // to the scalar code (here: a zero or non-finite largest magnitude, or a
 // scale that is zero or too small to invert).
 func q8_0() {
-	const name = "quantizeQ8_0AVX2"
-	TEXT(name, NOSPLIT, "func(src []float32, dst []byte, ds []float32)")
-	Doc(name + " writes the codes of len(src)/32 Q8_0 blocks to dst and their scales to ds; see legacy.go.")
-	src := Mem{Base: Load(Param("src").Base(), GP64())}
-	dst := Mem{Base: Load(Param("dst").Base(), GP64())}
-	ds := Mem{Base: Load(Param("ds").Base(), GP64())}
-	n := Load(Param("src").Len(), GP64())
-	SHRQ(U8(5), n)
-	TESTQ(n, n)
-	JZ(LabelRef("done"))
 	order := YMM()
-	perm := GLOBL("q8Order", RODATA|NOPTR)
-	for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
-		DATA(4*i, U32(v))
-	}
-	VMOVDQU(perm, order)
-
-	Label("block")
-	var x, a [4]VecVirtual
-	for k := range x {
-		x[k], a[k] = YMM(), YMM()
-		VMOVUPS(src.Offset(32*k), x[k])
-		VPAND(absMask, x[k], a[k])
-	}
-	m, m2 := YMM(), YMM()
-	VPMAXUD(a[1], a[0], m)
-	VPMAXUD(a[3], a[2], m2)
-	VPMAXUD(m2, m, m)
-	amax := horizontal(m, func(p, q, r Op) { VPMAXUD(p, q, r) })
-	bits := GP32()
-	VMOVD(amax, bits)
-	DECL(bits)
-	CMPL(bits, U32(0x7f7fffff))
-	JAE(LabelRef("exceptional"))
-	d := XMM()
-	VDIVSS(f32const("q8Div", 127), amax, d)
-	db := GP32()
-	VMOVD(d, db)
-	TESTL(db, db)
-	JZ(LabelRef("exceptional"))
-	VMOVSS(d, ds)
-	id := XMM()
-	VMOVSS(f32const("q8One", 1), id)
-	VDIVSS(d, id, id)
-	jumpIfInf(id, "exceptional")
-	idv := YMM()
-	VBROADCASTSS(id, idv)
-	var q [4]VecVirtual
-	for k := range q {
-		// Round half away from zero: truncate, then step away when the
-		// (exact) fraction is at least one half.
-		p, r, f, s := YMM(), YMM(), YMM(), YMM()
-		VMULPS(idv, x[k], p)
-		VROUNDPS(U8(3), p, r)
-		VSUBPS(r, p, f)
-		VANDPS(absMask, f, f)
-		VCMPPS(U8(0x0d), splatF32("q8Half", 0.5), f, f)
-		VANDPS(c32("signMask", 0x80000000), p, s)
-		VORPS(splatF32("q8Ones", 1), s, s)
-		VANDPS(f, s, s)
-		VADDPS(s, r, r)
-		q[k] = YMM()
-		VCVTTPS2DQ(r, q[k])
-	}
-	w0, w1, b := YMM(), YMM(), YMM()
-	VPACKSSDW(q[1], q[0], w0)
-	VPACKSSDW(q[3], q[2], w1)
-	VPACKSSWB(w1, w0, b)
-	VPERMD(b, order, b)
-	VMOVDQU(b, dst.Offset(2))
-	JMP(LabelRef("next"))
-
-	Label("exceptional")
-	MOVL(U32(0xffffffff), ds)
-
-	Label("next")
-	ADDQ(U32(128), src.Base)
-	ADDQ(U32(34), dst.Base)
-	ADDQ(U32(4), ds.Base)
-	DECQ(n)
-	JNZ(LabelRef("block"))
-
-	Label("done")
-	VZEROUPPER()
-	RET()
+	blockKernel("quantizeQ8_0AVX2", 34, 4, func() {
+		perm := GLOBL("q8Order", RODATA|NOPTR)
+		for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+			DATA(4*i, U32(v))
+		}
+		VMOVDQU(perm, order)
+	}, func(src, dst, ds Mem) {
+		x, _, amax := loadBlock(src)
+		d := XMM()
+		VDIVSS(f32const("q8Div", 127), amax, d)
+		db := GP32()
+		VMOVD(d, db)
+		TESTL(db, db)
+		JZ(LabelRef("exceptional"))
+		VMOVSS(d, ds)
+		id := XMM()
+		VMOVSS(f32const("q8One", 1), id)
+		VDIVSS(d, id, id)
+		jumpIfInf(id, "exceptional")
+		idv := YMM()
+		VBROADCASTSS(id, idv)
+		var q [4]VecVirtual
+		for k := range q {
+			// Round half away from zero: truncate, then step away when the
+			// (exact) fraction is at least one half.
+			p, r, f, s := YMM(), YMM(), YMM(), YMM()
+			VMULPS(idv, x[k], p)
+			VROUNDPS(U8(3), p, r)
+			VSUBPS(r, p, f)
+			VANDPS(absMask, f, f)
+			VCMPPS(U8(0x0d), splatF32("q8Half", 0.5), f, f)
+			VANDPS(c32("signMask", 0x80000000), p, s)
+			VORPS(splatF32("q8Ones", 1), s, s)
+			VANDPS(f, s, s)
+			VADDPS(s, r, r)
+			q[k] = YMM()
+			VCVTTPS2DQ(r, q[k])
+		}
+		w0, w1, b := YMM(), YMM(), YMM()
+		VPACKSSDW(q[1], q[0], w0)
+		VPACKSSDW(q[3], q[2], w1)
+		VPACKSSWB(w1, w0, b)
+		VPERMD(b, order, b)
+		VMOVDQU(b, dst.Offset(2))
+	})
 }

@@ -85,26 +85,38 @@ func loop(name string, n Register, bases []Register, body func()) {
 	JNZ(LabelRef(name))
 }
 
+// gridCodes loads half h of row x into xv and leaves in p, as floats, the
+// codes clamp(nearestInt(iscale·(x−mn)), lo, hi) of make_qkx2_quants.
+func gridCodes(x Mem, h int, mn, is [halves]VecVirtual, bounds Mem) (xv, p VecVirtual) {
+	xv, p = YMM(), YMM()
+	VMOVUPS(x.Offset(h*halfSize), xv)
+	VSUBPS(mn[h], xv, p)
+	VMULPS(is[h], p, p)
+	nearestClamped(p, bounds)
+	VCVTDQ2PS(p, p)
+	return xv, p
+}
+
+// gridArgs loads the arguments make_qkx2_quants' kernels share.
+func gridArgs() (x, w Mem, n Register, bounds Mem, is, mn [halves]VecVirtual) {
+	x = Mem{Base: Load(Param("x").Base(), GP64())}
+	w = Mem{Base: Load(Param("w").Base(), GP64())}
+	n = Load(Param("n"), GP64())
+	bounds = Mem{Base: Load(Param("bounds"), GP64())}
+	return x, w, n, bounds, loadHalves("iscale"), loadHalves("mn")
+}
+
 // qkx2Sums: for each lane, l = clamp(nearestInt(iscale·(x−min)), lo, hi)
 // and the sums Σw·l, Σ(w·l)·l, Σ(w·l)·x of make_qkx2_quants.
 func qkx2Sums() {
 	TEXT("qkx2SumsAVX2", NOSPLIT, "func(x, w []float32, n int, iscale, mn *[16]float32, bounds *[16]int32, sums *[48]float32)")
 	Doc("qkx2SumsAVX2 is qkx2SumsLanes in AVX2.")
-	x := Mem{Base: Load(Param("x").Base(), GP64())}
-	w := Mem{Base: Load(Param("w").Base(), GP64())}
-	n := Load(Param("n"), GP64())
-	bounds := Mem{Base: Load(Param("bounds"), GP64())}
-	is := loadHalves("iscale")
-	mn := loadHalves("mn")
+	x, w, n, bounds, is, mn := gridArgs()
 	sL, sL2, sXL := zeroHalves(), zeroHalves(), zeroHalves()
 	loop("rows", n, []Register{x.Base, w.Base}, func() {
 		for h := 0; h < halves; h++ {
-			xv, p, wl, t := YMM(), YMM(), YMM(), YMM()
-			VMOVUPS(x.Offset(h*halfSize), xv)
-			VSUBPS(mn[h], xv, p)
-			VMULPS(is[h], p, p)
-			nearestClamped(p, bounds)
-			VCVTDQ2PS(p, p)
+			xv, p := gridCodes(x, h, mn, is, bounds)
+			wl, t := YMM(), YMM()
 			VMULPS(w.Offset(h*halfSize), p, wl)
 			VADDPS(wl, sL[h], sL[h])
 			VMULPS(p, wl, t)
@@ -123,23 +135,13 @@ func qkx2Sums() {
 func qkx2Err(name string, mad bool) {
 	TEXT(name, NOSPLIT, "func(x, w []float32, n int, iscale, mn, s, m *[16]float32, bounds *[16]int32, e *[16]float32)")
 	Doc(name + " is qkx2ErrLanes in AVX2.")
-	x := Mem{Base: Load(Param("x").Base(), GP64())}
-	w := Mem{Base: Load(Param("w").Base(), GP64())}
-	n := Load(Param("n"), GP64())
-	bounds := Mem{Base: Load(Param("bounds"), GP64())}
-	is := loadHalves("iscale")
-	mn := loadHalves("mn")
+	x, w, n, bounds, is, mn := gridArgs()
 	s := loadHalves("s")
 	m := loadHalves("m")
 	e := zeroHalves()
 	loop("rows", n, []Register{x.Base, w.Base}, func() {
 		for h := 0; h < halves; h++ {
-			xv, p := YMM(), YMM()
-			VMOVUPS(x.Offset(h*halfSize), xv)
-			VSUBPS(mn[h], xv, p)
-			VMULPS(is[h], p, p)
-			nearestClamped(p, bounds)
-			VCVTDQ2PS(p, p)
+			xv, p := gridCodes(x, h, mn, is, bounds)
 			VMULPS(s[h], p, p)
 			VADDPS(m[h], p, p)
 			VSUBPS(xv, p, p)

@@ -59,9 +59,14 @@ func f32const(name string, v float32) Mem {
 	return m
 }
 
-func legacy(t legacyType) {
-	TEXT(t.name, NOSPLIT, "func(src []float32, dst []byte, ds []float32)")
-	Doc(t.name + " writes the codes of len(src)/32 blocks to dst and their scales to ds; see legacy.go.")
+// blockKernel emits the frame of a legacy block kernel: the arguments,
+// a loop over the len(src)/32 blocks that runs body on each (body jumps
+// to "exceptional" to leave a block to the scalar code, or falls through
+// to "next" having stored its scale), and the exits. Each block advances
+// ds by dsStep bytes.
+func blockKernel(name string, blockLen, dsStep int, setup func(), body func(src, dst, ds Mem)) {
+	TEXT(name, NOSPLIT, "func(src []float32, dst []byte, ds []float32)")
+	Doc(name + " writes the codes of len(src)/32 blocks to dst and their scales to ds; see legacy.go.")
 	src := Mem{Base: Load(Param("src").Base(), GP64())}
 	dst := Mem{Base: Load(Param("dst").Base(), GP64())}
 	ds := Mem{Base: Load(Param("ds").Base(), GP64())}
@@ -69,6 +74,59 @@ func legacy(t legacyType) {
 	SHRQ(U8(5), n)
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
+	setup()
+
+	Label("block")
+	body(src, dst, ds)
+	JMP(LabelRef("next"))
+
+	Label("exceptional")
+	MOVL(U32(0xffffffff), ds)
+
+	Label("next")
+	ADDQ(U32(128), src.Base)
+	ADDQ(U32(blockLen), dst.Base)
+	ADDQ(U32(dsStep), ds.Base)
+	DECQ(n)
+	JNZ(LabelRef("block"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// loadBlock loads the 32 values at src into x, their magnitudes (as
+// bits) into a, and leaves the largest magnitude in the low lane of mx,
+// jumping to "exceptional" when it is 0 or not finite.
+func loadBlock(src Mem) (x, a [4]VecVirtual, mx VecVirtual) {
+	for k := range x {
+		x[k], a[k] = YMM(), YMM()
+		VMOVUPS(src.Offset(32*k), x[k])
+		VPAND(absMask, x[k], a[k])
+	}
+	m, m2 := YMM(), YMM()
+	VPMAXUD(a[1], a[0], m)
+	VPMAXUD(a[3], a[2], m2)
+	VPMAXUD(m2, m, m)
+	mx = horizontal(m, func(p, q, r Op) { VPMAXUD(p, q, r) })
+	bits := GP32()
+	VMOVD(mx, bits)
+	DECL(bits)
+	CMPL(bits, U32(0x7f7fffff))
+	JAE(LabelRef("exceptional"))
+	return x, a, mx
+}
+
+func legacy(t legacyType) {
+	dsStep := 4
+	if t.asym {
+		dsStep = 8
+	}
+	blockKernel(t.name, t.blockLen, dsStep, func() {}, func(src, dst, ds Mem) { legacyBlock(t, src, dst, ds) })
+}
+
+// legacyBlock quantizes one block of type t.
+func legacyBlock(t legacyType, src, dst, ds Mem) {
 
 	divC := f32const(t.name+"Div", t.div)
 	one := f32const(t.name+"One", 1)
@@ -83,30 +141,12 @@ func legacy(t legacyType) {
 		clampC = splat32(t.name+"Clamp", uint32(t.clamp))
 	}
 
-	Label("block")
-	var x, a [4]VecVirtual
-	for k := range x {
-		x[k], a[k] = YMM(), YMM()
-		VMOVUPS(src.Offset(32*k), x[k])
-		VPAND(absMask, x[k], a[k])
-	}
-	m := YMM()
-	VPMAXUD(a[1], a[0], m)
-	m2 := YMM()
-	VPMAXUD(a[3], a[2], m2)
-	VPMAXUD(m2, m, m)
-	mx := horizontal(m, func(p, q, r Op) { VPMAXUD(p, q, r) })
-	bits := GP32()
-	VMOVD(mx, bits)
-	// Exceptional when the largest magnitude is 0 or not finite.
-	DECL(bits)
-	CMPL(bits, U32(0x7f7fffff))
-	JAE(LabelRef("exceptional"))
-
+	x, a, mx := loadBlock(src)
 	d, id := XMM(), XMM()
 	var lo VecVirtual // asymmetric: the block's min, broadcast
 	if !t.asym {
 		// The first element of largest magnitude, with its sign.
+		m := YMM()
 		VPBROADCASTD(mx, m)
 		mask := GP32()
 		XORL(mask, mask)
@@ -206,25 +246,6 @@ func legacy(t legacyType) {
 	VEXTRACTI128(U8(1), p, hi)
 	VPACKUSWB(hi, p.AsX(), out)
 	VMOVDQU(out, dst.Offset(t.qsOff))
-	JMP(LabelRef("next"))
-
-	Label("exceptional")
-	MOVL(U32(0xffffffff), ds)
-
-	Label("next")
-	ADDQ(U32(128), src.Base)
-	ADDQ(U32(t.blockLen), dst.Base)
-	if t.asym {
-		ADDQ(U32(8), ds.Base)
-	} else {
-		ADDQ(U32(4), ds.Base)
-	}
-	DECQ(n)
-	JNZ(LabelRef("block"))
-
-	Label("done")
-	VZEROUPPER()
-	RET()
 }
 
 // splatF32 is the 32-byte constant holding v eight times, declared once.
