@@ -32,9 +32,6 @@ type compareCase struct {
 // for the given rounds and each keeps its best figure, which evens out
 // the load of a shared machine.
 func runBenchCompare(w io.Writer, ggmlBench string, cases []compareCase, src, weights []float32, cols, rounds int, minTime time.Duration) error {
-	if _, err := os.Stat(ggmlBench); err != nil {
-		return usageError("--compare: %v", err)
-	}
 	cores := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(w, "machine: %s, %d cores; load average at start: %s\n", cpuModel(), cores, loadAverage())
 	fmt.Fprintf(w, "best of %d alternating rounds, each at least %s; ggml on %d cores = %d ggml-bench processes at once, summed\n\n",

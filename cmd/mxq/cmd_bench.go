@@ -80,6 +80,14 @@ func runBenchKernels(c *cli.Context) error {
 			types = append(types, t)
 		}
 	}
+	if path := c.String("compare"); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return usageError("--compare: %v", err)
+		}
+		if c.Int("rounds") < 1 {
+			return usageError("--rounds must be positive")
+		}
+	}
 	src := make([]float32, rows*cols)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range src {
@@ -88,9 +96,6 @@ func runBenchKernels(c *cli.Context) error {
 	cores := runtime.GOMAXPROCS(0)
 	w := c.App.Writer
 	if path := c.String("compare"); path != "" {
-		if c.Int("rounds") < 1 {
-			return usageError("--rounds must be positive")
-		}
 		var cases []compareCase
 		var weights []float32
 		for _, t := range types {
