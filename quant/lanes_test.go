@@ -282,3 +282,70 @@ func TestRequantizeGroupsMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// The SIMD 32-value block quantizers agree with the scalar ones on blocks
+// built to split them: ties in magnitude of either sign, signed zeros at
+// the extremes, constant blocks, subnormal and huge scales, NaN and ±Inf
+// at every position.
+func TestLegacyKernelsMatchScalar(t *testing.T) {
+	if simdLegacy.q40 == nil {
+		t.Skip("no SIMD kernels on this machine")
+	}
+	kinds := []struct {
+		typ          ggml.Type
+		simd, scalar func(src []float32, dst []byte)
+	}{
+		{ggml.Q4_0, quantizeQ4_0, quantizeQ4_0Go},
+		{ggml.Q5_0, quantizeQ5_0, quantizeQ5_0Go},
+		{ggml.Q4_1, quantizeQ4_1, quantizeQ4_1Go},
+		{ggml.Q5_1, quantizeQ5_1, quantizeQ5_1Go},
+		{ggml.Q8_0, quantizeQ8_0, quantizeQ8_0Go},
+	}
+	r := rand.New(rand.NewPCG(37, 41))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-38, -1e-38}
+	src := make([]float32, 32*70)
+	for iter := range 400 {
+		for b := range len(src) / 32 {
+			x := src[32*b : 32*b+32]
+			mag := float32(math.Pow(10, r.Float64()*76-38))
+			switch (iter + b) % 7 {
+			case 0: // one magnitude, random signs: ties for the extreme
+				for i := range x {
+					x[i] = mag * float32(1-2*r.IntN(2))
+				}
+			case 1: // small integers
+				for i := range x {
+					x[i] = float32(r.IntN(9) - 4)
+				}
+			case 2: // constant
+				for i := range x {
+					x[i] = mag
+				}
+			case 3: // one-signed with a zero extreme
+				for i := range x {
+					x[i] = mag * r.Float32()
+				}
+				x[r.IntN(32)] = special[r.IntN(2)]
+			default:
+				for i := range x {
+					x[i] = float32(r.NormFloat64()) * mag
+				}
+			}
+			if (iter+b)%5 == 0 {
+				x[r.IntN(32)] = special[r.IntN(len(special))]
+			}
+		}
+		for _, k := range kinds {
+			size, _ := k.typ.RowSize(int64(len(src)))
+			got, want := make([]byte, size), make([]byte, size)
+			k.simd(src, got)
+			k.scalar(src, want)
+			if i := firstByteDiff(got, want); i >= 0 {
+				bs := k.typ.TypeSize()
+				t.Fatalf("%s iter %d block %d: SIMD % x, scalar % x (input %v)", k.typ, iter, i/bs,
+					goldenBlockAt(got, i/bs, bs), goldenBlockAt(want, i/bs, bs), src[32*(i/bs):32*(i/bs)+32])
+			}
+		}
+	}
+}
