@@ -33,11 +33,12 @@ type compareCase struct {
 // the load of a shared machine.
 func runBenchCompare(w io.Writer, ggmlBench string, cases []compareCase, src, weights []float32, cols, rounds int, minTime time.Duration) error {
 	cores := runtime.GOMAXPROCS(0)
-	fmt.Fprintf(w, "machine: %s, %d cores; load average at start: %s\n", cpuModel(), cores, loadAverage())
-	fmt.Fprintf(w, "best of %d alternating rounds, each at least %s; ggml on %d cores = %d ggml-bench processes at once, summed\n\n",
-		rounds, minTime, cores, cores)
+	fmt.Fprintf(w, "machine: %s, %s; load average at start: %s\n", cpuModel(), coresText(cores), loadAverage())
+	fmt.Fprintf(w, "best of %d alternating rounds, each at least %s; ggml on %s = %d ggml-bench processes at once, summed\n\n",
+		rounds, minTime, coresText(cores), cores)
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "type\tmxq 1 core MB/s\tggml 1 core MB/s\tmxq/ggml\tmxq %d cores MB/s\tggml %d cores MB/s\tmxq/ggml\t\n", cores, cores)
+	all := coresText(cores)
+	fmt.Fprintf(tw, "type\tmxq 1 core MB/s\tggml 1 core MB/s\tmxq/ggml\tmxq %s MB/s\tggml %s MB/s\tmxq/ggml\t\n", all, all)
 	mb := float64(len(src)*4) / 1e6
 	rows := len(src) / cols
 	for _, k := range cases {
@@ -124,6 +125,13 @@ func parseGGMLBench(out string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no MB/s figure in its output %q", strings.TrimSpace(out))
+}
+
+func coresText(n int) string {
+	if n == 1 {
+		return "1 core"
+	}
+	return fmt.Sprintf("%d cores", n)
 }
 
 // cpuModel names the processor (Linux), or the architecture.
