@@ -69,9 +69,7 @@ func quantizeQ3KLanes(src []float32, dst []byte) {
 	var L [256]int8
 	for i := range len(src) / 256 {
 		x := (*[256]float32)(src[256*i:])
-		for j := range laneCount {
-			q.loadSquares(j, x[16*j:16*j+16])
-		}
+		q.loadAllSquares(x)
 		scales := makeQ3Lanes(&lanes, q, x, &L)
 		encodeQ3K(x, dst[q3KSize*i:q3KSize*(i+1)], &L, &scales)
 	}

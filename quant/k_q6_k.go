@@ -38,18 +38,23 @@ func quantizeBlockQ6K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 // quantizeQ6KLanes is the unweighted Q6_K quantizer with the sixteen
 // sub-block fits of a block run side by side.
 func quantizeQ6KLanes(src []float32, dst []byte) {
-	quantizeQ6KLanesWith(src, dst, func(q *qxLanes, _, j int, xs []float32) { q.loadSquares(j, xs) })
+	quantizeQ6KLanesWith(src, dst, nil)
 }
 
 // quantizeQ6KLanesWith runs the Q6_K quantizer with side-by-side
-// sub-block fits, sub-block j of block blk loaded with its weights by load.
+// sub-block fits, sub-block j of block blk loaded with its weights by load,
+// or with weights x² when load is nil.
 func quantizeQ6KLanesWith(src []float32, dst []byte, load func(q *qxLanes, blk, j int, xs []float32)) {
 	q := new(qxLanes)
 	var L [256]int8
 	for i := range len(src) / 256 {
 		x := (*[256]float32)(src[256*i:])
-		for j := range laneCount {
-			load(q, i, j, x[16*j:16*j+16])
+		if load == nil {
+			q.loadAllSquares(x)
+		} else {
+			for j := range laneCount {
+				load(q, i, j, x[16*j:16*j+16])
+			}
 		}
 		q.fit(&lanes, 16, 32)
 		var scales [16]float32

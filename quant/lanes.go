@@ -1,5 +1,7 @@
 package quant
 
+import "math"
+
 // Sixteen sub-block fits side by side. The K-quant quantizers fit every
 // sub-block of a super-block independently, so the fits of sixteen
 // sub-blocks (one Q2_K or Q6_K block, or two Q4_K or Q5_K blocks) can run
@@ -290,6 +292,27 @@ func (q *qxLanes) loadSquares(j int, x []float32) {
 		q.wx[16*i+j] = float32(w * v)
 	}
 	q.mx[j] = signedAbsMax(x)
+}
+
+// loadAllSquares is loadSquares for the sixteen 16-value sub-blocks of x.
+func (q *qxLanes) loadAllSquares(x *[256]float32) {
+	if legacy.squares && squaresSIMD(x, (*[256]float32)(q.x[:256]), (*[256]float32)(q.w[:256]), (*[256]float32)(q.wx[:256]), &q.mx) {
+		// The kernel finds the first value of largest magnitude; as
+		// signedAbsMax, a lane of zeros gives +0, and one with a NaN
+		// takes the C loop's answer.
+		for j, v := range q.mx {
+			switch b := math.Float32bits(v) & 0x7fffffff; {
+			case b == 0:
+				q.mx[j] = 0
+			case b > 0x7f800000:
+				q.mx[j] = signedAbsMax(x[16*j : 16*j+16])
+			}
+		}
+		return
+	}
+	for j := range laneCount {
+		q.loadSquares(j, x[16*j:16*j+16])
+	}
 }
 
 // fit is makeQXWeighted for the sixteen lanes of n ≤ 32 values each.

@@ -31,6 +31,11 @@ func quantizeQ5_1AVX2(src []float32, dst []byte, ds []float32)
 // q3PassAVX2 is q3PassLanes in AVX2.
 func q3PassAVX2(x []float32, w []float32, wx []float32, l []float32, n int, bounds *[16]int32, sums *[32]float32) bool
 
+// squaresLanesAVX2 is qxLanes.loadSquares for all sixteen lanes in AVX2.
+//
+//go:noescape
+func squaresLanesAVX2(x *[256]float32, tx *[256]float32, w *[256]float32, wx *[256]float32, mx *[16]float32)
+
 // requantU8AVX2 is requantizeGroupsGo in AVX2.
 //
 //go:noescape

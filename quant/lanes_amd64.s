@@ -1020,6 +1020,568 @@ keep1:
 	VZEROUPPER
 	RET
 
+// func squaresLanesAVX2(x *[256]float32, tx *[256]float32, w *[256]float32, wx *[256]float32, mx *[16]float32)
+// Requires: AVX, AVX2
+TEXT ·squaresLanesAVX2(SB), NOSPLIT, $0-40
+	MOVQ       x+0(FP), AX
+	MOVQ       tx+8(FP), CX
+	MOVQ       w+16(FP), DX
+	MOVQ       wx+24(FP), BX
+	VMOVDQU    subBlockStarts<>+0(SB), Y0
+	VXORPS     Y1, Y1, Y1
+	VXORPS     Y2, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, (AX)(Y0*4), Y4
+	VMOVUPS    Y4, (CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, (DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, (BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 512(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 32(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 32(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 32(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 4(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 64(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 64(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 64(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 516(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 96(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 96(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 96(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 8(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 128(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 128(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 128(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 520(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 160(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 160(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 160(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 12(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 192(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 192(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 192(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 524(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 224(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 224(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 224(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 16(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 256(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 256(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 256(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 528(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 288(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 288(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 288(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 20(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 320(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 320(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 320(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 532(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 352(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 352(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 352(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 24(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 384(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 384(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 384(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 536(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 416(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 416(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 416(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 28(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 448(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 448(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 448(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 540(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 480(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 480(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 480(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 32(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 512(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 512(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 512(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 544(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 544(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 544(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 544(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 36(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 576(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 576(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 576(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 548(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 608(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 608(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 608(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 40(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 640(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 640(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 640(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 552(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 672(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 672(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 672(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 44(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 704(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 704(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 704(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 556(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 736(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 736(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 736(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 48(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 768(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 768(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 768(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 560(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 800(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 800(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 800(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 52(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 832(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 832(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 832(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 564(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 864(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 864(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 864(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 56(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 896(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 896(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 896(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 568(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 928(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 928(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 928(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y2, Y2
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 60(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 960(CX)
+	VMULPS     Y4, Y4, Y3
+	VMOVUPS    Y3, 960(DX)
+	VMULPS     Y4, Y3, Y3
+	VMOVUPS    Y3, 960(BX)
+	VPAND      absMask<>+0(SB), Y4, Y3
+	VPMAXUD    Y3, Y1, Y1
+	VMOVDQU    allOnes<>+0(SB), Y3
+	VMOVDQU    zero32<>+0(SB), Y4
+	VGATHERDPS Y3, 572(AX)(Y0*4), Y4
+	VMOVUPS    Y4, 992(CX)
+	VMULPS     Y4, Y4, Y0
+	VMOVUPS    Y0, 992(DX)
+	VMULPS     Y4, Y0, Y0
+	VMOVUPS    Y0, 992(BX)
+	VPAND      absMask<>+0(SB), Y4, Y0
+	VPMAXUD    Y0, Y2, Y2
+	MOVQ       mx+32(FP), AX
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y3, Y3, Y3
+	VMOVUPS    (CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    64(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    128(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    192(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    256(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    320(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    384(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    448(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    512(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    576(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    640(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    704(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    768(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    832(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    896(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    960(CX), Y4
+	VPAND      absMask<>+0(SB), Y4, Y5
+	VPCMPEQD   Y1, Y5, Y5
+	VPANDN     Y5, Y0, Y5
+	VPBLENDVB  Y5, Y4, Y3, Y3
+	VPOR       Y5, Y0, Y0
+	VMOVUPS    Y3, (AX)
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VMOVUPS    32(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    96(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    160(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    224(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    288(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    352(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    416(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    480(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    544(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    608(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    672(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    736(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    800(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    864(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    928(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    992(CX), Y3
+	VPAND      absMask<>+0(SB), Y3, Y4
+	VPCMPEQD   Y2, Y4, Y4
+	VPANDN     Y4, Y0, Y4
+	VPBLENDVB  Y4, Y3, Y1, Y1
+	VPOR       Y4, Y0, Y0
+	VMOVUPS    Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+DATA subBlockStarts<>+0(SB)/4, $0x00000000
+DATA subBlockStarts<>+4(SB)/4, $0x00000010
+DATA subBlockStarts<>+8(SB)/4, $0x00000020
+DATA subBlockStarts<>+12(SB)/4, $0x00000030
+DATA subBlockStarts<>+16(SB)/4, $0x00000040
+DATA subBlockStarts<>+20(SB)/4, $0x00000050
+DATA subBlockStarts<>+24(SB)/4, $0x00000060
+DATA subBlockStarts<>+28(SB)/4, $0x00000070
+GLOBL subBlockStarts<>(SB), RODATA|NOPTR, $32
+
+DATA allOnes<>+0(SB)/4, $0xffffffff
+DATA allOnes<>+4(SB)/4, $0xffffffff
+DATA allOnes<>+8(SB)/4, $0xffffffff
+DATA allOnes<>+12(SB)/4, $0xffffffff
+DATA allOnes<>+16(SB)/4, $0xffffffff
+DATA allOnes<>+20(SB)/4, $0xffffffff
+DATA allOnes<>+24(SB)/4, $0xffffffff
+DATA allOnes<>+28(SB)/4, $0xffffffff
+GLOBL allOnes<>(SB), RODATA|NOPTR, $32
+
+DATA zero32<>+0(SB)/4, $0x00000000
+DATA zero32<>+4(SB)/4, $0x00000000
+DATA zero32<>+8(SB)/4, $0x00000000
+DATA zero32<>+12(SB)/4, $0x00000000
+DATA zero32<>+16(SB)/4, $0x00000000
+DATA zero32<>+20(SB)/4, $0x00000000
+DATA zero32<>+24(SB)/4, $0x00000000
+DATA zero32<>+28(SB)/4, $0x00000000
+GLOBL zero32<>(SB), RODATA|NOPTR, $32
+
 // func requantU8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]uint8)
 // Requires: AVX, AVX2
 TEXT ·requantU8AVX2(SB), NOSPLIT, $0-48

@@ -28,7 +28,7 @@ func detectSIMDLegacy() legacyKernels {
 	return legacyKernels{
 		q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2, q80: quantizeQ8_0AVX2,
 		f16: encodeF16AVX2, bf16: encodeBF16AVX2,
-		requant: true,
+		requant: true, squares: true,
 	}
 }
 
@@ -41,5 +41,12 @@ func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[
 	case *[256]int8:
 		requantI8AVX2(x, sd, dm, bounds, bias, L)
 	}
+	return true
+}
+
+// squaresSIMD runs qxLanes.loadAllSquares' AVX2 kernel (called directly,
+// as requantSIMD).
+func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool {
+	squaresLanesAVX2(x, tx, w, wx, mx)
 	return true
 }

@@ -12,3 +12,6 @@ func detectSIMDLegacy() legacyKernels { return legacyKernels{} }
 func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]T) bool {
 	return false
 }
+
+// squaresSIMD: no SIMD kernel on this platform.
+func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool { return false }

@@ -16,8 +16,9 @@ import (
 type legacyKernels struct {
 	q40, q50, q41, q51, q80 func(src []float32, dst []byte, ds []float32)
 	f16, bf16               func(src []float32, dst []byte)
-	// requant: requantizeGroups has a SIMD kernel.
-	requant bool
+	// requant and squares: requantizeGroups and qxLanes.loadAllSquares
+	// have SIMD kernels.
+	requant, squares bool
 }
 
 // simdLegacy are the legacy kernels of this CPU, if any, and legacy the

@@ -205,6 +205,7 @@ func main() {
 		legacy(t)
 	}
 	q3Pass()
+	squaresLanes()
 	requant("requantU8AVX2", "uint8")
 	requant("requantI8AVX2", "int8")
 	q8_0()
