@@ -23,6 +23,10 @@ type laneKernels struct {
 	// qkx2Sums stores, per lane, Σw·l, Σ(w·l)·l and Σ(w·l)·x in sums[0:16],
 	// [16:32] and [32:48], with l = clamp(nearestInt(iscale·(x−mn)), lo, hi).
 	qkx2Sums func(x, w []float32, n int, iscale, mn *[16]float32, bounds *[16]int32, sums *[48]float32)
+	// qkx2Range stores, per lane, the min, max, Σw and Σw·x of
+	// rangeSumsQKX2 (before its clamp of the min to ≤ 0) in out[0:16],
+	// [16:32], [32:48] and [48:64].
+	qkx2Range func(x, w []float32, n int, out *[64]float32)
 	// qkx2Err and qkx2Mad store, per lane, Σw·d² and Σw·|d|, with
 	// d = s·l + m − x and l as in qkx2Sums.
 	qkx2Err, qkx2Mad func(x, w []float32, n int, iscale, mn, s, m *[16]float32, bounds *[16]int32, e *[16]float32)
@@ -39,7 +43,8 @@ type laneKernels struct {
 
 // goLaneKernels are the lane kernels in Go, the reference for the SIMD ones.
 var goLaneKernels = laneKernels{
-	qkx2Sums: qkx2SumsLanes,
+	qkx2Sums:  qkx2SumsLanes,
+	qkx2Range: qkx2RangeLanes,
 	qkx2Err: func(x, w []float32, n int, is, mn, s, m *[16]float32, b *[16]int32, e *[16]float32) {
 		qkx2ErrLanes(x, w, n, is, mn, s, m, b, e, false)
 	},
@@ -77,6 +82,26 @@ func qkx2SumsLanes(x, w []float32, n int, iscale, mn *[16]float32, bounds *[16]i
 	copy(sums[0:16], sL[:])
 	copy(sums[16:32], sL2[:])
 	copy(sums[32:48], sXL[:])
+}
+
+func qkx2RangeLanes(x, w []float32, n int, out *[64]float32) {
+	x, w = x[:n*laneCount], w[:n*laneCount]
+	for j := range laneCount {
+		mn, mx, sumW := x[j], x[j], w[j]
+		sumX := float32(sumW * x[j])
+		for i := 1; i < n; i++ {
+			v := x[16*i+j]
+			if v < mn {
+				mn = v
+			}
+			if v > mx {
+				mx = v
+			}
+			sumW += w[16*i+j]
+			sumX += float32(w[16*i+j] * v)
+		}
+		out[j], out[16+j], out[32+j], out[48+j] = mn, mx, sumW, sumX
+	}
 }
 
 func qkx2ErrLanes(x, w []float32, n int, iscale, mn, s, m *[16]float32, bounds *[16]int32, e *[16]float32, mad bool) {
@@ -171,6 +196,7 @@ type laneScratch struct {
 	bounds                        [laneCount]int32
 	is, s, m, e, bestErr, bestMin [laneCount]float32
 	sums                          [48]float32
+	rangeSums                     [64]float32
 	lf                            [32 * laneCount]float32
 }
 
@@ -181,7 +207,6 @@ func (q *qkx2Lanes) load(j int, x, w []float32) {
 		q.x[16*i+j] = v
 		q.w[16*i+j] = w[i]
 	}
-	q.mn[j], q.mx[j], q.sumW[j], q.sumX[j] = rangeSumsQKX2(x, w)
 }
 
 // fit is makeQKX2 for the sixteen lanes of n values each.
@@ -195,12 +220,16 @@ func (q *qkx2Lanes) fit(k *laneKernels, n, nmax int, rmin, rdelta float32, nstep
 	}
 	fmax := float32(nmax)
 	is, s, e, m, bestErr, bestMin, sums := &sc.is, &sc.s, &sc.e, &sc.m, &sc.bestErr, &sc.bestMin, &sc.sums
+	x, w := q.x[:n*laneCount], q.w[:n*laneCount]
+	k.qkx2Range(x, w, n, &sc.rangeSums)
+	for j := range laneCount {
+		q.mn[j], q.mx[j], q.sumW[j], q.sumX[j] = min(0, sc.rangeSums[j]), sc.rangeSums[16+j], sc.rangeSums[32+j], sc.rangeSums[48+j]
+	}
 	for j := range laneCount {
 		q.flat[j] = q.mx[j] == q.mn[j]
 		is[j] = fmax / (q.mx[j] - q.mn[j])
 		s[j] = 1 / is[j]
 	}
-	x, w := q.x[:n*laneCount], q.w[:n*laneCount]
 	errs(x, w, n, is, &q.mn, s, &q.mn, bounds, bestErr)
 	q.scale, q.iscale, *bestMin, q.gridMin = *s, *is, q.mn, q.mn
 	var valid [laneCount]bool

@@ -36,6 +36,9 @@ func q3PassAVX2(x []float32, w []float32, wx []float32, l []float32, n int, boun
 //go:noescape
 func squaresLanesAVX2(x *[256]float32, tx *[256]float32, w *[256]float32, wx *[256]float32, mx *[16]float32)
 
+// qkx2RangeAVX2 is qkx2RangeLanes in AVX2.
+func qkx2RangeAVX2(x []float32, w []float32, n int, out *[64]float32)
+
 // requantU8AVX2 is requantizeGroupsGo in AVX2.
 //
 //go:noescape

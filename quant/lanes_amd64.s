@@ -1582,6 +1582,56 @@ DATA zero32<>+24(SB)/4, $0x00000000
 DATA zero32<>+28(SB)/4, $0x00000000
 GLOBL zero32<>(SB), RODATA|NOPTR, $32
 
+// func qkx2RangeAVX2(x []float32, w []float32, n int, out *[64]float32)
+// Requires: AVX
+TEXT ·qkx2RangeAVX2(SB), NOSPLIT, $0-64
+	MOVQ    x_base+0(FP), AX
+	MOVQ    w_base+24(FP), CX
+	MOVQ    n+48(FP), DX
+	VMOVUPS (AX), Y0
+	VMOVUPS Y0, Y1
+	VMOVUPS (CX), Y2
+	VMULPS  Y0, Y2, Y3
+	VMOVUPS 32(AX), Y4
+	VMOVUPS Y4, Y5
+	VMOVUPS 32(CX), Y6
+	VMULPS  Y4, Y6, Y7
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	DECQ    DX
+	JZ      done
+
+rows:
+	VMOVUPS (AX), Y8
+	VMINPS  Y0, Y8, Y0
+	VMAXPS  Y1, Y8, Y1
+	VADDPS  (CX), Y2, Y2
+	VMULPS  (CX), Y8, Y8
+	VADDPS  Y8, Y3, Y3
+	VMOVUPS 32(AX), Y8
+	VMINPS  Y4, Y8, Y4
+	VMAXPS  Y5, Y8, Y5
+	VADDPS  32(CX), Y6, Y6
+	VMULPS  32(CX), Y8, Y8
+	VADDPS  Y8, Y7, Y7
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	DECQ    DX
+	JNZ     rows
+
+done:
+	MOVQ    out+56(FP), AX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y4, 32(AX)
+	VMOVUPS Y1, 64(AX)
+	VMOVUPS Y5, 96(AX)
+	VMOVUPS Y2, 128(AX)
+	VMOVUPS Y6, 160(AX)
+	VMOVUPS Y3, 192(AX)
+	VMOVUPS Y7, 224(AX)
+	VZEROUPPER
+	RET
+
 // func requantU8AVX2(x *[256]float32, sd *[16]float32, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]uint8)
 // Requires: AVX, AVX2
 TEXT ·requantU8AVX2(SB), NOSPLIT, $0-48

@@ -11,11 +11,12 @@ func detectSIMDLanes() laneKernels {
 		return laneKernels{}
 	}
 	return laneKernels{
-		qkx2Sums: qkx2SumsAVX2,
-		qkx2Err:  qkx2ErrAVX2,
-		qkx2Mad:  qkx2MadAVX2,
-		qxSums:   qxSumsAVX2,
-		q3Pass:   q3PassAVX2,
+		qkx2Sums:  qkx2SumsAVX2,
+		qkx2Range: qkx2RangeAVX2,
+		qkx2Err:   qkx2ErrAVX2,
+		qkx2Mad:   qkx2MadAVX2,
+		qxSums:    qxSumsAVX2,
+		q3Pass:    q3PassAVX2,
 	}
 }
 

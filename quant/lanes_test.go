@@ -103,6 +103,12 @@ func TestLaneKernelsMatchGo(t *testing.T) {
 			w[i] = abs32(laneTestValue(r, kind))
 			wx[i] = float32(w[i] * x[i])
 		}
+		if iter%11 == 0 {
+			// Signed zeros and NaNs, for the C min and max loops.
+			for range 8 {
+				x[r.IntN(len(x))] = []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN())}[r.IntN(3)]
+			}
+		}
 		is, mn, s, m := laneTestScalars(r, kind), laneTestScalars(r, kind), laneTestScalars(r, kind), laneTestScalars(r, kind)
 		nmax := []int32{3, 15, 31, 4, 32, 8, 16}[iter%7]
 		for _, b := range [][16]int32{laneBounds(0, nmax), laneBounds(-nmax, nmax-1)} {
@@ -110,6 +116,11 @@ func TestLaneKernelsMatchGo(t *testing.T) {
 			simdLanes.qkx2Sums(x[:], w[:], n, &is, &mn, &b, &got)
 			goLaneKernels.qkx2Sums(x[:], w[:], n, &is, &mn, &b, &want)
 			sameBits(t, "qkx2Sums", iter, got[:], want[:])
+
+			var gr, wr [64]float32
+			simdLanes.qkx2Range(x[:], w[:], n, &gr)
+			goLaneKernels.qkx2Range(x[:], w[:], n, &wr)
+			sameBits(t, "qkx2Range", iter, gr[:], wr[:])
 
 			var ge, we [16]float32
 			simdLanes.qkx2Err(x[:], w[:], n, &is, &mn, &s, &m, &b, &ge)

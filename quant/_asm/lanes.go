@@ -206,10 +206,49 @@ func main() {
 	}
 	q3Pass()
 	squaresLanes()
+	qkx2Range()
 	requant("requantU8AVX2", "uint8")
 	requant("requantI8AVX2", "int8")
 	q8_0()
 	f32Rows("encodeF16AVX2", "is encodeF16 for the first len(src)/16·16 values.", toF16)
 	f32Rows("encodeBF16AVX2", "is encodeBF16 for the first len(src)/16·16 values.", toBF16)
 	Generate()
+}
+
+// qkx2Range: for each lane, the first pass of make_qkx2_quants: the
+// minimum and maximum as C's `if (x < min) min = x` loops find them, Σw
+// and Σw·x, stored in out[0:16], [16:32], [32:48] and [48:64].
+func qkx2Range() {
+	TEXT("qkx2RangeAVX2", NOSPLIT, "func(x, w []float32, n int, out *[64]float32)")
+	Doc("qkx2RangeAVX2 is qkx2RangeLanes in AVX2.")
+	x := Mem{Base: Load(Param("x").Base(), GP64())}
+	w := Mem{Base: Load(Param("w").Base(), GP64())}
+	n := Load(Param("n"), GP64())
+	var mn, mx, sw, sx [halves]VecVirtual
+	for h := 0; h < halves; h++ {
+		mn[h], mx[h], sw[h], sx[h] = YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(x.Offset(h*halfSize), mn[h])
+		VMOVUPS(mn[h], mx[h])
+		VMOVUPS(w.Offset(h*halfSize), sw[h])
+		VMULPS(mn[h], sw[h], sx[h])
+	}
+	ADDQ(U32(rowSize), x.Base)
+	ADDQ(U32(rowSize), w.Base)
+	DECQ(n)
+	JZ(LabelRef("done"))
+	loop("rows", n, []Register{x.Base, w.Base}, func() {
+		for h := 0; h < halves; h++ {
+			xv, t := YMM(), YMM()
+			VMOVUPS(x.Offset(h*halfSize), xv)
+			VMINPS(mn[h], xv, mn[h]) // x < min ? x : min
+			VMAXPS(mx[h], xv, mx[h]) // x > max ? x : max
+			VADDPS(w.Offset(h*halfSize), sw[h], sw[h])
+			VMULPS(w.Offset(h*halfSize), xv, t)
+			VADDPS(t, sx[h], sx[h])
+		}
+	})
+	Label("done")
+	storeHalves(Mem{Base: Load(Param("out"), GP64())}, mn, mx, sw, sx)
+	VZEROUPPER()
+	RET()
 }
