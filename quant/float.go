@@ -118,6 +118,11 @@ func decodeF32(src []byte, dst []float32) {
 
 func encodeF16(src []float32, dst []byte) {
 	dst = dst[:2*len(src)]
+	if k := legacy.f16; k != nil {
+		n := len(src) &^ 15
+		k(src[:n], dst[:2*n])
+		src, dst = src[n:], dst[2*n:]
+	}
 	for i, x := range src {
 		binary.LittleEndian.PutUint16(dst[2*i:], F32ToF16(x))
 	}
@@ -132,6 +137,11 @@ func decodeF16(src []byte, dst []float32) {
 
 func encodeBF16(src []float32, dst []byte) {
 	dst = dst[:2*len(src)]
+	if k := legacy.bf16; k != nil {
+		n := len(src) &^ 15
+		k(src[:n], dst[:2*n])
+		src, dst = src[n:], dst[2*n:]
+	}
 	for i, x := range src {
 		binary.LittleEndian.PutUint16(dst[2*i:], F32ToBF16(x))
 	}

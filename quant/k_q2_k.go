@@ -17,13 +17,16 @@ func init() {
 const q2KSize = 84
 
 func quantizeQ2K(src []float32, dst []byte) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ2KLanes(src, dst)
+		return
+	}
 	quantizeBlocksK(src, dst, q2KSize, qkx2Fit(makeQKX2), quantizeBlockQ2K)
 }
 
 // quantizeBlockQ2K is quantize_row_q2_K_ref for one block, with fit as
 // make_qkx2_quants.
 func quantizeBlockQ2K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit) {
-	const q4scale = 15
 	L, laux, weights := &s.L, s.laux[:16], s.weights[:16]
 	var mins, scales [16]float32
 	var maxScale, maxMin float32
@@ -40,6 +43,14 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit
 			maxMin = mins[j]
 		}
 	}
+	encodeQ2K(x, y, L, &scales, &mins, maxScale, maxMin)
+}
+
+// encodeQ2K stores the fitted sub-block scales and mins of a Q2_K block
+// as 4-bit multiples of d and dmin, re-quantizes x against them (see
+// requantizeQ2K) and packs the codes.
+func encodeQ2K(x *[256]float32, y []byte, L *[256]uint8, scales, mins *[16]float32, maxScale, maxMin float32) {
+	const q4scale = 15
 	sc := y[0:16]
 	var d, dmin float32
 	if maxScale > 0 {
@@ -70,23 +81,74 @@ func quantizeBlockQ2K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit
 // whose scale is zero as they are.
 func requantizeQ2K(x *[256]float32, sc []byte, d, dmin float32, L *[256]uint8) {
 	sc = sc[:16]
+	var sd, dm [16]float32
 	for j := range sc {
-		sd := float32(d * float32(sc[j]&0xF))
-		if sd == 0 {
-			continue
+		sd[j] = float32(d * float32(sc[j]&0xF))
+		dm[j] = float32(dmin * float32(sc[j]>>4))
+	}
+	requantizeGroups(x, &sd, &dm, 0, 3, 0, L)
+}
+
+// quantizeQ2KLanes is the unweighted Q2_K quantizer with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ2KLanes(src []float32, dst []byte) {
+	q := new(qkx2Lanes)
+	var L [256]uint8
+	var weights [16]float32
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		for j := range laneCount {
+			xs := x[16*j : 16*j+16]
+			for l, v := range xs {
+				weights[l] = abs32(v)
+			}
+			q.load(j, xs, weights[:])
 		}
-		dm := float32(dmin * float32(sc[j]>>4))
-		for ii := range 16 {
-			l := nearestInt((x[16*j+ii] + dm) / sd)
-			L[16*j+ii] = uint8(max(0, min(3, l)))
+		q.fit(&lanes, 16, 3, -0.5, 0.1, 15, true)
+		var scales, mins [16]float32
+		var maxScale, maxMin float32
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 3)
+			scales[j], mins[j] = q.scale[j], q.negMin[j]
+			maxScale = max32C(maxScale, scales[j])
+			maxMin = max32C(maxMin, mins[j])
 		}
+		encodeQ2K(x, dst[q2KSize*i:q2KSize*(i+1)], &L, &scales, &mins, maxScale, maxMin)
 	}
 }
 
 func quantizeQ2KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ2KWeightedLanes(src, dst, qw)
+		return
+	}
 	var s kScratch[uint8]
 	for i := range len(src) / 256 {
 		quantizeBlockQ2KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q2KSize:(i+1)*q2KSize], &s)
+	}
+}
+
+// quantizeQ2KWeightedLanes is quantizeQ2KWeighted with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ2KWeightedLanes(src []float32, dst []byte, qw []float32) {
+	q := new(qkx2Lanes)
+	var L [256]uint8
+	var weights [16]float32
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		var scales, mins, sw [16]float32
+		sigma2 := sumSquares(x[:]) / 256
+		for j := range laneCount {
+			xs := x[16*j : 16*j+16]
+			sw[j] = importanceWeights(weights[:], xs, qw[256*i+16*j:], sigma2)
+			q.load(j, xs, weights[:])
+		}
+		q.fit(&lanes, 16, 3, -0.9, 0.05, 36, false)
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 3)
+			scales[j], mins[j] = q.scale[j], q.negMin[j]
+		}
+		encodeQ2KWeighted(x, dst[q2KSize*i:q2KSize*(i+1)], &L, &scales, &mins, &sw)
 	}
 }
 
@@ -104,6 +166,13 @@ func quantizeBlockQ2KWeighted(x *[256]float32, qw []float32, y []byte, s *kScrat
 		sw[j] = importanceWeights(weights, xs, qw[16*j:], sigma2)
 		scales[j], mins[j] = makeQKX2(3, xs, weights, L[16*j:16*j+16], laux, -0.9, 0.05, 36, false)
 	}
+	encodeQ2KWeighted(x, y, L, &scales, &mins, &sw)
+}
+
+// encodeQ2KWeighted fits the sixteen scales and mins of a Q2_K block by
+// make_qp_quants weighted by the sub-blocks' total weights sw, stores them,
+// re-quantizes x against them and packs the codes.
+func encodeQ2KWeighted(x *[256]float32, y []byte, L *[256]uint8, scales, mins, sw *[16]float32) {
 	var ls, lm [16]uint8
 	dm := makeQP(15, scales[:], ls[:], sw[:])
 	mm := makeQP(15, mins[:], lm[:], sw[:])

@@ -17,6 +17,10 @@ func init() {
 const q3KSize = 110
 
 func quantizeQ3K(src []float32, dst []byte) {
+	if lanes.q3Pass != nil {
+		quantizeQ3KLanes(src, dst)
+		return
+	}
 	quantizeBlocksK(src, dst, q3KSize, qxFit(makeQ3), quantizeBlockQ3K)
 }
 
@@ -25,9 +29,18 @@ func quantizeQ3K(src []float32, dst []byte) {
 func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 	L := &s.L
 	var scales [16]float32
-	var maxScale, amax float32
 	for j := range 16 {
 		scales[j] = fit(4, x[16*j:16*j+16], L[16*j:16*j+16])
+	}
+	encodeQ3K(x, y, L, &scales)
+}
+
+// encodeQ3K stores the sixteen sub-block scales of a Q3_K block as signed
+// 6-bit multiples of d, then re-quantizes x against them and packs the
+// codes (finishQ3K).
+func encodeQ3K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
+	var maxScale, amax float32
+	for j := range 16 {
 		if s := abs32(scales[j]); s > amax {
 			amax = s
 			maxScale = scales[j]
@@ -49,6 +62,19 @@ func quantizeBlockQ3K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 	finishQ3K(x, y, L, d)
 }
 
+// quantizeQ3KLanes is the unweighted Q3_K quantizer with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ3KLanes(src []float32, dst []byte) {
+	q := new(qxLanes)
+	var L [256]int8
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		q.loadAllSquares(x)
+		scales := makeQ3Lanes(&lanes, q, x, &L)
+		encodeQ3K(x, dst[q3KSize*i:q3KSize*(i+1)], &L, &scales)
+	}
+}
+
 // putQ3Scale ors the 6-bit biased scale l of sub-block j into the 12 scale
 // bytes sc of a Q3_K block (which start cleared): low nibbles in bytes
 // 0..7, two high bits per sub-block in bytes 8..11.
@@ -66,34 +92,56 @@ func putQ3Scale(sc []byte, j int, l uint8) {
 // stores the codes: third bits in hmask, low two bits in qs.
 func finishQ3K(x *[256]float32, y []byte, L *[256]int8, d float32) {
 	sc := y[96:108]
+	var sd, zero [16]float32
 	for j := range 16 {
-		sd := float32(d * float32(q3Scale(sc, j)))
-		if sd == 0 {
-			continue
-		}
-		for ii := range 16 {
-			l := nearestInt(x[16*j+ii] / sd)
-			L[16*j+ii] = int8(max(-4, min(3, l)) + 4)
-		}
+		sd[j] = float32(d * float32(q3Scale(sc, j)))
 	}
+	requantizeGroups(x, &sd, &zero, -4, 3, 4, L)
 	hmask := y[0:32]
 	clear(hmask)
 	var U [256]uint8
-	for j := range 256 {
-		l := uint8(L[j])
-		if l > 3 {
-			hmask[j%32] |= 1 << (j / 32)
-			l -= 4
+	for m := range 8 {
+		for k := range 32 {
+			l := uint8(L[32*m+k])
+			hmask[k] |= l >> 2 << m // codes are 0..7: bit 2 is "l > 3"
+			U[32*m+k] = l & 3
 		}
-		U[j] = l
 	}
 	packQ2(y[32:96], &U)
 }
 
 func quantizeQ3KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qxSums != nil {
+		quantizeQ3KWeightedLanes(src, dst, qw)
+		return
+	}
 	var s kScratch[int8]
 	for i := range len(src) / 256 {
 		quantizeBlockQ3KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q3KSize:(i+1)*q3KSize], &s)
+	}
+}
+
+// quantizeQ3KWeightedLanes is quantizeQ3KWeighted with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ3KWeightedLanes(src []float32, dst []byte, qw []float32) {
+	q := new(qxLanes)
+	var L [256]int8
+	var weights [16]float32
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		var scales, sw [16]float32
+		sigma2 := 2 * sumSquares(x[:]) / 256
+		for j := range laneCount {
+			xs := x[16*j : 16*j+16]
+			sw[j] = importanceWeights(weights[:], xs, qw[256*i+16*j:], sigma2)
+			q.load(j, xs, weights[:])
+		}
+		q.fit(&lanes, 16, 4)
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 4)
+			scales[j] = q.scale[j]
+		}
+		encodeQ3KWeighted(x, dst[q3KSize*i:q3KSize*(i+1)], &L, &scales, &sw)
 	}
 }
 
@@ -111,6 +159,13 @@ func quantizeBlockQ3KWeighted(x *[256]float32, qw []float32, y []byte, s *kScrat
 		sw[j] = importanceWeights(weights, xs, qw[16*j:], sigma2)
 		scales[j] = makeQXWeighted(4, xs, weights, L[16*j:16*j+16])
 	}
+	encodeQ3KWeighted(x, y, L, &scales, &sw)
+}
+
+// encodeQ3KWeighted fits the sixteen sub-block scales of a Q3_K block by
+// make_qx_quants weighted by the sub-blocks' total weights sw, stores them,
+// re-quantizes x against them and packs the codes.
+func encodeQ3KWeighted(x *[256]float32, y []byte, L *[256]int8, scales, sw *[16]float32) {
 	var ls [16]int8
 	dBlock := makeQXWeighted(32, scales[:], sw[:], ls[:])
 	sc := y[96:108]

@@ -16,6 +16,10 @@ func init() {
 const q5KSize = 176
 
 func quantizeQ5K(src []float32, dst []byte) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ45KUnweightedLanes(src, dst, q5KSize, 31, -0.5, 15, packQ5KCodes)
+		return
+	}
 	quantizeBlocksK(src, dst, q5KSize, qkx2Fit(makeQKX2), quantizeBlockQ5K)
 }
 
@@ -27,6 +31,10 @@ func quantizeBlockQ5K(x *[256]float32, y []byte, s *kScratch[uint8], fit qkx2Fit
 }
 
 func quantizeQ5KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeQ45KWeightedLanes(src, dst, qw, q5KSize, 31, true, packQ5KCodes)
+		return
+	}
 	var s kScratch[uint8]
 	for i := range len(src) / 256 {
 		y := dst[i*q5KSize : (i+1)*q5KSize]
@@ -38,27 +46,20 @@ func quantizeQ5KWeighted(src []float32, dst []byte, qw []float32) {
 // packQ5KCodes stores the 5-bit codes of Q5_K block y: fifth bits in qh,
 // low nibbles in qs laid out as Q4_K's.
 func packQ5KCodes(y []byte, L *[256]uint8) {
-	qh := y[16:48]
-	ql := y[48:176]
-	clear(qh)
-	m1, m2 := uint8(1), uint8(2)
-	for n := 0; n < 256; n += 64 {
+	qh := (*[32]byte)(y[16:48])
+	ql := (*[128]byte)(y[48:176])
+	var hi [32]byte
+	// Codes are 0..31: bit 4 is the fifth bit, the rest the nibble.
+	for k := range 4 {
+		lo, up := (*[32]uint8)(L[64*k:]), (*[32]uint8)(L[64*k+32:])
+		q := (*[32]byte)(ql[32*k:])
 		for j := range 32 {
-			l1, l2 := L[n+j], L[n+j+32]
-			if l1 > 15 {
-				l1 -= 16
-				qh[j] |= m1
-			}
-			if l2 > 15 {
-				l2 -= 16
-				qh[j] |= m2
-			}
-			ql[j] = l1 | l2<<4
+			l1, l2 := lo[j], up[j]
+			hi[j] |= (l1>>4)<<(2*k) | (l2>>4)<<(2*k+1)
+			q[j] = l1&15 | (l2&15)<<4
 		}
-		m1 <<= 2
-		m2 <<= 2
-		ql = ql[32:]
 	}
+	*qh = hi
 }
 
 func dequantizeQ5K(src []byte, dst []float32) {

@@ -17,6 +17,10 @@ func init() {
 const q6KSize = 210
 
 func quantizeQ6K(src []float32, dst []byte) {
+	if lanes.qxSums != nil {
+		quantizeQ6KLanes(src, dst)
+		return
+	}
 	quantizeBlocksK(src, dst, q6KSize, qxFit(makeQX), quantizeBlockQ6K)
 }
 
@@ -31,7 +35,42 @@ func quantizeBlockQ6K(x *[256]float32, y []byte, s *kScratch[int8], fit qxFit) {
 	encodeQ6K(x, y, L, &scales)
 }
 
+// quantizeQ6KLanes is the unweighted Q6_K quantizer with the sixteen
+// sub-block fits of a block run side by side.
+func quantizeQ6KLanes(src []float32, dst []byte) {
+	quantizeQ6KLanesWith(src, dst, nil)
+}
+
+// quantizeQ6KLanesWith runs the Q6_K quantizer with side-by-side
+// sub-block fits, sub-block j of block blk loaded with its weights by load,
+// or with weights x² when load is nil.
+func quantizeQ6KLanesWith(src []float32, dst []byte, load func(q *qxLanes, blk, j int, xs []float32)) {
+	q := new(qxLanes)
+	var L [256]int8
+	for i := range len(src) / 256 {
+		x := (*[256]float32)(src[256*i:])
+		if load == nil {
+			q.loadAllSquares(x)
+		} else {
+			for j := range laneCount {
+				load(q, i, j, x[16*j:16*j+16])
+			}
+		}
+		q.fit(&lanes, 16, 32)
+		var scales [16]float32
+		for j := range laneCount {
+			q.codes(j, x[16*j:16*j+16], L[16*j:16*j+16], 32)
+			scales[j] = q.scale[j]
+		}
+		encodeQ6K(x, dst[q6KSize*i:q6KSize*(i+1)], &L, &scales)
+	}
+}
+
 func quantizeQ6KWeighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qxSums != nil {
+		quantizeQ6KLanesWith(src, dst, func(q *qxLanes, blk, j int, xs []float32) { q.load(j, xs, qw[256*blk+16*j:]) })
+		return
+	}
 	var s kScratch[int8]
 	for i := range len(src) / 256 {
 		quantizeBlockQ6KWeighted((*[256]float32)(src[i*256:]), qw[i*256:], dst[i*q6KSize:(i+1)*q6KSize], &s)
@@ -73,16 +112,11 @@ func encodeQ6K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
 	for ib := range 16 {
 		sc[ib] = uint8(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
+	var sd, zero [16]float32
 	for j := range 16 {
-		sd := float32(d * float32(int8(sc[j])))
-		if sd == 0 {
-			continue
-		}
-		for ii := range 16 {
-			l := nearestInt(x[16*j+ii] / sd)
-			L[16*j+ii] = int8(max(-32, min(31, l)) + 32)
-		}
+		sd[j] = float32(d * float32(int8(sc[j])))
 	}
+	requantizeGroups(x, &sd, &zero, -32, 31, 32, L)
 	ql := y[0:128]
 	qh := y[128:192]
 	for j := 0; j < 256; j += 128 {

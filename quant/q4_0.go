@@ -25,6 +25,14 @@ func init() {
 // signed element of largest magnitude (first one on ties), so that element
 // lands exactly on q = 0.
 func quantizeQ4_0(src []float32, dst []byte) {
+	if k := legacy.q40; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ4_0Len, false, k, quantizeQ4_0Go)
+		return
+	}
+	quantizeQ4_0Go(src, dst)
+}
+
+func quantizeQ4_0Go(src []float32, dst []byte) {
 	nb := len(src) / qk4_0
 	for i := range nb {
 		x := src[i*qk4_0:][:qk4_0]
@@ -68,6 +76,10 @@ func dequantizeQ4_0(src []byte, dst []float32) {
 // make_qx_quants, weighting value j by qw[j]·√(σ² + x[j]²) with σ² the
 // row's mean square.
 func quantizeQ4_0Weighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeLegacyWeightedLanes(src, dst, qw, blockQ4_0Len, 8, false, func(b []byte, L *[32]uint8) { packNibbles32(b[2:18], L) })
+		return
+	}
 	sigma2 := sumSquares(src) / float32(len(src))
 	var w [qk4_0]float32
 	var L [qk4_0]int8

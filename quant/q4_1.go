@@ -24,6 +24,14 @@ func init() {
 // quantizeQ4_1 follows quantize_row_q4_1_ref: d = (max-min)/15 and the
 // codes are measured from the float32 min, not its float16 rounding.
 func quantizeQ4_1(src []float32, dst []byte) {
+	if k := legacy.q41; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ4_1Len, true, k, quantizeQ4_1Go)
+		return
+	}
+	quantizeQ4_1Go(src, dst)
+}
+
+func quantizeQ4_1Go(src []float32, dst []byte) {
 	nb := len(src) / qk4_1
 	for i := range nb {
 		x := src[i*qk4_1:][:qk4_1]
@@ -75,6 +83,10 @@ func dequantizeQ4_1(src []byte, dst []float32) {
 // fit of makeQKX2 over 37 grid spacings), weighting value j by
 // qw[j]·√(σ² + x[j]²) with σ² the row's mean square.
 func quantizeQ4_1Weighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeLegacyWeightedLanes(src, dst, qw, blockQ4_1Len, 15, true, func(b []byte, L *[32]uint8) { packNibbles32(b[4:20], L) })
+		return
+	}
 	sigma2 := sumSquares(src) / float32(len(src))
 	var w [qk4_1]float32
 	var L, laux [qk4_1]uint8

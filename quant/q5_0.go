@@ -24,6 +24,14 @@ func init() {
 // quantizeQ5_0 follows quantize_row_q5_0_ref: d = max/-16 with max the
 // signed element of largest magnitude.
 func quantizeQ5_0(src []float32, dst []byte) {
+	if k := legacy.q50; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ5_0Len, false, k, quantizeQ5_0Go)
+		return
+	}
+	quantizeQ5_0Go(src, dst)
+}
+
+func quantizeQ5_0Go(src []float32, dst []byte) {
 	nb := len(src) / qk5_0
 	for i := range nb {
 		x := src[i*qk5_0:][:qk5_0]
@@ -69,6 +77,10 @@ func dequantizeQ5_0(src []byte, dst []float32) {
 // quantizeQ5_0Weighted is quantize_row_q5_0_impl with importance weights:
 // quantizeQ4_0Weighted's fit with 5-bit codes.
 func quantizeQ5_0Weighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeLegacyWeightedLanes(src, dst, qw, blockQ5_0Len, 16, false, func(b []byte, L *[32]uint8) { packQ5Codes(b[2:6], b[6:22], L) })
+		return
+	}
 	sigma2 := sumSquares(src) / float32(len(src))
 	var w [qk5_0]float32
 	var L [qk5_0]int8

@@ -24,6 +24,14 @@ func init() {
 // quantizeQ5_1 follows quantize_row_q5_1_ref: d = (max-min)/31, codes from
 // the float32 min, and (unlike Q4_1) no clamp on the code.
 func quantizeQ5_1(src []float32, dst []byte) {
+	if k := legacy.q51; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ5_1Len, true, k, quantizeQ5_1Go)
+		return
+	}
+	quantizeQ5_1Go(src, dst)
+}
+
+func quantizeQ5_1Go(src []float32, dst []byte) {
 	nb := len(src) / qk5_1
 	for i := range nb {
 		x := src[i*qk5_1:][:qk5_1]
@@ -66,6 +74,10 @@ func dequantizeQ5_1(src []byte, dst []float32) {
 // quantizeQ5_1Weighted is quantize_row_q5_1_impl with importance weights:
 // quantizeQ4_1Weighted's fit with 5-bit codes.
 func quantizeQ5_1Weighted(src []float32, dst []byte, qw []float32) {
+	if lanes.qkx2Sums != nil {
+		quantizeLegacyWeightedLanes(src, dst, qw, blockQ5_1Len, 31, true, func(b []byte, L *[32]uint8) { packQ5Codes(b[4:8], b[8:24], L) })
+		return
+	}
 	sigma2 := sumSquares(src) / float32(len(src))
 	var w [qk5_1]float32
 	var L, laux [qk5_1]uint8

@@ -38,6 +38,14 @@ func q8Scale(amax float32) (d, id float32) {
 // quantizeQ8_0 follows quantize_row_q8_0_ref: d = amax/127, and the
 // multiplier comes from the float32 d, not from its float16 rounding.
 func quantizeQ8_0(src []float32, dst []byte) {
+	if k := legacy.q80; k != nil {
+		quantizeLegacySIMD(src, dst, blockQ8_0Len, false, k, quantizeQ8_0Go)
+		return
+	}
+	quantizeQ8_0Go(src, dst)
+}
+
+func quantizeQ8_0Go(src []float32, dst []byte) {
 	nb := len(src) / qk8_0
 	for i := range nb {
 		x := src[i*qk8_0:][:qk8_0]

@@ -38,6 +38,8 @@ func benchCommand() *cli.Command {
 					&cli.StringFlag{Name: "types", Usage: "comma-separated ggml types", DefaultText: "all with kernels"},
 					&cli.DurationFlag{Name: "min-time", Value: 2 * time.Second, Usage: "measure each case for at least this long"},
 					&cli.BoolFlag{Name: "imatrix", Usage: "also quantize with importance weights (per column: Σx² over the first 64 rows + 1e-3)"},
+					&cli.StringFlag{Name: "compare", Usage: "print a side-by-side table against ggml's quantizers, run by the ggml-bench program at `PATH`"},
+					&cli.IntFlag{Name: "rounds", Value: 3, Usage: "with --compare, alternating rounds of mxq and ggml (best of each)"},
 				},
 				OnUsageError: onUsageError,
 				Action:       runBenchKernels,
@@ -93,6 +95,14 @@ func runBenchKernels(c *cli.Context) error {
 			types = append(types, t)
 		}
 	}
+	if path := c.String("compare"); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return usageError("--compare: %v", err)
+		}
+		if c.Int("rounds") < 1 {
+			return usageError("--rounds must be positive")
+		}
+	}
 	src := make([]float32, rows*cols)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range src {
@@ -106,6 +116,23 @@ func runBenchKernels(c *cli.Context) error {
 	benchWeights := synth.BenchImportance(src, cols)
 	cores := runtime.GOMAXPROCS(0)
 	w := c.App.Writer
+	if path := c.String("compare"); path != "" {
+		var cases []compareCase
+		var weights []float32
+		for _, t := range types {
+			cases = append(cases, compareCase{typ: t})
+		}
+		if c.Bool("imatrix") {
+			weights = synth.BenchImportance(src, cols)
+			for _, t := range types {
+				if quant.UsesWeights(t) {
+					cases = append(cases, compareCase{typ: t, weighted: true})
+				}
+			}
+		}
+		fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix; MB/s of float32 input\n", rows, cols)
+		return runBenchCompare(w, path, cases, src, weights, cols, c.Int("rounds"), c.Duration("min-time"))
+	}
 	fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix (%.0f MB); MB/s of float32 input, %s, %d cores\n\n",
 		rows, cols, float64(len(src)*4)/1e6, runtime.GOARCH, cores)
 	var weights []float32

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,5 +36,75 @@ func TestBenchKernelsImatrix(t *testing.T) {
 	code, out, _ = runCLI(t, "bench", "kernels", "--rows", "4", "--cols", "256", "--types", "Q8_0", "--min-time", "1ms")
 	if code != 0 || strings.Contains(out, "imatrix") {
 		t.Errorf("without --imatrix: exit %d, output\n%s", code, out)
+	}
+}
+
+// bench kernels --compare runs the given ggml-bench for every type (and
+// as many copies as cores for the all-cores column) and prints both
+// figures and their ratio; a bad program or output is a clear error.
+func TestBenchKernelsCompare(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "ggml-bench")
+	// Reports 100 MB/s, or 50 with importance weights; checks its arguments.
+	script := `#!/bin/sh
+[ "$2" = 4 ] && [ "$3" = 256 ] || { echo "bad shape $2 $3" >&2; exit 2; }
+if [ "$5" = imatrix ]; then echo "$1 imatrix 50.0 MB/s (best of 1, 0.010 s)"; else echo "$1 100.0 MB/s (best of 1, 0.010 s)"; fi
+`
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "bench", "kernels", "--rows", "4", "--cols", "256", "--types", "Q8_0,Q4_K",
+		"--min-time", "1ms", "--rounds", "2", "--imatrix", "--compare", fake)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "machine: ") || !strings.Contains(out, "load average at start: ") {
+		t.Errorf("output does not name the machine and its load:\n%s", out)
+	}
+	cores := runtime.GOMAXPROCS(0)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 7 && (f[0] == "Q8_0" || f[0] == "Q4_K") {
+			name := f[0]
+			if f[1] == "imatrix" {
+				name, f = name+" imatrix", f[1:]
+			}
+			rows[name] = f[1:]
+		}
+	}
+	for name, ggml := range map[string]float64{"Q8_0": 100, "Q4_K": 100, "Q4_K imatrix": 50} {
+		f, ok := rows[name]
+		if !ok || len(f) != 6 {
+			t.Fatalf("no row for %s in\n%s", name, out)
+		}
+		num := func(s string) float64 {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(s, "×"), 64)
+			if err != nil {
+				t.Fatalf("%s: %q is not a number", name, s)
+			}
+			return v
+		}
+		if num(f[1]) != ggml || num(f[4]) != ggml*float64(cores) {
+			t.Errorf("%s: ggml columns %s and %s, want %g and %g", name, f[1], f[4], ggml, ggml*float64(cores))
+		}
+		if r := num(f[0]) / ggml; math.Abs(r-num(f[2])) > 0.01+r*0.01 {
+			t.Errorf("%s: ratio %s, want mxq/ggml = %.2f", name, f[2], r)
+		}
+	}
+	if _, ok := rows["Q8_0 imatrix"]; ok {
+		t.Error("Q8_0 ignores importance weights but has an imatrix row")
+	}
+
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho nothing useful\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "bench", "kernels", "--rows", "4", "--cols", "256", "--types", "Q8_0", "--min-time", "1ms", "--rounds", "1", "--compare", fake)
+	if code == 0 || !strings.Contains(errOut, "no MB/s figure") || !strings.Contains(errOut, fake) {
+		t.Errorf("unreadable ggml-bench output: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "bench", "kernels", "--rows", "4", "--cols", "256", "--types", "Q8_0", "--compare", filepath.Join(dir, "missing"))
+	if code == 0 || !strings.Contains(errOut, "missing") {
+		t.Errorf("missing ggml-bench: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// packWords stores the low 16 bits of the sixteen int32 lanes of h0 (first)
+// and h1 (values known to fit) as 32 bytes at dst.
+func packWords(h0, h1 VecVirtual, dst Mem) {
+	p := YMM()
+	VPACKUSDW(h1, h0, p)
+	VPERMQ(U8(0xd8), p, p)
+	VMOVDQU(p, dst)
+}
+
+// f32Rows emits a loop over groups of 16 float32 of src, 2 output bytes
+// per value, converting each 8-value half with conv.
+func f32Rows(name, doc string, conv func(u VecVirtual) VecVirtual) {
+	TEXT(name, NOSPLIT, "func(src []float32, dst []byte)")
+	Doc(name + " " + doc)
+	src := Mem{Base: Load(Param("src").Base(), GP64())}
+	dst := Mem{Base: Load(Param("dst").Base(), GP64())}
+	n := Load(Param("src").Len(), GP64())
+	SHRQ(U8(4), n)
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("group")
+	var h [2]VecVirtual
+	for k := range h {
+		u := YMM()
+		VMOVDQU(src.Offset(32*k), u)
+		h[k] = conv(u)
+	}
+	packWords(h[0], h[1], dst)
+	ADDQ(U32(64), src.Base)
+	ADDQ(U32(32), dst.Base)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// toF16 is F32ToF16 on eight lanes: the normal, overflow and subnormal
+// cases computed side by side and chosen by masks.
+func toF16(u VecVirtual) VecVirtual {
+	a := YMM()
+	VPAND(absMask, u, a)
+	// Normal: rebias and round away 13 mantissa bits, ties to even.
+	r, t := YMM(), YMM()
+	VPSUBD(c32("f16Rebias", 0x38000000), a, r)
+	VPSRLD(U8(13), r, t)
+	VPAND(c32("one32", 1), t, t)
+	VPADDD(c32("f16Round", 0xfff), r, r)
+	VPADDD(t, r, r)
+	VPSRLD(U8(13), r, r)
+	// |x| ≥ 2^16: Inf, or the quiet NaN.
+	big, nan, inf := YMM(), YMM(), YMM()
+	VPCMPGTD(c32("f16Big", 0x477fffff), a, big)
+	VPCMPGTD(c32("f32Inf", 0x7f800000), a, nan)
+	VMOVDQU(c32("f16Inf", 0x7c00), inf)
+	VPBLENDVB(nan, c32("f16NaN", 0x7e00), inf, inf)
+	VPBLENDVB(big, inf, r, r)
+	// |x| < 2^-14: adding 0.5 rounds |x| to the binary16 subnormal step.
+	sub, s := YMM(), YMM()
+	VMOVDQU(c32("f16MinNormal", 0x38800000), sub)
+	VPCMPGTD(a, sub, sub)
+	VADDPS(c32("half32", 0x3f000000), a, s)
+	VPSUBD(c32("half32", 0x3f000000), s, s)
+	VPBLENDVB(sub, s, r, r)
+	// The sign.
+	VPSRLD(U8(16), u, t)
+	VPAND(c32("f16Sign", 0x8000), t, t)
+	VPOR(t, r, r)
+	return r
+}
+
+// toBF16 is F32ToBF16 on eight lanes.
+func toBF16(u VecVirtual) VecVirtual {
+	a, nan := YMM(), YMM()
+	VPAND(absMask, u, a)
+	VPCMPGTD(c32("f32Inf", 0x7f800000), a, nan)
+	r, t := YMM(), YMM()
+	VPSRLD(U8(16), u, t)
+	VPAND(c32("one32", 1), t, r)
+	VPADDD(c32("bf16Round", 0x7fff), r, r)
+	VPADDD(u, r, r)
+	VPSRLD(U8(16), r, r)
+	VPOR(c32("bf16Quiet", 64), t, t)
+	VPBLENDVB(nan, t, r, r)
+	return r
+}
+
+var consts = map[string]Mem{}
+
+// c32 is the 32-byte constant holding v eight times, declared once.
+func c32(name string, v uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := splat32(name, v)
+	consts[name] = m
+	return m
+}
+
+// q8_0 is quantize_row_q8_0_ref: see legacy.go for ds and the blocks left
+// to the scalar code (here: a zero or non-finite largest magnitude, or a
+// scale that is zero or too small to invert).
+func q8_0() {
+	order := YMM()
+	blockKernel("quantizeQ8_0AVX2", 34, 4, func() {
+		perm := GLOBL("q8Order", RODATA|NOPTR)
+		for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+			DATA(4*i, U32(v))
+		}
+		VMOVDQU(perm, order)
+	}, func(src, dst, ds Mem) {
+		x, _, amax := loadBlock(src)
+		d := XMM()
+		VDIVSS(f32const("q8Div", 127), amax, d)
+		db := GP32()
+		VMOVD(d, db)
+		TESTL(db, db)
+		JZ(LabelRef("exceptional"))
+		VMOVSS(d, ds)
+		id := XMM()
+		VMOVSS(f32const("q8One", 1), id)
+		VDIVSS(d, id, id)
+		jumpIfInf(id, "exceptional")
+		idv := YMM()
+		VBROADCASTSS(id, idv)
+		var q [4]VecVirtual
+		for k := range q {
+			// Round half away from zero: truncate, then step away when the
+			// (exact) fraction is at least one half.
+			p, r, f, s := YMM(), YMM(), YMM(), YMM()
+			VMULPS(idv, x[k], p)
+			VROUNDPS(U8(3), p, r)
+			VSUBPS(r, p, f)
+			VANDPS(absMask, f, f)
+			VCMPPS(U8(0x0d), splatF32("q8Half", 0.5), f, f)
+			VANDPS(c32("signMask", 0x80000000), p, s)
+			VORPS(splatF32("q8Ones", 1), s, s)
+			VANDPS(f, s, s)
+			VADDPS(s, r, r)
+			q[k] = YMM()
+			VCVTTPS2DQ(r, q[k])
+		}
+		w0, w1, b := YMM(), YMM(), YMM()
+		VPACKSSDW(q[1], q[0], w0)
+		VPACKSSDW(q[3], q[2], w1)
+		VPACKSSWB(w1, w0, b)
+		VPERMD(b, order, b)
+		VMOVDQU(b, dst.Offset(2))
+	})
+}

@@ -1,0 +1,53 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "golang.org/x/sys/cpu"
+
+// detectSIMDLanes returns the AVX2 lane kernels when the CPU and the OS
+// support AVX2.
+func detectSIMDLanes() laneKernels {
+	if !cpu.X86.HasAVX2 {
+		return laneKernels{}
+	}
+	return laneKernels{
+		qkx2Sums:  qkx2SumsAVX2,
+		qkx2Range: qkx2RangeAVX2,
+		qkx2Err:   qkx2ErrAVX2,
+		qkx2Mad:   qkx2MadAVX2,
+		qxSums:    qxSumsAVX2,
+		q3Pass:    q3PassAVX2,
+	}
+}
+
+// detectSIMDLegacy returns the AVX2 legacy block quantizers when the CPU
+// and the OS support AVX2.
+func detectSIMDLegacy() legacyKernels {
+	if !cpu.X86.HasAVX2 {
+		return legacyKernels{}
+	}
+	return legacyKernels{
+		q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2, q80: quantizeQ8_0AVX2,
+		f16: encodeF16AVX2, bf16: encodeBF16AVX2,
+		requant: true, squares: true,
+	}
+}
+
+// requantSIMD runs requantizeGroups' AVX2 kernel, called directly (not
+// through a function value) so that its arrays stay on the caller's stack.
+func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]T) bool {
+	switch L := any(L).(type) {
+	case *[256]uint8:
+		requantU8AVX2(x, sd, dm, bounds, bias, L)
+	case *[256]int8:
+		requantI8AVX2(x, sd, dm, bounds, bias, L)
+	}
+	return true
+}
+
+// squaresSIMD runs qxLanes.loadAllSquares' AVX2 kernel (called directly,
+// as requantSIMD).
+func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool {
+	squaresLanesAVX2(x, tx, w, wx, mx)
+	return true
+}

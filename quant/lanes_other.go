@@ -1,0 +1,17 @@
+//go:build !amd64 || purego
+
+package quant
+
+// detectSIMDLanes: no SIMD lane kernels on this platform.
+func detectSIMDLanes() laneKernels { return laneKernels{} }
+
+// detectSIMDLegacy: no SIMD legacy block quantizers on this platform.
+func detectSIMDLegacy() legacyKernels { return legacyKernels{} }
+
+// requantSIMD: no SIMD kernel on this platform.
+func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]T) bool {
+	return false
+}
+
+// squaresSIMD: no SIMD kernel on this platform.
+func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool { return false }
