@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/mxq-dev/mxq/ggml"
-	"github.com/mxq-dev/mxq/quant"
 )
 
 // compareCase is one row of the side-by-side table: a type, quantized
@@ -31,7 +31,7 @@ type compareCase struct {
 // that many copies running at once, summed. The two programs alternate
 // for the given rounds and each keeps its best figure, which evens out
 // the load of a shared machine.
-func runBenchCompare(w io.Writer, ggmlBench string, cases []compareCase, src, weights []float32, cols, rounds int, minTime time.Duration) error {
+func runBenchCompare(ctx context.Context, w io.Writer, ggmlBench string, cases []compareCase, src, weights []float32, cols, rounds int, minTime time.Duration) error {
 	cores := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(w, "machine: %s, %s; load average at start: %s\n", cpuModel(), coresText(cores), loadAverage())
 	fmt.Fprintf(w, "best of %d alternating rounds, each at least %s; ggml on %s = %d ggml-bench processes at once, summed\n\n",
@@ -50,16 +50,22 @@ func runBenchCompare(w io.Writer, ggmlBench string, cases []compareCase, src, we
 		}
 		var mxq1, mxqN, ggml1, ggmlN float64
 		for range rounds {
-			g1, err := runGGMLBench(ggmlBench, k, rows, cols, minTime, 1)
+			g1, err := runGGMLBench(ctx, ggmlBench, k, rows, cols, minTime, 1)
 			if err != nil {
 				return err
 			}
-			one := measure(minTime, func() { _ = quant.QuantizeRowsWeighted(k.typ, src, cols, qw, dst, 1) })
-			gN, err := runGGMLBench(ggmlBench, k, rows, cols, minTime, cores)
+			one, err := measure(ctx, minTime, func() error { return quantizeInChunks(ctx, k.typ, src, cols, qw, dst, 1) })
 			if err != nil {
 				return err
 			}
-			all := measure(minTime, func() { _ = quant.QuantizeRowsWeighted(k.typ, src, cols, qw, dst, cores) })
+			gN, err := runGGMLBench(ctx, ggmlBench, k, rows, cols, minTime, cores)
+			if err != nil {
+				return err
+			}
+			all, err := measure(ctx, minTime, func() error { return quantizeInChunks(ctx, k.typ, src, cols, qw, dst, cores) })
+			if err != nil {
+				return err
+			}
 			ggml1, ggmlN = max(ggml1, g1), max(ggmlN, gN)
 			mxq1, mxqN = max(mxq1, mb/one.Seconds()), max(mxqN, mb/all.Seconds())
 		}
@@ -78,7 +84,7 @@ func runBenchCompare(w io.Writer, ggmlBench string, cases []compareCase, src, we
 
 // runGGMLBench runs procs copies of ggml-bench at once on a rows×cols
 // matrix and returns the sum of the MB/s they report.
-func runGGMLBench(path string, k compareCase, rows, cols int, minTime time.Duration, procs int) (float64, error) {
+func runGGMLBench(ctx context.Context, path string, k compareCase, rows, cols int, minTime time.Duration, procs int) (float64, error) {
 	args := []string{k.typ.String(), strconv.Itoa(rows), strconv.Itoa(cols), strconv.FormatFloat(minTime.Seconds(), 'g', -1, 64)}
 	if k.weighted {
 		args = append(args, "imatrix")
@@ -89,7 +95,7 @@ func runGGMLBench(path string, k compareCase, rows, cols int, minTime time.Durat
 	for p := range procs {
 		wg.Go(func() {
 			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(path, args...)
+			cmd := exec.CommandContext(ctx, path, args...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				errs[p] = fmt.Errorf("%s %s: %v: %s", path, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))

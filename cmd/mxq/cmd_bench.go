@@ -118,20 +118,22 @@ func runBenchKernels(c *cli.Context) error {
 	w := c.App.Writer
 	if path := c.String("compare"); path != "" {
 		var cases []compareCase
-		var weights []float32
 		for _, t := range types {
-			cases = append(cases, compareCase{typ: t})
+			// ggml-bench gives the types that require weights its own.
+			cases = append(cases, compareCase{typ: t, weighted: quant.RequiresWeights(t)})
 		}
 		if c.Bool("imatrix") {
-			weights = synth.BenchImportance(src, cols)
 			for _, t := range types {
+				if quant.RequiresWeights(t) {
+					continue
+				}
 				if quant.UsesWeights(t) {
 					cases = append(cases, compareCase{typ: t, weighted: true})
 				}
 			}
 		}
 		fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix; MB/s of float32 input\n", rows, cols)
-		return runBenchCompare(w, path, cases, src, weights, cols, c.Int("rounds"), c.Duration("min-time"))
+		return runBenchCompare(c.Context, w, path, cases, src, benchWeights, cols, c.Int("rounds"), c.Duration("min-time"))
 	}
 	fmt.Fprintf(w, "quantizing a %d×%d N(0, 0.02) float32 matrix (%.0f MB); MB/s of float32 input, %s, %d cores\n\n",
 		rows, cols, float64(len(src)*4)/1e6, runtime.GOARCH, cores)

@@ -51,14 +51,14 @@ func TestSignalsStopCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs mxq for seconds")
 	}
-	tokens := longTokens(t, 4000)
+	tokens := longTokens(t, 8000)
 	for _, tc := range []struct {
 		name string
 		sig  syscall.Signal
 		args []string
 	}{
 		{"validate SIGINT", syscall.SIGINT, []string{"validate", tiny, tiny, "--tokens", tokens}},
-		{"layer-wise validate SIGTERM", syscall.SIGTERM, []string{"validate", tiny, tiny, "--layer-wise", "--states", "random", "--samples", "8000"}},
+		{"layer-wise validate SIGTERM", syscall.SIGTERM, []string{"validate", tiny, tiny, "--layer-wise", "--states", "random", "--samples", "65536"}},
 		{"bench kernels SIGINT", syscall.SIGINT, []string{"bench", "kernels", "--rows", "2048", "--min-time", "30s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +74,7 @@ func TestSignalsStopCommands(t *testing.T) {
 			select {
 			case err := <-exited:
 				t.Fatalf("finished before the signal (%v): the workload is too small; stderr %q", err, stderr.String())
-			case <-time.After(time.Second):
+			case <-time.After(500 * time.Millisecond):
 			}
 			sent := time.Now()
 			if err := cmd.Process.Signal(tc.sig); err != nil {
@@ -110,7 +110,7 @@ func TestCancelInProcess(t *testing.T) {
 		t.Skip("runs mxq for seconds")
 	}
 	dir := t.TempDir()
-	tokens := longTokens(t, 4000)
+	tokens := longTokens(t, 8000)
 	for _, tc := range []struct {
 		name  string
 		after time.Duration
