@@ -75,6 +75,9 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 		for h := lo; h < hi; h++ {
 			g := h / group
 			for t0 := 0; t0 < T; t0 += attnBlock {
+				if ctx.Err() != nil {
+					return // the caller checks ctx before using the result
+				}
 				t1 := min(t0+attnBlock, T)
 				n := t1 - t0
 				for i := range n {
