@@ -85,11 +85,8 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 // decode panel by panel (see QuantMatrix).
 func (s *ggufSource) Expert(l, e int) (*Expert, error) {
 	d := s.dims
-	if l < 0 || l >= d.Layers {
-		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
-	}
-	if e < 0 || e >= d.numExperts() {
-		return nil, fmt.Errorf("forward: expert %d out of range [0,%d)", e, d.numExperts())
+	if err := d.checkExpert(l, e); err != nil {
+		return nil, err
 	}
 	roles, expert := expertRoles(d, e)
 	ex := &Expert{}

@@ -67,11 +67,8 @@ func (s *roleSource) LayerShared(l int) (*LayerWeights, error) {
 // layer).
 func (s *roleSource) Expert(l, e int) (*Expert, error) {
 	d := s.dims
-	if l < 0 || l >= d.Layers {
-		return nil, fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
-	}
-	if e < 0 || e >= d.numExperts() {
-		return nil, fmt.Errorf("forward: expert %d out of range [0,%d)", e, d.numExperts())
+	if err := d.checkExpert(l, e); err != nil {
+		return nil, err
 	}
 	roles, expert := expertRoles(d, e)
 	ex := &Expert{}
@@ -92,4 +89,16 @@ func expertRoles(d Dims, e int) ([3]model.Role, int) {
 		return [3]model.Role{model.RoleFFNGate, model.RoleFFNDown, model.RoleFFNUp}, -1
 	}
 	return [3]model.Role{model.RoleExpertGate, model.RoleExpertDown, model.RoleExpertUp}, e
+}
+
+// checkExpert fails unless layer l and expert e (0 for a dense layer's MLP)
+// exist.
+func (d Dims) checkExpert(l, e int) error {
+	if l < 0 || l >= d.Layers {
+		return fmt.Errorf("forward: layer %d out of range [0,%d)", l, d.Layers)
+	}
+	if e < 0 || e >= d.numExperts() {
+		return fmt.Errorf("forward: expert %d out of range [0,%d)", e, d.numExperts())
+	}
+	return nil
 }
