@@ -12,6 +12,8 @@ var Qwen3MoE = register(&Family{
 	GGUFArch:      "qwen3moe",
 	Router:        RouterSoftmaxTopK,
 	KV:            gqaKV,
+	GGUFKeys:      GGUFKeys{HeadDim: true, ExpertWidth: true},
+	Converts:      true,
 	Parse: func(c *Config) (*Model, error) {
 		m := &Model{}
 		// Qwen3MoeConfig defaults.

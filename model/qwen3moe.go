@@ -12,8 +12,9 @@ import (
 // FamilyQwen3MoE is Config.Family of a Qwen3-MoE checkpoint.
 const FamilyQwen3MoE = "qwen3_moe"
 
-// familyOf finds a family beyond the Llama layout that model accepts, by
-// model_type first, then architectures, as package arch identifies one.
+// familyOf finds a converting family beyond the Llama layout (arch.Mixtral,
+// read by ParseConfig itself), by model_type first, then architectures, as
+// package arch identifies one.
 func familyOf(r rawConfig) (*arch.Family, bool) {
 	var f *arch.Family
 	mt, _, _ := r.string("model_type")
@@ -29,7 +30,7 @@ func familyOf(r rawConfig) (*arch.Family, bool) {
 			}
 		}
 	}
-	return f, f == arch.Qwen3MoE
+	return f, f != nil && f.Converts && f != arch.Mixtral
 }
 
 // parseFamily describes a config.json of family f from package arch's
