@@ -10,7 +10,7 @@ import (
 )
 
 // FamilyQwen3MoE is Config.Family of a Qwen3-MoE checkpoint.
-const FamilyQwen3MoE = "qwen3_moe"
+var FamilyQwen3MoE = familyName(arch.Qwen3MoE)
 
 // familyOf finds a converting family beyond the Llama layout (arch.Mixtral,
 // read by ParseConfig itself), by model_type first, then architectures, as
@@ -75,7 +75,7 @@ func parseFamily(data []byte, f *arch.Family) (*Config, error) {
 		RMSNormEps:             m.NormEps,
 		TieWordEmbeddings:      m.TieEmbeddings,
 		TorchDType:             m.TorchDType,
-		Family:                 f.Name,
+		Family:                 familyName(f),
 		ExpertIntermediateSize: m.ExpertIntermediate,
 		QKNorm:                 true,
 		TopKUnnormalized:       !m.NormTopK,
