@@ -63,6 +63,8 @@ type Family struct {
 	GGUFKeys GGUFKeys
 	// Variants are the model types a family shares its layout with, each
 	// with its own transformers defaults (nil: Parse holds the defaults).
+	// The first has experts and the last is dense: a GGUF's expert count
+	// picks between them.
 	Variants []Variant
 	// Converts: quantize, convert and validate handle the family (model,
 	// convert and forward read it); otherwise only inspect describes it.
@@ -106,6 +108,18 @@ type Variant struct {
 // entry.
 func (f *Family) Variant(modelType, architecture string) (Variant, bool) {
 	return variant(f.Variants, modelType, architecture)
+}
+
+// VariantFor is the variant with experts (moe) or the dense one; false
+// when the family has no variants.
+func (f *Family) VariantFor(moe bool) (Variant, bool) {
+	if len(f.Variants) == 0 {
+		return Variant{}, false
+	}
+	if moe {
+		return f.Variants[0], true
+	}
+	return f.Variants[len(f.Variants)-1], true
 }
 
 func variant(vs []Variant, modelType, architecture string) (Variant, bool) {

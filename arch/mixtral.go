@@ -57,12 +57,12 @@ func parseMixtral(c *Config) (*Model, error) {
 	m.Intermediate = c.Need("intermediate_size")
 	m.Experts = c.Int("num_local_experts", d.Experts)
 	if m.Experts == 0 && firstOf(c.Strings("architectures")) == "MixtralForCausalLM" {
-		m.Experts = MixtralVariant().Experts // MixtralForCausalLM always builds a sparse block
+		m.Experts = moeVariant().Experts // MixtralForCausalLM always builds a sparse block
 	}
 	if m.Experts <= 1 {
 		m.Experts, m.TopK = 1, 1
 	} else {
-		m.TopK = c.Int("num_experts_per_tok", MixtralVariant().TopK)
+		m.TopK = c.Int("num_experts_per_tok", moeVariant().TopK)
 		if m.TopK <= 0 || m.TopK > m.Experts {
 			c.fail("num_experts_per_tok", "%d is not between 1 and num_local_experts %d", m.TopK, m.Experts)
 		}
@@ -77,9 +77,9 @@ func parseMixtral(c *Config) (*Model, error) {
 	return m, c.Err()
 }
 
-// MixtralVariant is the mixture-of-experts variant of the Mixtral family,
-// whose expert defaults apply to any of its configs with experts.
-func MixtralVariant() Variant { return mixtralVariants[0] }
+// moeVariant is the variant with experts (the first), whose expert
+// defaults apply to any of the family's configs with experts.
+func moeVariant() Variant { return mixtralVariants[0] }
 
 func firstOf(s []string) string {
 	for _, a := range s {

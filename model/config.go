@@ -284,7 +284,7 @@ func (c *Config) parseExperts(r rawConfig, d arch.Variant, def func(string)) err
 	default:
 		c.NumExperts = 1
 	}
-	moe := arch.MixtralVariant()
+	moe, _ := arch.Mixtral.VariantFor(true)
 	if c.Architecture == moe.Architecture && c.NumExperts == 1 && !ok && d.ModelType != moe.ModelType {
 		// MixtralForCausalLM always builds a sparse block.
 		c.NumExperts = moe.Experts

@@ -77,7 +77,7 @@ func parseFamily(data []byte, f *arch.Family) (*Config, error) {
 		TorchDType:             m.TorchDType,
 		Family:                 familyName(f),
 		ExpertIntermediateSize: m.ExpertIntermediate,
-		QKNorm:                 true,
+		QKNorm:                 f.Has("attn_q_norm"),
 		TopKUnnormalized:       !m.NormTopK,
 		Defaulted:              m.Defaulted,
 		BOSTokenID:             -1,
@@ -100,20 +100,6 @@ func parseFamily(data []byte, f *arch.Family) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// qwen3MoEGGUF is llama.cpp's general.architecture of Qwen3-MoE.
-var qwen3MoEGGUF = arch.Qwen3MoE.GGUFArch
-
-// qwen3MoEFromGGUF completes a Config read from qwen3moe GGUF metadata:
-// the expert width and the per-head q/k norms. llama.cpp always
-// renormalises the kept routing weights of this architecture.
-func qwen3MoEFromGGUF(c *Config, u func(k string, required bool) (int, error)) error {
-	c.Family, c.ModelType, c.Architecture = FamilyQwen3MoE, FamilyQwen3MoE, arch.Qwen3MoE.Architectures[0]
-	c.QKNorm = true
-	var err error
-	c.ExpertIntermediateSize, err = u("expert_feed_forward_length", true)
-	return err
 }
 
 // asConfigError carries arch's key and message over.
