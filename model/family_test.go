@@ -1,12 +1,14 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mxq-dev/mxq/arch"
+	"github.com/mxq-dev/mxq/formats/gguf"
 )
 
 // A config of a family only inspect describes, or of no family at all, is
@@ -85,5 +87,36 @@ func TestRolesFollowArch(t *testing.T) {
 			t.Errorf("%s: only %d of its tensors are model roles", f.Name, known)
 		}
 		c.ExpertIntermediateSize = 32
+	}
+}
+
+// A GGUF of an architecture model does not read is refused naming it, the
+// family when inspect knows it, and the architectures model reads.
+func TestConfigFromGGUFArchitectures(t *testing.T) {
+	for _, tc := range []struct {
+		arch string
+		want []string
+	}{
+		{"deepseek2", []string{`"deepseek2"`, "DeepSeek", "known to inspect", `Mixtral/Mistral/Llama converts to "llama"`, `Qwen3-MoE converts to "qwen3moe"`}},
+		{"gemma", []string{`"gemma" is not supported`, `converts to "llama"`}},
+	} {
+		l, err := gguf.NewLayout([]gguf.KV{{Key: "general.architecture", Value: gguf.String(tc.arch)}}, nil, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := l.Header()
+		f, err := gguf.NewFile(bytes.NewReader(h), int64(len(h)), "m.gguf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = ConfigFromGGUF(f)
+		if err == nil {
+			t.Fatalf("%s: no error", tc.arch)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q lacks %q", tc.arch, err, w)
+			}
+		}
 	}
 }

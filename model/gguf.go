@@ -20,8 +20,11 @@ func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 		return nil, nil, fmt.Errorf("%s: no general.architecture", f.Name)
 	}
 	fam, ok := arch.ByGGUF(archName)
-	if !ok || !fam.Converts {
+	if !ok {
 		return nil, nil, fmt.Errorf("%s: architecture %q is not supported (%s)", f.Name, archName, ggufArchs())
+	}
+	if !fam.Converts {
+		return nil, nil, fmt.Errorf("%s: architecture %q is %s, known to inspect; not supported here (%s)", f.Name, archName, fam.Display, ggufArchs())
 	}
 	key := func(k string) string { return archName + "." + k }
 	u := func(k string, required bool) (int, error) {
