@@ -58,6 +58,11 @@ type Family struct {
 	// head for adjacent-pair RoPE (the "llama" architecture); otherwise the
 	// GGUF keeps Hugging Face's rotate-half order.
 	PermuteQK bool
+	// GGUFOrder lists the roles in the order llama.cpp's loader creates
+	// the architecture's tensors (llama-model.cpp), model tensors first,
+	// then those of each layer: the order of the tensors of a GGUF mxq
+	// writes.
+	GGUFOrder []string
 	// GGUFKeys says which of the <arch>.* metadata keys llama.cpp's
 	// converter writes for the family beyond the ones every family has.
 	GGUFKeys GGUFKeys

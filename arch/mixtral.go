@@ -14,8 +14,11 @@ var Mixtral = register(&Family{
 	KV:            gqaKV,
 	PermuteQK:     true,
 	GGUFKeys:      GGUFKeys{VocabRopeDim: true},
-	Converts:      true,
-	Variants:      mixtralVariants,
+	GGUFOrder: []string{"embedding", "output_norm", "output",
+		"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm",
+		"router", "expert_gate", "expert_down", "expert_up", "ffn_gate", "ffn_down", "ffn_up"},
+	Converts: true,
+	Variants: mixtralVariants,
 	Tensors: concat(
 		[]Tensor{
 			embedding,

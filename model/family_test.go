@@ -83,6 +83,16 @@ func TestRolesFollowArch(t *testing.T) {
 				t.Errorf("%s %s: %q classifies as %+v", f.Name, d.Role, c.HFName(tr), got)
 			}
 		}
+		for _, n := range f.GGUFOrder {
+			if specNamed(n) == nil || !f.Has(n) {
+				t.Errorf("%s: GGUFOrder lists %q, which is no role of model and the family", f.Name, n)
+			}
+		}
+		for _, d := range f.Tensors {
+			if specNamed(d.Role) != nil && !slices.Contains(f.GGUFOrder, d.Role) {
+				t.Errorf("%s: %s is missing from GGUFOrder", f.Name, d.Role)
+			}
+		}
 		if known < 14 {
 			t.Errorf("%s: only %d of its tensors are model roles", f.Name, known)
 		}

@@ -214,6 +214,16 @@ func spec(r Role) *roleSpec {
 	return specByRole[r]
 }
 
+// specNamed is the spec of the role named name (arch's role name), or nil.
+func specNamed(name string) *roleSpec {
+	for i := range roleSpecs {
+		if roleSpecs[i].name == name {
+			return &roleSpecs[i]
+		}
+	}
+	return nil
+}
+
 // String returns the role's short name ("attn_q", "expert_down", ...).
 func (r Role) String() string {
 	if s := spec(r); s != nil {
@@ -227,11 +237,9 @@ func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // UnmarshalText accepts the names String produces.
 func (r *Role) UnmarshalText(b []byte) error {
-	for i := range roleSpecs {
-		if roleSpecs[i].name == string(b) {
-			*r = roleSpecs[i].role
-			return nil
-		}
+	if s := specNamed(string(b)); s != nil {
+		*r = s.role
+		return nil
 	}
 	if string(b) == "unknown" {
 		*r = RoleUnknown
