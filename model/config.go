@@ -14,8 +14,8 @@ import (
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
-// a Mixtral, Mistral, Llama or Qwen3-MoE checkpoint. Dense models have NumExperts 1 and
-// ExpertsPerToken 1.
+// a checkpoint of a converting family of package arch (Mixtral, Mistral,
+// Llama, Qwen3-MoE). Dense models have NumExperts 1 and ExpertsPerToken 1.
 type Config struct {
 	Architecture          string  `json:"architecture"`
 	ModelType             string  `json:"model_type"`
@@ -37,8 +37,8 @@ type Config struct {
 	BOSTokenID            int     `json:"bos_token_id"`
 	EOSTokenID            int     `json:"eos_token_id"`
 
-	// Family is the arch family of architectures beyond the Llama layout
-	// ("qwen3_moe"); "" for Mixtral, Mistral and Llama.
+	// Family is the arch family's name for families beyond the Llama
+	// layout ("qwen3_moe"); "" for the variants of arch.Mixtral.
 	Family string `json:"family,omitempty"`
 	// ExpertIntermediateSize is the width of each expert when the config
 	// gives it separately (moe_intermediate_size); 0 means IntermediateSize.
@@ -114,19 +114,19 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// ParseConfig parses a Hugging Face config.json for MixtralForCausalLM,
-// MistralForCausalLM or LlamaForCausalLM, or Qwen3MoeForCausalLM (read
-// through package arch, see parseFamily).
+// ParseConfig parses a Hugging Face config.json of a family mxq converts:
+// a variant of arch.Mixtral (MixtralForCausalLM, MistralForCausalLM,
+// LlamaForCausalLM) read here, or another converting family read through
+// package arch (see parseFamily). A config of any other family is refused
+// naming it and the model types conversion supports.
 //
-// Defaults follow transformers for the config's model_type: rope_theta is
-// 1e6 for mixtral and 1e4 for mistral and llama; rms_norm_eps 1e-5 for
-// mixtral, 1e-6 otherwise; max_position_embeddings 131072 for mixtral and
-// mistral, 2048 for llama; num_key_value_heads 8 for mixtral and mistral and
-// num_attention_heads for llama; a missing sliding_window is 4096 for
-// mistral and none otherwise, and an explicit null is none. A config whose
-// model_type is "mistral" but which carries num_local_experts (early Mixtral
-// uploads) is read as a mixture of experts. head_dim is used when present,
-// else hidden_size / num_attention_heads. Newer configs that keep rope_theta
+// Absent keys take the transformers defaults of the config's variant
+// (arch.Variant: rope_theta, rms_norm_eps, max_position_embeddings,
+// num_key_value_heads, num_local_experts, and sliding_window when the key
+// is absent; an explicit null is no window). A config whose model_type is
+// "mistral" but which carries num_local_experts (early Mixtral uploads) is
+// read as a mixture of experts. head_dim is used when present, else
+// hidden_size / num_attention_heads. Newer configs that keep rope_theta
 // inside rope_parameters, or name torch_dtype "dtype", are understood too.
 func ParseConfig(data []byte) (*Config, error) {
 	var raw map[string]json.RawMessage
