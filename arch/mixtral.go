@@ -2,7 +2,7 @@ package arch
 
 // Mixtral, and the dense Mistral and Llama it shares its layout with: one
 // tensor table where the sparse block replaces the MLP when there are
-// experts. llama.cpp converts all three to its "llama" architecture.
+// experts, each as wide as intermediate_size (ExpertIntermediate). llama.cpp converts all three to its "llama" architecture.
 var Mixtral = register(&Family{
 	Name:          "mixtral",
 	Display:       "Mixtral/Mistral/Llama",
@@ -33,11 +33,11 @@ var Mixtral = register(&Family{
 			{Role: "router", HF: "model.layers.{L}.block_sparse_moe.gate.weight", GGUF: "blk.{L}.ffn_gate_inp.weight",
 				Part: PartRouter, Scope: ScopeLayer, In: moeLayer, Shape: mat(nexp, hid), Keys: []string{"num_local_experts", "hidden_size"}},
 			{Role: "expert_gate", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", GGUF: "blk.{L}.ffn_gate_exps.weight", GGUFSplit: "blk.{L}.ffn_gate.{E}.weight",
-				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(ffn, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(eff, hid), Keys: []string{"intermediate_size", "hidden_size"}},
 			{Role: "expert_down", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", GGUF: "blk.{L}.ffn_down_exps.weight", GGUFSplit: "blk.{L}.ffn_down.{E}.weight",
-				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(hid, ffn), Keys: []string{"intermediate_size", "hidden_size"}},
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(hid, eff), Keys: []string{"intermediate_size", "hidden_size"}},
 			{Role: "expert_up", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", GGUF: "blk.{L}.ffn_up_exps.weight", GGUFSplit: "blk.{L}.ffn_up.{E}.weight",
-				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(ffn, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(eff, hid), Keys: []string{"intermediate_size", "hidden_size"}},
 		},
 		gatedMLP("model.layers.{L}.mlp", "ffn", "", PartDenseFFN, ScopeLayer, denseLayer, ffn, "intermediate_size"),
 		llamaNorms(nil),

@@ -54,11 +54,10 @@ func TestRolesFollowArch(t *testing.T) {
 		NumExperts: 4, ExpertsPerToken: 2, VocabSize: 100}
 	for _, f := range arch.Converting() {
 		c.Family = familyName(f)
-		m := c.archModel()
 		if f == arch.Mixtral {
-			m.ExpertIntermediate = 96 // Mixtral's experts are intermediate_size wide
-			c.ExpertIntermediateSize = 0
+			c.ExpertIntermediateSize = 0 // Mixtral's experts are intermediate_size wide
 		}
+		m := c.archModel()
 		known := 0
 		for _, d := range f.Tensors {
 			var r Role
@@ -126,6 +125,26 @@ func TestConfigFromGGUFArchitectures(t *testing.T) {
 		for _, w := range tc.want {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: %q lacks %q", tc.arch, err, w)
+			}
+		}
+	}
+}
+
+// An expert width set apart from intermediate_size shapes the experts in
+// every family; 0 means intermediate_size.
+func TestExpertWidth(t *testing.T) {
+	for _, family := range []string{"", FamilyQwen3MoE} {
+		for _, width := range []int{0, 32} {
+			c := &Config{Family: family, HiddenSize: 64, IntermediateSize: 96, ExpertIntermediateSize: width, NumLayers: 1, NumHeads: 4,
+				NumKVHeads: 2, HeadDim: 16, NumExperts: 4, ExpertsPerToken: 2, VocabSize: 100}
+			want := int64(96)
+			if width > 0 {
+				want = int64(width)
+			}
+			gate, ok1 := c.ExpectedHF(TensorRole{Role: RoleExpertGate, Layer: 0, Expert: 1})
+			down, ok2 := c.ExpectedHF(TensorRole{Role: RoleExpertDown, Layer: 0, Expert: 1})
+			if !ok1 || !ok2 || !slices.Equal(gate, []int64{want, 64}) || !slices.Equal(down, []int64{64, want}) {
+				t.Errorf("family %q width %d: gate %v, down %v", family, width, gate, down)
 			}
 		}
 	}
