@@ -59,11 +59,15 @@ const (
 // the layers that have it and its shape. Name templates use {L} for the
 // layer and {E} for the expert.
 type Tensor struct {
-	Role  string
-	HF    string
-	GGUF  string // llama.cpp's name; "" where mxq does not write this family
-	Part  Part
-	Scope Scope
+	Role string
+	HF   string
+	GGUF string // llama.cpp's name; "" where mxq does not write this family
+	// GGUFSplit is the older per-expert GGUF name of a routed expert's
+	// tensor (blk.{L}.ffn_gate.{E}.weight), from before llama.cpp stacked
+	// the experts of a layer; llama.cpp still reads it.
+	GGUFSplit string
+	Part      Part
+	Scope     Scope
 	// Tail marks a model-scope tensor stored after the layers.
 	Tail bool
 	// In reports whether layer has the tensor (nil: every layer, the

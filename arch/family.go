@@ -58,6 +58,125 @@ type Family struct {
 	// head for adjacent-pair RoPE (the "llama" architecture); otherwise the
 	// GGUF keeps Hugging Face's rotate-half order.
 	PermuteQK bool
+	// GGUFOrder lists the roles in the order llama.cpp's loader creates
+	// the architecture's tensors (llama-model.cpp), model tensors first,
+	// then those of each layer: the order of the tensors of a GGUF mxq
+	// writes.
+	GGUFOrder []string
+	// GGUFKeys says which of the <arch>.* metadata keys llama.cpp's
+	// converter writes for the family beyond the ones every family has.
+	GGUFKeys GGUFKeys
+	// Variants are the model types a family shares its layout with, each
+	// with its own transformers defaults (nil: Parse holds the defaults).
+	// The first has experts and the last is dense: a GGUF's expert count
+	// picks between them.
+	Variants []Variant
+	// Converts: quantize, convert and validate handle the family (model,
+	// convert and forward read it); otherwise only inspect describes it.
+	Converts bool
+}
+
+// GGUFKeys are the family-specific parts of the GGUF metadata.
+type GGUFKeys struct {
+	// HeadDim: attention.key_length and attention.value_length are written
+	// whatever head_dim is (the configs always carry one); otherwise only
+	// when head_dim differs from hidden_size / num_attention_heads.
+	HeadDim bool
+	// VocabRopeDim: vocab_size and rope.dimension_count are written.
+	VocabRopeDim bool
+	// ExpertWidth: expert_feed_forward_length holds the width of one
+	// expert, which the config gives apart from intermediate_size.
+	ExpertWidth bool
+}
+
+// Variant is one model type of a family with the transformers defaults
+// (its Config class's __init__) of the keys real configs often omit.
+// Shape-defining keys have no default: one would silently describe
+// another model.
+type Variant struct {
+	ModelType    string
+	Architecture string
+	MaxPositions int
+	NormEps      float64
+	RopeTheta    float64
+	// KVHeads is num_key_value_heads when absent (0: num_attention_heads).
+	KVHeads int
+	// Experts is num_local_experts when absent (0: dense).
+	Experts int
+	// TopK is num_experts_per_tok when absent.
+	TopK int
+	// SlidingWindow is used only when the key is absent; null means none.
+	SlidingWindow int
+}
+
+// Variant finds the variant of a model_type, else of an architectures
+// entry.
+func (f *Family) Variant(modelType, architecture string) (Variant, bool) {
+	return variant(f.Variants, modelType, architecture)
+}
+
+// VariantFor is the variant with experts (moe) or the dense one; false
+// when the family has no variants.
+func (f *Family) VariantFor(moe bool) (Variant, bool) {
+	if len(f.Variants) == 0 {
+		return Variant{}, false
+	}
+	if moe {
+		return f.Variants[0], true
+	}
+	return f.Variants[len(f.Variants)-1], true
+}
+
+func variant(vs []Variant, modelType, architecture string) (Variant, bool) {
+	for _, v := range vs {
+		if v.ModelType == modelType {
+			return v, true
+		}
+	}
+	for _, v := range vs {
+		if v.Architecture == architecture {
+			return v, true
+		}
+	}
+	return Variant{}, false
+}
+
+// Has reports whether the family declares a tensor of role.
+func (f *Family) Has(role string) bool { return f.Tensor(role) != nil }
+
+// Tensor is the family's declaration of role (nil: none).
+func (f *Family) Tensor(role string) *Tensor {
+	for i := range f.Tensors {
+		if f.Tensors[i].Role == role {
+			return &f.Tensors[i]
+		}
+	}
+	return nil
+}
+
+// Converting lists the families quantize, convert and validate handle.
+func Converting() []*Family {
+	var out []*Family
+	for _, f := range registry {
+		if f.Converts {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ConvertingNames lists the model types of the converting families.
+func ConvertingNames() []string {
+	var out []string
+	for _, f := range Converting() {
+		if len(f.Variants) == 0 {
+			out = append(out, f.ModelTypes...)
+		}
+		for _, v := range f.Variants {
+			out = append(out, v.ModelType)
+		}
+	}
+	return out
 }
 
 // KVCache is a family's KV cache arithmetic.

@@ -2,7 +2,7 @@ package arch
 
 // Mixtral, and the dense Mistral and Llama it shares its layout with: one
 // tensor table where the sparse block replaces the MLP when there are
-// experts. llama.cpp converts all three to its "llama" architecture.
+// experts, each as wide as intermediate_size (ExpertIntermediate). llama.cpp converts all three to its "llama" architecture.
 var Mixtral = register(&Family{
 	Name:          "mixtral",
 	Display:       "Mixtral/Mistral/Llama",
@@ -13,6 +13,12 @@ var Mixtral = register(&Family{
 	Parse:         parseMixtral,
 	KV:            gqaKV,
 	PermuteQK:     true,
+	GGUFKeys:      GGUFKeys{VocabRopeDim: true},
+	GGUFOrder: []string{"embedding", "output_norm", "output",
+		"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm",
+		"router", "expert_gate", "expert_down", "expert_up", "ffn_gate", "ffn_down", "ffn_up"},
+	Converts: true,
+	Variants: mixtralVariants,
 	Tensors: concat(
 		[]Tensor{
 			embedding,
@@ -26,12 +32,12 @@ var Mixtral = register(&Family{
 				Part: PartAttention, Scope: ScopeLayer, Shape: mat(hid, qRows), Keys: []string{"num_attention_heads", "head_dim", "hidden_size"}},
 			{Role: "router", HF: "model.layers.{L}.block_sparse_moe.gate.weight", GGUF: "blk.{L}.ffn_gate_inp.weight",
 				Part: PartRouter, Scope: ScopeLayer, In: moeLayer, Shape: mat(nexp, hid), Keys: []string{"num_local_experts", "hidden_size"}},
-			{Role: "expert_gate", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", GGUF: "blk.{L}.ffn_gate_exps.weight",
-				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(ffn, hid), Keys: []string{"intermediate_size", "hidden_size"}},
-			{Role: "expert_down", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", GGUF: "blk.{L}.ffn_down_exps.weight",
-				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(hid, ffn), Keys: []string{"intermediate_size", "hidden_size"}},
-			{Role: "expert_up", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", GGUF: "blk.{L}.ffn_up_exps.weight",
-				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(ffn, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_gate", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", GGUF: "blk.{L}.ffn_gate_exps.weight", GGUFSplit: "blk.{L}.ffn_gate.{E}.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(eff, hid), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_down", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", GGUF: "blk.{L}.ffn_down_exps.weight", GGUFSplit: "blk.{L}.ffn_down.{E}.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(hid, eff), Keys: []string{"intermediate_size", "hidden_size"}},
+			{Role: "expert_up", HF: "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", GGUF: "blk.{L}.ffn_up_exps.weight", GGUFSplit: "blk.{L}.ffn_up.{E}.weight",
+				Part: PartExperts, Scope: ScopeExpert, In: moeLayer, Shape: mat(eff, hid), Keys: []string{"intermediate_size", "hidden_size"}},
 		},
 		gatedMLP("model.layers.{L}.mlp", "ffn", "", PartDenseFFN, ScopeLayer, denseLayer, ffn, "intermediate_size"),
 		llamaNorms(nil),
@@ -39,37 +45,27 @@ var Mixtral = register(&Family{
 	),
 })
 
-// mixtralDefaults are transformers' MixtralConfig, MistralConfig and
-// LlamaConfig defaults for the keys real configs often omit.
-var mixtralDefaults = map[string]struct {
-	maxPos        int
-	eps, theta    float64
-	kvHeads       int // 0: num_attention_heads
-	experts       int
-	slidingWindow int
-}{
-	"mixtral": {maxPos: 4096 * 32, eps: 1e-5, theta: 1e6, kvHeads: 8, experts: 8},
-	"mistral": {maxPos: 4096 * 32, eps: 1e-6, theta: 1e4, kvHeads: 8, slidingWindow: 4096},
-	"llama":   {maxPos: 2048, eps: 1e-6, theta: 1e4},
+// mixtralVariants are transformers' MixtralConfig, MistralConfig and
+// LlamaConfig defaults.
+var mixtralVariants = []Variant{
+	{ModelType: "mixtral", Architecture: "MixtralForCausalLM", MaxPositions: 4096 * 32, NormEps: 1e-5, RopeTheta: 1e6, KVHeads: 8, Experts: 8, TopK: 2},
+	{ModelType: "mistral", Architecture: "MistralForCausalLM", MaxPositions: 4096 * 32, NormEps: 1e-6, RopeTheta: 1e4, KVHeads: 8, TopK: 2, SlidingWindow: 4096},
+	{ModelType: "llama", Architecture: "LlamaForCausalLM", MaxPositions: 2048, NormEps: 1e-6, RopeTheta: 1e4},
 }
 
 func parseMixtral(c *Config) (*Model, error) {
 	m := &Model{}
-	kind := c.String("model_type")
-	if _, ok := mixtralDefaults[kind]; !ok {
-		kind = map[string]string{"MixtralForCausalLM": "mixtral", "MistralForCausalLM": "mistral", "LlamaForCausalLM": "llama"}[firstOf(c.Strings("architectures"))]
-	}
-	d := mixtralDefaults[kind]
-	c.common(m, d.kvHeads, d.maxPos, d.eps, d.theta)
+	d, _ := variant(mixtralVariants, c.String("model_type"), firstOf(c.Strings("architectures")))
+	c.common(m, d.KVHeads, d.MaxPositions, d.NormEps, d.RopeTheta)
 	m.Intermediate = c.Need("intermediate_size")
-	m.Experts = c.Int("num_local_experts", d.experts)
+	m.Experts = c.Int("num_local_experts", d.Experts)
 	if m.Experts == 0 && firstOf(c.Strings("architectures")) == "MixtralForCausalLM" {
-		m.Experts = mixtralDefaults["mixtral"].experts // MixtralForCausalLM always builds a sparse block
+		m.Experts = moeVariant().Experts // MixtralForCausalLM always builds a sparse block
 	}
 	if m.Experts <= 1 {
 		m.Experts, m.TopK = 1, 1
 	} else {
-		m.TopK = c.Int("num_experts_per_tok", 2)
+		m.TopK = c.Int("num_experts_per_tok", moeVariant().TopK)
 		if m.TopK <= 0 || m.TopK > m.Experts {
 			c.fail("num_experts_per_tok", "%d is not between 1 and num_local_experts %d", m.TopK, m.Experts)
 		}
@@ -79,10 +75,14 @@ func parseMixtral(c *Config) (*Model, error) {
 	if c.Has("sliding_window") {
 		m.SlidingWindow = c.Int("sliding_window", 0)
 	} else {
-		m.SlidingWindow = c.Int("sliding_window", d.slidingWindow)
+		m.SlidingWindow = c.Int("sliding_window", d.SlidingWindow)
 	}
 	return m, c.Err()
 }
+
+// moeVariant is the variant with experts (the first), whose expert
+// defaults apply to any of the family's configs with experts.
+func moeVariant() Variant { return mixtralVariants[0] }
 
 func firstOf(s []string) string {
 	for _, a := range s {

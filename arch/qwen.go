@@ -12,6 +12,11 @@ var Qwen3MoE = register(&Family{
 	GGUFArch:      "qwen3moe",
 	Router:        RouterSoftmaxTopK,
 	KV:            gqaKV,
+	GGUFKeys:      GGUFKeys{HeadDim: true, ExpertWidth: true},
+	GGUFOrder: []string{"embedding", "output_norm", "output",
+		"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "attn_k_norm", "attn_q_norm", "ffn_norm",
+		"router", "expert_gate", "expert_down", "expert_up", "ffn_gate", "ffn_down", "ffn_up"},
+	Converts: true,
 	Parse: func(c *Config) (*Model, error) {
 		m := &Model{}
 		// Qwen3MoeConfig defaults.

@@ -16,11 +16,12 @@ import (
 const ggmlQuantVersion = 2
 
 // llamaMetadata is the model part of the metadata llama.cpp's converter
-// writes for cfg's GGUF architecture ("llama" for Mixtral, "qwen3moe"):
-// every count as UINT32, because llama.cpp's loader checks value types
-// strictly.
+// writes for cfg's family (its GGUF architecture and GGUFKeys in package
+// arch): every count as UINT32, because llama.cpp's loader checks value
+// types strictly.
 func llamaMetadata(name string, cfg *model.Config, ftype ggml.FileType) []gguf.KV {
-	arch := cfg.GGUFArch()
+	fam := cfg.ArchFamily()
+	arch := fam.GGUFArch
 	u := func(k string, v int) gguf.KV { return gguf.KV{Key: arch + "." + k, Value: gguf.Uint32(uint32(v))} }
 	kv := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.String(arch)},
@@ -42,14 +43,14 @@ func llamaMetadata(name string, cfg *model.Config, ftype ggml.FileType) []gguf.K
 	// The converter writes key/value lengths only for configs with an
 	// explicit head_dim (every Qwen3 config has one); they matter only when
 	// it differs from the default.
-	if cfg.HeadDim*cfg.NumHeads != cfg.HiddenSize || cfg.Family != "" {
+	if cfg.HeadDim*cfg.NumHeads != cfg.HiddenSize || fam.GGUFKeys.HeadDim {
 		kv = append(kv, u("attention.key_length", cfg.HeadDim), u("attention.value_length", cfg.HeadDim))
 	}
 	kv = append(kv, gguf.KV{Key: "general.file_type", Value: gguf.Uint32(uint32(ftype))})
 	if cfg.ExpertIntermediateSize > 0 {
 		kv = append(kv, u("expert_feed_forward_length", cfg.ExpertIntermediateSize))
 	}
-	if arch == "llama" {
+	if fam.GGUFKeys.VocabRopeDim {
 		kv = append(kv, u("vocab_size", cfg.VocabSize), u("rope.dimension_count", cfg.HeadDim))
 	}
 	return append(kv, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(ggmlQuantVersion)})

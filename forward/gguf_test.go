@@ -302,6 +302,9 @@ func TestGGUFErrors(t *testing.T) {
 			binary.LittleEndian.PutUint64(b[i+8:], 32)
 			return b
 		}, `"blk.0.attn_v.weight" has dims [16 32], want [32 16]`},
+		{"expert count contradicts the tensors", func(b []byte) []byte { return setUint32(b, "llama.expert_count", 3) }, "blk.0.ffn_gate_inp.weight"},
+		{"top-k above the expert count", func(b []byte) []byte { return setUint32(b, "llama.expert_used_count", 9) }, "num_experts_per_tok"},
+		{"kv head count contradicts the tensors", func(b []byte) []byte { return setUint32(b, "llama.attention.head_count_kv", 1) }, "blk.0.attn_k.weight"},
 		{"unsupported type", func(b []byte) []byte {
 			// output_norm.weight F32 -> I32: same size, no dequantizer
 			i := bytes.Index(b, []byte("output_norm.weight")) + len("output_norm.weight") + 4 + 8
@@ -325,6 +328,16 @@ func TestGGUFErrors(t *testing.T) {
 	if _, err := Run(openGGUF(t, good), []int{1, 2, 3}, Options{}); err != nil {
 		t.Errorf("unmodified file: %v", err)
 	}
+}
+
+// setUint32 overwrites the UINT32 value of metadata key in a GGUF file.
+func setUint32(b []byte, key string, v uint32) []byte {
+	i := bytes.Index(b, []byte(key)) + len(key)
+	if binary.LittleEndian.Uint32(b[i:]) != uint32(gguf.TypeUint32) {
+		panic(key + " is not a UINT32")
+	}
+	binary.LittleEndian.PutUint32(b[i+4:], v)
+	return b
 }
 
 // FuzzFromGGUF feeds mutated GGUF files through FromGGUF and Run: any

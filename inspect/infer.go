@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 
+	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/model"
 )
 
@@ -43,12 +44,13 @@ func inferHF(recs []tensorRec) (*model.Config, []Finding, error) {
 	if e := dim(model.RoleRouter, 0); e > 0 {
 		experts = e
 	}
+	// Tensors with the Llama layout's names: a variant of arch.Mixtral.
+	v, _ := arch.Mixtral.VariantFor(experts > 1)
+	c.Architecture, c.ModelType = v.Architecture, v.ModelType
 	if experts > 1 {
-		c.Architecture, c.ModelType = "MixtralForCausalLM", "mixtral"
 		c.NumExperts, c.ExpertsPerToken = experts, min(2, experts)
 		c.IntermediateSize = dim(model.RoleExpertGate, 0)
 	} else {
-		c.Architecture, c.ModelType = "LlamaForCausalLM", "llama"
 		c.NumExperts, c.ExpertsPerToken = 1, 1
 		c.IntermediateSize = dim(model.RoleFFNGate, 0)
 	}

@@ -8,13 +8,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/internal/safeio"
 	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
-// a Mixtral, Mistral, Llama or Qwen3-MoE checkpoint. Dense models have NumExperts 1 and
-// ExpertsPerToken 1.
+// a checkpoint of a converting family of package arch (Mixtral, Mistral,
+// Llama, Qwen3-MoE). Dense models have NumExperts 1 and ExpertsPerToken 1.
 type Config struct {
 	Architecture          string  `json:"architecture"`
 	ModelType             string  `json:"model_type"`
@@ -36,8 +37,8 @@ type Config struct {
 	BOSTokenID            int     `json:"bos_token_id"`
 	EOSTokenID            int     `json:"eos_token_id"`
 
-	// Family is the arch family of architectures beyond the Llama layout
-	// ("qwen3_moe"); "" for Mixtral, Mistral and Llama.
+	// Family is the arch family's name for families beyond the Llama
+	// layout ("qwen3_moe"); "" for the variants of arch.Mixtral.
 	Family string `json:"family,omitempty"`
 	// ExpertIntermediateSize is the width of each expert when the config
 	// gives it separately (moe_intermediate_size); 0 means IntermediateSize.
@@ -85,42 +86,15 @@ func (e *ConfigError) Error() string {
 
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
 
-// Supported architectures (the "architectures" entry of config.json) and the
-// model_type each belongs to.
-var architectures = map[string]string{
-	"MixtralForCausalLM": "mixtral",
-	"MistralForCausalLM": "mistral",
-	"LlamaForCausalLM":   "llama",
-}
-
-// SupportedArchitectures lists the architectures ParseConfig accepts.
+// SupportedArchitectures lists the architectures of the Llama layout
+// ParseConfig reads directly (the variants of arch.Mixtral).
 func SupportedArchitectures() []string {
-	out := make([]string, 0, len(architectures))
-	for a := range architectures {
-		out = append(out, a)
+	out := make([]string, 0, len(arch.Mixtral.Variants))
+	for _, v := range arch.Mixtral.Variants {
+		out = append(out, v.Architecture)
 	}
 	sort.Strings(out)
 	return out
-}
-
-// typeDefaults are the transformers defaults (MixtralConfig, MistralConfig,
-// LlamaConfig __init__) for the keys whose absence is common in real
-// configs. Shape-defining keys (hidden_size, layers, heads, vocab, ...) are
-// required instead: a default there would silently describe another model.
-type typeDefaults struct {
-	maxPos        int
-	rmsEps        float64
-	ropeTheta     float64
-	slidingWindow int // used only when the key is absent; null means none
-	kvHeads       int // 0: same as num_attention_heads
-	experts       int // num_local_experts when absent (0: dense)
-	topK          int
-}
-
-var defaultsByType = map[string]typeDefaults{
-	"mixtral": {maxPos: 4096 * 32, rmsEps: 1e-5, ropeTheta: 1e6, kvHeads: 8, experts: 8, topK: 2},
-	"mistral": {maxPos: 4096 * 32, rmsEps: 1e-6, ropeTheta: 1e4, slidingWindow: 4096, kvHeads: 8, topK: 2},
-	"llama":   {maxPos: 2048, rmsEps: 1e-6, ropeTheta: 1e4},
 }
 
 // LoadConfig reads and parses a config.json file.
@@ -140,19 +114,19 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// ParseConfig parses a Hugging Face config.json for MixtralForCausalLM,
-// MistralForCausalLM or LlamaForCausalLM, or Qwen3MoeForCausalLM (read
-// through package arch, see parseFamily).
+// ParseConfig parses a Hugging Face config.json of a family mxq converts:
+// a variant of arch.Mixtral (MixtralForCausalLM, MistralForCausalLM,
+// LlamaForCausalLM) read here, or another converting family read through
+// package arch (see parseFamily). A config of any other family is refused
+// naming it and the model types conversion supports.
 //
-// Defaults follow transformers for the config's model_type: rope_theta is
-// 1e6 for mixtral and 1e4 for mistral and llama; rms_norm_eps 1e-5 for
-// mixtral, 1e-6 otherwise; max_position_embeddings 131072 for mixtral and
-// mistral, 2048 for llama; num_key_value_heads 8 for mixtral and mistral and
-// num_attention_heads for llama; a missing sliding_window is 4096 for
-// mistral and none otherwise, and an explicit null is none. A config whose
-// model_type is "mistral" but which carries num_local_experts (early Mixtral
-// uploads) is read as a mixture of experts. head_dim is used when present,
-// else hidden_size / num_attention_heads. Newer configs that keep rope_theta
+// Absent keys take the transformers defaults of the config's variant
+// (arch.Variant: rope_theta, rms_norm_eps, max_position_embeddings,
+// num_key_value_heads, num_local_experts, and sliding_window when the key
+// is absent; an explicit null is no window). A config whose model_type is
+// "mistral" but which carries num_local_experts (early Mixtral uploads) is
+// read as a mixture of experts. head_dim is used when present, else
+// hidden_size / num_attention_heads. Newer configs that keep rope_theta
 // inside rope_parameters, or name torch_dtype "dtype", are understood too.
 func ParseConfig(data []byte) (*Config, error) {
 	var raw map[string]json.RawMessage
@@ -165,16 +139,12 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	c := &Config{}
 
-	arch, modelType, err := r.architecture()
+	archName, modelType, err := r.architecture()
 	if err != nil {
 		return nil, err
 	}
-	c.Architecture, c.ModelType = arch, modelType
-	family := architectures[arch]
-	if _, ok := defaultsByType[modelType]; ok {
-		family = modelType
-	}
-	d := defaultsByType[family]
+	c.Architecture, c.ModelType = archName, modelType
+	d, _ := arch.Mixtral.Variant(modelType, archName)
 
 	required := []struct {
 		key string
@@ -207,7 +177,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	} else if ok {
 		c.NumKVHeads = v
 	} else {
-		c.NumKVHeads = d.kvHeads
+		c.NumKVHeads = d.KVHeads
 		if c.NumKVHeads == 0 {
 			c.NumKVHeads = c.NumHeads
 		}
@@ -231,7 +201,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		c.HeadDim = c.HiddenSize / c.NumHeads
 	}
 
-	if err := c.parseExperts(r, d, family, def); err != nil {
+	if err := c.parseExperts(r, d, def); err != nil {
 		return nil, err
 	}
 
@@ -239,7 +209,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := positiveOr(&c.MaxPositionEmbeddings, "max_position_embeddings", maxPos, ok, d.maxPos, def); err != nil {
+	if err := positiveOr(&c.MaxPositionEmbeddings, "max_position_embeddings", maxPos, ok, d.MaxPositions, def); err != nil {
 		return nil, err
 	}
 
@@ -253,7 +223,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		c.SlidingWindow = v // null stays 0: no window
 	} else {
-		c.SlidingWindow = d.slidingWindow
+		c.SlidingWindow = d.SlidingWindow
 		def("sliding_window")
 	}
 
@@ -297,7 +267,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	return c, nil
 }
 
-func (c *Config) parseExperts(r rawConfig, d typeDefaults, family string, def func(string)) error {
+func (c *Config) parseExperts(r rawConfig, d arch.Variant, def func(string)) error {
 	n, ok, err := r.int("num_local_experts")
 	if err != nil {
 		return err
@@ -308,15 +278,16 @@ func (c *Config) parseExperts(r rawConfig, d typeDefaults, family string, def fu
 			return &ConfigError{Key: "num_local_experts", Msg: fmt.Sprintf("must be positive, got %d", n)}
 		}
 		c.NumExperts = n
-	case d.experts > 0:
-		c.NumExperts = d.experts
+	case d.Experts > 0:
+		c.NumExperts = d.Experts
 		def("num_local_experts")
 	default:
 		c.NumExperts = 1
 	}
-	if c.Architecture == "MixtralForCausalLM" && c.NumExperts == 1 && !ok && family != "mixtral" {
+	moe, _ := arch.Mixtral.VariantFor(true)
+	if c.Architecture == moe.Architecture && c.NumExperts == 1 && !ok && d.ModelType != moe.ModelType {
 		// MixtralForCausalLM always builds a sparse block.
-		c.NumExperts = defaultsByType["mixtral"].experts
+		c.NumExperts = moe.Experts
 		def("num_local_experts")
 	}
 	if c.NumExperts == 1 {
@@ -328,7 +299,7 @@ func (c *Config) parseExperts(r rawConfig, d typeDefaults, family string, def fu
 		return err
 	}
 	if !ok {
-		k = defaultsByType["mixtral"].topK
+		k = moe.TopK
 		def("num_experts_per_tok")
 	}
 	if k <= 0 || k > c.NumExperts {
@@ -338,7 +309,7 @@ func (c *Config) parseExperts(r rawConfig, d typeDefaults, family string, def fu
 	return nil
 }
 
-func (c *Config) parseFloats(r rawConfig, d typeDefaults, def func(string)) error {
+func (c *Config) parseFloats(r rawConfig, d arch.Variant, def func(string)) error {
 	theta, ok, err := r.float("rope_theta")
 	if err != nil {
 		return err
@@ -355,14 +326,14 @@ func (c *Config) parseFloats(r rawConfig, d typeDefaults, def func(string)) erro
 			}
 		}
 	}
-	if err := positiveOr(&c.RopeTheta, "rope_theta", theta, ok, d.ropeTheta, def); err != nil {
+	if err := positiveOr(&c.RopeTheta, "rope_theta", theta, ok, d.RopeTheta, def); err != nil {
 		return err
 	}
 	eps, ok, err := r.float("rms_norm_eps")
 	if err != nil {
 		return err
 	}
-	return positiveOr(&c.RMSNormEps, "rms_norm_eps", eps, ok, d.rmsEps, def)
+	return positiveOr(&c.RMSNormEps, "rms_norm_eps", eps, ok, d.NormEps, def)
 }
 
 // positiveOr stores v, the value of key, in *dst if key was given (ok);
@@ -387,7 +358,7 @@ type rawConfig map[string]json.RawMessage
 
 func isNull(m json.RawMessage) bool { return strings.TrimSpace(string(m)) == "null" }
 
-func (r rawConfig) architecture() (arch, modelType string, err error) {
+func (r rawConfig) architecture() (archName, modelType string, err error) {
 	modelType, _, err = r.string("model_type")
 	if err != nil {
 		return "", "", err
@@ -398,22 +369,38 @@ func (r rawConfig) architecture() (arch, modelType string, err error) {
 			return "", "", &ConfigError{Key: "architectures", Msg: "not a list of strings"}
 		}
 		for _, a := range list {
-			if _, ok := architectures[a]; ok {
+			if _, ok := arch.Mixtral.Variant("", a); ok {
 				return a, modelType, nil
 			}
 		}
-		return "", "", &ConfigError{Key: "architectures", Msg: fmt.Sprintf("unsupported architecture %q (supported: %s)",
-			strings.Join(list, ", "), strings.Join(SupportedArchitectures(), ", "))}
+		return "", "", &ConfigError{Key: "architectures", Msg: unconverted(fmt.Sprintf("architecture %q", strings.Join(list, ", ")), modelType, list)}
 	}
-	for a, t := range architectures {
-		if t == modelType {
-			return a, modelType, nil
+	for _, v := range arch.Mixtral.Variants {
+		if v.ModelType == modelType {
+			return v.Architecture, modelType, nil
 		}
 	}
 	if modelType == "" {
 		return "", "", &ConfigError{Key: "architectures", Msg: "missing, and no model_type either"}
 	}
-	return "", "", &ConfigError{Key: "model_type", Msg: fmt.Sprintf("unsupported model type %q and no architectures entry (supported: mixtral, mistral, llama)", modelType)}
+	return "", "", &ConfigError{Key: "model_type", Msg: unconverted(fmt.Sprintf("model type %q (and no architectures entry)", modelType), modelType, nil)}
+}
+
+// unconverted says that what a config names is no family model converts:
+// one that only inspect knows, or one mxq does not know at all.
+func unconverted(what, modelType string, archs []string) string {
+	conv := "conversion supports " + strings.Join(arch.ConvertingNames(), ", ")
+	f, ok := arch.ByModelType(modelType)
+	for _, a := range archs {
+		if ok {
+			break
+		}
+		f, ok = arch.ByArchitecture(a)
+	}
+	if ok {
+		return fmt.Sprintf("%s is %s, known to inspect; %s", what, f.Display, conv)
+	}
+	return fmt.Sprintf("unknown %s; mxq knows %s; %s", what, strings.Join(arch.Names(), ", "), conv)
 }
 
 func (r rawConfig) int(key string) (int, bool, error) {

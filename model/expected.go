@@ -89,18 +89,10 @@ func (c *Config) HFTensors() []ExpectedTensor {
 	return out
 }
 
-// ggufOrder is the order in which llama.cpp's loader creates the tensors of
-// the llama architecture (llama-model.cpp): model tensors, then per layer.
-var ggufOrder = []Role{
-	RoleEmbedding, RoleOutputNorm, RoleOutput,
-	RoleAttnNorm, RoleAttnQ, RoleAttnK, RoleAttnV, RoleAttnOutput, RoleAttnKNorm, RoleAttnQNorm, RoleFFNNorm,
-	RoleRouter, RoleExpertGate, RoleExpertDown, RoleExpertUp,
-	RoleFFNGate, RoleFFNDown, RoleFFNUp,
-}
-
 // GGUFTensors lists every tensor llama.cpp expects in a GGUF of this model,
-// with ne dimensions: HF shapes reversed, and the expert count appended for
-// the merged expert tensors.
+// in the order its loader creates them (the family's GGUFOrder), with ne
+// dimensions: HF shapes reversed, and the expert count appended for the
+// merged expert tensors.
 func (c *Config) GGUFTensors() []ExpectedTensor {
 	var out []ExpectedTensor
 	add := func(s *roleSpec, layer int) {
@@ -113,16 +105,29 @@ func (c *Config) GGUFTensors() []ExpectedTensor {
 		}
 		out = append(out, ExpectedTensor{Name: format(s.gguf, tr), Shape: dims, Role: tr})
 	}
-	for _, r := range ggufOrder {
-		if s := spec(r); s.scope == scopeModel && c.has(s) {
+	order := c.ggufOrder()
+	for _, s := range order {
+		if s.scope == scopeModel && c.has(s) {
 			add(s, -1)
 		}
 	}
 	for l := 0; l < c.NumLayers; l++ {
-		for _, r := range ggufOrder {
-			if s := spec(r); s.scope != scopeModel && c.has(s) {
+		for _, s := range order {
+			if s.scope != scopeModel && c.has(s) {
 				add(s, l)
 			}
+		}
+	}
+	return out
+}
+
+// ggufOrder is c's family's GGUFOrder as roles.
+func (c *Config) ggufOrder() []*roleSpec {
+	names := c.ArchFamily().GGUFOrder
+	out := make([]*roleSpec, 0, len(names))
+	for _, n := range names {
+		if s := specNamed(n); s != nil {
+			out = append(out, s)
 		}
 	}
 	return out

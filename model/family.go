@@ -17,3 +17,12 @@ func (c *Config) GGUFArch() string { return c.ArchFamily().GGUFArch }
 // PermutesQK reports whether llama.cpp's GGUF of c stores q and k rows
 // permuted for adjacent-pair RoPE.
 func (c *Config) PermutesQK() bool { return c.ArchFamily().PermuteQK }
+
+// familyName is Config.Family of a checkpoint of f: "" for the Llama
+// layout of arch.Mixtral, else the family's name.
+func familyName(f *arch.Family) string {
+	if f == arch.Mixtral {
+		return ""
+	}
+	return f.Name
+}

@@ -3,23 +3,30 @@ package model
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
+	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/formats/gguf"
 )
 
 // ConfigFromGGUF rebuilds a Config from the metadata keys that llama.cpp's
-// converter writes from config.json (Mixtral, Mistral and Llama all
-// convert to "llama"; Qwen3-MoE to "qwen3moe"). Notes lists figures that rest on an
+// converter writes from config.json for the converting families of
+// package arch (Mixtral, Mistral and Llama all convert to "llama";
+// Qwen3-MoE to "qwen3moe"). Notes lists figures that rest on an
 // assumption because a key was absent.
 func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
-	arch, ok := f.String("general.architecture")
+	archName, ok := f.String("general.architecture")
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: no general.architecture", f.Name)
 	}
-	if arch != "llama" && arch != qwen3MoEGGUF {
-		return nil, nil, fmt.Errorf("%s: architecture %q is not supported (Mixtral, Mistral and Llama convert to \"llama\", Qwen3-MoE to %q)", f.Name, arch, qwen3MoEGGUF)
+	fam, ok := arch.ByGGUF(archName)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: architecture %q is not supported (%s)", f.Name, archName, ggufArchs())
 	}
-	key := func(k string) string { return arch + "." + k }
+	if !fam.Converts {
+		return nil, nil, fmt.Errorf("%s: architecture %q is %s, known to inspect; not supported here (%s)", f.Name, archName, fam.Display, ggufArchs())
+	}
+	key := func(k string) string { return archName + "." + k }
 	u := func(k string, required bool) (int, error) {
 		v, ok := f.Lookup(key(k))
 		if !ok {
@@ -41,7 +48,7 @@ func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 		}
 		return int(n), nil
 	}
-	c := &Config{ModelType: "llama", BOSTokenID: -1, EOSTokenID: -1}
+	c := &Config{BOSTokenID: -1, EOSTokenID: -1}
 	if c.NumLayers, err = u("block_count", true); err != nil {
 		return nil, nil, err
 	}
@@ -66,16 +73,8 @@ func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 	if c.ExpertsPerToken, err = u("expert_used_count", false); err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case arch == qwen3MoEGGUF:
-		if err := qwen3MoEFromGGUF(c, u); err != nil {
-			return nil, nil, err
-		}
-	case c.NumExperts <= 1:
-		c.NumExperts, c.ExpertsPerToken = 1, 1
-		c.Architecture = "LlamaForCausalLM"
-	default:
-		c.Architecture, c.ModelType = "MixtralForCausalLM", "mixtral"
+	if err := familyFromGGUF(c, fam, u); err != nil {
+		return nil, nil, err
 	}
 	if c.MaxPositionEmbeddings, err = u("context_length", false); err != nil {
 		return nil, nil, err
@@ -127,6 +126,38 @@ func ConfigFromGGUF(f *gguf.File) (cfg *Config, notes []string, err error) {
 		return nil, nil, fmt.Errorf("%s: metadata describes no valid model: %w", f.Name, err)
 	}
 	return c, notes, nil
+}
+
+// familyFromGGUF completes a Config of family fam read from GGUF metadata:
+// its names, the expert width its keys carry apart and its per-head q/k
+// norms. The variants of a family that share one GGUF architecture
+// (Mixtral, Mistral and Llama in "llama") are told apart by their
+// experts: the first variant has them, the last is dense. llama.cpp
+// always renormalises the kept routing weights of these architectures.
+func familyFromGGUF(c *Config, fam *arch.Family, u func(k string, required bool) (int, error)) error {
+	c.Family, c.ModelType, c.Architecture = familyName(fam), fam.ModelTypes[0], fam.Architectures[0]
+	if v, ok := fam.VariantFor(c.NumExperts > 1); ok {
+		if c.NumExperts <= 1 {
+			c.NumExperts, c.ExpertsPerToken = 1, 1
+		}
+		c.ModelType, c.Architecture = v.ModelType, v.Architecture
+	}
+	c.QKNorm = fam.Has("attn_q_norm")
+	if fam.GGUFKeys.ExpertWidth {
+		var err error
+		c.ExpertIntermediateSize, err = u("expert_feed_forward_length", true)
+		return err
+	}
+	return nil
+}
+
+// ggufArchs says which GGUF architecture each converting family has.
+func ggufArchs() string {
+	var parts []string
+	for _, f := range arch.Converting() {
+		parts = append(parts, fmt.Sprintf("%s converts to %q", f.Display, f.GGUFArch))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func firstOfUniformArray(v gguf.Value) (uint64, bool) {

@@ -10,10 +10,11 @@ import (
 )
 
 // FamilyQwen3MoE is Config.Family of a Qwen3-MoE checkpoint.
-const FamilyQwen3MoE = "qwen3_moe"
+var FamilyQwen3MoE = familyName(arch.Qwen3MoE)
 
-// familyOf finds a family beyond the Llama layout that model accepts, by
-// model_type first, then architectures, as package arch identifies one.
+// familyOf finds a converting family beyond the Llama layout (arch.Mixtral,
+// read by ParseConfig itself), by model_type first, then architectures, as
+// package arch identifies one.
 func familyOf(r rawConfig) (*arch.Family, bool) {
 	var f *arch.Family
 	mt, _, _ := r.string("model_type")
@@ -29,7 +30,7 @@ func familyOf(r rawConfig) (*arch.Family, bool) {
 			}
 		}
 	}
-	return f, f == arch.Qwen3MoE
+	return f, f != nil && f.Converts && f != arch.Mixtral
 }
 
 // parseFamily describes a config.json of family f from package arch's
@@ -74,9 +75,9 @@ func parseFamily(data []byte, f *arch.Family) (*Config, error) {
 		RMSNormEps:             m.NormEps,
 		TieWordEmbeddings:      m.TieEmbeddings,
 		TorchDType:             m.TorchDType,
-		Family:                 f.Name,
+		Family:                 familyName(f),
 		ExpertIntermediateSize: m.ExpertIntermediate,
-		QKNorm:                 true,
+		QKNorm:                 f.Has("attn_q_norm"),
 		TopKUnnormalized:       !m.NormTopK,
 		Defaulted:              m.Defaulted,
 		BOSTokenID:             -1,
@@ -99,20 +100,6 @@ func parseFamily(data []byte, f *arch.Family) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// qwen3MoEGGUF is llama.cpp's general.architecture of Qwen3-MoE.
-var qwen3MoEGGUF = arch.Qwen3MoE.GGUFArch
-
-// qwen3MoEFromGGUF completes a Config read from qwen3moe GGUF metadata:
-// the expert width and the per-head q/k norms. llama.cpp always
-// renormalises the kept routing weights of this architecture.
-func qwen3MoEFromGGUF(c *Config, u func(k string, required bool) (int, error)) error {
-	c.Family, c.ModelType, c.Architecture = FamilyQwen3MoE, FamilyQwen3MoE, arch.Qwen3MoE.Architectures[0]
-	c.QKNorm = true
-	var err error
-	c.ExpertIntermediateSize, err = u("expert_feed_forward_length", true)
-	return err
 }
 
 // asConfigError carries arch's key and message over.

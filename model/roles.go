@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mxq-dev/mxq/arch"
+)
 
 // Role is what a weight tensor does in the network.
 type Role int
@@ -68,13 +72,13 @@ func (g Group) String() string {
 	return fmt.Sprintf("group(%d)", int(g))
 }
 
-// scope says how many tensors of a role a model has.
+// scope says how many tensors of a role a model has (arch.Scope's values).
 type scope int
 
 const (
-	scopeModel  scope = iota // one per model
-	scopeLayer               // one per layer
-	scopeExpert              // one per layer and expert (HF); one per layer merged (GGUF)
+	scopeModel  = scope(arch.ScopeModel)  // one per model
+	scopeLayer  = scope(arch.ScopeLayer)  // one per layer
+	scopeExpert = scope(arch.ScopeExpert) // one per layer and expert (HF); one per layer merged (GGUF)
 )
 
 // block says which models carry the role.
@@ -88,103 +92,111 @@ const (
 )
 
 // roleSpec is the single description of a tensor role: names in both
-// layouts and the Hugging Face shape. Name templates use {L} for the layer
-// and {E} for the expert index.
+// layouts and the Hugging Face shape. The names are the declarations of
+// package arch's converting families, found by the role's name (see
+// declareNames). Name templates use {L} for the layer and {E} for the
+// expert index.
 type roleSpec struct {
 	role  Role
-	name  string // short stable name used in reports
+	name  string // short stable name used in reports, arch's role name
 	group Group
 	scope scope
 	block block
 	tail  bool // model-scope tensor stored after the layers
-	hf    string
-	gguf  string // for expert roles: the merged (all experts) tensor
+
+	// decl is the declaration of arch.Mixtral (else of the first
+	// converting family declaring the role), whose names are these.
+	decl *arch.Tensor
+	hf   string // in arch.Mixtral's layout (else the first family declaring it)
+	gguf string // for expert roles: the merged (all experts) tensor
 	// ggufSplit is the older per-expert GGUF name (before llama.cpp merged
 	// expert tensors); still read by llama.cpp.
 	ggufSplit string
-	shape     func(c *Config) []int64 // Hugging Face (row-major) shape of one tensor
 	// hfByFamily names the tensor in the Hugging Face layout of a family
-	// whose names differ from Mixtral's (Config.Family → template).
+	// whose names differ from hf (Config.Family → template).
 	hfByFamily map[string]string
 }
 
-func h(c *Config) int64  { return int64(c.HiddenSize) }
-func q(c *Config) int64  { return int64(c.NumHeads) * int64(c.HeadDim) }
-func kv(c *Config) int64 { return int64(c.NumKVHeads) * int64(c.HeadDim) }
-func ff(c *Config) int64 { return int64(c.IntermediateSize) }
-
-// eff is the width of one expert.
-func eff(c *Config) int64 {
-	if c.ExpertIntermediateSize > 0 {
-		return int64(c.ExpertIntermediateSize)
+// shape is the Hugging Face (row-major) shape of one tensor of s under c,
+// by the formula of c's family's declaration.
+func (s *roleSpec) shape(c *Config) []int64 {
+	d := s.decl
+	if t := c.ArchFamily().Tensor(s.name); t != nil {
+		d = t
 	}
-	return ff(c)
+	return d.Shape(c.archModel())
 }
-func hd(c *Config) int64 { return int64(c.HeadDim) }
+
+// archModel is c as package arch describes a model, for its shape
+// formulas.
+func (c *Config) archModel() *arch.Model {
+	m := &arch.Model{
+		Hidden: c.HiddenSize, Layers: c.NumLayers, Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim,
+		Vocab: c.VocabSize, Intermediate: c.IntermediateSize, Experts: c.NumExperts, TopK: c.ExpertsPerToken,
+		ExpertIntermediate: c.ExpertIntermediateSize,
+	}
+	if m.ExpertIntermediate == 0 {
+		m.ExpertIntermediate = m.Intermediate
+	}
+	return m
+}
 
 // roleSpecs is listed in the order transformers registers the modules, which
 // is the order of a state_dict and of HFTensors.
-var roleSpecs = []roleSpec{
-	{RoleEmbedding, "embedding", GroupEmbedding, scopeModel, blockAll, false,
-		"model.embed_tokens.weight", "token_embd.weight", "",
-		func(c *Config) []int64 { return []int64{int64(c.VocabSize), h(c)} }, nil},
-	{RoleAttnQ, "attn_q", GroupAttention, scopeLayer, blockAll, false,
-		"model.layers.{L}.self_attn.q_proj.weight", "blk.{L}.attn_q.weight", "",
-		func(c *Config) []int64 { return []int64{q(c), h(c)} }, nil},
-	{RoleAttnK, "attn_k", GroupAttention, scopeLayer, blockAll, false,
-		"model.layers.{L}.self_attn.k_proj.weight", "blk.{L}.attn_k.weight", "",
-		func(c *Config) []int64 { return []int64{kv(c), h(c)} }, nil},
-	{RoleAttnV, "attn_v", GroupAttention, scopeLayer, blockAll, false,
-		"model.layers.{L}.self_attn.v_proj.weight", "blk.{L}.attn_v.weight", "",
-		func(c *Config) []int64 { return []int64{kv(c), h(c)} }, nil},
-	{RoleAttnOutput, "attn_output", GroupAttention, scopeLayer, blockAll, false,
-		"model.layers.{L}.self_attn.o_proj.weight", "blk.{L}.attn_output.weight", "",
-		func(c *Config) []int64 { return []int64{h(c), q(c)} }, nil},
-	{RoleAttnQNorm, "attn_q_norm", GroupAttention, scopeLayer, blockQKNorm, false,
-		"model.layers.{L}.self_attn.q_norm.weight", "blk.{L}.attn_q_norm.weight", "",
-		func(c *Config) []int64 { return []int64{hd(c)} }, nil},
-	{RoleAttnKNorm, "attn_k_norm", GroupAttention, scopeLayer, blockQKNorm, false,
-		"model.layers.{L}.self_attn.k_norm.weight", "blk.{L}.attn_k_norm.weight", "",
-		func(c *Config) []int64 { return []int64{hd(c)} }, nil},
-	{RoleRouter, "router", GroupRouter, scopeLayer, blockMoE, false,
-		"model.layers.{L}.block_sparse_moe.gate.weight", "blk.{L}.ffn_gate_inp.weight", "",
-		func(c *Config) []int64 { return []int64{int64(c.NumExperts), h(c)} }, qwenHF("mlp.gate")},
-	{RoleExpertGate, "expert_gate", GroupExperts, scopeExpert, blockMoE, false,
-		"model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight", "blk.{L}.ffn_gate_exps.weight", "blk.{L}.ffn_gate.{E}.weight",
-		func(c *Config) []int64 { return []int64{eff(c), h(c)} }, qwenHF("mlp.experts.{E}.gate_proj")},
-	{RoleExpertDown, "expert_down", GroupExperts, scopeExpert, blockMoE, false,
-		"model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight", "blk.{L}.ffn_down_exps.weight", "blk.{L}.ffn_down.{E}.weight",
-		func(c *Config) []int64 { return []int64{h(c), eff(c)} }, qwenHF("mlp.experts.{E}.down_proj")},
-	{RoleExpertUp, "expert_up", GroupExperts, scopeExpert, blockMoE, false,
-		"model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight", "blk.{L}.ffn_up_exps.weight", "blk.{L}.ffn_up.{E}.weight",
-		func(c *Config) []int64 { return []int64{eff(c), h(c)} }, qwenHF("mlp.experts.{E}.up_proj")},
-	{RoleFFNGate, "ffn_gate", GroupDenseFFN, scopeLayer, blockDense, false,
-		"model.layers.{L}.mlp.gate_proj.weight", "blk.{L}.ffn_gate.weight", "",
-		func(c *Config) []int64 { return []int64{ff(c), h(c)} }, nil},
-	{RoleFFNUp, "ffn_up", GroupDenseFFN, scopeLayer, blockDense, false,
-		"model.layers.{L}.mlp.up_proj.weight", "blk.{L}.ffn_up.weight", "",
-		func(c *Config) []int64 { return []int64{ff(c), h(c)} }, nil},
-	{RoleFFNDown, "ffn_down", GroupDenseFFN, scopeLayer, blockDense, false,
-		"model.layers.{L}.mlp.down_proj.weight", "blk.{L}.ffn_down.weight", "",
-		func(c *Config) []int64 { return []int64{h(c), ff(c)} }, nil},
-	{RoleAttnNorm, "attn_norm", GroupNorm, scopeLayer, blockAll, false,
-		"model.layers.{L}.input_layernorm.weight", "blk.{L}.attn_norm.weight", "",
-		func(c *Config) []int64 { return []int64{h(c)} }, nil},
-	{RoleFFNNorm, "ffn_norm", GroupNorm, scopeLayer, blockAll, false,
-		"model.layers.{L}.post_attention_layernorm.weight", "blk.{L}.ffn_norm.weight", "",
-		func(c *Config) []int64 { return []int64{h(c)} }, nil},
-	{RoleOutputNorm, "output_norm", GroupNorm, scopeModel, blockAll, true,
-		"model.norm.weight", "output_norm.weight", "",
-		func(c *Config) []int64 { return []int64{h(c)} }, nil},
-	{RoleOutput, "output", GroupOutput, scopeModel, blockAll, true,
-		"lm_head.weight", "output.weight", "",
-		func(c *Config) []int64 { return []int64{int64(c.VocabSize), h(c)} }, nil},
+var roleSpecs = declare([]roleSpec{
+	{role: RoleEmbedding, name: "embedding", block: blockAll},
+	{role: RoleAttnQ, name: "attn_q", block: blockAll},
+	{role: RoleAttnK, name: "attn_k", block: blockAll},
+	{role: RoleAttnV, name: "attn_v", block: blockAll},
+	{role: RoleAttnOutput, name: "attn_output", block: blockAll},
+	{role: RoleAttnQNorm, name: "attn_q_norm", block: blockQKNorm},
+	{role: RoleAttnKNorm, name: "attn_k_norm", block: blockQKNorm},
+	{role: RoleRouter, name: "router", block: blockMoE},
+	{role: RoleExpertGate, name: "expert_gate", block: blockMoE},
+	{role: RoleExpertDown, name: "expert_down", block: blockMoE},
+	{role: RoleExpertUp, name: "expert_up", block: blockMoE},
+	{role: RoleFFNGate, name: "ffn_gate", block: blockDense},
+	{role: RoleFFNUp, name: "ffn_up", block: blockDense},
+	{role: RoleFFNDown, name: "ffn_down", block: blockDense},
+	{role: RoleAttnNorm, name: "attn_norm", block: blockAll},
+	{role: RoleFFNNorm, name: "ffn_norm", block: blockAll},
+	{role: RoleOutputNorm, name: "output_norm", block: blockAll},
+	{role: RoleOutput, name: "output", block: blockAll},
+})
+
+// groupOf is the accounting bucket of each of arch's parts that model has.
+var groupOf = map[arch.Part]Group{
+	arch.PartEmbedding: GroupEmbedding, arch.PartAttention: GroupAttention, arch.PartNorm: GroupNorm,
+	arch.PartRouter: GroupRouter, arch.PartExperts: GroupExperts, arch.PartDenseFFN: GroupDenseFFN, arch.PartOutput: GroupOutput,
 }
 
-// qwenHF is the Qwen3-MoE name of a layer tensor whose Mixtral name
-// differs.
-func qwenHF(module string) map[string]string {
-	return map[string]string{FamilyQwen3MoE: "model.layers.{L}." + module + ".weight"}
+// declare fills in the names, bucket, scope and place of each role from
+// the converting families' declarations in package arch.
+func declare(specs []roleSpec) []roleSpec {
+	fams := arch.Converting()
+	for i := range specs {
+		s := &specs[i]
+		base := arch.Mixtral.Tensor(s.name)
+		for _, f := range fams {
+			if base == nil {
+				base = f.Tensor(s.name)
+			}
+		}
+		if base == nil {
+			panic("model: no converting family declares role " + s.name)
+		}
+		s.decl, s.hf, s.gguf, s.ggufSplit = base, base.HF, base.GGUF, base.GGUFSplit
+		s.group, s.scope, s.tail = groupOf[base.Part], scope(base.Scope), base.Tail
+		for _, f := range fams {
+			if t := f.Tensor(s.name); t != nil && t.HF != s.hf {
+				if s.hfByFamily == nil {
+					s.hfByFamily = map[string]string{}
+				}
+				s.hfByFamily[familyName(f)] = t.HF
+			}
+		}
+	}
+	return specs
 }
 
 var specByRole = func() [numRoles]*roleSpec {
@@ -202,6 +214,16 @@ func spec(r Role) *roleSpec {
 	return specByRole[r]
 }
 
+// specNamed is the spec of the role named name (arch's role name), or nil.
+func specNamed(name string) *roleSpec {
+	for i := range roleSpecs {
+		if roleSpecs[i].name == name {
+			return &roleSpecs[i]
+		}
+	}
+	return nil
+}
+
 // String returns the role's short name ("attn_q", "expert_down", ...).
 func (r Role) String() string {
 	if s := spec(r); s != nil {
@@ -215,11 +237,9 @@ func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // UnmarshalText accepts the names String produces.
 func (r *Role) UnmarshalText(b []byte) error {
-	for i := range roleSpecs {
-		if roleSpecs[i].name == string(b) {
-			*r = roleSpecs[i].role
-			return nil
-		}
+	if s := specNamed(string(b)); s != nil {
+		*r = s.role
+		return nil
 	}
 	if string(b) == "unknown" {
 		*r = RoleUnknown
