@@ -38,6 +38,9 @@ type WeightOption struct {
 	TokenEmbdBytes int64       `json:"token_embd_bytes"`
 	ExpertBytes    int64       `json:"expert_bytes"`
 	Types          []TypeBytes `json:"types"`
+	// NeedsImatrix marks a file type llama-quantize makes only with an
+	// importance matrix (--imatrix); its sizes are those of such a file.
+	NeedsImatrix bool `json:"needs_imatrix,omitempty"`
 }
 
 // TypeBytes is the share of one storage type in a weight option.
@@ -183,6 +186,7 @@ func memoryReport(l *loaded, p ParamReport, o resolved) (*MemoryReport, Settings
 		m.Weights = append(m.Weights, WeightOption{
 			Name: w.name, Kind: w.kind, Bytes: w.total, BitsPerWeight: w.bpw(),
 			TokenEmbdBytes: w.tokenEmbd, ExpertBytes: w.experts(), Types: w.types,
+			NeedsImatrix: w.needsImatrix,
 		})
 	}
 

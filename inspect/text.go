@@ -300,10 +300,19 @@ func (t *textWriter) memory(r *Report) {
 	t.section("MEMORY (1 GB = 10^9 bytes, 1 MB = 10^6 bytes)")
 	tb := &table{}
 	tb.row("weights", "kind", "bits/weight", "size", "of which experts", "token_embd")
+	anyImatrix := false
 	for _, w := range m.Weights {
-		tb.row(w.Name, w.Kind, fmt.Sprintf("%.2f", w.BitsPerWeight), size(w.Bytes), size(w.ExpertBytes), size(w.TokenEmbdBytes))
+		kind := w.Kind
+		if w.NeedsImatrix {
+			kind += "*"
+			anyImatrix = true
+		}
+		tb.row(w.Name, kind, fmt.Sprintf("%.2f", w.BitsPerWeight), size(w.Bytes), size(w.ExpertBytes), size(w.TokenEmbdBytes))
 	}
 	t.flush(tb)
+	if anyImatrix {
+		t.printf("  * llama-quantize makes this file type only with an importance matrix (--imatrix); sizes are those of such a file\n")
+	}
 	t.printf("  type mix (tensors, size, true bits per weight including block scales):\n")
 	for _, w := range m.Weights {
 		if w.Kind == "plain" {

@@ -13,8 +13,11 @@ import (
 // tensors (split into shared and expert parts, which --n-cpu-moe separates),
 // and the rest (output head, final norm), which goes with the last layer.
 type weightSet struct {
-	name, kind   string
-	llamaCPP     bool // placed as llama.cpp places a GGUF: token_embd in RAM
+	name, kind string
+	llamaCPP   bool // placed as llama.cpp places a GGUF: token_embd in RAM
+	// needsImatrix marks a file type llama-quantize makes only with an
+	// importance matrix; its sizes are those of the file made with one.
+	needsImatrix bool
 	total        int64
 	params       int64
 	tokenEmbd    int64
@@ -75,6 +78,9 @@ var ggufMixes = []ggml.FileType{
 	ggml.FileTypeMostlyF16, ggml.FileTypeQ8_0, ggml.FileTypeQ6_K,
 	ggml.FileTypeQ5_K_M, ggml.FileTypeQ4_K_M, ggml.FileTypeQ4_0,
 	ggml.FileTypeIQ4_NL, ggml.FileTypeIQ4_XS, ggml.FileTypeMXFP4_MOE,
+	ggml.FileTypeIQ3_M, ggml.FileTypeIQ3_S, ggml.FileTypeIQ3_XS, ggml.FileTypeIQ3_XXS,
+	ggml.FileTypeIQ2_M, ggml.FileTypeIQ2_S, ggml.FileTypeIQ2_XS, ggml.FileTypeIQ2_XXS,
+	ggml.FileTypeIQ1_M, ggml.FileTypeIQ1_S,
 }
 
 func plainSet(cfg *model.Config, name string, bits int64) *weightSet {
@@ -88,13 +94,25 @@ func plainSet(cfg *model.Config, name string, bits int64) *weightSet {
 }
 
 // ggufSet plans cfg's GGUF at file type ft with llama-quantize's rules.
+// A file type llama-quantize refuses to make without an importance matrix
+// is planned as made with one (which also changes some of its rules).
 func ggufSet(cfg *model.Config, ft ggml.FileType) (*weightSet, error) {
-	p, err := quantplan.Build(ft, quantplan.FromConfig(cfg, ggml.F16), quantplan.Options{TiedEmbeddings: cfg.TieWordEmbeddings})
+	src := quantplan.FromConfig(cfg, ggml.F16)
+	opts := quantplan.Options{TiedEmbeddings: cfg.TieWordEmbeddings}
+	p, err := quantplan.Build(ft, src, opts)
+	needsImatrix := false
+	if err != nil {
+		opts.Imatrix = true
+		if withImatrix, ierr := quantplan.Build(ft, src, opts); ierr == nil {
+			p, err, needsImatrix = withImatrix, nil, true
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	w := newWeightSet(ft.String(), "gguf", cfg.NumLayers)
 	w.llamaCPP = true
+	w.needsImatrix = needsImatrix
 	for _, t := range p.Tensors {
 		w.add(model.ClassifyGGUF(t.Name), t.Elements, t.Bytes)
 	}

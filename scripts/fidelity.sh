@@ -34,9 +34,10 @@ done
 # The same types with llama-imatrix's importance matrix of the model,
 # calibrated on testdata/tiny-mixtral-imatrix/ids.txt (the reference
 # prompt "The router picks two of the eight experts for every token." and
-# random ids), which is not the text validate compares on. Q2_K_S needs one.
+# random ids), which is not the text validate compares on. Q2_K_S, IQ3_XXS
+# and IQ2_XS need one.
 imatrix=testdata/tiny-mixtral-imatrix/tiny-mixtral.imatrix.gguf
-for t in Q4_K_M Q3_K_M Q2_K Q2_K_S; do
+for t in Q4_K_M Q3_K_M Q2_K Q2_K_S IQ3_XXS IQ2_XS; do
 	mxq quantize "$src" -o "$work/$t.imatrix.gguf" --type "$t" --imatrix "$imatrix" --quiet --json >/dev/null
 	compare "GGUF $t + imatrix" "$work/$t.imatrix.gguf"
 done

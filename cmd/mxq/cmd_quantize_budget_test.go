@@ -35,6 +35,9 @@ func TestBudgetUsageErrors(t *testing.T) {
 		{"unknown ladder type", q("--target-size", "3MB", "--ladder", "Q4_K,Q9_9"), "--ladder"},
 		{"intermediate ladder type", q("--target-size", "3MB", "--ladder", "Q8_K"), "--ladder"},
 		{"ladder alone", q("--bits", "4", "--ladder", "Q4_K"), "needs a budget"},
+		{"IQ2_XXS without imatrix", q("--target-size", "3MB", "--ladder", "Q4_K,IQ2_XXS"), "IQ2_XXS needs an importance matrix"},
+		{"IQ2_XS without imatrix", q("--target-size", "3MB", "--ladder", "IQ2_XS,Q4_K"), "IQ2_XS needs an importance matrix"},
+		{"IQ1_S without imatrix", q("--target-size", "3MB", "--ladder", "Q2_K,IQ1_S"), "IQ1_S needs an importance matrix"},
 		{"zero GPU", q("--fit", "0"), "--fit"},
 		{"zero context", q("--fit", "24", "--ctx", "0"), "--ctx"},
 		{"GPU too small", q("--fit", "0.001"), "below the smallest possible file"},
@@ -237,4 +240,62 @@ func TestBudgetLeaveOutput(t *testing.T) {
 			t.Errorf("output.weight planned as %s", tt.Type)
 		}
 	}
+}
+
+// --target-size reads --imatrix: at the size of the IQ3_XXS file made with
+// the imatrix, a ladder with IQ2_XXS (which cannot be made without one) is
+// planned, written within the budget, and validates to a finite KL.
+func TestBudgetWithImatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes tiny-mixtral twice")
+	}
+	dir := t.TempDir()
+	im := filepath.Join(llamaImatrix, "tiny-mixtral.imatrix.gguf")
+	preset := filepath.Join(dir, "iq3_xxs.gguf")
+	if code, _, stderr := runCLI(t, "quantize", tiny, "--type", "IQ3_XXS", "--imatrix", im, "-o", preset, "-q"); code != exitOK {
+		t.Fatal(stderr)
+	}
+	st, err := os.Stat(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ladder := "IQ2_XXS,IQ2_XS,IQ3_XXS,Q4_K,Q6_K"
+	planned := filepath.Join(dir, "planned.gguf")
+	budgetArgs := []string{"quantize", tiny, "--target-size", strconv.FormatInt(st.Size(), 10), "--ladder", ladder, "-o", planned, "-q"}
+	if code, _, stderr := runCLI(t, budgetArgs...); code != exitUsage || !strings.Contains(stderr, "IQ2_XXS needs an importance matrix") {
+		t.Fatalf("without --imatrix: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, append(budgetArgs, "--imatrix", im)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "damage measured") {
+		t.Error("a real run should measure the damage")
+	}
+	pst, err := os.Stat(planned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pst.Size() > st.Size() {
+		t.Errorf("planned file %d bytes, over the %d-byte budget", pst.Size(), st.Size())
+	}
+	f, err := gguf.Open(planned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	for _, ti := range f.Tensors {
+		types[ti.Type.String()]++
+	}
+	f.Close()
+	for typ := range types {
+		if typ != "F32" && !strings.Contains(","+ladder+",", ","+typ+",") {
+			t.Errorf("type %s is not on the ladder %s", typ, ladder)
+		}
+	}
+	v := validateFile(t, planned, evalTokens(t))
+	if kl := v.Logits.KLD.Mean; !(kl > 0 && kl < 1) {
+		t.Errorf("KL %v", kl)
+	}
+	t.Logf("types %v, KL %.5f top-1 %.3f", types, v.Logits.KLD.Mean, v.Logits.Top1)
 }
