@@ -84,7 +84,7 @@ func ternaryLevels(L []int8, idx []int, i1, i2 int) {
 // grid reading past the group (an out-of-bounds read) and aborts when every
 // error is infinite or NaN; mxq takes the first neighbour.
 func (s *latticeSearch) bestNeighbourIQ1(code int, x, w []float32, scale float32, xx *[3]float32, L []int8) int {
-	var v [3]float32
+	var v [8]float32 // levels 0..2; the rest pads a SIMD register
 	for l, q := range xx {
 		v[l] = float32(scale * q)
 	}

@@ -2122,3 +2122,197 @@ DATA bf16Quiet<>+20(SB)/4, $0x00000040
 DATA bf16Quiet<>+24(SB)/4, $0x00000040
 DATA bf16Quiet<>+28(SB)/4, $0x00000040
 GLOBL bf16Quiet<>(SB), RODATA|NOPTR, $32
+
+// func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)
+// Requires: AVX, AVX2
+TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-72
+	MOVQ         v+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         w+16(FP), DX
+	MOVQ         levels_base+24(FP), BX
+	MOVQ         n+48(FP), SI
+	VMOVUPS      (AX), Y0
+	VBROADCASTSS (CX), Y1
+	VBROADCASTSS (DX), Y2
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 4(DX), Y3
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VBROADCASTSS 8(CX), Y1
+	VBROADCASTSS 8(DX), Y4
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VBROADCASTSS 12(CX), Y1
+	VBROADCASTSS 12(DX), Y5
+	VSUBPS       Y1, Y0, Y0
+	VMULPS       Y0, Y5, Y1
+	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS maxFloat32<>+0(SB), Y0
+	VMOVDQU      lanePositions<>+0(SB), Y5
+	VMOVDQU      Y5, Y6
+	VMOVQ        SI, X7
+	VPBROADCASTD X7, Y7
+	MOVQ         SI, AX
+	ADDQ         $0x07, AX
+	SHRQ         $0x03, AX
+
+bestNeighbour4AVX2_batch:
+	VPMOVZXBD (BX), Y8
+	VPERMPS   Y2, Y8, Y8
+	VPMOVZXBD 8(BX), Y9
+	VPERMPS   Y3, Y9, Y9
+	VADDPS    Y9, Y8, Y8
+	VPMOVZXBD 16(BX), Y9
+	VPERMPS   Y4, Y9, Y9
+	VADDPS    Y9, Y8, Y8
+	VPMOVZXBD 24(BX), Y9
+	VPERMPS   Y1, Y9, Y9
+	VADDPS    Y9, Y8, Y8
+	VCMPPS    $0x01, Y0, Y8, Y9
+	VPCMPGTD  Y5, Y7, Y10
+	VPAND     Y10, Y9, Y9
+	VBLENDVPS Y9, Y8, Y0, Y0
+	VBLENDVPS Y9, Y5, Y6, Y6
+	VPADDD    eight32<>+0(SB), Y5, Y5
+	ADDQ      $0x00000020, BX
+	DECQ      AX
+	JNZ       bestNeighbour4AVX2_batch
+	MOVQ      bestErr+56(FP), AX
+	VMOVUPS   Y0, (AX)
+	MOVQ      bestPos+64(FP), AX
+	VMOVDQU   Y6, (AX)
+	VZEROUPPER
+	RET
+
+DATA maxFloat32<>+0(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+4(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+8(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+12(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+16(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+20(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+24(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+28(SB)/4, $0x7f7fffff
+GLOBL maxFloat32<>(SB), RODATA|NOPTR, $32
+
+DATA lanePositions<>+0(SB)/4, $0x00000000
+DATA lanePositions<>+4(SB)/4, $0x00000001
+DATA lanePositions<>+8(SB)/4, $0x00000002
+DATA lanePositions<>+12(SB)/4, $0x00000003
+DATA lanePositions<>+16(SB)/4, $0x00000004
+DATA lanePositions<>+20(SB)/4, $0x00000005
+DATA lanePositions<>+24(SB)/4, $0x00000006
+DATA lanePositions<>+28(SB)/4, $0x00000007
+GLOBL lanePositions<>(SB), RODATA|NOPTR, $32
+
+DATA eight32<>+0(SB)/4, $0x00000008
+DATA eight32<>+4(SB)/4, $0x00000008
+DATA eight32<>+8(SB)/4, $0x00000008
+DATA eight32<>+12(SB)/4, $0x00000008
+DATA eight32<>+16(SB)/4, $0x00000008
+DATA eight32<>+20(SB)/4, $0x00000008
+DATA eight32<>+24(SB)/4, $0x00000008
+DATA eight32<>+28(SB)/4, $0x00000008
+GLOBL eight32<>(SB), RODATA|NOPTR, $32
+
+// func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)
+// Requires: AVX, AVX2
+TEXT ·bestNeighbour8AVX2(SB), NOSPLIT, $0-72
+	MOVQ         v+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         w+16(FP), DX
+	MOVQ         levels_base+24(FP), BX
+	MOVQ         n+48(FP), SI
+	VMOVUPS      (AX), Y0
+	VBROADCASTSS (CX), Y1
+	VBROADCASTSS (DX), Y2
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 4(DX), Y3
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VBROADCASTSS 8(CX), Y1
+	VBROADCASTSS 8(DX), Y4
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VBROADCASTSS 12(CX), Y1
+	VBROADCASTSS 12(DX), Y5
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y5, Y5
+	VMULPS       Y1, Y5, Y5
+	VBROADCASTSS 16(CX), Y1
+	VBROADCASTSS 16(DX), Y6
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y6, Y6
+	VMULPS       Y1, Y6, Y6
+	VBROADCASTSS 20(CX), Y1
+	VBROADCASTSS 20(DX), Y7
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y7, Y7
+	VMULPS       Y1, Y7, Y7
+	VBROADCASTSS 24(CX), Y1
+	VBROADCASTSS 24(DX), Y8
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y8, Y8
+	VMULPS       Y1, Y8, Y8
+	VBROADCASTSS 28(CX), Y1
+	VBROADCASTSS 28(DX), Y9
+	VSUBPS       Y1, Y0, Y0
+	VMULPS       Y0, Y9, Y1
+	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS maxFloat32<>+0(SB), Y0
+	VMOVDQU      lanePositions<>+0(SB), Y9
+	VMOVDQU      Y9, Y10
+	VMOVQ        SI, X11
+	VPBROADCASTD X11, Y11
+	MOVQ         SI, AX
+	ADDQ         $0x07, AX
+	SHRQ         $0x03, AX
+
+bestNeighbour8AVX2_batch:
+	VPMOVZXBD (BX), Y12
+	VPERMPS   Y2, Y12, Y12
+	VPMOVZXBD 8(BX), Y13
+	VPERMPS   Y3, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VPMOVZXBD 16(BX), Y13
+	VPERMPS   Y4, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VPMOVZXBD 24(BX), Y13
+	VPERMPS   Y5, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VPMOVZXBD 32(BX), Y13
+	VPERMPS   Y6, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VPMOVZXBD 40(BX), Y13
+	VPERMPS   Y7, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VPMOVZXBD 48(BX), Y13
+	VPERMPS   Y8, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VPMOVZXBD 56(BX), Y13
+	VPERMPS   Y1, Y13, Y13
+	VADDPS    Y13, Y12, Y12
+	VCMPPS    $0x01, Y0, Y12, Y13
+	VPCMPGTD  Y9, Y11, Y14
+	VPAND     Y14, Y13, Y13
+	VBLENDVPS Y13, Y12, Y0, Y0
+	VBLENDVPS Y13, Y9, Y10, Y10
+	VPADDD    eight32<>+0(SB), Y9, Y9
+	ADDQ      $0x00000040, BX
+	DECQ      AX
+	JNZ       bestNeighbour8AVX2_batch
+	MOVQ      bestErr+56(FP), AX
+	VMOVUPS   Y0, (AX)
+	MOVQ      bestPos+64(FP), AX
+	VMOVDQU   Y10, (AX)
+	VZEROUPPER
+	RET

@@ -15,3 +15,14 @@ func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[
 
 // squaresSIMD: no SIMD kernel on this platform.
 func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool { return false }
+
+// simdNeighbourLanes: no SIMD neighbour searches on this platform.
+const simdNeighbourLanes = false
+
+func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int, errs *[8]float32, pos *[8]int32) {
+	panic("quant: no SIMD neighbour search on this platform")
+}
+
+func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int, errs *[8]float32, pos *[8]int32) {
+	panic("quant: no SIMD neighbour search on this platform")
+}

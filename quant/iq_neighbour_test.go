@@ -1,0 +1,137 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// neighbourPaths are the neighbour searches the quantizers can run: the
+// scalar loops, and the SIMD lanes where the CPU has them.
+func neighbourPaths() []bool {
+	if simdNeighbourLanes {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+// useNeighbourPath makes the quantizers search neighbours on the SIMD
+// lanes or not, and returns a function that restores the setting.
+func useNeighbourPath(simd bool) (restore func()) {
+	was := useNeighbourLanes
+	useNeighbourLanes = simd
+	return func() { useNeighbourLanes = was }
+}
+
+// neighbourTestValue draws one value of a group, a weight or a scale:
+// ordinary, level values (ties between neighbours), midpoints between
+// levels, zeros, huge (overflowing errors), tiny, or infinite and NaN.
+func neighbourTestValue(r *rand.Rand, kind int, scale float32) float32 {
+	switch kind {
+	case 0:
+		return float32(math.Abs(r.NormFloat64()))
+	case 1:
+		return scale * float32(2*r.IntN(8)+1)
+	case 2:
+		return scale * float32(2*r.IntN(8))
+	case 3:
+		return 0
+	case 4:
+		return float32(r.NormFloat64() * 1e30)
+	case 5:
+		return float32(r.NormFloat64()) * 1e-40
+	case 6:
+		return [...]float32{float32(math.Inf(1)), float32(math.NaN()), math.MaxFloat32}[r.IntN(3)]
+	default:
+		return neighbourTestValue(r, r.IntN(6), scale)
+	}
+}
+
+// The SIMD neighbour searches pick exactly the neighbour the scalar loops
+// pick, on every lattice, for random and adversarial groups, weights and
+// scales.
+func TestNeighbourLanesMatchScalar(t *testing.T) {
+	if !simdNeighbourLanes {
+		t.Skip("no SIMD neighbour search on this CPU")
+	}
+	r := rand.New(rand.NewPCG(13, 12))
+	for _, l := range []*lattice{iq2xxsLattice, iq2xsLattice, iq2sLattice, iq1sLattice, iq3xxsLattice, iq3sLattice} {
+		s := l.searchTables()
+		var off []int
+		for code := range s.index {
+			if s.index[code] < 0 && l.inRange(code) {
+				off = append(off, code)
+			}
+		}
+		dim := l.dim
+		for trial := range 40000 {
+			code := off[r.IntN(len(off))]
+			kind := trial % 8
+			scale := float32(0.5)
+			if trial%5 == 0 {
+				scale = neighbourTestValue(r, kind, 1)
+			}
+			x := make([]float32, dim)
+			w := make([]float32, dim)
+			for i := range dim {
+				x[i] = neighbourTestValue(r, kind, scale)
+				w[i] = neighbourTestValue(r, (kind+trial/8)%8, 1)
+				if trial%3 == 0 {
+					w[i] = 1 // equal weights: more exact ties
+				}
+			}
+			var v [8]float32
+			for lv := range l.maxLevel + 1 {
+				v[lv] = float32(scale * float32(2*lv+1))
+			}
+			search := func(simd bool) (int, []int8) {
+				defer useNeighbourPath(simd)()
+				L := make([]int8, dim)
+				if dim == 4 {
+					return s.bestNeighbour4(code, x, w, &v, L), L
+				}
+				return s.bestNeighbour8(code, x, w, &v, L), L
+			}
+			gs, Ls := search(false)
+			gv, Lv := search(true)
+			if gs != gv || !slices.Equal(Ls, Lv) {
+				t.Fatalf("dim %d code %#x x %v w %v scale %v: SIMD picks %d %v, scalar %d %v", dim, code, x, w, scale, gv, Lv, gs, Ls)
+			}
+		}
+	}
+}
+
+// firstLaneMinimum takes the first of equal minima across lanes and no
+// lane that never went below the start value.
+func TestFirstLaneMinimum(t *testing.T) {
+	maxF := float32(math.MaxFloat32)
+	for _, c := range []struct {
+		errs [8]float32
+		pos  [8]int32
+		want int
+	}{
+		{[8]float32{maxF, maxF, maxF, maxF, maxF, maxF, maxF, maxF}, [8]int32{0, 1, 2, 3, 4, 5, 6, 7}, -1},
+		{[8]float32{3, 2, 2, 5, maxF, maxF, maxF, maxF}, [8]int32{0, 9, 2, 3, 4, 5, 6, 7}, 2},
+		{[8]float32{maxF, maxF, 1, maxF, maxF, maxF, maxF, 1}, [8]int32{0, 1, 18, 3, 4, 5, 6, 7}, 7},
+		{[8]float32{0, 0, 0, 0, 0, 0, 0, 0}, [8]int32{8, 9, 10, 11, 4, 13, 14, 15}, 4},
+	} {
+		if got := firstLaneMinimum(&c.errs, &c.pos); got != c.want {
+			t.Errorf("firstLaneMinimum(%v, %v) = %d, want %d", c.errs, c.pos, got, c.want)
+		}
+	}
+}
+
+// Every IQ golden through both neighbour searches.
+func TestIQGridGoldenEveryNeighbourPath(t *testing.T) {
+	for _, simd := range neighbourPaths() {
+		name := "scalar"
+		if simd {
+			name = "simd"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Cleanup(useNeighbourPath(simd))
+			TestIQGridGolden(t)
+		})
+	}
+}
