@@ -214,19 +214,6 @@ func (s *latticeSearch) neighbourLevels(code int) []uint8 {
 // them); tests switch it to cover both paths.
 var useNeighbourLanes = simdNeighbourLanes
 
-// firstLaneMinimum returns the position of the first candidate with the
-// least error from the lanes' own first minima, or -1 when no error is
-// below the largest finite float32 (the scalar search's start value).
-func firstLaneMinimum(errs *[8]float32, pos *[8]int32) int {
-	best, at := float32(math.MaxFloat32), int32(-1)
-	for l, e := range errs {
-		if e < best || (e == best && at >= 0 && pos[l] < at) {
-			best, at = e, pos[l]
-		}
-	}
-	return int(at)
-}
-
 // bestNeighbour4 is iq3_find_best_neighbour: the neighbour g of an
 // off-grid code minimising Σ w·(v[level_g] − x)², where v holds the level
 // values times the scale, the first on ties. It writes g's levels to L.
@@ -241,12 +228,7 @@ func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, 
 		nc = nil // the only candidate, whatever its error
 	}
 	if useNeighbourLanes && len(nc) > 1 {
-		var errs [8]float32
-		var pos [8]int32
-		neighbourLanes4(v, (*[4]float32)(x), (*[4]float32)(w), s.neighbourLevels(code), len(nc), &errs, &pos)
-		if j := firstLaneMinimum(&errs, &pos); j >= 0 {
-			bestG = int(nb[j])
-		}
+		bestG = int(nb[neighbourLanes4(v, (*[4]float32)(x), (*[4]float32)(w), s.neighbourLevels(code), len(nc))])
 		nc = nil
 	}
 	// Go does not hoist loads out of loops: the group goes to locals.
@@ -280,12 +262,7 @@ func (s *latticeSearch) bestNeighbour8(code int, x, w []float32, v *[8]float32, 
 	nb, nc := s.neighbourLists(code)
 	bestG := int(nb[0])
 	if useNeighbourLanes && len(nc) > 1 {
-		var errs [8]float32
-		var pos [8]int32
-		neighbourLanes8(v, (*[8]float32)(x), (*[8]float32)(w), s.neighbourLevels(code), len(nc), &errs, &pos)
-		if j := firstLaneMinimum(&errs, &pos); j >= 0 {
-			bestG = int(nb[j])
-		}
+		bestG = int(nb[neighbourLanes8(v, (*[8]float32)(x), (*[8]float32)(w), s.neighbourLevels(code), len(nc))])
 		copy(L[:8], s.levels[bestG*8:bestG*8+8])
 		return bestG
 	}

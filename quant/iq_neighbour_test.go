@@ -102,26 +102,6 @@ func TestNeighbourLanesMatchScalar(t *testing.T) {
 	}
 }
 
-// firstLaneMinimum takes the first of equal minima across lanes and no
-// lane that never went below the start value.
-func TestFirstLaneMinimum(t *testing.T) {
-	maxF := float32(math.MaxFloat32)
-	for _, c := range []struct {
-		errs [8]float32
-		pos  [8]int32
-		want int
-	}{
-		{[8]float32{maxF, maxF, maxF, maxF, maxF, maxF, maxF, maxF}, [8]int32{0, 1, 2, 3, 4, 5, 6, 7}, -1},
-		{[8]float32{3, 2, 2, 5, maxF, maxF, maxF, maxF}, [8]int32{0, 9, 2, 3, 4, 5, 6, 7}, 2},
-		{[8]float32{maxF, maxF, 1, maxF, maxF, maxF, maxF, 1}, [8]int32{0, 1, 18, 3, 4, 5, 6, 7}, 7},
-		{[8]float32{0, 0, 0, 0, 0, 0, 0, 0}, [8]int32{8, 9, 10, 11, 4, 13, 14, 15}, 4},
-	} {
-		if got := firstLaneMinimum(&c.errs, &c.pos); got != c.want {
-			t.Errorf("firstLaneMinimum(%v, %v) = %d, want %d", c.errs, c.pos, got, c.want)
-		}
-	}
-}
-
 // Every IQ golden through both neighbour searches.
 func TestIQGridGoldenEveryNeighbourPath(t *testing.T) {
 	for _, simd := range neighbourPaths() {

@@ -61,9 +61,9 @@ func encodeBF16AVX2(src []float32, dst []byte)
 // bestNeighbour4AVX2 is the candidate loop of bestNeighbour4 in AVX2.
 //
 //go:noescape
-func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)
+func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int) int
 
 // bestNeighbour8AVX2 is the candidate loop of bestNeighbour8 in AVX2.
 //
 //go:noescape
-func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)
+func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int) int

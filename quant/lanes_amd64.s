@@ -2123,9 +2123,9 @@ DATA bf16Quiet<>+24(SB)/4, $0x00000040
 DATA bf16Quiet<>+28(SB)/4, $0x00000040
 GLOBL bf16Quiet<>(SB), RODATA|NOPTR, $32
 
-// func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)
+// func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int) int
 // Requires: AVX, AVX2
-TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-72
+TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-64
 	MOVQ         v+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         w+16(FP), DX
@@ -2162,30 +2162,43 @@ TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-72
 	SHRQ         $0x03, AX
 
 bestNeighbour4AVX2_batch:
-	VPMOVZXBD (BX), Y8
-	VPERMPS   Y2, Y8, Y8
-	VPMOVZXBD 8(BX), Y9
-	VPERMPS   Y3, Y9, Y9
-	VADDPS    Y9, Y8, Y8
-	VPMOVZXBD 16(BX), Y9
-	VPERMPS   Y4, Y9, Y9
-	VADDPS    Y9, Y8, Y8
-	VPMOVZXBD 24(BX), Y9
-	VPERMPS   Y1, Y9, Y9
-	VADDPS    Y9, Y8, Y8
-	VCMPPS    $0x01, Y0, Y8, Y9
-	VPCMPGTD  Y5, Y7, Y10
-	VPAND     Y10, Y9, Y9
-	VBLENDVPS Y9, Y8, Y0, Y0
-	VBLENDVPS Y9, Y5, Y6, Y6
-	VPADDD    eight32<>+0(SB), Y5, Y5
-	ADDQ      $0x00000020, BX
-	DECQ      AX
-	JNZ       bestNeighbour4AVX2_batch
-	MOVQ      bestErr+56(FP), AX
-	VMOVUPS   Y0, (AX)
-	MOVQ      bestPos+64(FP), AX
-	VMOVDQU   Y6, (AX)
+	VPMOVZXBD    (BX), Y8
+	VPERMPS      Y2, Y8, Y8
+	VPMOVZXBD    8(BX), Y9
+	VPERMPS      Y3, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VPMOVZXBD    16(BX), Y9
+	VPERMPS      Y4, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VPMOVZXBD    24(BX), Y9
+	VPERMPS      Y1, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VCMPPS       $0x01, Y0, Y8, Y9
+	VPCMPGTD     Y5, Y7, Y10
+	VPAND        Y10, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y0, Y0
+	VBLENDVPS    Y9, Y5, Y6, Y6
+	VPADDD       eight32<>+0(SB), Y5, Y5
+	ADDQ         $0x00000020, BX
+	DECQ         AX
+	JNZ          bestNeighbour4AVX2_batch
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VPERMILPS    $0x4e, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VCMPPS       $0x00, Y1, Y0, Y0
+	VBROADCASTSS maxInt32<>+0(SB), Y2
+	VBLENDVPS    Y0, Y6, Y2, Y6
+	VPERM2I128   $0x01, Y6, Y6, Y2
+	VPMINSD      Y2, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y2
+	VPMINSD      Y2, Y6, Y6
+	VPSHUFD      $0xb1, Y6, Y2
+	VPMINSD      Y2, Y6, Y6
+	VMOVD        X6, AX
+	MOVQ         AX, ret+56(FP)
 	VZEROUPPER
 	RET
 
@@ -2219,9 +2232,19 @@ DATA eight32<>+24(SB)/4, $0x00000008
 DATA eight32<>+28(SB)/4, $0x00000008
 GLOBL eight32<>(SB), RODATA|NOPTR, $32
 
-// func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)
+DATA maxInt32<>+0(SB)/4, $0x7fffffff
+DATA maxInt32<>+4(SB)/4, $0x7fffffff
+DATA maxInt32<>+8(SB)/4, $0x7fffffff
+DATA maxInt32<>+12(SB)/4, $0x7fffffff
+DATA maxInt32<>+16(SB)/4, $0x7fffffff
+DATA maxInt32<>+20(SB)/4, $0x7fffffff
+DATA maxInt32<>+24(SB)/4, $0x7fffffff
+DATA maxInt32<>+28(SB)/4, $0x7fffffff
+GLOBL maxInt32<>(SB), RODATA|NOPTR, $32
+
+// func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int) int
 // Requires: AVX, AVX2
-TEXT ·bestNeighbour8AVX2(SB), NOSPLIT, $0-72
+TEXT ·bestNeighbour8AVX2(SB), NOSPLIT, $0-64
 	MOVQ         v+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         w+16(FP), DX
@@ -2278,41 +2301,54 @@ TEXT ·bestNeighbour8AVX2(SB), NOSPLIT, $0-72
 	SHRQ         $0x03, AX
 
 bestNeighbour8AVX2_batch:
-	VPMOVZXBD (BX), Y12
-	VPERMPS   Y2, Y12, Y12
-	VPMOVZXBD 8(BX), Y13
-	VPERMPS   Y3, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VPMOVZXBD 16(BX), Y13
-	VPERMPS   Y4, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VPMOVZXBD 24(BX), Y13
-	VPERMPS   Y5, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VPMOVZXBD 32(BX), Y13
-	VPERMPS   Y6, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VPMOVZXBD 40(BX), Y13
-	VPERMPS   Y7, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VPMOVZXBD 48(BX), Y13
-	VPERMPS   Y8, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VPMOVZXBD 56(BX), Y13
-	VPERMPS   Y1, Y13, Y13
-	VADDPS    Y13, Y12, Y12
-	VCMPPS    $0x01, Y0, Y12, Y13
-	VPCMPGTD  Y9, Y11, Y14
-	VPAND     Y14, Y13, Y13
-	VBLENDVPS Y13, Y12, Y0, Y0
-	VBLENDVPS Y13, Y9, Y10, Y10
-	VPADDD    eight32<>+0(SB), Y9, Y9
-	ADDQ      $0x00000040, BX
-	DECQ      AX
-	JNZ       bestNeighbour8AVX2_batch
-	MOVQ      bestErr+56(FP), AX
-	VMOVUPS   Y0, (AX)
-	MOVQ      bestPos+64(FP), AX
-	VMOVDQU   Y10, (AX)
+	VPMOVZXBD    (BX), Y12
+	VPERMPS      Y2, Y12, Y12
+	VPMOVZXBD    8(BX), Y13
+	VPERMPS      Y3, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    16(BX), Y13
+	VPERMPS      Y4, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    24(BX), Y13
+	VPERMPS      Y5, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    32(BX), Y13
+	VPERMPS      Y6, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    40(BX), Y13
+	VPERMPS      Y7, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    48(BX), Y13
+	VPERMPS      Y8, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    56(BX), Y13
+	VPERMPS      Y1, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VCMPPS       $0x01, Y0, Y12, Y13
+	VPCMPGTD     Y9, Y11, Y14
+	VPAND        Y14, Y13, Y13
+	VBLENDVPS    Y13, Y12, Y0, Y0
+	VBLENDVPS    Y13, Y9, Y10, Y10
+	VPADDD       eight32<>+0(SB), Y9, Y9
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JNZ          bestNeighbour8AVX2_batch
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VPERMILPS    $0x4e, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VCMPPS       $0x00, Y1, Y0, Y0
+	VBROADCASTSS maxInt32<>+0(SB), Y2
+	VBLENDVPS    Y0, Y10, Y2, Y10
+	VPERM2I128   $0x01, Y10, Y10, Y2
+	VPMINSD      Y2, Y10, Y10
+	VPSHUFD      $0x4e, Y10, Y2
+	VPMINSD      Y2, Y10, Y10
+	VPSHUFD      $0xb1, Y10, Y2
+	VPMINSD      Y2, Y10, Y10
+	VMOVD        X10, AX
+	MOVQ         AX, ret+56(FP)
 	VZEROUPPER
 	RET

@@ -59,10 +59,10 @@ var simdNeighbourLanes = cpu.X86.HasAVX2
 // neighbourLanes4 and neighbourLanes8 run the AVX2 neighbour searches
 // (called directly, as requantSIMD, so that the arrays stay on the
 // caller's stack).
-func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int, errs *[8]float32, pos *[8]int32) {
-	bestNeighbour4AVX2(v, x, w, levels, n, errs, pos)
+func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int) int {
+	return bestNeighbour4AVX2(v, x, w, levels, n)
 }
 
-func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int, errs *[8]float32, pos *[8]int32) {
-	bestNeighbour8AVX2(v, x, w, levels, n, errs, pos)
+func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
+	return bestNeighbour8AVX2(v, x, w, levels, n)
 }

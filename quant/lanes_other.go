@@ -19,10 +19,10 @@ func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool { return fals
 // simdNeighbourLanes: no SIMD neighbour searches on this platform.
 const simdNeighbourLanes = false
 
-func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int, errs *[8]float32, pos *[8]int32) {
+func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int) int {
 	panic("quant: no SIMD neighbour search on this platform")
 }
 
-func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int, errs *[8]float32, pos *[8]int32) {
+func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	panic("quant: no SIMD neighbour search on this platform")
 }

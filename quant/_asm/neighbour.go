@@ -19,14 +19,16 @@ var lanePositions Mem
 // error adds its coordinates' terms in order, so every lane produces the
 // scalar sum exactly. Per lane the first candidate with the least error
 // below the start value (the largest finite float32) is kept, as the
-// scalar loop keeps it; the caller picks the first minimum across lanes.
+// scalar loop keeps it, and the result is the first of the lanes' minima:
+// the position of the scalar loop's pick, or 0 (the first candidate, the
+// scalar fallback) when no error is below the start value.
 //
 // levels holds the candidates' levels transposed: per batch of eight
 // candidates, dim rows of eight bytes. n ≥ 1 candidates are real; the
 // rest of the last batch is ignored.
 func neighbourLanes(dim int) {
 	name := fmt.Sprintf("bestNeighbour%dAVX2", dim)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(v *[8]float32, x, w *[%d]float32, levels []uint8, n int, bestErr *[8]float32, bestPos *[8]int32)", dim))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(v *[8]float32, x, w *[%d]float32, levels []uint8, n int) int", dim))
 	Pragma("noescape")
 	Doc(name + " is the candidate loop of bestNeighbour" + fmt.Sprint(dim) + " in AVX2.")
 	vp := Mem{Base: Load(Param("v"), GP64())}
@@ -86,8 +88,30 @@ func neighbourLanes(dim int) {
 	DECQ(batches)
 	JNZ(LabelRef(name + "_batch"))
 
-	VMOVUPS(best, Mem{Base: Load(Param("bestErr"), GP64())})
-	VMOVDQU(bestPos, Mem{Base: Load(Param("bestPos"), GP64())})
+	// The least error: no lane holds NaN, so VMINPS is exact.
+	least, t := YMM(), YMM()
+	VPERM2F128(U8(1), best, best, least)
+	VMINPS(least, best, least)
+	VPERMILPS(U8(0x4e), least, t)
+	VMINPS(t, least, least)
+	VPERMILPS(U8(0xb1), least, t)
+	VMINPS(t, least, least)
+	// The first position among the lanes holding it; lanes that never went
+	// below the start value hold their lane number, so with none below it
+	// the result is 0.
+	eq := YMM()
+	VCMPPS(U8(0), least, best, eq)
+	VBROADCASTSS(c32("maxInt32", math.MaxInt32), t)
+	VBLENDVPS(eq, bestPos, t, bestPos)
+	VPERM2I128(U8(1), bestPos, bestPos, t)
+	VPMINSD(t, bestPos, bestPos)
+	VPSHUFD(U8(0x4e), bestPos, t)
+	VPMINSD(t, bestPos, bestPos)
+	VPSHUFD(U8(0xb1), bestPos, t)
+	VPMINSD(t, bestPos, bestPos)
+	ret := GP64()
+	VMOVD(bestPos.AsX(), ret.As32()) // zero-extends: positions are ≥ 0
+	Store(ret, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }
