@@ -485,6 +485,24 @@ func roundGroups4(s *latticeSearch, xval, waux []float32, id, scale float32, L [
 		v[l] = float32(scale * float32(2*l+1))
 	}
 	on := uint32(0)
+	if useNeighbourLanes && len(xval) == 32 {
+		var levels [32]int8
+		var codes [8]int32
+		gridRound4Lanes((*[32]float32)(xval), id, &levels, &codes)
+		for k, code := range codes {
+			if which&(1<<k) == 0 {
+				continue
+			}
+			lk := (*[4]int8)(L[4*k:])
+			*lk = [4]int8(levels[4*k:])
+			if s.index[code&0xfff] >= 0 {
+				on |= 1 << k
+				continue
+			}
+			s.bestNeighbour4(int(code&0xfff), xval[4*k:], waux[4*k:], &v, lk[:])
+		}
+		return on
+	}
 	for k := 0; which>>k != 0; k++ {
 		if which&(1<<k) == 0 {
 			continue

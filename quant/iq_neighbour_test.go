@@ -115,3 +115,44 @@ func TestIQGridGoldenEveryNeighbourPath(t *testing.T) {
 		})
 	}
 }
+
+// The SIMD rounding of whole blocks to the 4-value grids gives the levels,
+// codes and neighbours of the scalar rounding, group by group, also for
+// inverse scales and values far outside nearestInt's range and NaN.
+func TestGridRound4LanesMatchScalar(t *testing.T) {
+	if !simdNeighbourLanes {
+		t.Skip("no SIMD grid rounding on this CPU")
+	}
+	r := rand.New(rand.NewPCG(4, 32))
+	for _, f := range []*gridFit{&iq3xxsFit, &iq3sFit} {
+		s := f.lattice.searchTables()
+		for trial := range 20000 {
+			kind := trial % 8
+			id := float32(1 / 0.37)
+			if trial%4 == 0 {
+				id = neighbourTestValue(r, kind, 1)
+			}
+			var xval, waux [32]float32
+			for i := range xval {
+				xval[i] = neighbourTestValue(r, kind, 1/id)
+				waux[i] = neighbourTestValue(r, (kind+trial/8)%8, 1)
+			}
+			which := r.Uint32() & 0xff
+			var start [32]int8
+			for i := range start {
+				start[i] = int8(r.IntN(8))
+			}
+			round := func(simd bool) ([]int8, uint32) {
+				defer useNeighbourPath(simd)()
+				L := start
+				on := f.roundGroups(s, xval[:], waux[:], id, 1/id, L[:], which)
+				return L[:], on
+			}
+			Ls, ons := round(false)
+			Lv, onv := round(true)
+			if ons != onv || !slices.Equal(Ls, Lv) {
+				t.Fatalf("id %v which %#x x %v: SIMD %v on %#x, scalar %v on %#x", id, which, xval, Lv, onv, Ls, ons)
+			}
+		}
+	}
+}

@@ -67,3 +67,8 @@ func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []ui
 //
 //go:noescape
 func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int) int
+
+// gridRound4AVX2 rounds the eight groups of x to grid levels and codes, as roundGroups4 does one group.
+//
+//go:noescape
+func gridRound4AVX2(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32)

@@ -2352,3 +2352,100 @@ bestNeighbour8AVX2_batch:
 	MOVQ         AX, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func gridRound4AVX2(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32)
+// Requires: AVX, AVX2
+TEXT ·gridRound4AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), AX
+	VBROADCASTSS id+8(FP), Y0
+	VMULPS       (AX), Y0, Y1
+	VSUBPS       oneF32<>+0(SB), Y1, Y1
+	VMULPS       half32<>+0(SB), Y1, Y1
+	VADDPS       nearestMagic<>+0(SB), Y1, Y1
+	VPAND        mantissaMask<>+0(SB), Y1, Y1
+	VPSUBD       nearestBias<>+0(SB), Y1, Y1
+	VPMINSD      seven32<>+0(SB), Y1, Y1
+	VPMAXSD      zero32<>+0(SB), Y1, Y1
+	VMULPS       32(AX), Y0, Y2
+	VSUBPS       oneF32<>+0(SB), Y2, Y2
+	VMULPS       half32<>+0(SB), Y2, Y2
+	VADDPS       nearestMagic<>+0(SB), Y2, Y2
+	VPAND        mantissaMask<>+0(SB), Y2, Y2
+	VPSUBD       nearestBias<>+0(SB), Y2, Y2
+	VPMINSD      seven32<>+0(SB), Y2, Y2
+	VPMAXSD      zero32<>+0(SB), Y2, Y2
+	VMULPS       64(AX), Y0, Y3
+	VSUBPS       oneF32<>+0(SB), Y3, Y3
+	VMULPS       half32<>+0(SB), Y3, Y3
+	VADDPS       nearestMagic<>+0(SB), Y3, Y3
+	VPAND        mantissaMask<>+0(SB), Y3, Y3
+	VPSUBD       nearestBias<>+0(SB), Y3, Y3
+	VPMINSD      seven32<>+0(SB), Y3, Y3
+	VPMAXSD      zero32<>+0(SB), Y3, Y3
+	VMULPS       96(AX), Y0, Y0
+	VSUBPS       oneF32<>+0(SB), Y0, Y0
+	VMULPS       half32<>+0(SB), Y0, Y0
+	VADDPS       nearestMagic<>+0(SB), Y0, Y0
+	VPAND        mantissaMask<>+0(SB), Y0, Y0
+	VPSUBD       nearestBias<>+0(SB), Y0, Y0
+	VPMINSD      seven32<>+0(SB), Y0, Y0
+	VPMAXSD      zero32<>+0(SB), Y0, Y0
+	VMOVDQU      groupOrder<>+0(SB), Y4
+	VPACKSSDW    Y2, Y1, Y5
+	VPACKSSDW    Y0, Y3, Y6
+	VPACKUSWB    Y6, Y5, Y5
+	VPERMD       Y5, Y4, Y5
+	MOVQ         levels+16(FP), AX
+	VMOVDQU      Y5, (AX)
+	VPSLLVD      levelShifts3<>+0(SB), Y1, Y1
+	VPSLLVD      levelShifts3<>+0(SB), Y2, Y2
+	VPSLLVD      levelShifts3<>+0(SB), Y3, Y3
+	VPSLLVD      levelShifts3<>+0(SB), Y0, Y0
+	VPHADDD      Y2, Y1, Y1
+	VPHADDD      Y0, Y3, Y3
+	VPHADDD      Y3, Y1, Y1
+	VPERMD       Y1, Y4, Y1
+	MOVQ         codes+24(FP), AX
+	VMOVDQU      Y1, (AX)
+	VZEROUPPER
+	RET
+
+DATA oneF32<>+0(SB)/4, $0x3f800000
+DATA oneF32<>+4(SB)/4, $0x3f800000
+DATA oneF32<>+8(SB)/4, $0x3f800000
+DATA oneF32<>+12(SB)/4, $0x3f800000
+DATA oneF32<>+16(SB)/4, $0x3f800000
+DATA oneF32<>+20(SB)/4, $0x3f800000
+DATA oneF32<>+24(SB)/4, $0x3f800000
+DATA oneF32<>+28(SB)/4, $0x3f800000
+GLOBL oneF32<>(SB), RODATA|NOPTR, $32
+
+DATA seven32<>+0(SB)/4, $0x00000007
+DATA seven32<>+4(SB)/4, $0x00000007
+DATA seven32<>+8(SB)/4, $0x00000007
+DATA seven32<>+12(SB)/4, $0x00000007
+DATA seven32<>+16(SB)/4, $0x00000007
+DATA seven32<>+20(SB)/4, $0x00000007
+DATA seven32<>+24(SB)/4, $0x00000007
+DATA seven32<>+28(SB)/4, $0x00000007
+GLOBL seven32<>(SB), RODATA|NOPTR, $32
+
+DATA groupOrder<>+0(SB)/4, $0x00000000
+DATA groupOrder<>+4(SB)/4, $0x00000004
+DATA groupOrder<>+8(SB)/4, $0x00000001
+DATA groupOrder<>+12(SB)/4, $0x00000005
+DATA groupOrder<>+16(SB)/4, $0x00000002
+DATA groupOrder<>+20(SB)/4, $0x00000006
+DATA groupOrder<>+24(SB)/4, $0x00000003
+DATA groupOrder<>+28(SB)/4, $0x00000007
+GLOBL groupOrder<>(SB), RODATA|NOPTR, $32
+
+DATA levelShifts3<>+0(SB)/4, $0x00000000
+DATA levelShifts3<>+4(SB)/4, $0x00000003
+DATA levelShifts3<>+8(SB)/4, $0x00000006
+DATA levelShifts3<>+12(SB)/4, $0x00000009
+DATA levelShifts3<>+16(SB)/4, $0x00000000
+DATA levelShifts3<>+20(SB)/4, $0x00000003
+DATA levelShifts3<>+24(SB)/4, $0x00000006
+DATA levelShifts3<>+28(SB)/4, $0x00000009
+GLOBL levelShifts3<>(SB), RODATA|NOPTR, $32

@@ -63,6 +63,12 @@ func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int) int
 	return bestNeighbour4AVX2(v, x, w, levels, n)
 }
 
+// gridRound4Lanes runs the AVX2 rounding of roundGroups4 for a whole
+// block (called directly, as requantSIMD).
+func gridRound4Lanes(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32) {
+	gridRound4AVX2(x, id, levels, codes)
+}
+
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	return bestNeighbour8AVX2(v, x, w, levels, n)
 }

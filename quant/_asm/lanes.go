@@ -214,6 +214,7 @@ func main() {
 	f32Rows("encodeBF16AVX2", "is encodeBF16 for the first len(src)/16·16 values.", toBF16)
 	neighbourLanes(4)
 	neighbourLanes(8)
+	gridRound4()
 	Generate()
 }
 

@@ -115,3 +115,59 @@ func neighbourLanes(dim int) {
 	VZEROUPPER()
 	RET()
 }
+
+// gridRound4 generates the rounding of a 32-value block to the 3-bit
+// levels of the 4-value grids at inverse scale id: level =
+// clamp(nearestInt(0.5·(id·x − 1)), 0, 7) per value, as gridLevel
+// computes it, and each group's code l0 | l1<<3 | l2<<6 | l3<<9.
+func gridRound4() {
+	TEXT("gridRound4AVX2", NOSPLIT, "func(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32)")
+	Pragma("noescape")
+	Doc("gridRound4AVX2 rounds the eight groups of x to grid levels and codes, as roundGroups4 does one group.")
+	x := Mem{Base: Load(Param("x"), GP64())}
+	idv := YMM()
+	VBROADCASTSS(NewParamAddr("id", 8), idv)
+	var lv [4]VecVirtual
+	for h := range lv {
+		lv[h] = YMM()
+		VMULPS(x.Offset(32*h), idv, lv[h])
+		VSUBPS(c32("oneF32", math.Float32bits(1)), lv[h], lv[h])
+		VMULPS(c32("half32", 0x3f000000), lv[h], lv[h])
+		VADDPS(magic, lv[h], lv[h])
+		VPAND(mantissa, lv[h], lv[h])
+		VPSUBD(bias, lv[h], lv[h])
+		VPMINSD(c32("seven32", 7), lv[h], lv[h])
+		VPMAXSD(c32("zero32", 0), lv[h], lv[h])
+	}
+	// Groups are whole dwords of packed bytes: packing leaves them in the
+	// order 0, 2, 4, 6 | 1, 3, 5, 7 within the halves, which the horizontal
+	// additions of the codes share; one permutation restores both.
+	order := GLOBL("groupOrder", RODATA|NOPTR)
+	for i, g := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+		DATA(4*i, U32(g))
+	}
+	perm := YMM()
+	VMOVDQU(order, perm)
+	p01, p23 := YMM(), YMM()
+	VPACKSSDW(lv[1], lv[0], p01)
+	VPACKSSDW(lv[3], lv[2], p23)
+	VPACKUSWB(p23, p01, p01)
+	VPERMD(p01, perm, p01)
+	VMOVDQU(p01, Mem{Base: Load(Param("levels"), GP64())})
+
+	shifts := GLOBL("levelShifts3", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(uint32(3*(i%4))))
+	}
+	for h := range lv {
+		VPSLLVD(shifts, lv[h], lv[h])
+	}
+	// The shifted levels have disjoint bits: adding them is OR-ing them.
+	VPHADDD(lv[1], lv[0], lv[0])
+	VPHADDD(lv[3], lv[2], lv[2])
+	VPHADDD(lv[2], lv[0], lv[0])
+	VPERMD(lv[0], perm, lv[0])
+	VMOVDQU(lv[0], Mem{Base: Load(Param("codes"), GP64())})
+	VZEROUPPER()
+	RET()
+}
