@@ -459,6 +459,24 @@ func roundGroups8(s *latticeSearch, xval, waux []float32, id, scale float32, L [
 	// searches (ggml multiplies them out for every neighbour).
 	v := [8]float32{scale, float32(scale * 3), float32(scale * 5)}
 	on := uint32(0)
+	if n := len(xval) / 8; useNeighbourLanes && n <= 4 && n > 0 {
+		var levels [32]int8
+		var codes [4]int32
+		gridRound8Lanes(xval[:8*n], id, levels[:8*n], codes[:n])
+		for k, code := range codes[:n] {
+			if which&(1<<k) == 0 {
+				continue
+			}
+			lk := (*[8]int8)(L[8*k:])
+			*lk = [8]int8(levels[8*k:])
+			if s.index[code] >= 0 {
+				on |= 1 << k
+				continue
+			}
+			s.bestNeighbour8(int(code), xval[8*k:], waux[8*k:], &v, lk[:])
+		}
+		return on
+	}
 	for k := 0; which>>k != 0; k++ {
 		if which&(1<<k) == 0 {
 			continue

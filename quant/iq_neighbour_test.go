@@ -116,17 +116,21 @@ func TestIQGridGoldenEveryNeighbourPath(t *testing.T) {
 	}
 }
 
-// The SIMD rounding of whole blocks to the 4-value grids gives the levels,
-// codes and neighbours of the scalar rounding, group by group, also for
-// inverse scales and values far outside nearestInt's range and NaN.
-func TestGridRound4LanesMatchScalar(t *testing.T) {
+// The SIMD rounding of whole blocks to the grids gives the levels, codes
+// and neighbours of the scalar rounding, group by group, also for inverse
+// scales and values far outside nearestInt's range and NaN.
+func TestGridRoundLanesMatchScalar(t *testing.T) {
 	if !simdNeighbourLanes {
 		t.Skip("no SIMD grid rounding on this CPU")
 	}
 	r := rand.New(rand.NewPCG(4, 32))
-	for _, f := range []*gridFit{&iq3xxsFit, &iq3sFit} {
+	for _, f := range []*gridFit{&iq3xxsFit, &iq3sFit, &iq2xxsFit, &iq2xsFit, &iq2sFit} {
 		s := f.lattice.searchTables()
 		for trial := range 20000 {
+			n := 32
+			if f.lattice.dim == 8 && trial%2 == 0 {
+				n = 16
+			}
 			kind := trial % 8
 			id := float32(1 / 0.37)
 			if trial%4 == 0 {
@@ -137,7 +141,7 @@ func TestGridRound4LanesMatchScalar(t *testing.T) {
 				xval[i] = neighbourTestValue(r, kind, 1/id)
 				waux[i] = neighbourTestValue(r, (kind+trial/8)%8, 1)
 			}
-			which := r.Uint32() & 0xff
+			which := r.Uint32() & (1<<(n/f.lattice.dim) - 1)
 			var start [32]int8
 			for i := range start {
 				start[i] = int8(r.IntN(8))
@@ -145,8 +149,8 @@ func TestGridRound4LanesMatchScalar(t *testing.T) {
 			round := func(simd bool) ([]int8, uint32) {
 				defer useNeighbourPath(simd)()
 				L := start
-				on := f.roundGroups(s, xval[:], waux[:], id, 1/id, L[:], which)
-				return L[:], on
+				on := f.roundGroups(s, xval[:n], waux[:n], id, 1/id, L[:n], which)
+				return L[:n], on
 			}
 			Ls, ons := round(false)
 			Lv, onv := round(true)

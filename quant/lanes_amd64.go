@@ -72,3 +72,8 @@ func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []ui
 //
 //go:noescape
 func gridRound4AVX2(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32)
+
+// gridRound8AVX2 rounds the len(x)/8 groups of x to grid levels and codes, as roundGroups8 does one group.
+//
+//go:noescape
+func gridRound8AVX2(x []float32, id float32, levels []int8, codes []int32)

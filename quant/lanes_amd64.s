@@ -2449,3 +2449,60 @@ DATA levelShifts3<>+20(SB)/4, $0x00000003
 DATA levelShifts3<>+24(SB)/4, $0x00000006
 DATA levelShifts3<>+28(SB)/4, $0x00000009
 GLOBL levelShifts3<>(SB), RODATA|NOPTR, $32
+
+// func gridRound8AVX2(x []float32, id float32, levels []int8, codes []int32)
+// Requires: AVX, AVX2
+TEXT ·gridRound8AVX2(SB), NOSPLIT, $0-80
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	SHRQ         $0x03, CX
+	MOVQ         levels_base+32(FP), DX
+	MOVQ         codes_base+56(FP), BX
+	VBROADCASTSS id+24(FP), Y0
+
+gridRound8_group:
+	VMULPS       (AX), Y0, Y1
+	VSUBPS       oneF32<>+0(SB), Y1, Y1
+	VMULPS       half32<>+0(SB), Y1, Y1
+	VADDPS       nearestMagic<>+0(SB), Y1, Y1
+	VPAND        mantissaMask<>+0(SB), Y1, Y1
+	VPSUBD       nearestBias<>+0(SB), Y1, Y1
+	VPMINSD      two32<>+0(SB), Y1, Y1
+	VPMAXSD      zero32<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPACKSSDW    X2, X1, X2
+	VPACKUSWB    X2, X2, X2
+	VMOVQ        X2, (DX)
+	VPSLLVD      levelShifts2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDD       X2, X1, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VMOVD        X2, (BX)
+	ADDQ         $0x20, AX
+	ADDQ         $0x08, DX
+	ADDQ         $0x04, BX
+	DECQ         CX
+	JNZ          gridRound8_group
+	VZEROUPPER
+	RET
+
+DATA levelShifts2<>+0(SB)/4, $0x00000000
+DATA levelShifts2<>+4(SB)/4, $0x00000002
+DATA levelShifts2<>+8(SB)/4, $0x00000004
+DATA levelShifts2<>+12(SB)/4, $0x00000006
+DATA levelShifts2<>+16(SB)/4, $0x00000008
+DATA levelShifts2<>+20(SB)/4, $0x0000000a
+DATA levelShifts2<>+24(SB)/4, $0x0000000c
+DATA levelShifts2<>+28(SB)/4, $0x0000000e
+GLOBL levelShifts2<>(SB), RODATA|NOPTR, $32
+
+DATA two32<>+0(SB)/4, $0x00000002
+DATA two32<>+4(SB)/4, $0x00000002
+DATA two32<>+8(SB)/4, $0x00000002
+DATA two32<>+12(SB)/4, $0x00000002
+DATA two32<>+16(SB)/4, $0x00000002
+DATA two32<>+20(SB)/4, $0x00000002
+DATA two32<>+24(SB)/4, $0x00000002
+DATA two32<>+28(SB)/4, $0x00000002
+GLOBL two32<>(SB), RODATA|NOPTR, $32

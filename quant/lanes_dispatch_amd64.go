@@ -69,6 +69,12 @@ func gridRound4Lanes(x *[32]float32, id float32, levels *[32]int8, codes *[8]int
 	gridRound4AVX2(x, id, levels, codes)
 }
 
+// gridRound8Lanes runs the AVX2 rounding of roundGroups8 for len(x)/8
+// groups.
+func gridRound8Lanes(x []float32, id float32, levels []int8, codes []int32) {
+	gridRound8AVX2(x, id, levels, codes)
+}
+
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	return bestNeighbour8AVX2(v, x, w, levels, n)
 }

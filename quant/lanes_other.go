@@ -27,6 +27,10 @@ func gridRound4Lanes(x *[32]float32, id float32, levels *[32]int8, codes *[8]int
 	panic("quant: no SIMD grid rounding on this platform")
 }
 
+func gridRound8Lanes(x []float32, id float32, levels []int8, codes []int32) {
+	panic("quant: no SIMD grid rounding on this platform")
+}
+
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	panic("quant: no SIMD neighbour search on this platform")
 }

@@ -215,6 +215,7 @@ func main() {
 	neighbourLanes(4)
 	neighbourLanes(8)
 	gridRound4()
+	gridRound8()
 	Generate()
 }
 

@@ -171,3 +171,52 @@ func gridRound4() {
 	VZEROUPPER()
 	RET()
 }
+
+// gridRound8 generates the rounding of groups of 8 values to the 2-bit
+// levels of the 8-value grids at inverse scale id: level =
+// clamp(nearestInt(0.5·(id·x − 1)), 0, 2) per value, as gridLevel
+// computes it, and each group's code Σ l_i<<2i.
+func gridRound8() {
+	TEXT("gridRound8AVX2", NOSPLIT, "func(x []float32, id float32, levels []int8, codes []int32)")
+	Pragma("noescape")
+	Doc("gridRound8AVX2 rounds the len(x)/8 groups of x to grid levels and codes, as roundGroups8 does one group.")
+	x := Mem{Base: Load(Param("x").Base(), GP64())}
+	groups := Load(Param("x").Len(), GP64())
+	SHRQ(U8(3), groups)
+	levels := Mem{Base: Load(Param("levels").Base(), GP64())}
+	codes := Mem{Base: Load(Param("codes").Base(), GP64())}
+	idv := YMM()
+	VBROADCASTSS(NewParamAddr("id", 24), idv)
+	shifts := GLOBL("levelShifts2", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(uint32(2*i)))
+	}
+	Label("gridRound8_group")
+	l, hi, p := YMM(), XMM(), XMM()
+	VMULPS(x, idv, l)
+	VSUBPS(c32("oneF32", math.Float32bits(1)), l, l)
+	VMULPS(c32("half32", 0x3f000000), l, l)
+	VADDPS(magic, l, l)
+	VPAND(mantissa, l, l)
+	VPSUBD(bias, l, l)
+	VPMINSD(c32("two32", 2), l, l)
+	VPMAXSD(c32("zero32", 0), l, l)
+	VEXTRACTI128(U8(1), l, hi)
+	VPACKSSDW(hi, l.AsX(), p)
+	VPACKUSWB(p, p, p)
+	VMOVQ(p, levels)
+	// The shifted levels have disjoint bits: adding them is OR-ing them.
+	VPSLLVD(shifts, l, l)
+	VEXTRACTI128(U8(1), l, hi)
+	VPADDD(hi, l.AsX(), p)
+	VPHADDD(p, p, p)
+	VPHADDD(p, p, p)
+	VMOVD(p, codes)
+	ADDQ(U8(32), x.Base)
+	ADDQ(U8(8), levels.Base)
+	ADDQ(U8(4), codes.Base)
+	DECQ(groups)
+	JNZ(LabelRef("gridRound8_group"))
+	VZEROUPPER()
+	RET()
+}
