@@ -227,6 +227,8 @@ func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, 
 	if len(nb) == 1 {
 		nc = nil // the only candidate, whatever its error
 	}
+	// The SIMD search tries eight neighbours at a time, each lane adding
+	// the same terms in the same order, and keeps the first minimum.
 	if useNeighbourLanes && len(nc) > 1 {
 		bestG = int(nb[neighbourLanes4(v, (*[4]float32)(x), (*[4]float32)(w), s.neighbourLevels(code), len(nc))])
 		nc = nil
@@ -261,6 +263,7 @@ func (s *latticeSearch) bestNeighbour8(code int, x, w []float32, v *[8]float32, 
 	x, w = x[:8], w[:8]
 	nb, nc := s.neighbourLists(code)
 	bestG := int(nb[0])
+	// As in bestNeighbour4, eight neighbours at a time on SIMD lanes.
 	if useNeighbourLanes && len(nc) > 1 {
 		bestG = int(nb[neighbourLanes8(v, (*[8]float32)(x), (*[8]float32)(w), s.neighbourLevels(code), len(nc))])
 		copy(L[:8], s.levels[bestG*8:bestG*8+8])
