@@ -160,3 +160,37 @@ func TestGridRoundLanesMatchScalar(t *testing.T) {
 		}
 	}
 }
+
+// IQ1_S's split search skipping batches on SIMD finds the split, shift and
+// scale of the scalar search, also with ties, zero and huge weights.
+func TestIQ1SplitLanesMatchScalar(t *testing.T) {
+	if !simdNeighbourLanes {
+		t.Skip("no SIMD split search on this CPU")
+	}
+	r := rand.New(rand.NewPCG(1, 32))
+	for trial := range 20000 {
+		kind := trial % 8
+		var xb, w [32]float32
+		for i := range xb {
+			xb[i] = neighbourTestValue(r, kind, 0.25)
+			if r.IntN(2) == 0 {
+				xb[i] = -xb[i]
+			}
+			w[i] = neighbourTestValue(r, (kind+trial/8)%8, 1)
+			if trial%3 == 0 {
+				w[i] = 1
+			}
+		}
+		mx := absMax(xb[:])
+		split := func(simd bool) [4]float32 {
+			defer useNeighbourPath(simd)()
+			var idx [32]int
+			i1, i2, shift, scale := iq1sSplit(xb[:], w[:], &idx, mx)
+			return [4]float32{float32(i1), float32(i2), float32(shift), scale}
+		}
+		s, v := split(false), split(true)
+		if math.Float32bits(s[3]) != math.Float32bits(v[3]) || [3]float32(s[:3]) != [3]float32(v[:3]) {
+			t.Fatalf("x %v w %v: SIMD split %v, scalar %v", xb, w, v, s)
+		}
+	}
+}

@@ -77,3 +77,8 @@ func gridRound4AVX2(x *[32]float32, id float32, levels *[32]int8, codes *[8]int3
 //
 //go:noescape
 func gridRound8AVX2(x []float32, id float32, levels []int8, codes []int32)
+
+// iq1ScanAVX2 returns the first b ≥ b0, in steps of 8, whose batch of second split points holds a candidate that passes, or 40 when none does.
+//
+//go:noescape
+func iq1ScanAVX2(tab *[6][40]float32, s *[8]float32, b0 int) int

@@ -2506,3 +2506,78 @@ DATA two32<>+20(SB)/4, $0x00000002
 DATA two32<>+24(SB)/4, $0x00000002
 DATA two32<>+28(SB)/4, $0x00000002
 GLOBL two32<>(SB), RODATA|NOPTR, $32
+
+// func iq1ScanAVX2(tab *[6][40]float32, s *[8]float32, b0 int) int
+// Requires: AVX, AVX2
+TEXT ·iq1ScanAVX2(SB), NOSPLIT, $0-32
+	MOVQ         tab+0(FP), AX
+	MOVQ         s+8(FP), CX
+	MOVQ         b0+16(FP), DX
+	VBROADCASTSS (CX), Y0
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 8(CX), Y2
+	VBROADCASTSS 12(CX), Y3
+	VBROADCASTSS 16(CX), Y4
+	VBROADCASTSS 20(CX), Y5
+	VBROADCASTSS 24(CX), Y6
+	VBROADCASTSS 28(CX), Y7
+	VMOVQ        DX, X8
+	VPBROADCASTD X8, Y8
+	VPADDD       lanePositions<>+0(SB), Y8, Y8
+	VXORPS       Y9, Y9, Y9
+
+iq1Scan_batch:
+	VMOVUPS   (AX)(DX*4), Y10
+	VSUBPS    Y0, Y10, Y10
+	VMULPS    Y6, Y10, Y10
+	VMOVUPS   160(AX)(DX*4), Y11
+	VSUBPS    Y1, Y11, Y11
+	VMULPS    Y6, Y11, Y11
+	VMULPS    Y6, Y11, Y11
+	VXORPS    Y12, Y12, Y12
+	VADDPS    Y10, Y2, Y13
+	VADDPS    320(AX)(DX*4), Y13, Y13
+	VADDPS    Y11, Y3, Y14
+	VADDPS    480(AX)(DX*4), Y14, Y14
+	VCMPPS    $0x1e, Y9, Y14, Y15
+	VMULPS    Y13, Y13, Y13
+	VMULPS    Y14, Y7, Y14
+	VCMPPS    $0x1e, Y14, Y13, Y14
+	VANDPS    Y14, Y15, Y15
+	VORPS     Y15, Y12, Y12
+	VSUBPS    Y10, Y4, Y10
+	VADDPS    640(AX)(DX*4), Y10, Y10
+	VADDPS    Y11, Y5, Y11
+	VADDPS    800(AX)(DX*4), Y11, Y11
+	VCMPPS    $0x1e, Y9, Y11, Y13
+	VMULPS    Y10, Y10, Y10
+	VMULPS    Y11, Y7, Y11
+	VCMPPS    $0x1e, Y11, Y10, Y11
+	VANDPS    Y11, Y13, Y13
+	VORPS     Y13, Y12, Y12
+	VMOVDQU   thirtyThree<>+0(SB), Y10
+	VPCMPGTD  Y8, Y10, Y10
+	VANDPS    Y10, Y12, Y12
+	VMOVMSKPS Y12, CX
+	TESTL     CX, CX
+	JNZ       iq1Scan_found
+	ADDQ      $0x08, DX
+	VPADDD    eight32<>+0(SB), Y8, Y8
+	CMPQ      DX, $0x20
+	JLE       iq1Scan_batch
+	MOVQ      $0x00000028, DX
+
+iq1Scan_found:
+	MOVQ DX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+DATA thirtyThree<>+0(SB)/4, $0x00000021
+DATA thirtyThree<>+4(SB)/4, $0x00000021
+DATA thirtyThree<>+8(SB)/4, $0x00000021
+DATA thirtyThree<>+12(SB)/4, $0x00000021
+DATA thirtyThree<>+16(SB)/4, $0x00000021
+DATA thirtyThree<>+20(SB)/4, $0x00000021
+DATA thirtyThree<>+24(SB)/4, $0x00000021
+DATA thirtyThree<>+28(SB)/4, $0x00000021
+GLOBL thirtyThree<>(SB), RODATA|NOPTR, $32

@@ -75,6 +75,11 @@ func gridRound8Lanes(x []float32, id float32, levels []int8, codes []int32) {
 	gridRound8AVX2(x, id, levels, codes)
 }
 
+// iq1ScanLanes runs the AVX2 skip test of iq1sSplit.
+func iq1ScanLanes(tab *[6][40]float32, s *[8]float32, b0 int) int {
+	return iq1ScanAVX2(tab, s, b0)
+}
+
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	return bestNeighbour8AVX2(v, x, w, levels, n)
 }

@@ -31,6 +31,10 @@ func gridRound8Lanes(x []float32, id float32, levels []int8, codes []int32) {
 	panic("quant: no SIMD grid rounding on this platform")
 }
 
+func iq1ScanLanes(tab *[6][40]float32, s *[8]float32, b0 int) int {
+	panic("quant: no SIMD split search on this platform")
+}
+
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	panic("quant: no SIMD neighbour search on this platform")
 }

@@ -216,6 +216,7 @@ func main() {
 	neighbourLanes(8)
 	gridRound4()
 	gridRound8()
+	iq1Scan()
 	Generate()
 }
 
