@@ -155,7 +155,7 @@ func iq1sSplit(xb, weight []float32, idx *[32]int, mx float32) (i1, i2, shift in
 	// score (most of them) are skipped: they cannot change it, and the
 	// others run the scalar loop.
 	var tab [6][40]float32
-	if useNeighbourLanes {
+	if useGridLanes {
 		for r, row := range [6]*[33]float32{&sumx, &sumw, &highX[0], &highQ[0], &highX[1], &highQ[1]} {
 			copy(tab[r][:], row[:])
 		}
@@ -164,7 +164,7 @@ func iq1sSplit(xb, weight []float32, idx *[32]int, mx float32) (i1, i2, shift in
 		lxp, lqp, lxm, lqm := lowX[0][a], lowQ[0][a], lowX[1][a], lowQ[1][a]
 		sxa, swa := sumx[a], sumw[a]
 		b, end := a, 33
-		if useNeighbourLanes {
+		if useGridLanes {
 			b = iq1ScanLanes(&tab, &[8]float32{sxa, swa, lxp, lqp, lxm, lqm, d, bestS}, a)
 			end = min(b+8, 33)
 		}

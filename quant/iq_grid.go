@@ -210,9 +210,10 @@ func (s *latticeSearch) neighbourLevels(code int) []uint8 {
 	return s.candidateLevels[start : start+(n+7)/8*8*s.dim]
 }
 
-// useNeighbourLanes selects the SIMD neighbour searches (when the CPU has
-// them); tests switch it to cover both paths.
-var useNeighbourLanes = simdNeighbourLanes
+// useGridLanes selects the SIMD kernels of the grid quantizers (rounding,
+// neighbour searches, IQ1_S's split search) when the CPU has them; tests
+// switch it to cover both paths.
+var useGridLanes = simdGridLanes
 
 // bestNeighbour4 is iq3_find_best_neighbour: the neighbour g of an
 // off-grid code minimising Σ w·(v[level_g] − x)², where v holds the level
@@ -229,7 +230,7 @@ func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, 
 	}
 	// The SIMD search tries eight neighbours at a time, each lane adding
 	// the same terms in the same order, and keeps the first minimum.
-	if useNeighbourLanes && len(nc) > 1 {
+	if useGridLanes && len(nc) > 1 {
 		bestG = int(nb[neighbourLanes4(v, (*[4]float32)(x), (*[4]float32)(w), s.neighbourLevels(code), len(nc))])
 		nc = nil
 	}
@@ -264,7 +265,7 @@ func (s *latticeSearch) bestNeighbour8(code int, x, w []float32, v *[8]float32, 
 	nb, nc := s.neighbourLists(code)
 	bestG := int(nb[0])
 	// As in bestNeighbour4, eight neighbours at a time on SIMD lanes.
-	if useNeighbourLanes && len(nc) > 1 {
+	if useGridLanes && len(nc) > 1 {
 		bestG = int(nb[neighbourLanes8(v, (*[8]float32)(x), (*[8]float32)(w), s.neighbourLevels(code), len(nc))])
 		copy(L[:8], s.levels[bestG*8:bestG*8+8])
 		return bestG
@@ -462,7 +463,7 @@ func roundGroups8(s *latticeSearch, xval, waux []float32, id, scale float32, L [
 	// searches (ggml multiplies them out for every neighbour).
 	v := [8]float32{scale, float32(scale * 3), float32(scale * 5)}
 	on := uint32(0)
-	if n := len(xval) / 8; useNeighbourLanes && n <= 4 && n > 0 {
+	if n := len(xval) / 8; useGridLanes && n <= 4 && n > 0 {
 		var levels [32]int8
 		var codes [4]int32
 		gridRound8Lanes(xval[:8*n], id, levels[:8*n], codes[:n])
@@ -506,7 +507,7 @@ func roundGroups4(s *latticeSearch, xval, waux []float32, id, scale float32, L [
 		v[l] = float32(scale * float32(2*l+1))
 	}
 	on := uint32(0)
-	if useNeighbourLanes && len(xval) == 32 {
+	if useGridLanes && len(xval) == 32 {
 		var levels [32]int8
 		var codes [8]int32
 		gridRound4Lanes((*[32]float32)(xval), id, &levels, &codes)

@@ -10,7 +10,7 @@ import (
 // neighbourPaths are the neighbour searches the quantizers can run: the
 // scalar loops, and the SIMD lanes where the CPU has them.
 func neighbourPaths() []bool {
-	if simdNeighbourLanes {
+	if simdGridLanes {
 		return []bool{false, true}
 	}
 	return []bool{false}
@@ -19,9 +19,9 @@ func neighbourPaths() []bool {
 // useNeighbourPath makes the quantizers search neighbours on the SIMD
 // lanes or not, and returns a function that restores the setting.
 func useNeighbourPath(simd bool) (restore func()) {
-	was := useNeighbourLanes
-	useNeighbourLanes = simd
-	return func() { useNeighbourLanes = was }
+	was := useGridLanes
+	useGridLanes = simd
+	return func() { useGridLanes = was }
 }
 
 // neighbourTestValue draws one value of a group, a weight or a scale:
@@ -52,7 +52,7 @@ func neighbourTestValue(r *rand.Rand, kind int, scale float32) float32 {
 // pick, on every lattice, for random and adversarial groups, weights and
 // scales.
 func TestNeighbourLanesMatchScalar(t *testing.T) {
-	if !simdNeighbourLanes {
+	if !simdGridLanes {
 		t.Skip("no SIMD neighbour search on this CPU")
 	}
 	r := rand.New(rand.NewPCG(13, 12))
@@ -120,7 +120,7 @@ func TestIQGridGoldenEveryNeighbourPath(t *testing.T) {
 // and neighbours of the scalar rounding, group by group, also for inverse
 // scales and values far outside nearestInt's range and NaN.
 func TestGridRoundLanesMatchScalar(t *testing.T) {
-	if !simdNeighbourLanes {
+	if !simdGridLanes {
 		t.Skip("no SIMD grid rounding on this CPU")
 	}
 	r := rand.New(rand.NewPCG(4, 32))
@@ -164,7 +164,7 @@ func TestGridRoundLanesMatchScalar(t *testing.T) {
 // IQ1_S's split search skipping batches on SIMD finds the split, shift and
 // scale of the scalar search, also with ties, zero and huge weights.
 func TestIQ1SplitLanesMatchScalar(t *testing.T) {
-	if !simdNeighbourLanes {
+	if !simdGridLanes {
 		t.Skip("no SIMD split search on this CPU")
 	}
 	r := rand.New(rand.NewPCG(1, 32))

@@ -52,9 +52,9 @@ func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool {
 	return true
 }
 
-// simdNeighbourLanes reports whether the CPU and the OS support the AVX2
-// grid neighbour searches.
-var simdNeighbourLanes = cpu.X86.HasAVX2
+// simdGridLanes reports whether the CPU and the OS support the AVX2
+// kernels of the grid quantizers.
+var simdGridLanes = cpu.X86.HasAVX2
 
 // neighbourLanes4 and neighbourLanes8 run the AVX2 neighbour searches
 // (called directly, as requantSIMD, so that the arrays stay on the

@@ -16,8 +16,8 @@ func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[
 // squaresSIMD: no SIMD kernel on this platform.
 func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool { return false }
 
-// simdNeighbourLanes: no SIMD neighbour searches on this platform.
-const simdNeighbourLanes = false
+// simdGridLanes: no SIMD kernels for the grid quantizers on this platform.
+const simdGridLanes = false
 
 func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int) int {
 	panic("quant: no SIMD neighbour search on this platform")
