@@ -84,7 +84,7 @@ func ternaryLevels(L []int8, idx []int, i1, i2 int) {
 // grid reading past the group (an out-of-bounds read) and aborts when every
 // error is infinite or NaN; mxq takes the first neighbour.
 func (s *latticeSearch) bestNeighbourIQ1(code int, x, w []float32, scale float32, xx *[3]float32, L []int8) int {
-	var v [3]float32
+	var v [8]float32 // levels 0..2; the rest pads a SIMD register
 	for l, q := range xx {
 		v[l] = float32(scale * q)
 	}
@@ -151,10 +151,24 @@ func iq1sSplit(xb, weight []float32, idx *[32]int, mx float32) (i1, i2, shift in
 	d := iq1Plus[1]
 	bestS := float32(-math.MaxFloat32)
 	scale = mx
+	// With SIMD, batches of eight b in which no candidate beats the best
+	// score (most of them) are skipped: they cannot change it, and the
+	// others run the scalar loop.
+	var tab [6][40]float32
+	if useGridLanes {
+		for r, row := range [6]*[33]float32{&sumx, &sumw, &highX[0], &highQ[0], &highX[1], &highQ[1]} {
+			copy(tab[r][:], row[:])
+		}
+	}
 	for a := 0; a <= 32; a++ {
 		lxp, lqp, lxm, lqm := lowX[0][a], lowQ[0][a], lowX[1][a], lowQ[1][a]
 		sxa, swa := sumx[a], sumw[a]
-		for b := a; b <= 32; b++ {
+		b, end := a, 33
+		if useGridLanes {
+			b = iq1ScanLanes(&tab, &[8]float32{sxa, swa, lxp, lqp, lxm, lqm, d, bestS}, a)
+			end = min(b+8, 33)
+		}
+		for ; b < end; b++ {
 			mx1 := float32((sumx[b] - sxa) * d)
 			mq1 := float32(float32((sumw[b]-swa)*d) * d)
 			sumqx := lxp + mx1 + highX[0][b]
@@ -170,6 +184,11 @@ func iq1sSplit(xb, weight []float32, idx *[32]int, mx float32) (i1, i2, shift in
 				scale = sumqx / sumq2
 				bestS = float32(scale * sumqx)
 				i1, i2, shift = a, b, -1
+			}
+			if b == end-1 && end < 33 {
+				// The next batch that can change the best score.
+				b = iq1ScanLanes(&tab, &[8]float32{sxa, swa, lxp, lqp, lxm, lqm, d, bestS}, end) - 1
+				end = min(b+9, 33)
 			}
 		}
 	}

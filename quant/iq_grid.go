@@ -48,6 +48,11 @@ type latticeSearch struct {
 	neighbours []uint16
 	// neighbourCodes holds the codes of the points in neighbours.
 	neighbourCodes []uint16
+	// candidateLevels holds each neighbour list's levels for the SIMD
+	// search, transposed: per batch of eight neighbours, dim rows of eight
+	// bytes; listLevels[o] is where the list at neighbours[o] starts.
+	candidateLevels []uint8
+	listLevels      []int32
 }
 
 var (
@@ -164,6 +169,18 @@ func (l *lattice) buildSearch() {
 			s.neighbourCodes[o+1+j] = l.codes[g]
 		}
 	}
+	s.listLevels = make([]int32, len(s.neighbours))
+	for o := 0; o < len(s.neighbours); o += 1 + int(s.neighbours[o]) {
+		s.listLevels[o] = int32(len(s.candidateLevels))
+		nb := s.neighbours[o+1 : o+1+int(s.neighbours[o])]
+		batch := make([]uint8, (len(nb)+7)/8*8*dim)
+		for j, g := range nb {
+			for i := range dim {
+				batch[(j/8*dim+i)*8+j%8] = uint8(levels[int(g)*dim+i])
+			}
+		}
+		s.candidateLevels = append(s.candidateLevels, batch...)
+	}
 }
 
 // inRange reports whether every level of code is at most maxLevel.
@@ -184,6 +201,20 @@ func (s *latticeSearch) neighbourLists(code int) (points, codes []uint16) {
 	return s.neighbours[o+1 : o+1+n], s.neighbourCodes[o+1 : o+1+n]
 }
 
+// neighbourLevels returns the transposed levels of an off-grid code's
+// neighbours (see candidateLevels).
+func (s *latticeSearch) neighbourLevels(code int) []uint8 {
+	o := -int(s.index[code]) - 1
+	n := int(s.neighbours[o])
+	start := int(s.listLevels[o])
+	return s.candidateLevels[start : start+(n+7)/8*8*s.dim]
+}
+
+// useGridLanes selects the SIMD kernels of the grid quantizers (rounding,
+// neighbour searches, IQ1_S's split search) when the CPU has them; tests
+// switch it to cover both paths.
+var useGridLanes = simdGridLanes
+
 // bestNeighbour4 is iq3_find_best_neighbour: the neighbour g of an
 // off-grid code minimising Σ w·(v[level_g] − x)², where v holds the level
 // values times the scale, the first on ties. It writes g's levels to L.
@@ -196,6 +227,12 @@ func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, 
 	bestG := int(nb[0])
 	if len(nb) == 1 {
 		nc = nil // the only candidate, whatever its error
+	}
+	// The SIMD search tries eight neighbours at a time, each lane adding
+	// the same terms in the same order, and keeps the first minimum.
+	if useGridLanes && len(nc) > 1 {
+		bestG = int(nb[neighbourLanes4(v, (*[4]float32)(x), (*[4]float32)(w), s.neighbourLevels(code), len(nc))])
+		nc = nil
 	}
 	// Go does not hoist loads out of loops: the group goes to locals.
 	x0, x1, x2, x3 := x[0], x[1], x[2], x[3]
@@ -223,18 +260,24 @@ func (s *latticeSearch) bestNeighbour4(code int, x, w []float32, v *[8]float32, 
 // NaN, the first neighbour. Each of the 24 coordinate-level terms is
 // computed once, as ggml computes it for every neighbour, and each
 // neighbour's error adds its eight terms in ggml's order.
-func (s *latticeSearch) bestNeighbour8(code int, x, w []float32, v *[3]float32, L []int8) int {
+func (s *latticeSearch) bestNeighbour8(code int, x, w []float32, v *[8]float32, L []int8) int {
 	x, w = x[:8], w[:8]
+	nb, nc := s.neighbourLists(code)
+	bestG := int(nb[0])
+	// As in bestNeighbour4, eight neighbours at a time on SIMD lanes.
+	if useGridLanes && len(nc) > 1 {
+		bestG = int(nb[neighbourLanes8(v, (*[8]float32)(x), (*[8]float32)(w), s.neighbourLevels(code), len(nc))])
+		copy(L[:8], s.levels[bestG*8:bestG*8+8])
+		return bestG
+	}
 	var t [8][4]float32
 	for i, xi := range x {
-		for l, vl := range v {
+		for l, vl := range v[:3] {
 			diff := vl - xi
 			t[i][l] = float32(float32(w[i]*diff) * diff)
 		}
 	}
 	best := float32(math.MaxFloat32)
-	nb, nc := s.neighbourLists(code)
-	bestG := int(nb[0])
 	if len(nb) == 1 {
 		nc = nil // the only candidate, whatever its error
 	}
@@ -418,8 +461,26 @@ func (f *gridFit) roundGroups(s *latticeSearch, xval, waux []float32, id, scale 
 func roundGroups8(s *latticeSearch, xval, waux []float32, id, scale float32, L []int8, which uint32) uint32 {
 	// The values of the levels at this scale, shared by all neighbour
 	// searches (ggml multiplies them out for every neighbour).
-	v := [3]float32{scale, float32(scale * 3), float32(scale * 5)}
+	v := [8]float32{scale, float32(scale * 3), float32(scale * 5)}
 	on := uint32(0)
+	if n := len(xval) / 8; useGridLanes && n <= 4 && n > 0 {
+		var levels [32]int8
+		var codes [4]int32
+		gridRound8Lanes(xval[:8*n], id, levels[:8*n], codes[:n])
+		for k, code := range codes[:n] {
+			if which&(1<<k) == 0 {
+				continue
+			}
+			lk := (*[8]int8)(L[8*k:])
+			*lk = [8]int8(levels[8*k:])
+			if s.index[code] >= 0 {
+				on |= 1 << k
+				continue
+			}
+			s.bestNeighbour8(int(code), xval[8*k:], waux[8*k:], &v, lk[:])
+		}
+		return on
+	}
 	for k := 0; which>>k != 0; k++ {
 		if which&(1<<k) == 0 {
 			continue
@@ -446,6 +507,24 @@ func roundGroups4(s *latticeSearch, xval, waux []float32, id, scale float32, L [
 		v[l] = float32(scale * float32(2*l+1))
 	}
 	on := uint32(0)
+	if useGridLanes && len(xval) == 32 {
+		var levels [32]int8
+		var codes [8]int32
+		gridRound4Lanes((*[32]float32)(xval), id, &levels, &codes)
+		for k, code := range codes {
+			if which&(1<<k) == 0 {
+				continue
+			}
+			lk := (*[4]int8)(L[4*k:])
+			*lk = [4]int8(levels[4*k:])
+			if s.index[code&0xfff] >= 0 {
+				on |= 1 << k
+				continue
+			}
+			s.bestNeighbour4(int(code&0xfff), xval[4*k:], waux[4*k:], &v, lk[:])
+		}
+		return on
+	}
 	for k := 0; which>>k != 0; k++ {
 		if which&(1<<k) == 0 {
 			continue

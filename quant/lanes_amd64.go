@@ -57,3 +57,28 @@ func encodeF16AVX2(src []float32, dst []byte)
 
 // encodeBF16AVX2 is encodeBF16 for the first len(src)/16·16 values.
 func encodeBF16AVX2(src []float32, dst []byte)
+
+// bestNeighbour4AVX2 is the candidate loop of bestNeighbour4 in AVX2.
+//
+//go:noescape
+func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int) int
+
+// bestNeighbour8AVX2 is the candidate loop of bestNeighbour8 in AVX2.
+//
+//go:noescape
+func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int) int
+
+// gridRound4AVX2 rounds the eight groups of x to grid levels and codes, as roundGroups4 does one group.
+//
+//go:noescape
+func gridRound4AVX2(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32)
+
+// gridRound8AVX2 rounds the len(x)/8 groups of x to grid levels and codes, as roundGroups8 does one group.
+//
+//go:noescape
+func gridRound8AVX2(x []float32, id float32, levels []int8, codes []int32)
+
+// iq1ScanAVX2 returns the first b ≥ b0, in steps of 8, whose batch of second split points holds a candidate that passes, or 40 when none does.
+//
+//go:noescape
+func iq1ScanAVX2(tab *[6][40]float32, s *[8]float32, b0 int) int

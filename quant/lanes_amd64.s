@@ -2122,3 +2122,462 @@ DATA bf16Quiet<>+20(SB)/4, $0x00000040
 DATA bf16Quiet<>+24(SB)/4, $0x00000040
 DATA bf16Quiet<>+28(SB)/4, $0x00000040
 GLOBL bf16Quiet<>(SB), RODATA|NOPTR, $32
+
+// func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int) int
+// Requires: AVX, AVX2
+TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-64
+	MOVQ         v+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         w+16(FP), DX
+	MOVQ         levels_base+24(FP), BX
+	MOVQ         n+48(FP), SI
+	VMOVUPS      (AX), Y0
+	VBROADCASTSS (CX), Y1
+	VBROADCASTSS (DX), Y2
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 4(DX), Y3
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VBROADCASTSS 8(CX), Y1
+	VBROADCASTSS 8(DX), Y4
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VBROADCASTSS 12(CX), Y1
+	VBROADCASTSS 12(DX), Y5
+	VSUBPS       Y1, Y0, Y0
+	VMULPS       Y0, Y5, Y1
+	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS maxFloat32<>+0(SB), Y0
+	VMOVDQU      lanePositions<>+0(SB), Y5
+	VMOVDQU      Y5, Y6
+	VMOVQ        SI, X7
+	VPBROADCASTD X7, Y7
+	MOVQ         SI, AX
+	ADDQ         $0x07, AX
+	SHRQ         $0x03, AX
+
+bestNeighbour4AVX2_batch:
+	VPMOVZXBD    (BX), Y8
+	VPERMPS      Y2, Y8, Y8
+	VPMOVZXBD    8(BX), Y9
+	VPERMPS      Y3, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VPMOVZXBD    16(BX), Y9
+	VPERMPS      Y4, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VPMOVZXBD    24(BX), Y9
+	VPERMPS      Y1, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VCMPPS       $0x01, Y0, Y8, Y9
+	VPCMPGTD     Y5, Y7, Y10
+	VPAND        Y10, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y0, Y0
+	VBLENDVPS    Y9, Y5, Y6, Y6
+	VPADDD       eight32<>+0(SB), Y5, Y5
+	ADDQ         $0x00000020, BX
+	DECQ         AX
+	JNZ          bestNeighbour4AVX2_batch
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VPERMILPS    $0x4e, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VCMPPS       $0x00, Y1, Y0, Y0
+	VBROADCASTSS maxInt32<>+0(SB), Y2
+	VBLENDVPS    Y0, Y6, Y2, Y6
+	VPERM2I128   $0x01, Y6, Y6, Y2
+	VPMINSD      Y2, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y2
+	VPMINSD      Y2, Y6, Y6
+	VPSHUFD      $0xb1, Y6, Y2
+	VPMINSD      Y2, Y6, Y6
+	VMOVD        X6, AX
+	MOVQ         AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+DATA maxFloat32<>+0(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+4(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+8(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+12(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+16(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+20(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+24(SB)/4, $0x7f7fffff
+DATA maxFloat32<>+28(SB)/4, $0x7f7fffff
+GLOBL maxFloat32<>(SB), RODATA|NOPTR, $32
+
+DATA lanePositions<>+0(SB)/4, $0x00000000
+DATA lanePositions<>+4(SB)/4, $0x00000001
+DATA lanePositions<>+8(SB)/4, $0x00000002
+DATA lanePositions<>+12(SB)/4, $0x00000003
+DATA lanePositions<>+16(SB)/4, $0x00000004
+DATA lanePositions<>+20(SB)/4, $0x00000005
+DATA lanePositions<>+24(SB)/4, $0x00000006
+DATA lanePositions<>+28(SB)/4, $0x00000007
+GLOBL lanePositions<>(SB), RODATA|NOPTR, $32
+
+DATA eight32<>+0(SB)/4, $0x00000008
+DATA eight32<>+4(SB)/4, $0x00000008
+DATA eight32<>+8(SB)/4, $0x00000008
+DATA eight32<>+12(SB)/4, $0x00000008
+DATA eight32<>+16(SB)/4, $0x00000008
+DATA eight32<>+20(SB)/4, $0x00000008
+DATA eight32<>+24(SB)/4, $0x00000008
+DATA eight32<>+28(SB)/4, $0x00000008
+GLOBL eight32<>(SB), RODATA|NOPTR, $32
+
+DATA maxInt32<>+0(SB)/4, $0x7fffffff
+DATA maxInt32<>+4(SB)/4, $0x7fffffff
+DATA maxInt32<>+8(SB)/4, $0x7fffffff
+DATA maxInt32<>+12(SB)/4, $0x7fffffff
+DATA maxInt32<>+16(SB)/4, $0x7fffffff
+DATA maxInt32<>+20(SB)/4, $0x7fffffff
+DATA maxInt32<>+24(SB)/4, $0x7fffffff
+DATA maxInt32<>+28(SB)/4, $0x7fffffff
+GLOBL maxInt32<>(SB), RODATA|NOPTR, $32
+
+// func bestNeighbour8AVX2(v *[8]float32, x *[8]float32, w *[8]float32, levels []uint8, n int) int
+// Requires: AVX, AVX2
+TEXT ·bestNeighbour8AVX2(SB), NOSPLIT, $0-64
+	MOVQ         v+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         w+16(FP), DX
+	MOVQ         levels_base+24(FP), BX
+	MOVQ         n+48(FP), SI
+	VMOVUPS      (AX), Y0
+	VBROADCASTSS (CX), Y1
+	VBROADCASTSS (DX), Y2
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 4(DX), Y3
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VBROADCASTSS 8(CX), Y1
+	VBROADCASTSS 8(DX), Y4
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VBROADCASTSS 12(CX), Y1
+	VBROADCASTSS 12(DX), Y5
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y5, Y5
+	VMULPS       Y1, Y5, Y5
+	VBROADCASTSS 16(CX), Y1
+	VBROADCASTSS 16(DX), Y6
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y6, Y6
+	VMULPS       Y1, Y6, Y6
+	VBROADCASTSS 20(CX), Y1
+	VBROADCASTSS 20(DX), Y7
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y7, Y7
+	VMULPS       Y1, Y7, Y7
+	VBROADCASTSS 24(CX), Y1
+	VBROADCASTSS 24(DX), Y8
+	VSUBPS       Y1, Y0, Y1
+	VMULPS       Y1, Y8, Y8
+	VMULPS       Y1, Y8, Y8
+	VBROADCASTSS 28(CX), Y1
+	VBROADCASTSS 28(DX), Y9
+	VSUBPS       Y1, Y0, Y0
+	VMULPS       Y0, Y9, Y1
+	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS maxFloat32<>+0(SB), Y0
+	VMOVDQU      lanePositions<>+0(SB), Y9
+	VMOVDQU      Y9, Y10
+	VMOVQ        SI, X11
+	VPBROADCASTD X11, Y11
+	MOVQ         SI, AX
+	ADDQ         $0x07, AX
+	SHRQ         $0x03, AX
+
+bestNeighbour8AVX2_batch:
+	VPMOVZXBD    (BX), Y12
+	VPERMPS      Y2, Y12, Y12
+	VPMOVZXBD    8(BX), Y13
+	VPERMPS      Y3, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    16(BX), Y13
+	VPERMPS      Y4, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    24(BX), Y13
+	VPERMPS      Y5, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    32(BX), Y13
+	VPERMPS      Y6, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    40(BX), Y13
+	VPERMPS      Y7, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    48(BX), Y13
+	VPERMPS      Y8, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VPMOVZXBD    56(BX), Y13
+	VPERMPS      Y1, Y13, Y13
+	VADDPS       Y13, Y12, Y12
+	VCMPPS       $0x01, Y0, Y12, Y13
+	VPCMPGTD     Y9, Y11, Y14
+	VPAND        Y14, Y13, Y13
+	VBLENDVPS    Y13, Y12, Y0, Y0
+	VBLENDVPS    Y13, Y9, Y10, Y10
+	VPADDD       eight32<>+0(SB), Y9, Y9
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JNZ          bestNeighbour8AVX2_batch
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VPERMILPS    $0x4e, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y2
+	VMINPS       Y2, Y1, Y1
+	VCMPPS       $0x00, Y1, Y0, Y0
+	VBROADCASTSS maxInt32<>+0(SB), Y2
+	VBLENDVPS    Y0, Y10, Y2, Y10
+	VPERM2I128   $0x01, Y10, Y10, Y2
+	VPMINSD      Y2, Y10, Y10
+	VPSHUFD      $0x4e, Y10, Y2
+	VPMINSD      Y2, Y10, Y10
+	VPSHUFD      $0xb1, Y10, Y2
+	VPMINSD      Y2, Y10, Y10
+	VMOVD        X10, AX
+	MOVQ         AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func gridRound4AVX2(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32)
+// Requires: AVX, AVX2
+TEXT ·gridRound4AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), AX
+	VBROADCASTSS id+8(FP), Y0
+	VMULPS       (AX), Y0, Y1
+	VSUBPS       oneF32<>+0(SB), Y1, Y1
+	VMULPS       half32<>+0(SB), Y1, Y1
+	VADDPS       nearestMagic<>+0(SB), Y1, Y1
+	VPAND        mantissaMask<>+0(SB), Y1, Y1
+	VPSUBD       nearestBias<>+0(SB), Y1, Y1
+	VPMINSD      seven32<>+0(SB), Y1, Y1
+	VPMAXSD      zero32<>+0(SB), Y1, Y1
+	VMULPS       32(AX), Y0, Y2
+	VSUBPS       oneF32<>+0(SB), Y2, Y2
+	VMULPS       half32<>+0(SB), Y2, Y2
+	VADDPS       nearestMagic<>+0(SB), Y2, Y2
+	VPAND        mantissaMask<>+0(SB), Y2, Y2
+	VPSUBD       nearestBias<>+0(SB), Y2, Y2
+	VPMINSD      seven32<>+0(SB), Y2, Y2
+	VPMAXSD      zero32<>+0(SB), Y2, Y2
+	VMULPS       64(AX), Y0, Y3
+	VSUBPS       oneF32<>+0(SB), Y3, Y3
+	VMULPS       half32<>+0(SB), Y3, Y3
+	VADDPS       nearestMagic<>+0(SB), Y3, Y3
+	VPAND        mantissaMask<>+0(SB), Y3, Y3
+	VPSUBD       nearestBias<>+0(SB), Y3, Y3
+	VPMINSD      seven32<>+0(SB), Y3, Y3
+	VPMAXSD      zero32<>+0(SB), Y3, Y3
+	VMULPS       96(AX), Y0, Y0
+	VSUBPS       oneF32<>+0(SB), Y0, Y0
+	VMULPS       half32<>+0(SB), Y0, Y0
+	VADDPS       nearestMagic<>+0(SB), Y0, Y0
+	VPAND        mantissaMask<>+0(SB), Y0, Y0
+	VPSUBD       nearestBias<>+0(SB), Y0, Y0
+	VPMINSD      seven32<>+0(SB), Y0, Y0
+	VPMAXSD      zero32<>+0(SB), Y0, Y0
+	VMOVDQU      groupOrder<>+0(SB), Y4
+	VPACKSSDW    Y2, Y1, Y5
+	VPACKSSDW    Y0, Y3, Y6
+	VPACKUSWB    Y6, Y5, Y5
+	VPERMD       Y5, Y4, Y5
+	MOVQ         levels+16(FP), AX
+	VMOVDQU      Y5, (AX)
+	VPSLLVD      levelShifts3<>+0(SB), Y1, Y1
+	VPSLLVD      levelShifts3<>+0(SB), Y2, Y2
+	VPSLLVD      levelShifts3<>+0(SB), Y3, Y3
+	VPSLLVD      levelShifts3<>+0(SB), Y0, Y0
+	VPHADDD      Y2, Y1, Y1
+	VPHADDD      Y0, Y3, Y3
+	VPHADDD      Y3, Y1, Y1
+	VPERMD       Y1, Y4, Y1
+	MOVQ         codes+24(FP), AX
+	VMOVDQU      Y1, (AX)
+	VZEROUPPER
+	RET
+
+DATA oneF32<>+0(SB)/4, $0x3f800000
+DATA oneF32<>+4(SB)/4, $0x3f800000
+DATA oneF32<>+8(SB)/4, $0x3f800000
+DATA oneF32<>+12(SB)/4, $0x3f800000
+DATA oneF32<>+16(SB)/4, $0x3f800000
+DATA oneF32<>+20(SB)/4, $0x3f800000
+DATA oneF32<>+24(SB)/4, $0x3f800000
+DATA oneF32<>+28(SB)/4, $0x3f800000
+GLOBL oneF32<>(SB), RODATA|NOPTR, $32
+
+DATA seven32<>+0(SB)/4, $0x00000007
+DATA seven32<>+4(SB)/4, $0x00000007
+DATA seven32<>+8(SB)/4, $0x00000007
+DATA seven32<>+12(SB)/4, $0x00000007
+DATA seven32<>+16(SB)/4, $0x00000007
+DATA seven32<>+20(SB)/4, $0x00000007
+DATA seven32<>+24(SB)/4, $0x00000007
+DATA seven32<>+28(SB)/4, $0x00000007
+GLOBL seven32<>(SB), RODATA|NOPTR, $32
+
+DATA groupOrder<>+0(SB)/4, $0x00000000
+DATA groupOrder<>+4(SB)/4, $0x00000004
+DATA groupOrder<>+8(SB)/4, $0x00000001
+DATA groupOrder<>+12(SB)/4, $0x00000005
+DATA groupOrder<>+16(SB)/4, $0x00000002
+DATA groupOrder<>+20(SB)/4, $0x00000006
+DATA groupOrder<>+24(SB)/4, $0x00000003
+DATA groupOrder<>+28(SB)/4, $0x00000007
+GLOBL groupOrder<>(SB), RODATA|NOPTR, $32
+
+DATA levelShifts3<>+0(SB)/4, $0x00000000
+DATA levelShifts3<>+4(SB)/4, $0x00000003
+DATA levelShifts3<>+8(SB)/4, $0x00000006
+DATA levelShifts3<>+12(SB)/4, $0x00000009
+DATA levelShifts3<>+16(SB)/4, $0x00000000
+DATA levelShifts3<>+20(SB)/4, $0x00000003
+DATA levelShifts3<>+24(SB)/4, $0x00000006
+DATA levelShifts3<>+28(SB)/4, $0x00000009
+GLOBL levelShifts3<>(SB), RODATA|NOPTR, $32
+
+// func gridRound8AVX2(x []float32, id float32, levels []int8, codes []int32)
+// Requires: AVX, AVX2
+TEXT ·gridRound8AVX2(SB), NOSPLIT, $0-80
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	SHRQ         $0x03, CX
+	MOVQ         levels_base+32(FP), DX
+	MOVQ         codes_base+56(FP), BX
+	VBROADCASTSS id+24(FP), Y0
+
+gridRound8_group:
+	VMULPS       (AX), Y0, Y1
+	VSUBPS       oneF32<>+0(SB), Y1, Y1
+	VMULPS       half32<>+0(SB), Y1, Y1
+	VADDPS       nearestMagic<>+0(SB), Y1, Y1
+	VPAND        mantissaMask<>+0(SB), Y1, Y1
+	VPSUBD       nearestBias<>+0(SB), Y1, Y1
+	VPMINSD      two32<>+0(SB), Y1, Y1
+	VPMAXSD      zero32<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPACKSSDW    X2, X1, X2
+	VPACKUSWB    X2, X2, X2
+	VMOVQ        X2, (DX)
+	VPSLLVD      levelShifts2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDD       X2, X1, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VMOVD        X2, (BX)
+	ADDQ         $0x20, AX
+	ADDQ         $0x08, DX
+	ADDQ         $0x04, BX
+	DECQ         CX
+	JNZ          gridRound8_group
+	VZEROUPPER
+	RET
+
+DATA levelShifts2<>+0(SB)/4, $0x00000000
+DATA levelShifts2<>+4(SB)/4, $0x00000002
+DATA levelShifts2<>+8(SB)/4, $0x00000004
+DATA levelShifts2<>+12(SB)/4, $0x00000006
+DATA levelShifts2<>+16(SB)/4, $0x00000008
+DATA levelShifts2<>+20(SB)/4, $0x0000000a
+DATA levelShifts2<>+24(SB)/4, $0x0000000c
+DATA levelShifts2<>+28(SB)/4, $0x0000000e
+GLOBL levelShifts2<>(SB), RODATA|NOPTR, $32
+
+DATA two32<>+0(SB)/4, $0x00000002
+DATA two32<>+4(SB)/4, $0x00000002
+DATA two32<>+8(SB)/4, $0x00000002
+DATA two32<>+12(SB)/4, $0x00000002
+DATA two32<>+16(SB)/4, $0x00000002
+DATA two32<>+20(SB)/4, $0x00000002
+DATA two32<>+24(SB)/4, $0x00000002
+DATA two32<>+28(SB)/4, $0x00000002
+GLOBL two32<>(SB), RODATA|NOPTR, $32
+
+// func iq1ScanAVX2(tab *[6][40]float32, s *[8]float32, b0 int) int
+// Requires: AVX, AVX2
+TEXT ·iq1ScanAVX2(SB), NOSPLIT, $0-32
+	MOVQ         tab+0(FP), AX
+	MOVQ         s+8(FP), CX
+	MOVQ         b0+16(FP), DX
+	VBROADCASTSS (CX), Y0
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 8(CX), Y2
+	VBROADCASTSS 12(CX), Y3
+	VBROADCASTSS 16(CX), Y4
+	VBROADCASTSS 20(CX), Y5
+	VBROADCASTSS 24(CX), Y6
+	VBROADCASTSS 28(CX), Y7
+	VMOVQ        DX, X8
+	VPBROADCASTD X8, Y8
+	VPADDD       lanePositions<>+0(SB), Y8, Y8
+	VXORPS       Y9, Y9, Y9
+
+iq1Scan_batch:
+	VMOVUPS   (AX)(DX*4), Y10
+	VSUBPS    Y0, Y10, Y10
+	VMULPS    Y6, Y10, Y10
+	VMOVUPS   160(AX)(DX*4), Y11
+	VSUBPS    Y1, Y11, Y11
+	VMULPS    Y6, Y11, Y11
+	VMULPS    Y6, Y11, Y11
+	VXORPS    Y12, Y12, Y12
+	VADDPS    Y10, Y2, Y13
+	VADDPS    320(AX)(DX*4), Y13, Y13
+	VADDPS    Y11, Y3, Y14
+	VADDPS    480(AX)(DX*4), Y14, Y14
+	VCMPPS    $0x1e, Y9, Y14, Y15
+	VMULPS    Y13, Y13, Y13
+	VMULPS    Y14, Y7, Y14
+	VCMPPS    $0x1e, Y14, Y13, Y14
+	VANDPS    Y14, Y15, Y15
+	VORPS     Y15, Y12, Y12
+	VSUBPS    Y10, Y4, Y10
+	VADDPS    640(AX)(DX*4), Y10, Y10
+	VADDPS    Y11, Y5, Y11
+	VADDPS    800(AX)(DX*4), Y11, Y11
+	VCMPPS    $0x1e, Y9, Y11, Y13
+	VMULPS    Y10, Y10, Y10
+	VMULPS    Y11, Y7, Y11
+	VCMPPS    $0x1e, Y11, Y10, Y11
+	VANDPS    Y11, Y13, Y13
+	VORPS     Y13, Y12, Y12
+	VMOVDQU   thirtyThree<>+0(SB), Y10
+	VPCMPGTD  Y8, Y10, Y10
+	VANDPS    Y10, Y12, Y12
+	VMOVMSKPS Y12, CX
+	TESTL     CX, CX
+	JNZ       iq1Scan_found
+	ADDQ      $0x08, DX
+	VPADDD    eight32<>+0(SB), Y8, Y8
+	CMPQ      DX, $0x20
+	JLE       iq1Scan_batch
+	MOVQ      $0x00000028, DX
+
+iq1Scan_found:
+	MOVQ DX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+DATA thirtyThree<>+0(SB)/4, $0x00000021
+DATA thirtyThree<>+4(SB)/4, $0x00000021
+DATA thirtyThree<>+8(SB)/4, $0x00000021
+DATA thirtyThree<>+12(SB)/4, $0x00000021
+DATA thirtyThree<>+16(SB)/4, $0x00000021
+DATA thirtyThree<>+20(SB)/4, $0x00000021
+DATA thirtyThree<>+24(SB)/4, $0x00000021
+DATA thirtyThree<>+28(SB)/4, $0x00000021
+GLOBL thirtyThree<>(SB), RODATA|NOPTR, $32

@@ -51,3 +51,35 @@ func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool {
 	squaresLanesAVX2(x, tx, w, wx, mx)
 	return true
 }
+
+// simdGridLanes reports whether the CPU and the OS support the AVX2
+// kernels of the grid quantizers.
+var simdGridLanes = cpu.X86.HasAVX2
+
+// neighbourLanes4 and neighbourLanes8 run the AVX2 neighbour searches
+// (called directly, as requantSIMD, so that the arrays stay on the
+// caller's stack).
+func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int) int {
+	return bestNeighbour4AVX2(v, x, w, levels, n)
+}
+
+// gridRound4Lanes runs the AVX2 rounding of roundGroups4 for a whole
+// block (called directly, as requantSIMD).
+func gridRound4Lanes(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32) {
+	gridRound4AVX2(x, id, levels, codes)
+}
+
+// gridRound8Lanes runs the AVX2 rounding of roundGroups8 for len(x)/8
+// groups.
+func gridRound8Lanes(x []float32, id float32, levels []int8, codes []int32) {
+	gridRound8AVX2(x, id, levels, codes)
+}
+
+// iq1ScanLanes runs the AVX2 skip test of iq1sSplit.
+func iq1ScanLanes(tab *[6][40]float32, s *[8]float32, b0 int) int {
+	return iq1ScanAVX2(tab, s, b0)
+}
+
+func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
+	return bestNeighbour8AVX2(v, x, w, levels, n)
+}

@@ -15,3 +15,26 @@ func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[
 
 // squaresSIMD: no SIMD kernel on this platform.
 func squaresSIMD(x, tx, w, wx *[256]float32, mx *[16]float32) bool { return false }
+
+// simdGridLanes: no SIMD kernels for the grid quantizers on this platform.
+const simdGridLanes = false
+
+func neighbourLanes4(v *[8]float32, x, w *[4]float32, levels []uint8, n int) int {
+	panic("quant: no SIMD neighbour search on this platform")
+}
+
+func gridRound4Lanes(x *[32]float32, id float32, levels *[32]int8, codes *[8]int32) {
+	panic("quant: no SIMD grid rounding on this platform")
+}
+
+func gridRound8Lanes(x []float32, id float32, levels []int8, codes []int32) {
+	panic("quant: no SIMD grid rounding on this platform")
+}
+
+func iq1ScanLanes(tab *[6][40]float32, s *[8]float32, b0 int) int {
+	panic("quant: no SIMD split search on this platform")
+}
+
+func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
+	panic("quant: no SIMD neighbour search on this platform")
+}
