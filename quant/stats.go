@@ -90,7 +90,7 @@ func NewStats(rowLen, probes int, seed uint64) *Stats {
 // there are exactly the four vectors it takes.
 func (s *Stats) interleave() {
 	s.act4 = nil
-	if statsRowSIMD == nil || s.nAct != 4 {
+	if rowPass.statsRow == nil || s.nAct != 4 {
 		return
 	}
 	s.act4 = make([]float64, 4*s.rowLen)
@@ -204,14 +204,10 @@ func (s *Stats) AddRows(orig, deq []float32) error {
 
 func isFinite32(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }
 
-// statsRowSIMD, when not nil, is addRowGo's arithmetic for four probes
-// (see statsRowAVX2), bit for bit.
-var statsRowSIMD = detectStatsRow()
-
 func (s *Stats) addRow(w, q []float32) {
 	if s.act4 != nil {
 		var out [13]float64
-		statsRowSIMD(w, q[:len(w)], s.act4[:4*len(w)], &out)
+		rowPass.statsRow(w, q[:len(w)], s.act4[:4*len(w)], &out)
 		// Σw² and Σq² are finite exactly when every value is (float32
 		// squares cannot overflow float64): otherwise the row is redone
 		// value by value, counting the non-finite ones.
@@ -236,7 +232,7 @@ func (s *Stats) addRow(w, q []float32) {
 
 func isFinite64(x float64) bool { return math.Float64bits(x)&0x7ff0000000000000 != 0x7ff0000000000000 }
 
-// addRowGo is the portable row pass, and the reference of statsRowSIMD.
+// addRowGo is the portable row pass, and the reference of rowPass.statsRow.
 func (s *Stats) addRowGo(w, q []float32) {
 	q = q[:len(w)]
 	// Per-row partial sums keep the float64 totals accurate on big tensors.
