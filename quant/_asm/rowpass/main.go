@@ -106,6 +106,65 @@ func statsRow() {
 	absMask := XMM()
 	VMOVSD(abs, absMask)
 
+	// Four values at a time: conversions, differences and products
+	// elementwise, then every product added to its sum in order from a
+	// stack copy, so each accumulator sees Go's sequence of additions.
+	buf := AllocLocal(6 * 32)
+	mxv := YMM()
+	VXORPD(mxv, mxv, mxv)
+	absv := YMM()
+	VBROADCASTSD(abs, absv)
+	quads := GP64()
+	MOVQ(n, quads)
+	SHRQ(U8(2), quads)
+	ANDQ(U8(3), n)
+	TESTQ(quads, quads)
+	JZ(LabelRef("tail"))
+	Label("quad")
+	{
+		a, b, e := YMM(), YMM(), YMM()
+		VCVTPS2PD(Mem{Base: w}, a)
+		VCVTPS2PD(Mem{Base: q}, b)
+		VSUBPD(b, a, e)
+		VMOVUPD(a, buf.Offset(0))
+		VMOVUPD(e, buf.Offset(32))
+		prods := [][2]VecVirtual{{e, e}, {a, a}, {b, b}, {b, a}}
+		for k, pr := range prods {
+			t := YMM()
+			VMULPD(pr[0], pr[1], t)
+			VMOVUPD(t, buf.Offset(64+32*k))
+		}
+		t := YMM()
+		VANDPD(absv, e, t)
+		VMAXPD(t, mxv, mxv)
+		for j := range 4 {
+			VADDSD(buf.Offset(64+8*j), sse, sse)
+			VADDSD(buf.Offset(96+8*j), sw, sw)
+			VADDSD(buf.Offset(128+8*j), sq, sq)
+			VADDSD(buf.Offset(160+8*j), dot, dot)
+			av, ev, xv, p := YMM(), YMM(), YMM(), YMM()
+			VBROADCASTSD(buf.Offset(8*j), av)
+			VBROADCASTSD(buf.Offset(32+8*j), ev)
+			VMOVUPD(Mem{Base: x, Disp: 32 * j}, xv)
+			VMULPD(xv, av, p)
+			VADDPD(p, y, y)
+			VMULPD(xv, ev, p)
+			VADDPD(p, ye, ye)
+		}
+	}
+	ADDQ(U8(16), w)
+	ADDQ(U8(16), q)
+	ADDQ(U32(128), x)
+	DECQ(quads)
+	JNZ(LabelRef("quad"))
+	// The largest of the four lanes' maxima joins the scalar one.
+	hi := XMM()
+	VEXTRACTF128(U8(1), mxv, hi)
+	VMAXPD(hi, mxv.AsX(), hi)
+	VPERMILPD(U8(1), hi, mx)
+	VMAXSD(hi, mx, mx)
+
+	Label("tail")
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	Label("elem")
