@@ -18,6 +18,8 @@ type rowPassKernels struct {
 	// finiteGroups is the length of the leading run of whole groups of 16
 	// finite values among the first len(src)/16·16.
 	finiteGroups func(src []float32) int
+	// dequantQ4K expands one Q4_K super-block (see dequantQ4KAVX2).
+	dequantQ4K func(q *[128]byte, dm *[16]float32, y *[256]float32)
 }
 
 var rowPass = detectRowPass()

@@ -3,6 +3,7 @@ package quant
 import (
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -53,6 +54,41 @@ func TestFindNonFiniteEveryPosition(t *testing.T) {
 				}
 			}
 			src[pos] = good[pos%len(good)]
+		}
+	}
+}
+
+// Q4_K blocks of random bytes (every scale, minimum and code pattern, F16
+// scales of every magnitude but NaN) dequantize bit for bit as the
+// portable loop does.
+func TestDequantizeQ4KKernelMatchesPortable(t *testing.T) {
+	if rowPass.dequantQ4K == nil {
+		t.Skip("no SIMD Q4_K dequantizer on this machine")
+	}
+	const blocks = 512
+	rng := rand.New(rand.NewPCG(4, 4))
+	src := make([]byte, blocks*q4KSize)
+	for i := range src {
+		src[i] = byte(rng.Uint32())
+	}
+	for i := range blocks {
+		// Exponent 0x1f would make the half a NaN, whose payload the
+		// comparison below could not tell apart.
+		for _, k := range []int{0, 2} {
+			if src[i*q4KSize+k+1]&0x7c == 0x7c {
+				src[i*q4KSize+k+1] &^= 0x04
+			}
+		}
+	}
+	want, got := make([]float32, blocks*256), make([]float32, blocks*256)
+	saved := rowPass.dequantQ4K
+	rowPass.dequantQ4K = nil
+	dequantizeQ4K(src, want)
+	rowPass.dequantQ4K = saved
+	dequantizeQ4K(src, got)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("value %d (block %d): kernel %v, portable %v", i, i/256, got[i], want[i])
 		}
 	}
 }

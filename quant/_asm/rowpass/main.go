@@ -14,6 +14,7 @@ func main() {
 	statsRow()
 	decodeBF16()
 	findNonFinite()
+	dequantQ4K()
 	Generate()
 }
 
@@ -40,6 +41,46 @@ func decodeBF16() {
 	DECQ(n)
 	JNZ(LabelRef("bf16group"))
 	Label("bf16done")
+	VZEROUPPER()
+	RET()
+}
+
+// dequantQ4K expands one Q4_K super-block's codes with the scales and
+// minima the caller decoded: y = float32(d·q) − m, as dequantizeQ4K.
+func dequantQ4K() {
+	nib := GLOBL("nibbleMask32", RODATA|NOPTR)
+	DATA(0, U32(0xf))
+	TEXT("dequantQ4KAVX2", NOSPLIT, "func(q *[128]byte, dm *[16]float32, y *[256]float32)")
+	Doc("dequantQ4KAVX2 writes the 256 values of a Q4_K super-block whose",
+		"codes are q: pair j of 32 bytes gives values 64j..64j+31 from the low",
+		"nibbles with dm[4j], dm[4j+1] and the next 32 from the high nibbles with",
+		"dm[4j+2], dm[4j+3] (scale, then minimum).")
+	q := Mem{Base: Load(Param("q"), GP64())}
+	dm := Mem{Base: Load(Param("dm"), GP64())}
+	y := Mem{Base: Load(Param("y"), GP64())}
+	mask := YMM()
+	VPBROADCASTD(nib, mask)
+	for j := range 4 {
+		d1, m1, d2, m2 := YMM(), YMM(), YMM(), YMM()
+		VBROADCASTSS(dm.Offset(16*j), d1)
+		VBROADCASTSS(dm.Offset(16*j+4), m1)
+		VBROADCASTSS(dm.Offset(16*j+8), d2)
+		VBROADCASTSS(dm.Offset(16*j+12), m2)
+		for g := range 4 {
+			v, lo, hi := YMM(), YMM(), YMM()
+			VPMOVZXBD(q.Offset(32*j+8*g), v)
+			VPAND(mask, v, lo)
+			VPSRLD(U8(4), v, hi)
+			VCVTDQ2PS(lo, lo)
+			VCVTDQ2PS(hi, hi)
+			VMULPS(d1, lo, lo)
+			VSUBPS(m1, lo, lo)
+			VMULPS(d2, hi, hi)
+			VSUBPS(m2, hi, hi)
+			VMOVUPS(lo, y.Offset(4*(64*j+8*g)))
+			VMOVUPS(hi, y.Offset(4*(64*j+32+8*g)))
+		}
+	}
 	VZEROUPPER()
 	RET()
 }
