@@ -20,6 +20,8 @@ type rowPassKernels struct {
 	finiteGroups func(src []float32) int
 	// dequantQ4K expands one Q4_K super-block (see dequantQ4KAVX2).
 	dequantQ4K func(q *[128]byte, dm *[16]float32, y *[256]float32)
+	// dequantQ6K expands one Q6_K super-block (see dequantQ6KAVX2).
+	dequantQ6K func(b *[192]byte, ds *[16]float32, y *[256]float32)
 }
 
 var rowPass = detectRowPass()

@@ -23,3 +23,8 @@ func finiteGroupsAVX2(src []float32) int
 // nibbles with dm[4j], dm[4j+1] and the next 32 from the high nibbles with
 // dm[4j+2], dm[4j+3] (scale, then minimum).
 func dequantQ4KAVX2(q *[128]byte, dm *[16]float32, y *[256]float32)
+
+// dequantQ6KAVX2 writes the 256 values of a Q6_K super-block whose low
+// code bits are b[0:128] and high bits b[128:192]; ds[k] is d times
+// the block's scale k.
+func dequantQ6KAVX2(b *[192]byte, ds *[16]float32, y *[256]float32)

@@ -204,6 +204,12 @@ scandone:
 DATA nibbleMask32<>+0(SB)/4, $0x0000000f
 GLOBL nibbleMask32<>(SB), RODATA|NOPTR, $4
 
+DATA twoBits32<>+0(SB)/4, $0x00000003
+GLOBL twoBits32<>(SB), RODATA|NOPTR, $4
+
+DATA q6Bias32<>+0(SB)/4, $0x00000020
+GLOBL q6Bias32<>(SB), RODATA|NOPTR, $4
+
 // func dequantQ4KAVX2(q *[128]byte, dm *[16]float32, y *[256]float32)
 // Requires: AVX, AVX2
 TEXT ·dequantQ4KAVX2(SB), NOSPLIT, $0-24
@@ -403,5 +409,353 @@ TEXT ·dequantQ4KAVX2(SB), NOSPLIT, $0-24
 	VSUBPS       Y4, Y5, Y5
 	VMOVUPS      Y0, 864(DX)
 	VMOVUPS      Y5, 992(DX)
+	VZEROUPPER
+	RET
+
+// func dequantQ6KAVX2(b *[192]byte, ds *[16]float32, y *[256]float32)
+// Requires: AVX, AVX2
+TEXT ·dequantQ6KAVX2(SB), NOSPLIT, $0-24
+	MOVQ         b+0(FP), AX
+	MOVQ         ds+8(FP), CX
+	MOVQ         y+16(FP), DX
+	VPBROADCASTD nibbleMask32<>+0(SB), Y0
+	VPBROADCASTD twoBits32<>+0(SB), Y1
+	VPBROADCASTD q6Bias32<>+0(SB), Y2
+	VPMOVZXBD    (AX), Y3
+	VPMOVZXBD    32(AX), Y4
+	VPMOVZXBD    128(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS (CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, (DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 8(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 128(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 16(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 256(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 24(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 384(DX)
+	VPMOVZXBD    8(AX), Y3
+	VPMOVZXBD    40(AX), Y4
+	VPMOVZXBD    136(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS (CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 32(DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 8(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 160(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 16(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 288(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 24(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 416(DX)
+	VPMOVZXBD    16(AX), Y3
+	VPMOVZXBD    48(AX), Y4
+	VPMOVZXBD    144(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 4(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 64(DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 12(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 192(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 20(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 320(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 28(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 448(DX)
+	VPMOVZXBD    24(AX), Y3
+	VPMOVZXBD    56(AX), Y4
+	VPMOVZXBD    152(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 4(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 96(DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 12(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 224(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 20(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 352(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 28(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 480(DX)
+	VPMOVZXBD    64(AX), Y3
+	VPMOVZXBD    96(AX), Y4
+	VPMOVZXBD    160(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 32(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 512(DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 40(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 640(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 48(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 768(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 56(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 896(DX)
+	VPMOVZXBD    72(AX), Y3
+	VPMOVZXBD    104(AX), Y4
+	VPMOVZXBD    168(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 32(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 544(DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 40(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 672(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 48(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 800(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 56(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 928(DX)
+	VPMOVZXBD    80(AX), Y3
+	VPMOVZXBD    112(AX), Y4
+	VPMOVZXBD    176(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 36(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 576(DX)
+	VPAND        Y0, Y4, Y6
+	VPSRLD       $0x02, Y5, Y7
+	VPAND        Y1, Y7, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 44(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 704(DX)
+	VPSRLD       $0x04, Y3, Y3
+	VPSRLD       $0x04, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 52(CX), Y6
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y3, 832(DX)
+	VPSRLD       $0x04, Y4, Y3
+	VPSRLD       $0x06, Y5, Y4
+	VPAND        Y1, Y4, Y4
+	VPSLLD       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPSUBD       Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 60(CX), Y4
+	VMULPS       Y3, Y4, Y3
+	VMOVUPS      Y3, 960(DX)
+	VPMOVZXBD    88(AX), Y3
+	VPMOVZXBD    120(AX), Y4
+	VPMOVZXBD    184(AX), Y5
+	VPAND        Y0, Y3, Y6
+	VPAND        Y1, Y5, Y7
+	VPSLLD       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPSUBD       Y2, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 36(CX), Y7
+	VMULPS       Y6, Y7, Y6
+	VMOVUPS      Y6, 608(DX)
+	VPAND        Y0, Y4, Y0
+	VPSRLD       $0x02, Y5, Y6
+	VPAND        Y1, Y6, Y6
+	VPSLLD       $0x04, Y6, Y6
+	VPOR         Y6, Y0, Y0
+	VPSUBD       Y2, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS 44(CX), Y6
+	VMULPS       Y0, Y6, Y0
+	VMOVUPS      Y0, 736(DX)
+	VPSRLD       $0x04, Y3, Y0
+	VPSRLD       $0x04, Y5, Y3
+	VPAND        Y1, Y3, Y3
+	VPSLLD       $0x04, Y3, Y3
+	VPOR         Y3, Y0, Y0
+	VPSUBD       Y2, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS 52(CX), Y3
+	VMULPS       Y0, Y3, Y0
+	VMOVUPS      Y0, 864(DX)
+	VPSRLD       $0x04, Y4, Y0
+	VPSRLD       $0x06, Y5, Y3
+	VPAND        Y1, Y3, Y3
+	VPSLLD       $0x04, Y3, Y3
+	VPOR         Y3, Y0, Y0
+	VPSUBD       Y2, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS 60(CX), Y1
+	VMULPS       Y0, Y1, Y0
+	VMOVUPS      Y0, 992(DX)
 	VZEROUPPER
 	RET

@@ -13,5 +13,5 @@ func detectRowPass() rowPassKernels {
 		return rowPassKernels{}
 	}
 	return rowPassKernels{statsRow: statsRowAVX2, decodeBF16: decodeBF16AVX2, finiteGroups: finiteGroupsAVX2,
-		dequantQ4K: dequantQ4KAVX2}
+		dequantQ4K: dequantQ4KAVX2, dequantQ6K: dequantQ6KAVX2}
 }
