@@ -7,6 +7,25 @@ import (
 	"github.com/mxq-dev/mxq/ggml"
 )
 
+// rowPassKernels are the SIMD kernels of the pass over each row besides
+// quantization; a nil field means the portable code runs.
+type rowPassKernels struct {
+	// statsRow is Stats.addRowGo's arithmetic for four probes, bit for
+	// bit (see statsRowAVX2).
+	statsRow func(w, q []float32, act4 []float64, out *[13]float64)
+	// decodeBF16 is decodeBF16 for the first len(dst)/16·16 values.
+	decodeBF16 func(src []byte, dst []float32)
+	// finiteGroups is the length of the leading run of whole groups of 16
+	// finite values among the first len(src)/16·16.
+	finiteGroups func(src []float32) int
+	// dequantQ4K expands one Q4_K super-block (see dequantQ4KAVX2).
+	dequantQ4K func(q *[128]byte, dm *[16]float32, y *[256]float32)
+	// dequantQ6K expands one Q6_K super-block (see dequantQ6KAVX2).
+	dequantQ6K func(b *[192]byte, ds *[16]float32, y *[256]float32)
+}
+
+var rowPass = detectRowPass()
+
 func init() {
 	register(ggml.F32, kernel{quantize: encodeF32, dequantize: decodeF32})
 	register(ggml.F16, kernel{quantize: encodeF16, dequantize: decodeF16})
@@ -94,9 +113,13 @@ func CheckF16Range(src []float32) (index int, ok bool) {
 // FindNonFinite returns the index of the first NaN or ±Inf in src and
 // ok=false, or -1 and ok=true when every element is finite.
 func FindNonFinite(src []float32) (index int, ok bool) {
-	for i, x := range src {
+	start := 0
+	if k := rowPass.finiteGroups; k != nil {
+		start = k(src)
+	}
+	for i, x := range src[start:] {
 		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
-			return i, false
+			return start + i, false
 		}
 	}
 	return -1, true
@@ -149,6 +172,11 @@ func encodeBF16(src []float32, dst []byte) {
 
 func decodeBF16(src []byte, dst []float32) {
 	src = src[:2*len(dst)]
+	if k := rowPass.decodeBF16; k != nil {
+		n := len(dst) &^ 15
+		k(src[:2*n], dst[:n])
+		src, dst = src[2*n:], dst[n:]
+	}
 	for i := range dst {
 		dst[i] = BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}

@@ -247,6 +247,10 @@ func quantizeQ4KWeighted(src []float32, dst []byte, qw []float32) {
 }
 
 func dequantizeQ4K(src []byte, dst []float32) {
+	if rowPass.dequantQ4K != nil {
+		dequantizeQ4KWith(rowPass.dequantQ4K, src, dst)
+		return
+	}
 	for i := 0; i < len(dst)/256; i++ {
 		b := src[i*q4KSize : (i+1)*q4KSize]
 		y := dst[i*256 : (i+1)*256]

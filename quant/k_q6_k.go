@@ -132,6 +132,10 @@ func encodeQ6K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
 }
 
 func dequantizeQ6K(src []byte, dst []float32) {
+	if rowPass.dequantQ6K != nil {
+		dequantizeQ6KWith(rowPass.dequantQ6K, src, dst)
+		return
+	}
 	for i := 0; i < len(dst)/256; i++ {
 		b := src[i*q6KSize : (i+1)*q6KSize]
 		y := dst[i*256 : (i+1)*256]

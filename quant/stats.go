@@ -52,6 +52,9 @@ type Stats struct {
 	rowLen int
 	act    []float64 // activation vectors, each rowLen long, back to back; shared by forks, never written
 	nAct   int
+	// act4 holds act interleaved (act4[4i+p] = act[p·rowLen+i]) when there
+	// are exactly four vectors and a SIMD row kernel exists; shared by forks.
+	act4 []float64
 
 	count, finite                int64
 	lost                         int64 // finite values that came back NaN or ±Inf
@@ -78,8 +81,24 @@ func NewStats(rowLen, probes int, seed uint64) *Stats {
 		for i := range s.act {
 			s.act[i] = rng.NormFloat64()
 		}
+		s.interleave()
 	}
 	return s
+}
+
+// interleave sets act4 for the SIMD row kernel, when there is one and
+// there are exactly the four vectors it takes.
+func (s *Stats) interleave() {
+	s.act4 = nil
+	if rowPass.statsRow == nil || s.nAct != 4 {
+		return
+	}
+	s.act4 = make([]float64, 4*s.rowLen)
+	for p := range 4 {
+		for i, v := range s.act[p*s.rowLen:][:s.rowLen] {
+			s.act4[4*i+p] = v
+		}
+	}
 }
 
 // SetActivations replaces the random probes with real activation vectors,
@@ -102,6 +121,7 @@ func (s *Stats) SetActivations(xs [][]float32) error {
 		}
 	}
 	s.act, s.nAct = act, len(xs)
+	s.interleave()
 	return nil
 }
 
@@ -109,7 +129,7 @@ func (s *Stats) SetActivations(xs [][]float32) error {
 // vectors (shared, read-only), for accumulating another chunk of rows in
 // parallel before Merge.
 func (s *Stats) Fork() *Stats {
-	return &Stats{rowLen: s.rowLen, act: s.act, nAct: s.nAct}
+	return &Stats{rowLen: s.rowLen, act: s.act, nAct: s.nAct, act4: s.act4}
 }
 
 // Merge adds the rows accumulated in o to s. Both should have been made
@@ -185,6 +205,35 @@ func (s *Stats) AddRows(orig, deq []float32) error {
 func isFinite32(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }
 
 func (s *Stats) addRow(w, q []float32) {
+	if s.act4 != nil {
+		var out [13]float64
+		rowPass.statsRow(w, q[:len(w)], s.act4[:4*len(w)], &out)
+		// Σw² and Σq² are finite exactly when every value is (float32
+		// squares cannot overflow float64): otherwise the row is redone
+		// value by value, counting the non-finite ones.
+		if isFinite64(out[1]) && isFinite64(out[2]) {
+			s.count += int64(len(w))
+			s.finite += int64(len(w))
+			s.sse += out[0]
+			s.sumW2 += out[1]
+			s.sumQ2 += out[2]
+			s.dot += out[3]
+			s.maxE = max(s.maxE, out[4])
+			for p := range 4 {
+				y, ye := out[5+p], out[9+p]
+				s.sumY2 += y * y
+				s.sumYErr2 += ye * ye
+			}
+			return
+		}
+	}
+	s.addRowGo(w, q)
+}
+
+func isFinite64(x float64) bool { return math.Float64bits(x)&0x7ff0000000000000 != 0x7ff0000000000000 }
+
+// addRowGo is the portable row pass, and the reference of rowPass.statsRow.
+func (s *Stats) addRowGo(w, q []float32) {
 	q = q[:len(w)]
 	// Per-row partial sums keep the float64 totals accurate on big tensors.
 	var sse, sw, sq, dot, maxE float64
@@ -203,7 +252,11 @@ func (s *Stats) addRow(w, q []float32) {
 		sw += a * a
 		sq += b * b
 		dot += a * b
-		maxE = max(maxE, math.Abs(e))
+		// e is finite, so a compare gives max's result without its
+		// NaN and signed-zero cases.
+		if ae := math.Abs(e); ae > maxE {
+			maxE = ae
+		}
 		finite++
 	}
 	s.count += int64(len(w))

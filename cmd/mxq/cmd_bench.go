@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -58,6 +59,7 @@ memory bounds and I/O plumbing, not kernel speed.`,
 					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
 					&cli.StringFlag{Name: "meta", Value: "testdata/mixtral-8x7b-meta", Usage: "Mixtral-8x7B config, index and tokenizer `FOLDER`"},
 					&cli.BoolFlag{Name: "full-size-sparse", Usage: "benchmark the full-size checkpoint as sparse files"},
+					&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the pipeline run (for go tool pprof) to `FILE`"},
 				},
 				OnUsageError: onUsageError,
 				Action:       runBenchQuantize,
@@ -262,11 +264,19 @@ func runBenchQuantize(c *cli.Context) error {
 		return err
 	}
 	r := p.Report("")
-	t0 := time.Now()
-	if err := p.Run(c.Context, convert.Discard{}); err != nil {
+	stopProfile, err := startCPUProfile(c.String("cpuprofile"))
+	if err != nil {
 		return err
 	}
+	t0 := time.Now()
+	err = p.Run(c.Context, convert.Discard{})
 	el := time.Since(t0)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
 	if threads == 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
@@ -274,6 +284,27 @@ func runBenchQuantize(c *cli.Context) error {
 		path, ft, strconv.FormatInt(r.Params, 10), el.Seconds(), threads, float64(r.Params)/el.Seconds()/1e6,
 		float64(r.Params)*4/el.Seconds()/1e6, float64(p.Size())/1e9, peakRSS())
 	return nil
+}
+
+// startCPUProfile starts profiling into path (nothing when path is empty) and
+// returns the function that stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func writeBenchModel(ctx context.Context, w io.Writer, dir, meta string, sparse bool) error {

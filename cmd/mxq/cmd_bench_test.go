@@ -108,3 +108,27 @@ if [ "$5" = imatrix ]; then echo "$1 imatrix 50.0 MB/s (best of 1, 0.010 s)"; el
 		t.Errorf("missing ggml-bench: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// bench quantize --cpuprofile writes a profile of the run to a new file
+// and refuses one that exists, leaving it as it was.
+func TestBenchQuantizeCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	code, out, errOut := runCLI(t, "bench", "quantize", "--type", "Q8_0", "--cpuprofile", prof, tiny)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "M weights/s") {
+		t.Errorf("output lacks the throughput:\n%s", out)
+	}
+	data, err := os.ReadFile(prof)
+	if err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("profile: %d bytes, %v; want a gzipped pprof profile", len(data), err)
+	}
+	code, _, errOut = runCLI(t, "bench", "quantize", "--type", "Q8_0", "--cpuprofile", prof, tiny)
+	if code == 0 || !strings.Contains(errOut, "--cpuprofile") {
+		t.Errorf("existing profile file: exit %d, stderr %q", code, errOut)
+	}
+	if again, _ := os.ReadFile(prof); string(again) != string(data) {
+		t.Error("the existing profile file was changed")
+	}
+}
