@@ -4,8 +4,9 @@
 // per expert for the merged expert tensors of a Mixture-of-Experts model.
 //
 // Read accepts llama-imatrix's current GGUF files (general.type "imatrix")
-// and its legacy .dat files, telling them apart by content. WriteGGUF and
-// WriteDat write them byte for byte as llama-imatrix does. Weights derives
+// and its legacy .dat files, telling them apart by content. EncodeGGUF and
+// EncodeDat (WriteGGUF and WriteDat for a new file) write them byte for
+// byte as llama-imatrix does. Weights derives
 // the per-column weights llama-quantize hands to ggml's quantizers, with
 // llama-quantize's rules, and CheckModel and QuantizeMetadata give the
 // quantizer the checks and metadata llama-quantize applies. A Collector

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
@@ -64,20 +63,47 @@ func ggmlDims(ne0, ne1 int) []uint64 {
 	return []uint64{uint64(ne0), uint64(ne1)}
 }
 
-// WriteGGUF writes m in llama-imatrix's GGUF format to path, through a
-// temporary file renamed over path only when complete.
+// EncodeGGUF writes m in llama-imatrix's GGUF format to w.
+func (m *Matrix) EncodeGGUF(w io.Writer) error {
+	l, err := m.layout()
+	if err != nil {
+		return err
+	}
+	return m.encodeGGUF(w, l)
+}
+
+func (m *Matrix) encodeGGUF(w io.Writer, l *gguf.Layout) error {
+	bw := bufio.NewWriter(w)
+	bw.Write(l.Header())
+	at := l.DataOffset()
+	for i, t := range l.Tensors() {
+		if pad := l.TensorOffset(i) - at; pad > 0 {
+			bw.Write(make([]byte, pad))
+		}
+		e := &m.Entries[i/2]
+		v := e.InSum2
+		if i%2 == 1 {
+			v = e.Counts
+		}
+		if err := writeF32(bw, v); err != nil {
+			return err
+		}
+		at = l.TensorOffset(i) + int64(t.Size())
+	}
+	if pad := l.Size() - at; pad > 0 {
+		bw.Write(make([]byte, pad))
+	}
+	return bw.Flush()
+}
+
+// WriteGGUF writes m in llama-imatrix's GGUF format to the new file path;
+// it never replaces an existing file.
 func (m *Matrix) WriteGGUF(path string) error {
 	l, err := m.layout()
 	if err != nil {
 		return err
 	}
-	return gguf.WriteFile(path, l, func(i int, _ gguf.TensorInfo, w io.Writer) error {
-		e := &m.Entries[i/2]
-		if i%2 == 0 {
-			return writeF32(w, e.InSum2)
-		}
-		return writeF32(w, e.Counts)
-	})
+	return writeNew(path, func(w io.Writer) error { return m.encodeGGUF(w, l) })
 }
 
 func writeF32(w io.Writer, v []float32) error {
@@ -164,30 +190,24 @@ func (m *Matrix) EncodeDat(w io.Writer) error {
 	return bw.Flush()
 }
 
-// WriteDat writes EncodeDat's bytes to path through a temporary file
-// renamed over path only when complete.
-func (m *Matrix) WriteDat(path string) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// WriteDat writes EncodeDat's bytes to the new file path; it never
+// replaces an existing file.
+func (m *Matrix) WriteDat(path string) error { return writeNew(path, m.EncodeDat) }
+
+// writeNew creates path, which must not exist, and fills it with encode;
+// on error the file is removed.
+func writeNew(path string, encode func(io.Writer) error) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}
 	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			os.Remove(path)
 		}
 	}()
-	if err = m.EncodeDat(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return encode(f)
 }

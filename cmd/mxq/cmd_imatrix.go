@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mxq-dev/mxq/imatrix"
+	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/model"
 	"github.com/mxq-dev/mxq/validate"
 )
@@ -109,6 +110,11 @@ func runImatrix(c *cli.Context) error {
 	if err := checkImatrixOutput(out, c.Bool("force"), src, input); err != nil {
 		return err
 	}
+	// --force replaces only an earlier importance matrix, and the folder
+	// must be there to write in.
+	if err := output.Check(nil, imatrixTarget(c)); err != nil {
+		return err
+	}
 
 	m, err := validate.Open(src)
 	if err != nil {
@@ -159,19 +165,30 @@ func runImatrix(c *cli.Context) error {
 	if c.Bool("fill-unrouted") {
 		s.Filled = len(mat.FillUnrouted()) > 0
 	}
+	encode := mat.EncodeGGUF
 	if c.Bool("dat") {
-		s.Format = "dat"
-		err = mat.WriteDat(out)
-	} else {
-		err = mat.WriteGGUF(out)
+		s.Format, encode = "dat", mat.EncodeDat
 	}
+	staged, err := output.Stage(imatrixTarget(c))
 	if err != nil {
+		return err
+	}
+	defer staged.Discard()
+	if err := encode(staged.File); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	if _, err := output.Commit(staged); err != nil {
+		return err
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, s)
 	}
 	return s.writeText(c.App.Writer)
+}
+
+// imatrixTarget is the output of an imatrix run.
+func imatrixTarget(c *cli.Context) output.Target {
+	return output.Target{Path: c.String("output"), Kind: output.Imatrix, Flag: "output", Replace: c.Bool("force")}
 }
 
 // checkImatrixOutput refuses an existing output without --force, and

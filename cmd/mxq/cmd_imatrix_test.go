@@ -224,6 +224,10 @@ func TestImatrixUsage(t *testing.T) {
 	if err := os.WriteFile(bigID, []byte("1 5000"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	notes := filepath.Join(dir, "notes.gguf")
+	if err := os.WriteFile(notes, []byte("my notes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "x.gguf")
 	for _, c := range []struct {
 		name string
@@ -236,6 +240,8 @@ func TestImatrixUsage(t *testing.T) {
 		{"chunk size", []string{"imatrix", tiny, "-o", out, "--tokens", ids, "--chunk-size", "0"}, exitUsage, "--chunk-size"},
 		{"dat and fill", []string{"imatrix", tiny, "-o", out, "--tokens", ids, "--dat", "--fill-unrouted"}, exitUsage, "--fill-unrouted"},
 		{"existing output", []string{"imatrix", tiny, "-o", existing, "--tokens", ids}, exitError, "--force"},
+		{"force over a file that is not an importance matrix", []string{"imatrix", tiny, "-o", notes, "--tokens", ids, "--force"}, exitError, "not an importance matrix"},
+		{"output folder missing", []string{"imatrix", tiny, "-o", filepath.Join(dir, "nowhere", "x.gguf"), "--tokens", ids}, exitError, "does not exist"},
 		{"output is the tokens", []string{"imatrix", tiny, "-o", idsCopy, "--tokens", idsCopy, "--force"}, exitError, "input"},
 		{"output in the model folder", []string{"imatrix", tiny, "-o", filepath.Join(tiny, "config.json"), "--tokens", ids, "--force"}, exitError, "model folder"},
 		{"too few tokens", []string{"imatrix", tiny, "-o", out, "--tokens", ids, "--chunk-size", "17"}, exitError, "16 tokens do not fill one chunk of 17"},
@@ -250,6 +256,9 @@ func TestImatrixUsage(t *testing.T) {
 	}
 	if data, err := os.ReadFile(existing); err != nil || string(data) != "keep" {
 		t.Fatal("an existing output was touched without --force")
+	}
+	if data, err := os.ReadFile(notes); err != nil || string(data) != "my notes" {
+		t.Fatal("--force replaced a file that is not an importance matrix")
 	}
 	if data, err := os.ReadFile(idsCopy); err != nil || string(data) != "1 2 3" {
 		t.Fatal("the tokens file was overwritten")

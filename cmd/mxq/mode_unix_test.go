@@ -34,3 +34,31 @@ func TestOutputMode(t *testing.T) {
 		}
 	}
 }
+
+// TestImatrixOutputMode: an importance matrix is created 0666 less the
+// umask too, and --force replaces an earlier one.
+func TestImatrixOutputMode(t *testing.T) {
+	old := syscall.Umask(0o002)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	ids := filepath.Join(dir, "ids.txt")
+	if err := os.WriteFile(ids, []byte("1 5 9 13 17 21 25 29 33 37 41 45 49 53 57 61"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.imatrix.gguf")
+	for _, args := range [][]string{
+		{"imatrix", tiny, "-o", out, "--tokens", ids, "--chunk-size", "16", "-q"},
+		{"imatrix", tiny, "-o", out, "--tokens", ids, "--chunk-size", "16", "-q", "--force"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != 0o664 {
+			t.Errorf("%s has mode %v, want 0664", out, fi.Mode())
+		}
+	}
+}

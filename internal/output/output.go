@@ -9,6 +9,7 @@
 package output
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is what an output is, which decides what may replace it.
@@ -29,6 +32,8 @@ const (
 	Checkpoint
 	// Report is a JSON validation report.
 	Report
+	// Imatrix is an importance matrix: llama.cpp's GGUF or legacy .dat.
+	Imatrix
 )
 
 func (k Kind) String() string {
@@ -39,6 +44,8 @@ func (k Kind) String() string {
 		return "checkpoint folder"
 	case Report:
 		return "report"
+	case Imatrix:
+		return "importance matrix"
 	}
 	return "output"
 }
@@ -237,6 +244,10 @@ func notReplaceable(path string, k Kind) string {
 		return "is not a regular file"
 	}
 	switch k {
+	case Imatrix:
+		if reason := notImatrix(path); reason != "" {
+			return reason
+		}
 	case GGUF:
 		f, err := os.Open(path)
 		if err != nil {
@@ -349,4 +360,33 @@ func within(a, b *place) bool {
 		}
 	}
 	return false
+}
+
+// notImatrix says why path is neither a GGUF file nor a legacy .dat
+// importance matrix, which has no magic: it starts with a positive int32
+// entry count and the int32 length of a tensor name that follows; "" when
+// it is one of them.
+func notImatrix(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var head [8]byte
+	n, _ := io.ReadFull(f, head[:])
+	if n >= 4 && string(head[:4]) == "GGUF" {
+		return ""
+	}
+	const maxName = 1 << 10
+	if n == 8 {
+		entries := int32(binary.LittleEndian.Uint32(head[:4]))
+		nameLen := int32(binary.LittleEndian.Uint32(head[4:]))
+		name := make([]byte, max(0, min(nameLen, maxName)))
+		if entries > 0 && nameLen > 0 && nameLen <= maxName {
+			if _, err := io.ReadFull(f, name); err == nil && utf8.Valid(name) && !strings.ContainsFunc(string(name), unicode.IsControl) {
+				return ""
+			}
+		}
+	}
+	return "is not an importance matrix (neither GGUF nor llama.cpp's .dat layout)"
 }

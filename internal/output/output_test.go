@@ -31,6 +31,8 @@ func fixture(t *testing.T) string {
 	writeFile(t, filepath.Join(root, "old-ckpt", "model.safetensors"), "earlier")
 	writeFile(t, filepath.Join(root, "old-report.json"), `{"schema": 1, "tensors": []}`)
 	writeFile(t, filepath.Join(root, "notes.gguf"), "my notes")
+	// A legacy .dat importance matrix: 1 entry, then the length of its name.
+	writeFile(t, filepath.Join(root, "old.imatrix.dat"), "\x01\x00\x00\x00\x19\x00\x00\x00blk.0.attn_q.weight......")
 	writeFile(t, filepath.Join(root, "notes.json"), `{"todo": 1}`)
 	writeFile(t, filepath.Join(root, "models", "notes.txt"), "keep")
 	writeFile(t, filepath.Join(root, "models", "a", "model.safetensors"), "keep")
@@ -108,6 +110,9 @@ func TestCheck(t *testing.T) {
 		{"symbolic link", "src", []Target{out("oldlink.gguf", GGUF, true)}, "symbolic link"},
 		{"folder of other files", "src", []Target{out("models", Checkpoint, true)}, "holds a, which is not a regular file"},
 		{"checkpoint with a sub-folder", "src", []Target{out("withsub", Checkpoint, true)}, "holds sub"},
+		{"earlier GGUF importance matrix replaced", "src", []Target{out("old.gguf", Imatrix, true)}, ""},
+		{"earlier .dat importance matrix replaced", "src", []Target{out("old.imatrix.dat", Imatrix, true)}, ""},
+		{"notes as an importance matrix", "src", []Target{out("notes.json", Imatrix, true)}, "not an importance matrix"},
 		{"GGUF file as a folder", "src", []Target{out("old.gguf", Checkpoint, true)}, "is not a folder"},
 		{"output folder missing", "src", []Target{out("nowhere/x.gguf", GGUF, false)}, "output folder " + at("nowhere") + " does not exist"},
 		{"output folder is a file", "src", []Target{out("old.gguf/x.gguf", GGUF, false)}, "is not a folder"},
