@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // ErrConfig is matched by every *ConfigError through errors.Is.
@@ -31,7 +33,7 @@ func (e *ConfigError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
-	return b.String()
+	return safetext.Line(b.String()) // keys and file names come from files
 }
 
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }

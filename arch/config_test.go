@@ -273,3 +273,11 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// A key or file name taken from a file is printed escaped, on one line.
+func TestConfigErrorEscapes(t *testing.T) {
+	err := &ConfigError{File: "dir\x1b]0;t\a/config.json", Key: "k", Msg: "value \"x\nfake\" is bad"}
+	if s := err.Error(); strings.ContainsAny(s, "\x1b\a\n") {
+		t.Errorf("error %q holds control characters", s)
+	}
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mxq-dev/mxq/arch"
 	"github.com/mxq-dev/mxq/internal/safeio"
-	"github.com/mxq-dev/mxq/internal/safetext"
 )
 
 // Config is the part of a Hugging Face config.json that fixes the shapes of
@@ -59,32 +58,12 @@ type Config struct {
 func (c *Config) IsMoE() bool { return c.NumExperts > 1 }
 
 // ConfigError describes an unusable config.json; Key names the offending
-// field ("" when the document itself is malformed).
-type ConfigError struct {
-	File string
-	Key  string
-	Msg  string
-}
+// field ("" when the document itself is malformed). It is arch's, so
+// errors from either parser match the same type and ErrConfig.
+type ConfigError = arch.ConfigError
 
 // ErrConfig is matched by every *ConfigError through errors.Is.
-var ErrConfig = errors.New("invalid model config")
-
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-	} else {
-		b.WriteString("config")
-	}
-	if e.Key != "" {
-		fmt.Fprintf(&b, ": %q", e.Key)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return safetext.Line(b.String())
-}
-
-func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+var ErrConfig = arch.ErrConfig
 
 // SupportedArchitectures lists the architectures of the Llama layout
 // ParseConfig reads directly (the variants of arch.Mixtral).
