@@ -65,6 +65,13 @@ func (m *QuantMatrix) pack(wp, tmp []float32, o0, cols, k0, kc int) {
 		m.packBF16(wp, o0, cols, k0, kc)
 		return
 	}
+	m.decodePanel(tmp, o0, cols, k0, kc)
+	packPanel(wp, tmp[:cols*kc], kc, 0, cols, 0, kc)
+}
+
+// decodePanel decodes rows o0..o0+cols-1, inputs k0..k0+kc-1, into tmp
+// as cols rows of kc float32 values.
+func (m *QuantMatrix) decodePanel(tmp []float32, o0, cols, k0, kc int) {
 	rb, _ := m.Type.RowSize(int64(m.Cols))
 	bs, ts := m.Type.BlockSize(), m.Type.TypeSize()
 	from, n := k0/bs*ts, kc/bs*ts
@@ -74,7 +81,6 @@ func (m *QuantMatrix) pack(wp, tmp []float32, o0, cols, k0, kc int) {
 		// The geometry was checked, so decoding cannot fail.
 		_ = quant.DequantizeRows(m.Type, src, kc, tmp[j*kc:(j+1)*kc], 1)
 	}
-	packPanel(wp, tmp[:cols*kc], kc, 0, cols, 0, kc)
 }
 
 // packBF16 is pack for BF16, whose values widen to float32 exactly, so they
