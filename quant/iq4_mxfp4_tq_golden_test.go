@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/mxq-dev/mxq/ggml"
@@ -20,9 +21,12 @@ func TestLowBitGolden(t *testing.T) {
 				if wname != "" {
 					name += "." + wname
 				}
-				t.Run(name, func(t *testing.T) {
-					checkImatrixGolden(t, typ, in.name, in.cols, wname)
-				})
+				for _, simd := range neighbourPaths() {
+					t.Run(fmt.Sprintf("%s/simd=%v", name, simd), func(t *testing.T) {
+						defer useNeighbourPath(simd)()
+						checkImatrixGolden(t, typ, in.name, in.cols, wname)
+					})
+				}
 			}
 		}
 	}

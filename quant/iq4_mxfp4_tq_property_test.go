@@ -319,3 +319,48 @@ func TestTernaryTrits(t *testing.T) {
 		}
 	}
 }
+
+// TestMXFP4CodesLanes checks the SIMD code search of a block against
+// mxfp4Nearest value by value, for every exponent it is used with, on
+// blocks of values at, next to and between the levels and midpoints, with
+// zeros, NaNs and both signs mixed in.
+func TestMXFP4CodesLanes(t *testing.T) {
+	if !simdGridLanes {
+		t.Skip("no SIMD MXFP4 search on this CPU")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	var x [32]float32
+	var got [16]byte
+	for e := 2; e <= 252; e++ {
+		d := e8m0Half(uint8(e))
+		inv2 := 2 / d
+		for range 40 {
+			for j := range x {
+				var v float32
+				switch r.IntN(6) {
+				case 0:
+					v = float32(r.IntN(64)) * 0.25 * d
+				case 1:
+					v = math.Nextafter32(float32(r.IntN(64))*0.25*d, 0)
+				case 2:
+					v = math.Nextafter32(float32(r.IntN(64))*0.25*d, float32(math.Inf(1)))
+				case 3:
+					v = [...]float32{0, float32(math.NaN()), math.SmallestNonzeroFloat32}[r.IntN(3)]
+				default:
+					v = float32(r.Float64()*16) * d
+				}
+				if r.IntN(2) == 0 {
+					v = -v
+				}
+				x[j] = v
+			}
+			mxfp4CodesLanes(&x, inv2, &got)
+			for j := range 16 {
+				want := mxfp4Nearest(x[j], inv2) | mxfp4Nearest(x[j+16], inv2)<<4
+				if got[j] != want {
+					t.Fatalf("e=%d byte %d (values %g, %g): SIMD %#x, scalar %#x", e, j, x[j], x[j+16], got[j], want)
+				}
+			}
+		}
+	}
+}

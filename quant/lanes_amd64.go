@@ -82,3 +82,8 @@ func gridRound8AVX2(x []float32, id float32, levels []int8, codes []int32)
 //
 //go:noescape
 func iq1ScanAVX2(tab *[6][40]float32, s *[8]float32, b0 int) int
+
+// mxfp4CodesAVX2 is mxfp4Nearest for the 32 values of a block, packed as quantizeMXFP4 packs them.
+//
+//go:noescape
+func mxfp4CodesAVX2(x *[32]float32, inv2 float32, codes *[16]byte)

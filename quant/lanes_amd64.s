@@ -2581,3 +2581,184 @@ DATA thirtyThree<>+20(SB)/4, $0x00000021
 DATA thirtyThree<>+24(SB)/4, $0x00000021
 DATA thirtyThree<>+28(SB)/4, $0x00000021
 GLOBL thirtyThree<>(SB), RODATA|NOPTR, $32
+
+// func mxfp4CodesAVX2(x *[32]float32, inv2 float32, codes *[16]byte)
+// Requires: AVX, AVX2
+TEXT ·mxfp4CodesAVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), AX
+	VBROADCASTSS inv2+8(FP), Y0
+	VPXOR        Y1, Y1, Y1
+	VMOVUPS      (AX), Y2
+	VANDPS       absMask<>+0(SB), Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid1<>+0(SB), Y3, Y5
+	VPSUBD       Y5, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid3<>+0(SB), Y3, Y5
+	VPSUBD       Y5, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid5<>+0(SB), Y3, Y5
+	VPSUBD       Y5, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid7<>+0(SB), Y3, Y5
+	VPSUBD       Y5, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid10<>+0(SB), Y3, Y5
+	VPSUBD       Y5, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid14<>+0(SB), Y3, Y5
+	VPSUBD       Y5, Y4, Y4
+	VCMPPS       $0x1e, mxfp4Mid20<>+0(SB), Y3, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPSRLD       $0x1c, Y2, Y2
+	VPAND        eight32<>+0(SB), Y2, Y2
+	VPCMPEQD     Y1, Y4, Y3
+	VPANDN       Y2, Y3, Y2
+	VPOR         Y2, Y4, Y4
+	VMOVUPS      32(AX), Y2
+	VANDPS       absMask<>+0(SB), Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VPXOR        Y5, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid1<>+0(SB), Y3, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid3<>+0(SB), Y3, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid5<>+0(SB), Y3, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid7<>+0(SB), Y3, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid10<>+0(SB), Y3, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid14<>+0(SB), Y3, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCMPPS       $0x1e, mxfp4Mid20<>+0(SB), Y3, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPSRLD       $0x1c, Y2, Y2
+	VPAND        eight32<>+0(SB), Y2, Y2
+	VPCMPEQD     Y1, Y5, Y3
+	VPANDN       Y2, Y3, Y2
+	VPOR         Y2, Y5, Y5
+	VMOVUPS      64(AX), Y2
+	VANDPS       absMask<>+0(SB), Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VPXOR        Y6, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid1<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid3<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid5<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid7<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid10<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid14<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y6, Y6
+	VCMPPS       $0x1e, mxfp4Mid20<>+0(SB), Y3, Y3
+	VPSUBD       Y3, Y6, Y6
+	VPSRLD       $0x1c, Y2, Y2
+	VPAND        eight32<>+0(SB), Y2, Y2
+	VPCMPEQD     Y1, Y6, Y3
+	VPANDN       Y2, Y3, Y2
+	VPOR         Y2, Y6, Y6
+	VMOVUPS      96(AX), Y2
+	VANDPS       absMask<>+0(SB), Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VPXOR        Y0, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid1<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid3<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid5<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid7<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid10<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid14<>+0(SB), Y3, Y7
+	VPSUBD       Y7, Y0, Y0
+	VCMPPS       $0x1e, mxfp4Mid20<>+0(SB), Y3, Y3
+	VPSUBD       Y3, Y0, Y0
+	VPSRLD       $0x1c, Y2, Y2
+	VPAND        eight32<>+0(SB), Y2, Y2
+	VPCMPEQD     Y1, Y0, Y1
+	VPANDN       Y2, Y1, Y2
+	VPOR         Y2, Y0, Y0
+	VPSLLD       $0x04, Y6, Y6
+	VPSLLD       $0x04, Y0, Y0
+	VPOR         Y6, Y4, Y4
+	VPOR         Y0, Y5, Y5
+	VPACKUSDW    Y5, Y4, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPACKUSWB    X1, X0, X0
+	MOVQ         codes+16(FP), AX
+	VMOVDQU      X0, (AX)
+	VZEROUPPER
+	RET
+
+DATA mxfp4Mid1<>+0(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+4(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+8(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+12(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+16(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+20(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+24(SB)/4, $0x3f800000
+DATA mxfp4Mid1<>+28(SB)/4, $0x3f800000
+GLOBL mxfp4Mid1<>(SB), RODATA|NOPTR, $32
+
+DATA mxfp4Mid3<>+0(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+4(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+8(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+12(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+16(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+20(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+24(SB)/4, $0x40400000
+DATA mxfp4Mid3<>+28(SB)/4, $0x40400000
+GLOBL mxfp4Mid3<>(SB), RODATA|NOPTR, $32
+
+DATA mxfp4Mid5<>+0(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+4(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+8(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+12(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+16(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+20(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+24(SB)/4, $0x40a00000
+DATA mxfp4Mid5<>+28(SB)/4, $0x40a00000
+GLOBL mxfp4Mid5<>(SB), RODATA|NOPTR, $32
+
+DATA mxfp4Mid7<>+0(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+4(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+8(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+12(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+16(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+20(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+24(SB)/4, $0x40e00000
+DATA mxfp4Mid7<>+28(SB)/4, $0x40e00000
+GLOBL mxfp4Mid7<>(SB), RODATA|NOPTR, $32
+
+DATA mxfp4Mid10<>+0(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+4(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+8(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+12(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+16(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+20(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+24(SB)/4, $0x41200000
+DATA mxfp4Mid10<>+28(SB)/4, $0x41200000
+GLOBL mxfp4Mid10<>(SB), RODATA|NOPTR, $32
+
+DATA mxfp4Mid14<>+0(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+4(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+8(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+12(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+16(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+20(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+24(SB)/4, $0x41600000
+DATA mxfp4Mid14<>+28(SB)/4, $0x41600000
+GLOBL mxfp4Mid14<>(SB), RODATA|NOPTR, $32
+
+DATA mxfp4Mid20<>+0(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+4(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+8(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+12(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+16(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+20(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+24(SB)/4, $0x41a00000
+DATA mxfp4Mid20<>+28(SB)/4, $0x41a00000
+GLOBL mxfp4Mid20<>(SB), RODATA|NOPTR, $32

@@ -83,3 +83,9 @@ func iq1ScanLanes(tab *[6][40]float32, s *[8]float32, b0 int) int {
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	return bestNeighbour8AVX2(v, x, w, levels, n)
 }
+
+// mxfp4CodesLanes runs the AVX2 code search of an MXFP4 block whose scale
+// is a normal power of two (called directly, as requantSIMD).
+func mxfp4CodesLanes(x *[32]float32, inv2 float32, codes *[16]byte) {
+	mxfp4CodesAVX2(x, inv2, codes)
+}

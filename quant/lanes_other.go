@@ -38,3 +38,7 @@ func iq1ScanLanes(tab *[6][40]float32, s *[8]float32, b0 int) int {
 func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int {
 	panic("quant: no SIMD neighbour search on this platform")
 }
+
+func mxfp4CodesLanes(x *[32]float32, inv2 float32, codes *[16]byte) {
+	panic("quant: no SIMD MXFP4 search on this platform")
+}

@@ -68,6 +68,10 @@ func quantizeMXFP4(src []float32, dst []byte) {
 		if e >= 2 && e <= 252 {
 			// d and 1/d are normal powers of two and 12·d is finite.
 			inv2 := 2 / d
+			if useGridLanes {
+				mxfp4CodesLanes((*[32]float32)(x), inv2, (*[16]byte)(b[1:]))
+				continue
+			}
 			for j := range 16 {
 				b[1+j] = mxfp4Nearest(lo[j], inv2) | mxfp4Nearest(hi[j], inv2)<<4
 			}

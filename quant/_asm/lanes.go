@@ -217,6 +217,7 @@ func main() {
 	gridRound4()
 	gridRound8()
 	iq1Scan()
+	mxfp4Codes()
 	Generate()
 }
 
