@@ -75,7 +75,7 @@ if [ "$5" = imatrix ]; then echo "$1 imatrix 50.0 MB/s (best of 1, 0.010 s)"; el
 	}
 	for name, ggml := range map[string]float64{"Q8_0": 100, "Q4_K": 100, "Q4_K imatrix": 50} {
 		f, ok := rows[name]
-		if !ok || len(f) != 6 {
+		if !ok || len(f) != 8 {
 			t.Fatalf("no row for %s in\n%s", name, out)
 		}
 		num := func(s string) float64 {
@@ -90,6 +90,12 @@ if [ "$5" = imatrix ]; then echo "$1 imatrix 50.0 MB/s (best of 1, 0.010 s)"; el
 		}
 		if r := num(f[0]) / ggml; math.Abs(r-num(f[2])) > 0.01+r*0.01 {
 			t.Errorf("%s: ratio %s, want mxq/ggml = %.2f", name, f[2], r)
+		}
+		if r := num(f[3]) / num(f[0]); math.Abs(r-num(f[6])) > 0.01+r*0.01 {
+			t.Errorf("%s: mxq scaling %s, want %.2f", name, f[6], r)
+		}
+		if num(f[7]) != float64(cores) {
+			t.Errorf("%s: ggml scaling %s, want %d", name, f[7], cores)
 		}
 	}
 	if _, ok := rows["Q8_0 imatrix"]; ok {
