@@ -1,10 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -107,12 +106,18 @@ func runImatrix(c *cli.Context) error {
 		return usageError("--fill-unrouted needs the GGUF output: the .dat format cannot record which experts were filled")
 	}
 	input := c.String("tokens") + c.String("text")
-	if err := checkImatrixOutput(out, c.Bool("force"), src, input); err != nil {
+	// The same rules as every output: never an input or inside one (the
+	// model folder included), --force replaces only an earlier importance
+	// matrix, and the folder must be there to write in.
+	inputs, err := output.Inputs(src)
+	if err != nil {
 		return err
 	}
-	// --force replaces only an earlier importance matrix, and the folder
-	// must be there to write in.
-	if err := output.Check(nil, imatrixTarget(c)); err != nil {
+	if err := output.Check(append(inputs, input), imatrixTarget(c)); err != nil {
+		var refusal *output.Refusal
+		if errors.As(err, &refusal) {
+			return &codedError{code: exitUsage, err: err}
+		}
 		return err
 	}
 
@@ -189,37 +194,6 @@ func runImatrix(c *cli.Context) error {
 // imatrixTarget is the output of an imatrix run.
 func imatrixTarget(c *cli.Context) output.Target {
 	return output.Target{Path: c.String("output"), Kind: output.Imatrix, Flag: "output", Replace: c.Bool("force")}
-}
-
-// checkImatrixOutput refuses an existing output without --force, and
-// always one that is the model or the calibration file, or lies inside a
-// model folder.
-func checkImatrixOutput(out string, force bool, inputs ...string) error {
-	st, err := os.Stat(out)
-	if err != nil {
-		return nil
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a folder; give a file name", out)
-	}
-	for _, in := range inputs {
-		ist, err := os.Stat(in)
-		if err != nil {
-			continue
-		}
-		if os.SameFile(st, ist) {
-			return fmt.Errorf("%s is an input of this command; write the importance matrix elsewhere", out)
-		}
-		if ist.IsDir() {
-			if pst, err := os.Stat(filepath.Dir(out)); err == nil && os.SameFile(pst, ist) {
-				return fmt.Errorf("%s would replace a file of the model folder %s; write the importance matrix elsewhere", out, in)
-			}
-		}
-	}
-	if !force {
-		return fmt.Errorf("%s already exists; pass --force to replace it", out)
-	}
-	return nil
 }
 
 // imatrixTokens reads the calibration tokens and the token that starts
