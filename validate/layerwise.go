@@ -145,7 +145,10 @@ func randomLayer(ctx context.Context, ref *Model, l, n int, seed uint64, workers
 	if len(lw.FFNNorm) != d.Hidden {
 		return nil, nil, fmt.Errorf("%s: layer %d: ffn norm has %d values, want %d", ref.Path, l, len(lw.FFNNorm), d.Hidden)
 	}
-	x := RandomStates(lw.FFNNorm, n, seed, uint64(l))
+	x, err := RandomStates(ctx, lw.FFNNorm, n, seed, uint64(l))
+	if err != nil {
+		return nil, nil, err
+	}
 	m, err := forward.MoEStreamed(ctx, lw.Router, d, x, func(e int) (*forward.Expert, error) { return ref.Source.Expert(l, e) }, workers)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: layer %d: %w", ref.Path, l, err)
@@ -212,11 +215,15 @@ func weightsThrough(d forward.Dims, l int) float64 {
 // |normW_i|; what random directions lack is the structure of real
 // activations (outlier dimensions, correlation with the router), which is
 // why reference states are preferred when the reference can be run.
-func RandomStates(normW []float32, n int, seed, stream uint64) [][]float32 {
+// Drawing millions of normals takes a while, so ctx is checked as it goes.
+func RandomStates(ctx context.Context, normW []float32, n int, seed, stream uint64) ([][]float32, error) {
 	rng := rand.New(rand.NewPCG(seed, stream))
 	out := make([][]float32, n)
 	z := make([]float64, len(normW))
 	for t := range out {
+		if t%256 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		var ss float64
 		for i := range z {
 			z[i] = rng.NormFloat64()
@@ -228,5 +235,5 @@ func RandomStates(normW []float32, n int, seed, stream uint64) [][]float32 {
 			out[t][i] = w * float32(z[i]*inv)
 		}
 	}
-	return out
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -125,9 +126,9 @@ func TestReportCheck(t *testing.T) {
 
 func TestRandomStates(t *testing.T) {
 	g := []float32{1, 2, 0.5, -1, 3, 1, 1, 1}
-	a := RandomStates(g, 50, 7, 3)
-	b := RandomStates(g, 50, 7, 3)
-	c := RandomStates(g, 50, 7, 4)
+	a, _ := RandomStates(context.Background(), g, 50, 7, 3)
+	b, _ := RandomStates(context.Background(), g, 50, 7, 3)
+	c, _ := RandomStates(context.Background(), g, 50, 7, 4)
 	if a[10][2] != b[10][2] || a[10][2] == c[10][2] {
 		t.Error("states are not a function of (seed, stream)")
 	}
