@@ -104,6 +104,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 			xs[i] = x[t]
 		}
 		y := expertMLP(ctx, w, d, xs, workers, obs.expert(d, e))
+		w.done()
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {

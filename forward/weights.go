@@ -86,6 +86,24 @@ type Expert struct {
 	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
 
 	QGate, QDown, QUp *QuantMatrix
+
+	// release, when set, hands the buffers of the Q matrices back to the
+	// Source that read them (see done).
+	release func()
+}
+
+// done is called once the forward pass has used the expert: a Source
+// that set release may then read the next expert into the same buffers,
+// which spares allocating and clearing (or faulting in) hundreds of MB
+// per layer. The matrices are dropped so that the expert cannot be used
+// again by mistake.
+func (x *Expert) done() {
+	if x.release == nil {
+		return
+	}
+	release := x.release
+	x.release, x.QGate, x.QDown, x.QUp = nil, nil, nil, nil
+	release()
 }
 
 // panels returns the expert's matrices for gemm.
