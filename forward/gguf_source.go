@@ -35,7 +35,7 @@ func FromGGUF(f *gguf.File) (Source, error) {
 		return nil, err
 	}
 	s := &ggufSource{f: f, cfg: cfg}
-	s.roleSource = roleSource{dims: d, get: s.tensor}
+	s.roleSource = roleSource{dims: d, get: s.tensor, stored: s.attention}
 	return s, nil
 }
 
@@ -83,6 +83,21 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
 	}
 	return dst, nil
+}
+
+// attention reads an attention matrix as stored, for the products to decode
+// panel by panel as the experts', or nil when its blocks do not tile the
+// panels (get then decodes it whole).
+func (s *ggufSource) attention(r model.TensorRole) (*QuantMatrix, error) {
+	q, _, err := s.stored(r)
+	if err != nil {
+		return nil, err
+	}
+	if panelLen%q.Type.BlockSize() != 0 {
+		s.spare.put(q.Data)
+		return nil, nil
+	}
+	return q, nil
 }
 
 // Expert reads expert e of layer l as stored, for the matrix products to

@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"bytes"
+	"context"
 	"math"
 	"testing"
 
@@ -90,15 +92,20 @@ func TestDecodePanelAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkPack decodes and packs the panels of a 2048×4096 matrix in the
-// block formats of Q4_K_M, Q5_K_M and Q6_K files and of Q8_0 and Q4_0
-// ones, as gemm does once per product ("decode": the decoding alone), and
-// reports Mweights/s of wall and of CPU time.
+// BenchmarkPack decodes and packs the panels of a 14336×4096 matrix (the
+// shape of a Mixtral expert's gate, larger than the caches, so its bytes
+// come from memory as in a forward pass) in the block formats of Q4_K_M,
+// Q5_K_M and Q6_K files and of Q8_0 and Q4_0 ones, in gemm's order
+// ("decode": the decoding alone), and reports Mweights/s of wall and of
+// CPU time.
 func BenchmarkPack(b *testing.B) {
-	const out, in = 2048, 4096
+	const out, in, distinct = 14336, 4096, 256
 	r := &rng{s: 59}
 	for _, typ := range []ggml.Type{ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q8_0, ggml.Q4_0} {
-		q := quantMatrix(b, r, typ, out, in)
+		// distinct quantized rows, repeated: the values do not change the
+		// time, the addresses do.
+		q := quantMatrix(b, r, typ, distinct, in)
+		q.Rows, q.Data = out, bytes.Repeat(q.Data, out/distinct)
 		for _, decodeOnly := range []bool{false, true} {
 			name := typ.String()
 			if decodeOnly {
@@ -125,5 +132,38 @@ func BenchmarkPack(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkGemmQuant multiplies 128 tokens (a Mixtral expert's share of a
+// 512-token prompt) by a 14336×4096 block-format matrix, decoding included,
+// and reports GFLOP/s of wall and of CPU time: the decoding's cost shows
+// against the tiles' on weights that come from memory.
+func BenchmarkGemmQuant(b *testing.B) {
+	const T, out, in, distinct = 128, 14336, 4096, 256
+	r := &rng{s: 61}
+	x := packRows(r.matrix(T, in, 1), in)
+	y := newMatrix(T, out)
+	for _, typ := range []ggml.Type{ggml.Q4_K, ggml.Q6_K} {
+		// Three matrices in turn, as an expert's gate, down and up, so
+		// that none is still in the caches when its turn comes.
+		var qs [3]*QuantMatrix
+		for i := range qs {
+			qs[i] = quantMatrix(b, r, typ, distinct, in)
+			qs[i].Rows, qs[i].Data = out, bytes.Repeat(qs[i].Data, out/distinct)
+		}
+		b.Run(typ.String(), func(b *testing.B) {
+			c0 := cpuTime()
+			i := 0
+			for b.Loop() {
+				gemm(context.Background(), qs[i%len(qs)], out, in, x, y, 1)
+				i++
+			}
+			flop := 2 * T * out * in * float64(b.N)
+			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if c := cpuTime() - c0; c > 0 {
+				b.ReportMetric(flop/c.Seconds()/1e9, "GFLOP/cpu-s")
+			}
+		})
 	}
 }
