@@ -137,8 +137,9 @@ func BenchmarkPack(b *testing.B) {
 
 // BenchmarkGemmQuant multiplies 128 tokens (a Mixtral expert's share of a
 // 512-token prompt) by a 14336×4096 block-format matrix, decoding included,
-// and reports GFLOP/s of wall and of CPU time: the decoding's cost shows
-// against the tiles' on weights that come from memory.
+// on GOMAXPROCS workers, and reports GFLOP/s of wall and of CPU time: the
+// decoding's cost shows against the tiles' on weights that come from
+// memory.
 func BenchmarkGemmQuant(b *testing.B) {
 	const T, out, in, distinct = 128, 14336, 4096, 256
 	r := &rng{s: 61}
@@ -156,7 +157,7 @@ func BenchmarkGemmQuant(b *testing.B) {
 			c0 := cpuTime()
 			i := 0
 			for b.Loop() {
-				gemm(context.Background(), qs[i%len(qs)], out, in, x, y, 1)
+				gemm(context.Background(), qs[i%len(qs)], out, in, x, y, 0)
 				i++
 			}
 			flop := 2 * T * out * in * float64(b.N)
