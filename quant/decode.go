@@ -9,7 +9,19 @@ type blockDecoders struct {
 	q4K, q5K, q6K, q8_0, q4_0 func(src []byte, dst []float32)
 }
 
-var decoders = detectDecoders()
+// namedDecoders is a set of decoders and the instruction set they use.
+type namedDecoders struct {
+	name string
+	blockDecoders
+}
+
+// decoders is the widest set the CPU runs.
+var decoders = func() blockDecoders {
+	if sets := decoderSets(); len(sets) > 0 {
+		return sets[0].blockDecoders
+	}
+	return blockDecoders{}
+}()
 
 // BlockDecoder returns the decoder of type t's blocks, or false when quant
 // cannot decode t. decode(src, dst) writes len(dst) values, a whole number

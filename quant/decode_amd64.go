@@ -31,3 +31,28 @@ func decodeQ8_0AVX2(src []byte, dst []float32)
 //
 //go:noescape
 func decodeQ4_0AVX2(src []byte, dst []float32)
+
+// decodeQ4KAVX512 decodes len(dst)/256 Q4_K blocks of 144 bytes from src.
+//
+//go:noescape
+func decodeQ4KAVX512(src []byte, dst []float32)
+
+// decodeQ5KAVX512 decodes len(dst)/256 Q5_K blocks of 176 bytes from src.
+//
+//go:noescape
+func decodeQ5KAVX512(src []byte, dst []float32)
+
+// decodeQ6KAVX512 decodes len(dst)/256 Q6_K blocks of 210 bytes from src.
+//
+//go:noescape
+func decodeQ6KAVX512(src []byte, dst []float32)
+
+// decodeQ8_0AVX512 decodes len(dst)/32 Q8_0 blocks of 34 bytes from src.
+//
+//go:noescape
+func decodeQ8_0AVX512(src []byte, dst []float32)
+
+// decodeQ4_0AVX512 decodes len(dst)/32 Q4_0 blocks of 18 bytes from src.
+//
+//go:noescape
+func decodeQ4_0AVX512(src []byte, dst []float32)

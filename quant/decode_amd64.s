@@ -501,7 +501,7 @@ decodeQ5KAVX2_block:
 	VPMOVZXBD    112(AX), Y6
 	VPMOVZXBD    16(AX), Y7
 	VPAND        Y0, Y6, Y8
-	VMOVDQA      Y7, Y9
+	VMOVDQU      Y7, Y9
 	VPAND        Y1, Y9, Y9
 	VPOR         Y9, Y8, Y8
 	VPSRLD       $0x04, Y6, Y6
@@ -519,7 +519,7 @@ decodeQ5KAVX2_block:
 	VPMOVZXBD    120(AX), Y6
 	VPMOVZXBD    24(AX), Y7
 	VPAND        Y0, Y6, Y8
-	VMOVDQA      Y7, Y9
+	VMOVDQU      Y7, Y9
 	VPAND        Y1, Y9, Y9
 	VPOR         Y9, Y8, Y8
 	VPSRLD       $0x04, Y6, Y6
@@ -537,7 +537,7 @@ decodeQ5KAVX2_block:
 	VPMOVZXBD    128(AX), Y6
 	VPMOVZXBD    32(AX), Y7
 	VPAND        Y0, Y6, Y8
-	VMOVDQA      Y7, Y9
+	VMOVDQU      Y7, Y9
 	VPAND        Y1, Y9, Y9
 	VPOR         Y9, Y8, Y8
 	VPSRLD       $0x04, Y6, Y6
@@ -555,7 +555,7 @@ decodeQ5KAVX2_block:
 	VPMOVZXBD    136(AX), Y6
 	VPMOVZXBD    40(AX), Y7
 	VPAND        Y0, Y6, Y8
-	VMOVDQA      Y7, Y9
+	VMOVDQU      Y7, Y9
 	VPAND        Y1, Y9, Y9
 	VPOR         Y9, Y8, Y8
 	VPSRLD       $0x04, Y6, Y6
@@ -1111,5 +1111,670 @@ decodeQ4_0AVX2_block:
 	JNZ          decodeQ4_0AVX2_block
 
 decodeQ4_0AVX2_done:
+	VZEROUPPER
+	RET
+
+// func decodeQ4KAVX512(src []byte, dst []float32)
+// Requires: AVX, AVX2, AVX512F, F16C, SSE2
+TEXT ·decodeQ4KAVX512(SB), NOSPLIT, $64-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         dst_len+32(FP), DX
+	SHRQ         $0x08, DX
+	TESTQ        DX, DX
+	JZ           decodeQ4KAVX512_done
+	VPBROADCASTD decodeNibbles<>+0(SB), Z0
+
+decodeQ4KAVX512_block:
+	MOVWLZX      (AX), BX
+	VMOVD        BX, X1
+	VCVTPH2PS    X1, X1
+	VBROADCASTSS X1, Z1
+	MOVWLZX      2(AX), BX
+	VMOVD        BX, X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS X2, Z2
+	MOVL         4(AX), BX
+	MOVL         8(AX), SI
+	MOVL         12(AX), DI
+	MOVL         BX, R8
+	ANDL         $0x3f3f3f3f, R8
+	MOVL         DI, R9
+	ANDL         $0x0f0f0f0f, R9
+	SHRL         $0x06, BX
+	ANDL         $0x03030303, BX
+	SHLL         $0x04, BX
+	ORL          BX, R9
+	SHLQ         $0x20, R9
+	ORQ          R8, R9
+	MOVQ         R9, X3
+	VPMOVZXBD    X3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VMOVUPS      Y3, (SP)
+	MOVL         SI, R8
+	ANDL         $0x3f3f3f3f, R8
+	MOVL         DI, R9
+	SHRL         $0x04, R9
+	ANDL         $0x0f0f0f0f, R9
+	MOVL         SI, BX
+	SHRL         $0x06, BX
+	ANDL         $0x03030303, BX
+	SHLL         $0x04, BX
+	ORL          BX, R9
+	SHLQ         $0x20, R9
+	ORQ          R8, R9
+	MOVQ         R9, X1
+	VPMOVZXBD    X1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, 32(SP)
+	VBROADCASTSS (SP), Z1
+	VBROADCASTSS 32(SP), Z2
+	VBROADCASTSS 4(SP), Z3
+	VBROADCASTSS 36(SP), Z4
+	VPMOVZXBD    16(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, (CX)
+	VMOVUPS      Z5, 128(CX)
+	VPMOVZXBD    32(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 64(CX)
+	VMOVUPS      Z5, 192(CX)
+	VBROADCASTSS 8(SP), Z1
+	VBROADCASTSS 40(SP), Z2
+	VBROADCASTSS 12(SP), Z3
+	VBROADCASTSS 44(SP), Z4
+	VPMOVZXBD    48(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 256(CX)
+	VMOVUPS      Z5, 384(CX)
+	VPMOVZXBD    64(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 320(CX)
+	VMOVUPS      Z5, 448(CX)
+	VBROADCASTSS 16(SP), Z1
+	VBROADCASTSS 48(SP), Z2
+	VBROADCASTSS 20(SP), Z3
+	VBROADCASTSS 52(SP), Z4
+	VPMOVZXBD    80(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 512(CX)
+	VMOVUPS      Z5, 640(CX)
+	VPMOVZXBD    96(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 576(CX)
+	VMOVUPS      Z5, 704(CX)
+	VBROADCASTSS 24(SP), Z1
+	VBROADCASTSS 56(SP), Z2
+	VBROADCASTSS 28(SP), Z3
+	VBROADCASTSS 60(SP), Z4
+	VPMOVZXBD    112(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 768(CX)
+	VMOVUPS      Z5, 896(CX)
+	VPMOVZXBD    128(AX), Z5
+	VPANDD       Z0, Z5, Z6
+	VPSRLD       $0x04, Z5, Z5
+	VCVTDQ2PS    Z6, Z6
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z1, Z6, Z6
+	VSUBPS       Z2, Z6, Z6
+	VMULPS       Z3, Z5, Z5
+	VSUBPS       Z4, Z5, Z5
+	VMOVUPS      Z6, 832(CX)
+	VMOVUPS      Z5, 960(CX)
+	ADDQ         $0x00000090, AX
+	ADDQ         $0x00000400, CX
+	DECQ         DX
+	JNZ          decodeQ4KAVX512_block
+
+decodeQ4KAVX512_done:
+	VZEROUPPER
+	RET
+
+// func decodeQ5KAVX512(src []byte, dst []float32)
+// Requires: AVX, AVX2, AVX512F, F16C, SSE2
+TEXT ·decodeQ5KAVX512(SB), NOSPLIT, $64-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         dst_len+32(FP), DX
+	SHRQ         $0x08, DX
+	TESTQ        DX, DX
+	JZ           decodeQ5KAVX512_done
+	VPBROADCASTD decodeNibbles<>+0(SB), Z0
+	VPBROADCASTD decodeBit4<>+0(SB), Z1
+
+decodeQ5KAVX512_block:
+	MOVWLZX      (AX), BX
+	VMOVD        BX, X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS X2, Z2
+	MOVWLZX      2(AX), BX
+	VMOVD        BX, X3
+	VCVTPH2PS    X3, X3
+	VBROADCASTSS X3, Z3
+	MOVL         4(AX), BX
+	MOVL         8(AX), SI
+	MOVL         12(AX), DI
+	MOVL         BX, R8
+	ANDL         $0x3f3f3f3f, R8
+	MOVL         DI, R9
+	ANDL         $0x0f0f0f0f, R9
+	SHRL         $0x06, BX
+	ANDL         $0x03030303, BX
+	SHLL         $0x04, BX
+	ORL          BX, R9
+	SHLQ         $0x20, R9
+	ORQ          R8, R9
+	MOVQ         R9, X4
+	VPMOVZXBD    X4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VMOVUPS      Y4, (SP)
+	MOVL         SI, R8
+	ANDL         $0x3f3f3f3f, R8
+	MOVL         DI, R9
+	SHRL         $0x04, R9
+	ANDL         $0x0f0f0f0f, R9
+	MOVL         SI, BX
+	SHRL         $0x06, BX
+	ANDL         $0x03030303, BX
+	SHLL         $0x04, BX
+	ORL          BX, R9
+	SHLQ         $0x20, R9
+	ORQ          R8, R9
+	MOVQ         R9, X2
+	VPMOVZXBD    X2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y3, Y2, Y2
+	VMOVUPS      Y2, 32(SP)
+	VBROADCASTSS (SP), Z2
+	VBROADCASTSS 32(SP), Z3
+	VBROADCASTSS 4(SP), Z4
+	VBROADCASTSS 36(SP), Z5
+	VPMOVZXBD    48(AX), Z6
+	VPMOVZXBD    16(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VPSLLD       $0x04, Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSLLD       $0x03, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, (CX)
+	VMOVUPS      Z6, 128(CX)
+	VPMOVZXBD    64(AX), Z6
+	VPMOVZXBD    32(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VPSLLD       $0x04, Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSLLD       $0x03, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 64(CX)
+	VMOVUPS      Z6, 192(CX)
+	VBROADCASTSS 8(SP), Z2
+	VBROADCASTSS 40(SP), Z3
+	VBROADCASTSS 12(SP), Z4
+	VBROADCASTSS 44(SP), Z5
+	VPMOVZXBD    80(AX), Z6
+	VPMOVZXBD    16(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VPSLLD       $0x02, Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSLLD       $0x01, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 256(CX)
+	VMOVUPS      Z6, 384(CX)
+	VPMOVZXBD    96(AX), Z6
+	VPMOVZXBD    32(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VPSLLD       $0x02, Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSLLD       $0x01, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 320(CX)
+	VMOVUPS      Z6, 448(CX)
+	VBROADCASTSS 16(SP), Z2
+	VBROADCASTSS 48(SP), Z3
+	VBROADCASTSS 20(SP), Z4
+	VBROADCASTSS 52(SP), Z5
+	VPMOVZXBD    112(AX), Z6
+	VPMOVZXBD    16(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VMOVDQU32    Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSRLD       $0x01, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 512(CX)
+	VMOVUPS      Z6, 640(CX)
+	VPMOVZXBD    128(AX), Z6
+	VPMOVZXBD    32(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VMOVDQU32    Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSRLD       $0x01, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 576(CX)
+	VMOVUPS      Z6, 704(CX)
+	VBROADCASTSS 24(SP), Z2
+	VBROADCASTSS 56(SP), Z3
+	VBROADCASTSS 28(SP), Z4
+	VBROADCASTSS 60(SP), Z5
+	VPMOVZXBD    144(AX), Z6
+	VPMOVZXBD    16(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VPSRLD       $0x02, Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSRLD       $0x03, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 768(CX)
+	VMOVUPS      Z6, 896(CX)
+	VPMOVZXBD    160(AX), Z6
+	VPMOVZXBD    32(AX), Z7
+	VPANDD       Z0, Z6, Z8
+	VPSRLD       $0x02, Z7, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z8, Z8
+	VPSRLD       $0x04, Z6, Z6
+	VPSRLD       $0x03, Z7, Z7
+	VPANDD       Z1, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z2, Z8, Z8
+	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z4, Z6, Z6
+	VSUBPS       Z5, Z6, Z6
+	VMOVUPS      Z8, 832(CX)
+	VMOVUPS      Z6, 960(CX)
+	ADDQ         $0x000000b0, AX
+	ADDQ         $0x00000400, CX
+	DECQ         DX
+	JNZ          decodeQ5KAVX512_block
+
+decodeQ5KAVX512_done:
+	VZEROUPPER
+	RET
+
+// func decodeQ6KAVX512(src []byte, dst []float32)
+// Requires: AVX, AVX2, AVX512F, F16C
+TEXT ·decodeQ6KAVX512(SB), NOSPLIT, $64-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         dst_len+32(FP), DX
+	SHRQ         $0x08, DX
+	TESTQ        DX, DX
+	JZ           decodeQ6KAVX512_done
+	VPBROADCASTD decodeNibbles<>+0(SB), Z0
+	VPBROADCASTD decodeTwoBits<>+0(SB), Z1
+	VPBROADCASTD decodeBias32<>+0(SB), Z2
+
+decodeQ6KAVX512_block:
+	MOVWLZX      208(AX), BX
+	VMOVD        BX, X3
+	VCVTPH2PS    X3, X3
+	VBROADCASTSS X3, Z3
+	VPMOVSXBD    192(AX), Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y4, Y3, Y4
+	VMOVUPS      Y4, (SP)
+	VPMOVSXBD    200(AX), Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y4, Y3, Y4
+	VMOVUPS      Y4, 32(SP)
+	VPMOVZXBD    (AX), Z3
+	VPMOVZXBD    32(AX), Z4
+	VPMOVZXBD    128(AX), Z5
+	VPANDD       Z0, Z3, Z6
+	VPANDD       Z1, Z5, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS (SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, (CX)
+	VPANDD       Z0, Z4, Z6
+	VPSRLD       $0x02, Z5, Z7
+	VPANDD       Z1, Z7, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 8(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 128(CX)
+	VPSRLD       $0x04, Z3, Z3
+	VPSRLD       $0x04, Z5, Z6
+	VPANDD       Z1, Z6, Z6
+	VPSLLD       $0x04, Z6, Z6
+	VPORD        Z6, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 16(SP), Z6
+	VMULPS       Z3, Z6, Z3
+	VMOVUPS      Z3, 256(CX)
+	VPSRLD       $0x04, Z4, Z3
+	VPSRLD       $0x06, Z5, Z4
+	VPANDD       Z1, Z4, Z4
+	VPSLLD       $0x04, Z4, Z4
+	VPORD        Z4, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 24(SP), Z4
+	VMULPS       Z3, Z4, Z3
+	VMOVUPS      Z3, 384(CX)
+	VPMOVZXBD    16(AX), Z3
+	VPMOVZXBD    48(AX), Z4
+	VPMOVZXBD    144(AX), Z5
+	VPANDD       Z0, Z3, Z6
+	VPANDD       Z1, Z5, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 4(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 64(CX)
+	VPANDD       Z0, Z4, Z6
+	VPSRLD       $0x02, Z5, Z7
+	VPANDD       Z1, Z7, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 12(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 192(CX)
+	VPSRLD       $0x04, Z3, Z3
+	VPSRLD       $0x04, Z5, Z6
+	VPANDD       Z1, Z6, Z6
+	VPSLLD       $0x04, Z6, Z6
+	VPORD        Z6, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 20(SP), Z6
+	VMULPS       Z3, Z6, Z3
+	VMOVUPS      Z3, 320(CX)
+	VPSRLD       $0x04, Z4, Z3
+	VPSRLD       $0x06, Z5, Z4
+	VPANDD       Z1, Z4, Z4
+	VPSLLD       $0x04, Z4, Z4
+	VPORD        Z4, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 28(SP), Z4
+	VMULPS       Z3, Z4, Z3
+	VMOVUPS      Z3, 448(CX)
+	VPMOVZXBD    64(AX), Z3
+	VPMOVZXBD    96(AX), Z4
+	VPMOVZXBD    160(AX), Z5
+	VPANDD       Z0, Z3, Z6
+	VPANDD       Z1, Z5, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 32(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 512(CX)
+	VPANDD       Z0, Z4, Z6
+	VPSRLD       $0x02, Z5, Z7
+	VPANDD       Z1, Z7, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 40(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 640(CX)
+	VPSRLD       $0x04, Z3, Z3
+	VPSRLD       $0x04, Z5, Z6
+	VPANDD       Z1, Z6, Z6
+	VPSLLD       $0x04, Z6, Z6
+	VPORD        Z6, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 48(SP), Z6
+	VMULPS       Z3, Z6, Z3
+	VMOVUPS      Z3, 768(CX)
+	VPSRLD       $0x04, Z4, Z3
+	VPSRLD       $0x06, Z5, Z4
+	VPANDD       Z1, Z4, Z4
+	VPSLLD       $0x04, Z4, Z4
+	VPORD        Z4, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 56(SP), Z4
+	VMULPS       Z3, Z4, Z3
+	VMOVUPS      Z3, 896(CX)
+	VPMOVZXBD    80(AX), Z3
+	VPMOVZXBD    112(AX), Z4
+	VPMOVZXBD    176(AX), Z5
+	VPANDD       Z0, Z3, Z6
+	VPANDD       Z1, Z5, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 36(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 576(CX)
+	VPANDD       Z0, Z4, Z6
+	VPSRLD       $0x02, Z5, Z7
+	VPANDD       Z1, Z7, Z7
+	VPSLLD       $0x04, Z7, Z7
+	VPORD        Z7, Z6, Z6
+	VPSUBD       Z2, Z6, Z6
+	VCVTDQ2PS    Z6, Z6
+	VBROADCASTSS 44(SP), Z7
+	VMULPS       Z6, Z7, Z6
+	VMOVUPS      Z6, 704(CX)
+	VPSRLD       $0x04, Z3, Z3
+	VPSRLD       $0x04, Z5, Z6
+	VPANDD       Z1, Z6, Z6
+	VPSLLD       $0x04, Z6, Z6
+	VPORD        Z6, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 52(SP), Z6
+	VMULPS       Z3, Z6, Z3
+	VMOVUPS      Z3, 832(CX)
+	VPSRLD       $0x04, Z4, Z3
+	VPSRLD       $0x06, Z5, Z4
+	VPANDD       Z1, Z4, Z4
+	VPSLLD       $0x04, Z4, Z4
+	VPORD        Z4, Z3, Z3
+	VPSUBD       Z2, Z3, Z3
+	VCVTDQ2PS    Z3, Z3
+	VBROADCASTSS 60(SP), Z4
+	VMULPS       Z3, Z4, Z3
+	VMOVUPS      Z3, 960(CX)
+	ADDQ         $0x000000d2, AX
+	ADDQ         $0x00000400, CX
+	DECQ         DX
+	JNZ          decodeQ6KAVX512_block
+
+decodeQ6KAVX512_done:
+	VZEROUPPER
+	RET
+
+// func decodeQ8_0AVX512(src []byte, dst []float32)
+// Requires: AVX, AVX512F, F16C
+TEXT ·decodeQ8_0AVX512(SB), NOSPLIT, $0-48
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  dst_len+32(FP), DX
+	SHRQ  $0x05, DX
+	TESTQ DX, DX
+	JZ    decodeQ8_0AVX512_done
+
+decodeQ8_0AVX512_block:
+	MOVWLZX      (AX), BX
+	VMOVD        BX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, Z0
+	VPMOVSXBD    2(AX), Z1
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)
+	VPMOVSXBD    18(AX), Z1
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z0, Z1, Z1
+	VMOVUPS      Z1, 64(CX)
+	ADDQ         $0x00000022, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          decodeQ8_0AVX512_block
+
+decodeQ8_0AVX512_done:
+	VZEROUPPER
+	RET
+
+// func decodeQ4_0AVX512(src []byte, dst []float32)
+// Requires: AVX, AVX512F, F16C
+TEXT ·decodeQ4_0AVX512(SB), NOSPLIT, $0-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         dst_len+32(FP), DX
+	SHRQ         $0x05, DX
+	TESTQ        DX, DX
+	JZ           decodeQ4_0AVX512_done
+	VPBROADCASTD decodeNibbles<>+0(SB), Z0
+	VPBROADCASTD decodeBias8<>+0(SB), Z1
+
+decodeQ4_0AVX512_block:
+	MOVWLZX      (AX), BX
+	VMOVD        BX, X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS X2, Z2
+	VPMOVZXBD    2(AX), Z3
+	VPANDD       Z0, Z3, Z4
+	VPSRLD       $0x04, Z3, Z3
+	VPSUBD       Z1, Z4, Z4
+	VPSUBD       Z1, Z3, Z3
+	VCVTDQ2PS    Z4, Z4
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z2, Z4, Z4
+	VMULPS       Z2, Z3, Z3
+	VMOVUPS      Z4, (CX)
+	VMOVUPS      Z3, 64(CX)
+	ADDQ         $0x00000012, AX
+	ADDQ         $0x00000080, CX
+	DECQ         DX
+	JNZ          decodeQ4_0AVX512_block
+
+decodeQ4_0AVX512_done:
 	VZEROUPPER
 	RET

@@ -2,5 +2,5 @@
 
 package quant
 
-// detectDecoders: no SIMD block decoders on this platform.
-func detectDecoders() blockDecoders { return blockDecoders{} }
+// decoderSets: no SIMD block decoders on this platform.
+func decoderSets() []namedDecoders { return nil }

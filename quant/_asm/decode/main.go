@@ -1,9 +1,10 @@
-// Command decode generates the AVX2 whole-block decoders of the types a
-// forward pass multiplies in their stored format: Q4_K, Q5_K, Q6_K, Q8_0
-// and Q4_0. Each kernel decodes len(dst)/blockLen blocks from src in one
-// call, block scales included, with exactly the float32 operations of the
-// portable decoder (converting the float16 scales with F16C, which is
-// exact), so the values agree bit for bit.
+// Command decode generates the AVX2 and AVX-512 whole-block decoders of
+// the types a forward pass multiplies in their stored format: Q4_K, Q5_K,
+// Q6_K, Q8_0 and Q4_0. Each kernel decodes len(dst)/blockLen blocks from
+// src in one call, block scales included, with exactly the float32
+// operations of the portable decoder (converting the float16 scales with
+// F16C, which is exact), so the values agree bit for bit. The AVX-512
+// kernels are the AVX2 ones on 16 lanes instead of 8.
 package main
 
 import (
@@ -22,11 +23,13 @@ func main() {
 	bias8 = constant("decodeBias8", 8)
 	bias32 = constant("decodeBias32", 32)
 	hasF16C()
-	decodeQ4K()
-	decodeQ5K()
-	decodeQ6K()
-	decodeQ8_0()
-	decodeQ4_0()
+	for _, w := range []isa{avx2, avx512} {
+		decodeQ4K(w)
+		decodeQ5K(w)
+		decodeQ6K(w)
+		decodeQ8_0(w)
+		decodeQ4_0(w)
+	}
 	Generate()
 }
 
@@ -51,6 +54,24 @@ func hasF16C() {
 	Store(CL, ReturnIndex(0))
 	RET()
 }
+
+// isa is a vector width and the instructions that differ with it.
+type isa struct {
+	name  string
+	lanes int
+	vec   func() VecVirtual
+	and   func(mxy, xy, xy1 Op)
+	or    func(mxy, xy, xy1 Op)
+	mov   func(mxy, xy Op)
+}
+
+var (
+	avx2   = isa{"AVX2", 8, YMM, VPAND, VPOR, VMOVDQU}
+	avx512 = isa{"AVX512", 16, ZMM,
+		func(a, b, c Op) { VPANDD(a, b, c) },
+		func(a, b, c Op) { VPORD(a, b, c) },
+		func(a, b Op) { VMOVDQU32(a, b) }}
+)
 
 // header starts a decoder of blocks of blockLen values: it loads the
 // pointers, counts the blocks into n and jumps to done when there are none.
@@ -84,9 +105,9 @@ func footer(src, dst, n GPVirtual, srcLen, blockLen int, loop, done string) {
 	RET()
 }
 
-// half broadcasts the float32 value of the float16 at m.
-func half(m Mem) VecVirtual {
-	r, x, y := GP32(), XMM(), YMM()
+// half broadcasts the float32 value of the float16 at m to w's lanes.
+func half(w isa, m Mem) VecVirtual {
+	r, x, y := GP32(), XMM(), w.vec()
 	MOVWLZX(m, r)
 	VMOVD(r, x)
 	VCVTPH2PS(x, x)
@@ -96,7 +117,7 @@ func half(m Mem) VecVirtual {
 
 // scaleMinK4 writes float32(d·sc_j) to local[0:8] and float32(dmin·m_j)
 // to local[8:16] for the eight 6-bit scales and minima packed in the 12
-// bytes at sc (Q4_K and Q5_K).
+// bytes at sc (Q4_K and Q5_K); d and dmin are broadcast float32 values.
 func scaleMinK4(sc Mem, d, dmin VecVirtual, local Mem) {
 	a, b, c := GP64(), GP64(), GP64()
 	MOVL(sc, a.As32())
@@ -127,9 +148,9 @@ func scaleMinK4(sc Mem, d, dmin VecVirtual, local Mem) {
 		VPMOVZXBD(x, v)
 		VCVTDQ2PS(v, v)
 		if k == 0 {
-			VMULPS(d, v, v)
+			VMULPS(d.AsY(), v, v)
 		} else {
-			VMULPS(dmin, v, v)
+			VMULPS(dmin.AsY(), v, v)
 		}
 		VMOVUPS(v, local.Offset(32*k))
 	}
@@ -137,27 +158,29 @@ func scaleMinK4(sc Mem, d, dmin VecVirtual, local Mem) {
 
 // decodeQ4K: y = float32(d·sc·q) − dmin·m per sub-block of 32, as
 // dequantizeQ4K computes it.
-func decodeQ4K() {
+func decodeQ4K(w isa) {
 	const size = 144
-	src, dst, n, loop, done := header("decodeQ4KAVX2", fmt.Sprintf("decodeQ4KAVX2 decodes len(dst)/256 Q4_K blocks of %d bytes from src.", size), 256)
+	name := "decodeQ4K" + w.name
+	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/256 Q4_K blocks of %d bytes from src.", name, size), 256)
 	local := AllocLocal(64)
 	b := Mem{Base: src}
 	y := Mem{Base: dst}
-	mask := YMM()
+	mask := w.vec()
 	VPBROADCASTD(nibbles, mask)
 	Label(loop)
-	d, dmin := half(b), half(b.Offset(2))
+	d, dmin := half(w, b), half(w, b.Offset(2))
 	scaleMinK4(b.Offset(4), d, dmin, local)
+	L := w.lanes
 	for j := range 4 {
-		d1, m1, d2, m2 := YMM(), YMM(), YMM(), YMM()
+		d1, m1, d2, m2 := w.vec(), w.vec(), w.vec(), w.vec()
 		VBROADCASTSS(local.Offset(4*(2*j)), d1)
 		VBROADCASTSS(local.Offset(32+4*(2*j)), m1)
 		VBROADCASTSS(local.Offset(4*(2*j+1)), d2)
 		VBROADCASTSS(local.Offset(32+4*(2*j+1)), m2)
-		for g := range 4 {
-			v, lo, hi := YMM(), YMM(), YMM()
-			VPMOVZXBD(b.Offset(16+32*j+8*g), v)
-			VPAND(mask, v, lo)
+		for g := range 32 / L {
+			v, lo, hi := w.vec(), w.vec(), w.vec()
+			VPMOVZXBD(b.Offset(16+32*j+L*g), v)
+			w.and(mask, v, lo)
 			VPSRLD(U8(4), v, hi)
 			VCVTDQ2PS(lo, lo)
 			VCVTDQ2PS(hi, hi)
@@ -165,8 +188,8 @@ func decodeQ4K() {
 			VSUBPS(m1, lo, lo)
 			VMULPS(d2, hi, hi)
 			VSUBPS(m2, hi, hi)
-			VMOVUPS(lo, y.Offset(4*(64*j+8*g)))
-			VMOVUPS(hi, y.Offset(4*(64*j+32+8*g)))
+			VMOVUPS(lo, y.Offset(4*(64*j+L*g)))
+			VMOVUPS(hi, y.Offset(4*(64*j+32+L*g)))
 		}
 	}
 	footer(src, dst, n, size, 256, loop, done)
@@ -174,54 +197,56 @@ func decodeQ4K() {
 
 // decodeQ5K is decodeQ4K with a fifth code bit from qh: value 64j+l takes
 // bit 2j of qh[l], value 64j+32+l bit 2j+1.
-func decodeQ5K() {
+func decodeQ5K(w isa) {
 	const size = 176
-	src, dst, n, loop, done := header("decodeQ5KAVX2", fmt.Sprintf("decodeQ5KAVX2 decodes len(dst)/256 Q5_K blocks of %d bytes from src.", size), 256)
+	name := "decodeQ5K" + w.name
+	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/256 Q5_K blocks of %d bytes from src.", name, size), 256)
 	local := AllocLocal(64)
 	b := Mem{Base: src}
 	y := Mem{Base: dst}
-	mask, sixteen := YMM(), YMM()
+	mask, sixteen := w.vec(), w.vec()
 	VPBROADCASTD(nibbles, mask)
 	VPBROADCASTD(bit4, sixteen)
 	Label(loop)
-	d, dmin := half(b), half(b.Offset(2))
+	d, dmin := half(w, b), half(w, b.Offset(2))
 	scaleMinK4(b.Offset(4), d, dmin, local)
 	// bit moves bit k of each lane of h to bit 4 of t.
 	bit := func(h VecVirtual, k int) VecVirtual {
-		t := YMM()
+		t := w.vec()
 		switch {
 		case k < 4:
 			VPSLLD(U8(4-k), h, t)
 		case k > 4:
 			VPSRLD(U8(k-4), h, t)
 		default:
-			VMOVDQA(h, t)
+			w.mov(h, t)
 		}
-		VPAND(sixteen, t, t)
+		w.and(sixteen, t, t)
 		return t
 	}
+	L := w.lanes
 	for j := range 4 {
-		d1, m1, d2, m2 := YMM(), YMM(), YMM(), YMM()
+		d1, m1, d2, m2 := w.vec(), w.vec(), w.vec(), w.vec()
 		VBROADCASTSS(local.Offset(4*(2*j)), d1)
 		VBROADCASTSS(local.Offset(32+4*(2*j)), m1)
 		VBROADCASTSS(local.Offset(4*(2*j+1)), d2)
 		VBROADCASTSS(local.Offset(32+4*(2*j+1)), m2)
-		for g := range 4 {
-			v, h, lo, hi := YMM(), YMM(), YMM(), YMM()
-			VPMOVZXBD(b.Offset(48+32*j+8*g), v)
-			VPMOVZXBD(b.Offset(16+8*g), h)
-			VPAND(mask, v, lo)
-			VPOR(bit(h, 2*j), lo, lo)
+		for g := range 32 / L {
+			v, h, lo, hi := w.vec(), w.vec(), w.vec(), w.vec()
+			VPMOVZXBD(b.Offset(48+32*j+L*g), v)
+			VPMOVZXBD(b.Offset(16+L*g), h)
+			w.and(mask, v, lo)
+			w.or(bit(h, 2*j), lo, lo)
 			VPSRLD(U8(4), v, hi)
-			VPOR(bit(h, 2*j+1), hi, hi)
+			w.or(bit(h, 2*j+1), hi, hi)
 			VCVTDQ2PS(lo, lo)
 			VCVTDQ2PS(hi, hi)
 			VMULPS(d1, lo, lo)
 			VSUBPS(m1, lo, lo)
 			VMULPS(d2, hi, hi)
 			VSUBPS(m2, hi, hi)
-			VMOVUPS(lo, y.Offset(4*(64*j+8*g)))
-			VMOVUPS(hi, y.Offset(4*(64*j+32+8*g)))
+			VMOVUPS(lo, y.Offset(4*(64*j+L*g)))
+			VMOVUPS(hi, y.Offset(4*(64*j+32+L*g)))
 		}
 	}
 	footer(src, dst, n, size, 256, loop, done)
@@ -229,59 +254,63 @@ func decodeQ5K() {
 
 // decodeQ6K: y = float32(d·sc)·(q − 32), as dequantizeQ6K computes it.
 // Half h (128 values) takes its low four bits from ql[64h:64h+64], its
-// top two from qh[32h:32h+32] and its scales from sc[8h:8h+8].
-func decodeQ6K() {
+// top two from qh[32h:32h+32] and its scales from sc[8h:8h+8]; value
+// 128h+32k+l has scale 8h+l/16+2k.
+func decodeQ6K(w isa) {
 	const size = 210
-	src, dst, n, loop, done := header("decodeQ6KAVX2", fmt.Sprintf("decodeQ6KAVX2 decodes len(dst)/256 Q6_K blocks of %d bytes from src.", size), 256)
+	name := "decodeQ6K" + w.name
+	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/256 Q6_K blocks of %d bytes from src.", name, size), 256)
 	local := AllocLocal(64)
 	b := Mem{Base: src}
 	y := Mem{Base: dst}
-	low, two, bias := YMM(), YMM(), YMM()
+	low, two, bias := w.vec(), w.vec(), w.vec()
 	VPBROADCASTD(nibbles, low)
 	VPBROADCASTD(twoBits, two)
 	VPBROADCASTD(bias32, bias)
 	Label(loop)
-	d := half(b.Offset(208))
+	d := half(w, b.Offset(208))
 	for k := range 2 {
 		v := YMM()
 		VPMOVSXBD(b.Offset(192+8*k), v)
 		VCVTDQ2PS(v, v)
-		VMULPS(v, d, v)
+		VMULPS(v, d.AsY(), v)
 		VMOVUPS(v, local.Offset(32*k))
 	}
+	L := w.lanes
 	for h := range 2 {
 		ql, qh := 64*h, 128+32*h
-		for g := range 4 {
-			is := 8*h + g/2
-			l0, l1, hb := YMM(), YMM(), YMM()
-			VPMOVZXBD(b.Offset(ql+8*g), l0)
-			VPMOVZXBD(b.Offset(ql+32+8*g), l1)
-			VPMOVZXBD(b.Offset(qh+8*g), hb)
+		for g := range 32 / L {
+			l0, l1, hb := w.vec(), w.vec(), w.vec()
+			VPMOVZXBD(b.Offset(ql+L*g), l0)
+			VPMOVZXBD(b.Offset(ql+32+L*g), l1)
+			VPMOVZXBD(b.Offset(qh+L*g), hb)
 			for k := range 4 {
-				v, t := YMM(), YMM()
+				v, t := w.vec(), w.vec()
 				l := l0
 				if k%2 == 1 {
 					l = l1
 				}
 				if k < 2 {
-					VPAND(low, l, v)
+					w.and(low, l, v)
 				} else {
 					VPSRLD(U8(4), l, v)
 				}
 				if k == 0 {
-					VPAND(two, hb, t)
+					w.and(two, hb, t)
 				} else {
 					VPSRLD(U8(2*k), hb, t)
-					VPAND(two, t, t)
+					w.and(two, t, t)
 				}
 				VPSLLD(U8(4), t, t)
-				VPOR(t, v, v)
+				w.or(t, v, v)
 				VPSUBD(bias, v, v)
 				VCVTDQ2PS(v, v)
-				s := YMM()
-				VBROADCASTSS(local.Offset(4*(is+2*k)), s)
+				// Lanes of 8 cover half a scale's 16 values, lanes of 16
+				// all of them.
+				s := w.vec()
+				VBROADCASTSS(local.Offset(4*(8*h+L*g/16+2*k)), s)
 				VMULPS(v, s, v)
-				VMOVUPS(v, y.Offset(4*(128*h+32*k+8*g)))
+				VMOVUPS(v, y.Offset(4*(128*h+32*k+L*g)))
 			}
 		}
 	}
@@ -289,39 +318,43 @@ func decodeQ6K() {
 }
 
 // decodeQ8_0: y = float32(q)·d.
-func decodeQ8_0() {
+func decodeQ8_0(w isa) {
 	const size = 34
-	src, dst, n, loop, done := header("decodeQ8_0AVX2", fmt.Sprintf("decodeQ8_0AVX2 decodes len(dst)/32 Q8_0 blocks of %d bytes from src.", size), 32)
+	name := "decodeQ8_0" + w.name
+	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/32 Q8_0 blocks of %d bytes from src.", name, size), 32)
 	b := Mem{Base: src}
 	y := Mem{Base: dst}
 	Label(loop)
-	d := half(b)
-	for g := range 4 {
-		v := YMM()
-		VPMOVSXBD(b.Offset(2+8*g), v)
+	d := half(w, b)
+	L := w.lanes
+	for g := range 32 / L {
+		v := w.vec()
+		VPMOVSXBD(b.Offset(2+L*g), v)
 		VCVTDQ2PS(v, v)
 		VMULPS(d, v, v)
-		VMOVUPS(v, y.Offset(32*g))
+		VMOVUPS(v, y.Offset(4*L*g))
 	}
 	footer(src, dst, n, size, 32, loop, done)
 }
 
 // decodeQ4_0: y = float32(q − 8)·d, byte j holding values j (low nibble)
 // and j+16 (high nibble).
-func decodeQ4_0() {
+func decodeQ4_0(w isa) {
 	const size = 18
-	src, dst, n, loop, done := header("decodeQ4_0AVX2", fmt.Sprintf("decodeQ4_0AVX2 decodes len(dst)/32 Q4_0 blocks of %d bytes from src.", size), 32)
+	name := "decodeQ4_0" + w.name
+	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/32 Q4_0 blocks of %d bytes from src.", name, size), 32)
 	b := Mem{Base: src}
 	y := Mem{Base: dst}
-	mask, eight := YMM(), YMM()
+	mask, eight := w.vec(), w.vec()
 	VPBROADCASTD(nibbles, mask)
 	VPBROADCASTD(bias8, eight)
 	Label(loop)
-	d := half(b)
-	for g := range 2 {
-		v, lo, hi := YMM(), YMM(), YMM()
-		VPMOVZXBD(b.Offset(2+8*g), v)
-		VPAND(mask, v, lo)
+	d := half(w, b)
+	L := w.lanes
+	for g := range 16 / L {
+		v, lo, hi := w.vec(), w.vec(), w.vec()
+		VPMOVZXBD(b.Offset(2+L*g), v)
+		w.and(mask, v, lo)
 		VPSRLD(U8(4), v, hi)
 		VPSUBD(eight, lo, lo)
 		VPSUBD(eight, hi, hi)
@@ -329,8 +362,8 @@ func decodeQ4_0() {
 		VCVTDQ2PS(hi, hi)
 		VMULPS(d, lo, lo)
 		VMULPS(d, hi, hi)
-		VMOVUPS(lo, y.Offset(32*g))
-		VMOVUPS(hi, y.Offset(64+32*g))
+		VMOVUPS(lo, y.Offset(4*L*g))
+		VMOVUPS(hi, y.Offset(64+4*L*g))
 	}
 	footer(src, dst, n, size, 32, loop, done)
 }
