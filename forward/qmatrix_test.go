@@ -95,13 +95,13 @@ func TestDecodePanelAllocs(t *testing.T) {
 // BenchmarkPack decodes and packs the panels of a 14336×4096 matrix (the
 // shape of a Mixtral expert's gate, larger than the caches, so its bytes
 // come from memory as in a forward pass) in the block formats of Q4_K_M,
-// Q5_K_M and Q6_K files and of Q8_0 and Q4_0 ones, in gemm's order
+// Q5_K_M and Q6_K files and of Q8_0, Q4_0 and F16 ones, in gemm's order
 // ("decode": the decoding alone), and reports Mweights/s of wall and of
 // CPU time.
 func BenchmarkPack(b *testing.B) {
 	const out, in, distinct = 14336, 4096, 256
 	r := &rng{s: 59}
-	for _, typ := range []ggml.Type{ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q8_0, ggml.Q4_0} {
+	for _, typ := range []ggml.Type{ggml.Q4_K, ggml.Q5_K, ggml.Q6_K, ggml.Q8_0, ggml.Q4_0, ggml.F16} {
 		// distinct quantized rows, repeated: the values do not change the
 		// time, the addresses do.
 		q := quantMatrix(b, r, typ, distinct, in)

@@ -7,6 +7,8 @@ import "github.com/mxq-dev/mxq/ggml"
 // dequantizer of its type. A nil field means the portable code runs.
 type blockDecoders struct {
 	q4K, q5K, q6K, q8_0, q4_0 func(src []byte, dst []float32)
+	// f16 decodes the first len(dst)/16·16 values.
+	f16 func(src []byte, dst []float32)
 }
 
 // namedDecoders is a set of decoders and the instruction set they use.

@@ -32,6 +32,11 @@ func decodeQ8_0AVX2(src []byte, dst []float32)
 //go:noescape
 func decodeQ4_0AVX2(src []byte, dst []float32)
 
+// decodeF16AVX2 is decodeF16 for the first len(dst)/16·16 values.
+//
+//go:noescape
+func decodeF16AVX2(src []byte, dst []float32)
+
 // decodeQ4KAVX512 decodes len(dst)/256 Q4_K blocks of 144 bytes from src.
 //
 //go:noescape
@@ -56,3 +61,8 @@ func decodeQ8_0AVX512(src []byte, dst []float32)
 //
 //go:noescape
 func decodeQ4_0AVX512(src []byte, dst []float32)
+
+// decodeF16AVX512 is decodeF16 for the first len(dst)/16·16 values.
+//
+//go:noescape
+func decodeF16AVX512(src []byte, dst []float32)

@@ -1114,6 +1114,30 @@ decodeQ4_0AVX2_done:
 	VZEROUPPER
 	RET
 
+// func decodeF16AVX2(src []byte, dst []float32)
+// Requires: AVX, F16C
+TEXT ·decodeF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  dst_len+32(FP), DX
+	SHRQ  $0x04, DX
+	TESTQ DX, DX
+	JZ    decodeF16AVX2_done
+
+decodeF16AVX2_block:
+	VCVTPH2PS (AX), Y0
+	VMOVUPS   Y0, (CX)
+	VCVTPH2PS 16(AX), Y0
+	VMOVUPS   Y0, 32(CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000040, CX
+	DECQ      DX
+	JNZ       decodeF16AVX2_block
+
+decodeF16AVX2_done:
+	VZEROUPPER
+	RET
+
 // func decodeQ4KAVX512(src []byte, dst []float32)
 // Requires: AVX, AVX2, AVX512F, F16C, SSE2
 TEXT ·decodeQ4KAVX512(SB), NOSPLIT, $64-48
@@ -1776,5 +1800,27 @@ decodeQ4_0AVX512_block:
 	JNZ          decodeQ4_0AVX512_block
 
 decodeQ4_0AVX512_done:
+	VZEROUPPER
+	RET
+
+// func decodeF16AVX512(src []byte, dst []float32)
+// Requires: AVX, AVX512F
+TEXT ·decodeF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ  src_base+0(FP), AX
+	MOVQ  dst_base+24(FP), CX
+	MOVQ  dst_len+32(FP), DX
+	SHRQ  $0x04, DX
+	TESTQ DX, DX
+	JZ    decodeF16AVX512_done
+
+decodeF16AVX512_block:
+	VCVTPH2PS (AX), Z0
+	VMOVUPS   Z0, (CX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000040, CX
+	DECQ      DX
+	JNZ       decodeF16AVX512_block
+
+decodeF16AVX512_done:
 	VZEROUPPER
 	RET

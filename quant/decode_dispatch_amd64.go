@@ -16,8 +16,8 @@ func decoderSets() []namedDecoders {
 	var sets []namedDecoders
 	if cpu.X86.HasAVX512F {
 		sets = append(sets, namedDecoders{"AVX512", blockDecoders{q4K: decodeQ4KAVX512, q5K: decodeQ5KAVX512,
-			q6K: decodeQ6KAVX512, q8_0: decodeQ8_0AVX512, q4_0: decodeQ4_0AVX512}})
+			q6K: decodeQ6KAVX512, q8_0: decodeQ8_0AVX512, q4_0: decodeQ4_0AVX512, f16: decodeF16AVX512}})
 	}
 	return append(sets, namedDecoders{"AVX2", blockDecoders{q4K: decodeQ4KAVX2, q5K: decodeQ5KAVX2,
-		q6K: decodeQ6KAVX2, q8_0: decodeQ8_0AVX2, q4_0: decodeQ4_0AVX2}})
+		q6K: decodeQ6KAVX2, q8_0: decodeQ8_0AVX2, q4_0: decodeQ4_0AVX2, f16: decodeF16AVX2}})
 }

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -109,6 +110,31 @@ func TestBlockDecodersQuantized(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Every float16 bit pattern, NaN payloads included, widens as F16ToF32
+// does, at every start alignment and with a tail the SIMD kernels leave to
+// the portable loop.
+func TestDecodeF16AllPatterns(t *testing.T) {
+	src := make([]byte, 2*(1<<16+21))
+	for i := range 1<<16 + 21 {
+		binary.LittleEndian.PutUint16(src[2*i:], uint16(i))
+	}
+	for _, set := range decoderSets() {
+		withDecoders(set.blockDecoders, func() {
+			for _, start := range []int{0, 1, 7} {
+				n := 1<<16 + 21 - start
+				dst := make([]float32, n)
+				decodeF16(src[2*start:], dst)
+				for i, v := range dst {
+					h := binary.LittleEndian.Uint16(src[2*(start+i):])
+					if want := F16ToF32(h); math.Float32bits(v) != math.Float32bits(want) {
+						t.Fatalf("%s: %#04x widens to %#x, want %#x", set.name, h, math.Float32bits(v), math.Float32bits(want))
+					}
+				}
+			}
+		})
 	}
 }
 

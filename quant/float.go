@@ -149,6 +149,11 @@ func encodeF16(src []float32, dst []byte) {
 
 func decodeF16(src []byte, dst []float32) {
 	src = src[:2*len(dst)]
+	if k := decoders.f16; k != nil {
+		n := len(dst) &^ 15
+		k(src[:2*n], dst[:n])
+		src, dst = src[2*n:], dst[n:]
+	}
 	for i := range dst {
 		dst[i] = F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}

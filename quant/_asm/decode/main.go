@@ -1,6 +1,6 @@
 // Command decode generates the AVX2 and AVX-512 whole-block decoders of
 // the types a forward pass multiplies in their stored format: Q4_K, Q5_K,
-// Q6_K, Q8_0 and Q4_0. Each kernel decodes len(dst)/blockLen blocks from
+// Q6_K, Q8_0, Q4_0 and F16. Each kernel decodes len(dst)/blockLen blocks from
 // src in one call, block scales included, with exactly the float32
 // operations of the portable decoder (converting the float16 scales with
 // F16C, which is exact), so the values agree bit for bit. The AVX-512
@@ -29,6 +29,7 @@ func main() {
 		decodeQ6K(w)
 		decodeQ8_0(w)
 		decodeQ4_0(w)
+		decodeF16(w)
 	}
 	Generate()
 }
@@ -366,4 +367,20 @@ func decodeQ4_0(w isa) {
 		VMOVUPS(hi, y.Offset(64+4*L*g))
 	}
 	footer(src, dst, n, size, 32, loop, done)
+}
+
+// decodeF16 widens float16 values with F16C, sixteen at a time.
+func decodeF16(w isa) {
+	name := "decodeF16" + w.name
+	src, dst, n, loop, done := header(name, name+" is decodeF16 for the first len(dst)/16·16 values.", 16)
+	b := Mem{Base: src}
+	y := Mem{Base: dst}
+	Label(loop)
+	L := w.lanes
+	for g := range 16 / L {
+		v := w.vec()
+		VCVTPH2PS(b.Offset(2*L*g), v)
+		VMOVUPS(v, y.Offset(4*L*g))
+	}
+	footer(src, dst, n, 32, 16, loop, done)
 }
