@@ -19,9 +19,10 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
 	px := packRows(x, d.Hidden)
-	gemm(ctx, denseWeights{lw.Q, d.Hidden}, qDim, d.Hidden, px, q, workers)
-	gemm(ctx, denseWeights{lw.K, d.Hidden}, kvDim, d.Hidden, px, k, workers)
-	gemm(ctx, denseWeights{lw.V, d.Hidden}, kvDim, d.Hidden, px, v, workers)
+	wq, wk, wv, wo := lw.attentionPanels(d)
+	gemm(ctx, wq, qDim, d.Hidden, px, q, workers)
+	gemm(ctx, wk, kvDim, d.Hidden, px, k, workers)
+	gemm(ctx, wv, kvDim, d.Hidden, px, v, workers)
 
 	if d.QKNorm {
 		// Qwen3 normalises each head before RoPE.
@@ -101,7 +102,7 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 
 	obs.see(model.RoleAttnOutput, -1, mixed)
 	o := newMatrix(T, d.Hidden)
-	matmul(ctx, lw.O, d.Hidden, qDim, mixed, o, workers)
+	gemm(ctx, wo, d.Hidden, qDim, packRows(mixed, qDim), o, workers)
 	return o
 }
 

@@ -33,9 +33,19 @@ type packedRows struct {
 }
 
 // packRows lays x ([T][in]) out for gemm.
-func packRows(x [][]float32, in int) *packedRows {
+func packRows(x [][]float32, in int) *packedRows { return packRowsInto(nil, x, in) }
+
+// packRowsInto is packRows writing into buf when it is large enough.
+func packRowsInto(buf []float32, x [][]float32, in int) *packedRows {
 	groups := (len(x) + tileRows - 1) / tileRows
-	p := &packedRows{rows: len(x), in: in, data: make([]float32, groups*in*tileRows)}
+	n := groups * in * tileRows
+	if cap(buf) < n {
+		buf = make([]float32, n)
+	} else if n > 0 {
+		buf = buf[:n]
+		clear(buf[(groups-1)*in*tileRows:]) // for the padding rows
+	}
+	p := &packedRows{rows: len(x), in: in, data: buf}
 	for t, row := range x {
 		g, r := t/tileRows, t%tileRows
 		dst := p.data[g*in*tileRows:]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/model"
@@ -16,6 +17,8 @@ type ggufSource struct {
 	roleSource
 	f   *gguf.File
 	cfg *model.Config
+	// spare holds stored-tensor buffers done with, for the next reads.
+	spare spareBuffers
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
@@ -32,7 +35,7 @@ func FromGGUF(f *gguf.File) (Source, error) {
 		return nil, err
 	}
 	s := &ggufSource{f: f, cfg: cfg}
-	s.roleSource = roleSource{dims: d, get: s.tensor}
+	s.roleSource = roleSource{dims: d, get: s.tensor, stored: s.attention}
 	return s, nil
 }
 
@@ -74,6 +77,7 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.spare.put(q.Data)
 	dst := make([]float32, q.Rows*q.Cols)
 	if err := quant.DequantizeRows(q.Type, q.Data, q.Cols, dst, runtime.GOMAXPROCS(0)); err != nil {
 		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
@@ -81,8 +85,25 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 	return dst, nil
 }
 
+// attention reads an attention matrix as stored, for the products to decode
+// panel by panel as the experts', or nil when its blocks do not tile the
+// panels (get then decodes it whole).
+func (s *ggufSource) attention(r model.TensorRole) (*QuantMatrix, error) {
+	q, _, err := s.stored(r)
+	if err != nil {
+		return nil, err
+	}
+	if panelLen%q.Type.BlockSize() != 0 {
+		s.spare.put(q.Data)
+		return nil, nil
+	}
+	return q, nil
+}
+
 // Expert reads expert e of layer l as stored, for the matrix products to
-// decode panel by panel (see QuantMatrix).
+// decode panel by panel (see QuantMatrix). Once a MoE computation has
+// used the expert, its matrices are dropped and their buffers hold the
+// next expert read: an Expert goes through the forward pass once.
 func (s *ggufSource) Expert(l, e int) (*Expert, error) {
 	d := s.dims
 	if err := d.checkExpert(l, e); err != nil {
@@ -97,6 +118,8 @@ func (s *ggufSource) Expert(l, e int) (*Expert, error) {
 		}
 		*dst = q
 	}
+	gate, down, up := ex.QGate.Data, ex.QDown.Data, ex.QUp.Data
+	ex.release = func() { s.spare.put(gate, down, up) }
 	return ex, nil
 }
 
@@ -141,7 +164,7 @@ func (s *ggufSource) stored(r model.TensorRole) (*QuantMatrix, string, error) {
 	if end := s.f.DataOffset + int64(ti.Offset) + off + n; end > s.f.Size || end < 0 {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
 	}
-	raw := make([]byte, n)
+	raw := s.spare.get(n)
 	if _, err := io.ReadFull(io.NewSectionReader(s.f.Section(ti), off, n), raw); err != nil {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
 	}
@@ -173,4 +196,52 @@ func (s *ggufSource) Output() ([]float32, error) {
 		return s.Embedding()
 	}
 	return s.tensor(globalRole(model.RoleOutput))
+}
+
+// spareBuffers keeps a few byte buffers for reuse: reading every expert
+// into fresh memory costs a page fault or a clear per page, as much as
+// decoding it.
+type spareBuffers struct {
+	mu   sync.Mutex
+	bufs [][]byte
+}
+
+// maxSpare is one expert's three matrices and one more.
+const maxSpare = 4
+
+// get returns a buffer of n bytes, the smallest spare one that holds n
+// if there is one.
+func (p *spareBuffers) get(n int64) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	best := -1
+	for i, b := range p.bufs {
+		if int64(cap(b)) >= n && (best < 0 || cap(b) < cap(p.bufs[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return make([]byte, n)
+	}
+	b := p.bufs[best]
+	p.bufs = append(p.bufs[:best], p.bufs[best+1:]...)
+	return b[:n]
+}
+
+// put hands buffers back, keeping the largest maxSpare.
+func (p *spareBuffers) put(bufs ...[]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range bufs {
+		p.bufs = append(p.bufs, b)
+		if len(p.bufs) > maxSpare {
+			small := 0
+			for i, s := range p.bufs {
+				if cap(s) < cap(p.bufs[small]) {
+					small = i
+				}
+			}
+			p.bufs = append(p.bufs[:small], p.bufs[small+1:]...)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/mxq-dev/mxq/model"
 )
@@ -75,6 +76,8 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 	// the tokens it serves, as transformers' index_add_ loop does, so the
 	// float32 sums happen in the same order.
 	r.Out = newMatrix(T, d.Hidden)
+	s := mlpScratchPool.Get().(*mlpScratch)
+	defer mlpScratchPool.Put(s)
 	for e := range d.numExperts() {
 		var toks []int
 		var ws []float32
@@ -103,7 +106,8 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(ctx, w, d, xs, workers, obs.expert(d, e))
+		y := expertMLP(ctx, w, d, xs, workers, obs.expert(d, e), s)
+		w.done()
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {
@@ -165,17 +169,39 @@ func route(logits []float32, k int, renormalise bool) ([]int, []float32) {
 	return top, w
 }
 
+// mlpScratch holds the matrices of an expert MLP, reused from one expert
+// (and one MoE block) to the next: in fresh memory they would cost a page
+// fault or a clear per 4 KB, as much as a good part of the products.
+type mlpScratch struct {
+	px, pact, act, up, y []float32
+}
+
+var mlpScratchPool = sync.Pool{New: func() any { return new(mlpScratch) }}
+
+// matrix returns rows×cols values in buf's storage, grown if need be.
+func (s *mlpScratch) matrix(buf *[]float32, rows, cols int) [][]float32 {
+	if cap(*buf) < rows*cols {
+		*buf = make([]float32, rows*cols)
+	}
+	m := make([][]float32, rows)
+	for r := range m {
+		m[r] = (*buf)[r*cols : (r+1)*cols : (r+1)*cols]
+	}
+	return m
+}
+
 // expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs, packing
 // the rows once for the gate and up products. obs sees the inputs of the
-// three matrices.
-func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [][]float32 {
+// three matrices. The result lives in s until the next call.
+func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap, s *mlpScratch) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
 	gate, down, upw := ex.panels(d)
-	px := packRows(xs, H)
-	act, up := newMatrix(T, I), newMatrix(T, I)
+	px := packRowsInto(s.px, xs, H)
+	s.px = px.data
+	act, up := s.matrix(&s.act, T, I), s.matrix(&s.up, T, I)
 	gemm(ctx, gate, I, H, px, act, workers)
 	gemm(ctx, upw, I, H, px, up, workers)
 	parallelFor(ctx, T, 4, workers, func(lo, hi int) {
@@ -186,8 +212,10 @@ func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers 
 		}
 	})
 	obs.see(obs.down, act)
-	y := newMatrix(T, H)
-	gemm(ctx, down, H, I, packRows(act, I), y, workers)
+	y := s.matrix(&s.y, T, H)
+	pact := packRowsInto(s.pact, act, I)
+	s.pact = pact.data
+	gemm(ctx, down, H, I, pact, y, workers)
 	return y
 }
 

@@ -70,16 +70,18 @@ func (m *QuantMatrix) pack(wp, tmp []float32, o0, cols, k0, kc int) {
 }
 
 // decodePanel decodes rows o0..o0+cols-1, inputs k0..k0+kc-1, into tmp
-// as cols rows of kc float32 values.
+// as cols rows of kc float32 values. Each row's piece is a few blocks, so
+// it goes straight to the type's block decoder: DequantizeRows's checks
+// and worker split would cost more than the decoding.
 func (m *QuantMatrix) decodePanel(tmp []float32, o0, cols, k0, kc int) {
-	rb, _ := m.Type.RowSize(int64(m.Cols))
-	bs, ts := m.Type.BlockSize(), m.Type.TypeSize()
+	// check made sure the type decodes and its blocks tile the rows.
+	decode, _ := quant.BlockDecoder(m.Type)
+	bs, ts := m.Type.BlockSize(), int(m.Type.TypeSize())
+	rb := m.Cols / bs * ts
 	from, n := k0/bs*ts, kc/bs*ts
 	for j := range cols {
-		row := int64(o0+j) * rb
-		src := m.Data[row+int64(from) : row+int64(from+n)]
-		// The geometry was checked, so decoding cannot fail.
-		_ = quant.DequantizeRows(m.Type, src, kc, tmp[j*kc:(j+1)*kc], 1)
+		row := (o0+j)*rb + from
+		decode(m.Data[row:row+n], tmp[j*kc:(j+1)*kc])
 	}
 }
 

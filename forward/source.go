@@ -53,6 +53,9 @@ func globalRole(r model.Role) model.TensorRole {
 type roleSource struct {
 	dims Dims
 	get  tensorFunc
+	// stored, when set, reads an attention matrix in its stored block
+	// format, or returns nil for get to decode it.
+	stored func(r model.TensorRole) (*QuantMatrix, error)
 }
 
 func (s *roleSource) Dims() Dims { return s.dims }

@@ -86,17 +86,37 @@ type Expert struct {
 	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
 
 	QGate, QDown, QUp *QuantMatrix
+
+	// release, when set, hands the buffers of the Q matrices back to the
+	// Source that read them (see done).
+	release func()
+}
+
+// done is called once the forward pass has used the expert: a Source
+// that set release may then read the next expert into the same buffers,
+// which spares allocating and clearing (or faulting in) hundreds of MB
+// per layer. The matrices are dropped so that the expert cannot be used
+// again by mistake.
+func (x *Expert) done() {
+	if x.release == nil {
+		return
+	}
+	release := x.release
+	x.release, x.QGate, x.QDown, x.QUp = nil, nil, nil, nil
+	release()
 }
 
 // panels returns the expert's matrices for gemm.
 func (x *Expert) panels(d Dims) (gate, down, up weightPanels) {
-	pick := func(q *QuantMatrix, w []float32, in int) weightPanels {
-		if q != nil {
-			return q
-		}
-		return denseWeights{w, in}
-	}
 	return pick(x.QGate, x.Gate, d.Hidden), pick(x.QDown, x.Down, d.Intermediate), pick(x.QUp, x.Up, d.Hidden)
+}
+
+// pick is q when set, else the float32 matrix w with rows of in values.
+func pick(q *QuantMatrix, w []float32, in int) weightPanels {
+	if q != nil {
+		return q
+	}
+	return denseWeights{w, in}
 }
 
 // LayerWeights holds one decoder layer in Hugging Face orientation
@@ -115,6 +135,17 @@ type LayerWeights struct {
 	Router []float32
 	// Experts holds Experts entries, or exactly one for a dense layer.
 	Experts []Expert
+
+	// QQ, QK, QV and QO, when set, hold Q, K, V and O in their stored
+	// block format instead of float32 (whose field is then nil), for the
+	// products to decode panel by panel.
+	QQ, QK, QV, QO *QuantMatrix
+}
+
+// attentionPanels returns the attention matrices for gemm.
+func (lw *LayerWeights) attentionPanels(d Dims) (q, k, v, o weightPanels) {
+	qDim := d.Heads * d.HeadDim
+	return pick(lw.QQ, lw.Q, d.Hidden), pick(lw.QK, lw.K, d.Hidden), pick(lw.QV, lw.V, d.Hidden), pick(lw.QO, lw.O, qDim)
 }
 
 // Source supplies a model's weights. Layer is called once per layer, in
@@ -139,18 +170,25 @@ func checkLen(what string, got []float32, want int) error {
 func (lw *LayerWeights) checkAttention(d Dims) error {
 	h, q, kv := d.Hidden, d.Heads*d.HeadDim, d.KVHeads*d.HeadDim
 	for _, c := range []struct {
-		name string
-		w    []float32
-		n    int
+		name       string
+		w          []float32
+		q          *QuantMatrix
+		rows, cols int
 	}{
-		{"attention norm", lw.AttnNorm, h},
-		{"q", lw.Q, q * h},
-		{"k", lw.K, kv * h},
-		{"v", lw.V, kv * h},
-		{"attention output", lw.O, h * q},
-		{"ffn norm", lw.FFNNorm, h},
+		{"attention norm", lw.AttnNorm, nil, 1, h},
+		{"q", lw.Q, lw.QQ, q, h},
+		{"k", lw.K, lw.QK, kv, h},
+		{"v", lw.V, lw.QV, kv, h},
+		{"attention output", lw.O, lw.QO, h, q},
+		{"ffn norm", lw.FFNNorm, nil, 1, h},
 	} {
-		if err := checkLen(c.name, c.w, c.n); err != nil {
+		if c.q != nil {
+			if err := c.q.check(c.name, c.rows, c.cols); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := checkLen(c.name, c.w, c.rows*c.cols); err != nil {
 			return err
 		}
 	}

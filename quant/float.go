@@ -18,10 +18,6 @@ type rowPassKernels struct {
 	// finiteGroups is the length of the leading run of whole groups of 16
 	// finite values among the first len(src)/16·16.
 	finiteGroups func(src []float32) int
-	// dequantQ4K expands one Q4_K super-block (see dequantQ4KAVX2).
-	dequantQ4K func(q *[128]byte, dm *[16]float32, y *[256]float32)
-	// dequantQ6K expands one Q6_K super-block (see dequantQ6KAVX2).
-	dequantQ6K func(b *[192]byte, ds *[16]float32, y *[256]float32)
 }
 
 var rowPass = detectRowPass()
@@ -153,6 +149,11 @@ func encodeF16(src []float32, dst []byte) {
 
 func decodeF16(src []byte, dst []float32) {
 	src = src[:2*len(dst)]
+	if k := decoders.f16; k != nil {
+		n := len(dst) &^ 15
+		k(src[:2*n], dst[:n])
+		src, dst = src[2*n:], dst[n:]
+	}
 	for i := range dst {
 		dst[i] = F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}

@@ -247,8 +247,8 @@ func quantizeQ4KWeighted(src []float32, dst []byte, qw []float32) {
 }
 
 func dequantizeQ4K(src []byte, dst []float32) {
-	if rowPass.dequantQ4K != nil {
-		dequantizeQ4KWith(rowPass.dequantQ4K, src, dst)
+	if decoders.q4K != nil {
+		decoders.q4K(whole(src, len(dst)/256*q4KSize), dst)
 		return
 	}
 	for i := 0; i < len(dst)/256; i++ {

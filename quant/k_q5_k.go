@@ -63,6 +63,10 @@ func packQ5KCodes(y []byte, L *[256]uint8) {
 }
 
 func dequantizeQ5K(src []byte, dst []float32) {
+	if decoders.q5K != nil {
+		decoders.q5K(whole(src, len(dst)/256*q5KSize), dst)
+		return
+	}
 	for i := 0; i < len(dst)/256; i++ {
 		b := src[i*q5KSize : (i+1)*q5KSize]
 		y := dst[i*256 : (i+1)*256]
@@ -70,7 +74,6 @@ func dequantizeQ5K(src []byte, dst []float32) {
 		dmin := getHalf(b[2:4])
 		qh := b[16:48]
 		ql := b[48:176]
-		u1, u2 := uint8(1), uint8(2)
 		for j := range 4 {
 			sc, m := getScaleMinK4(2*j, b[4:16])
 			d1, m1 := float32(d*float32(sc)), float32(dmin*float32(m))
@@ -78,20 +81,15 @@ func dequantizeQ5K(src []byte, dst []float32) {
 			d2, m2 := float32(d*float32(sc)), float32(dmin*float32(m))
 			y0 := y[64*j : 64*j+32]
 			y1 := y[64*j+32 : 64*j+64]
-			for l := range 32 {
-				q0, q1 := ql[l]&0xF, ql[l]>>4
-				if qh[l]&u1 != 0 {
-					q0 += 16
-				}
-				if qh[l]&u2 != 0 {
-					q1 += 16
-				}
+			// The fifth bits of this pair of sub-blocks are bits 2j and
+			// 2j+1 of qh, taken without branches: they are random.
+			for l, h := range qh[:32] {
+				h >>= 2 * j
+				q0, q1 := ql[l]&0xF|(h&1)<<4, ql[l]>>4|(h&2)<<3
 				y0[l] = float32(d1*float32(q0)) - m1
 				y1[l] = float32(d2*float32(q1)) - m2
 			}
 			ql = ql[32:]
-			u1 <<= 2
-			u2 <<= 2
 		}
 	}
 }

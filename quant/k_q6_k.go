@@ -132,8 +132,8 @@ func encodeQ6K(x *[256]float32, y []byte, L *[256]int8, scales *[16]float32) {
 }
 
 func dequantizeQ6K(src []byte, dst []float32) {
-	if rowPass.dequantQ6K != nil {
-		dequantizeQ6KWith(rowPass.dequantQ6K, src, dst)
+	if decoders.q6K != nil {
+		decoders.q6K(whole(src, len(dst)/256*q6KSize), dst)
 		return
 	}
 	for i := 0; i < len(dst)/256; i++ {
@@ -142,23 +142,27 @@ func dequantizeQ6K(src []byte, dst []float32) {
 		d := getHalf(b[208:210])
 		ql := b[0:128]
 		qh := b[128:192]
-		sc := b[192:208]
+		// ggml multiplies d by the scale first, for every value.
+		var ds [16]float32
+		for k, sc := range b[192:208] {
+			ds[k] = d * float32(int8(sc))
+		}
 		for n := 0; n < 256; n += 128 {
+			s := ds[n/16:]
 			for l := range 32 {
 				is := l / 16
 				q1 := int8(ql[l]&0xF|((qh[l]>>0)&3)<<4) - 32
 				q2 := int8(ql[l+32]&0xF|((qh[l]>>2)&3)<<4) - 32
 				q3 := int8(ql[l]>>4|((qh[l]>>4)&3)<<4) - 32
 				q4 := int8(ql[l+32]>>4|((qh[l]>>6)&3)<<4) - 32
-				y[l] = d * float32(int8(sc[is])) * float32(q1)
-				y[l+32] = d * float32(int8(sc[is+2])) * float32(q2)
-				y[l+64] = d * float32(int8(sc[is+4])) * float32(q3)
-				y[l+96] = d * float32(int8(sc[is+6])) * float32(q4)
+				y[l] = s[is] * float32(q1)
+				y[l+32] = s[is+2] * float32(q2)
+				y[l+64] = s[is+4] * float32(q3)
+				y[l+96] = s[is+6] * float32(q4)
 			}
 			y = y[128:]
 			ql = ql[64:]
 			qh = qh[32:]
-			sc = sc[8:]
 		}
 	}
 }

@@ -58,6 +58,10 @@ func quantizeQ4_0Go(src []float32, dst []byte) {
 }
 
 func dequantizeQ4_0(src []byte, dst []float32) {
+	if decoders.q4_0 != nil {
+		decoders.q4_0(whole(src, len(dst)/qk4_0*blockQ4_0Len), dst)
+		return
+	}
 	nb := len(dst) / qk4_0
 	for i := range nb {
 		b := src[i*blockQ4_0Len:][:blockQ4_0Len]

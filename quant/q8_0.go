@@ -61,6 +61,10 @@ func quantizeQ8_0Go(src []float32, dst []byte) {
 }
 
 func dequantizeQ8_0(src []byte, dst []float32) {
+	if decoders.q8_0 != nil {
+		decoders.q8_0(whole(src, len(dst)/qk8_0*blockQ8_0Len), dst)
+		return
+	}
 	nb := len(dst) / qk8_0
 	for i := range nb {
 		b := src[i*blockQ8_0Len:][:blockQ8_0Len]

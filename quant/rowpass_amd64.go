@@ -17,14 +17,3 @@ func decodeBF16AVX2(src []byte, dst []float32)
 // of src lie in whole groups of 16 finite values, counted from the start:
 // the first NaN or ±Inf, if any there, is at that index or in the 16 after.
 func finiteGroupsAVX2(src []float32) int
-
-// dequantQ4KAVX2 writes the 256 values of a Q4_K super-block whose
-// codes are q: pair j of 32 bytes gives values 64j..64j+31 from the low
-// nibbles with dm[4j], dm[4j+1] and the next 32 from the high nibbles with
-// dm[4j+2], dm[4j+3] (scale, then minimum).
-func dequantQ4KAVX2(q *[128]byte, dm *[16]float32, y *[256]float32)
-
-// dequantQ6KAVX2 writes the 256 values of a Q6_K super-block whose low
-// code bits are b[0:128] and high bits b[128:192]; ds[k] is d times
-// the block's scale k.
-func dequantQ6KAVX2(b *[192]byte, ds *[16]float32, y *[256]float32)

@@ -12,6 +12,5 @@ func detectRowPass() rowPassKernels {
 	if !cpu.X86.HasAVX2 {
 		return rowPassKernels{}
 	}
-	return rowPassKernels{statsRow: statsRowAVX2, decodeBF16: decodeBF16AVX2, finiteGroups: finiteGroupsAVX2,
-		dequantQ4K: dequantQ4KAVX2, dequantQ6K: dequantQ6KAVX2}
+	return rowPassKernels{statsRow: statsRowAVX2, decodeBF16: decodeBF16AVX2, finiteGroups: finiteGroupsAVX2}
 }

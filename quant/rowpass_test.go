@@ -3,7 +3,6 @@ package quant
 import (
 	"encoding/binary"
 	"math"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -55,65 +54,5 @@ func TestFindNonFiniteEveryPosition(t *testing.T) {
 			}
 			src[pos] = good[pos%len(good)]
 		}
-	}
-}
-
-// Q4_K and Q6_K blocks of random bytes (every scale, minimum and code
-// pattern, F16 scales of every magnitude but NaN) dequantize bit for bit as
-// the portable loops do.
-func TestDequantizeKKernelsMatchPortable(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		size       int
-		halves     []int // offsets of the F16 scales
-		dequantize func(src []byte, dst []float32)
-		enabled    func() bool
-		disable    func() func()
-	}{
-		{"Q4_K", q4KSize, []int{0, 2}, dequantizeQ4K,
-			func() bool { return rowPass.dequantQ4K != nil },
-			func() func() {
-				k := rowPass.dequantQ4K
-				rowPass.dequantQ4K = nil
-				return func() { rowPass.dequantQ4K = k }
-			}},
-		{"Q6_K", q6KSize, []int{208}, dequantizeQ6K,
-			func() bool { return rowPass.dequantQ6K != nil },
-			func() func() {
-				k := rowPass.dequantQ6K
-				rowPass.dequantQ6K = nil
-				return func() { rowPass.dequantQ6K = k }
-			}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if !tc.enabled() {
-				t.Skip("no SIMD dequantizer on this machine")
-			}
-			const blocks = 512
-			rng := rand.New(rand.NewPCG(4, uint64(tc.size)))
-			src := make([]byte, blocks*tc.size)
-			for i := range src {
-				src[i] = byte(rng.Uint32())
-			}
-			for i := range blocks {
-				// Exponent 0x1f would make the half a NaN, whose payload
-				// the comparison below could not tell apart.
-				for _, k := range tc.halves {
-					if src[i*tc.size+k+1]&0x7c == 0x7c {
-						src[i*tc.size+k+1] &^= 0x04
-					}
-				}
-			}
-			want, got := make([]float32, blocks*256), make([]float32, blocks*256)
-			restore := tc.disable()
-			tc.dequantize(src, want)
-			restore()
-			tc.dequantize(src, got)
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("value %d (block %d): kernel %v, portable %v", i, i/256, got[i], want[i])
-				}
-			}
-		})
 	}
 }

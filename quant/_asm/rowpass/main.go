@@ -14,14 +14,6 @@ func main() {
 	statsRow()
 	decodeBF16()
 	findNonFinite()
-	nibbleMask = GLOBL("nibbleMask32", RODATA|NOPTR)
-	DATA(0, U32(0xf))
-	twoBits = GLOBL("twoBits32", RODATA|NOPTR)
-	DATA(0, U32(3))
-	q6Bias = GLOBL("q6Bias32", RODATA|NOPTR)
-	DATA(0, U32(32))
-	dequantQ4K()
-	dequantQ6K()
 	Generate()
 }
 
@@ -51,101 +43,6 @@ func decodeBF16() {
 	VZEROUPPER()
 	RET()
 }
-
-// dequantQ4K expands one Q4_K super-block's codes with the scales and
-// minima the caller decoded: y = float32(d·q) − m, as dequantizeQ4K.
-func dequantQ4K() {
-	TEXT("dequantQ4KAVX2", NOSPLIT, "func(q *[128]byte, dm *[16]float32, y *[256]float32)")
-	Doc("dequantQ4KAVX2 writes the 256 values of a Q4_K super-block whose",
-		"codes are q: pair j of 32 bytes gives values 64j..64j+31 from the low",
-		"nibbles with dm[4j], dm[4j+1] and the next 32 from the high nibbles with",
-		"dm[4j+2], dm[4j+3] (scale, then minimum).")
-	q := Mem{Base: Load(Param("q"), GP64())}
-	dm := Mem{Base: Load(Param("dm"), GP64())}
-	y := Mem{Base: Load(Param("y"), GP64())}
-	mask := YMM()
-	VPBROADCASTD(nibbleMask, mask)
-	for j := range 4 {
-		d1, m1, d2, m2 := YMM(), YMM(), YMM(), YMM()
-		VBROADCASTSS(dm.Offset(16*j), d1)
-		VBROADCASTSS(dm.Offset(16*j+4), m1)
-		VBROADCASTSS(dm.Offset(16*j+8), d2)
-		VBROADCASTSS(dm.Offset(16*j+12), m2)
-		for g := range 4 {
-			v, lo, hi := YMM(), YMM(), YMM()
-			VPMOVZXBD(q.Offset(32*j+8*g), v)
-			VPAND(mask, v, lo)
-			VPSRLD(U8(4), v, hi)
-			VCVTDQ2PS(lo, lo)
-			VCVTDQ2PS(hi, hi)
-			VMULPS(d1, lo, lo)
-			VSUBPS(m1, lo, lo)
-			VMULPS(d2, hi, hi)
-			VSUBPS(m2, hi, hi)
-			VMOVUPS(lo, y.Offset(4*(64*j+8*g)))
-			VMOVUPS(hi, y.Offset(4*(64*j+32+8*g)))
-		}
-	}
-	VZEROUPPER()
-	RET()
-}
-
-// dequantQ6K expands one Q6_K super-block's codes with the scales the
-// caller multiplied by d: y = ds·(q − 32), as dequantizeQ6K.
-func dequantQ6K() {
-	TEXT("dequantQ6KAVX2", NOSPLIT, "func(b *[192]byte, ds *[16]float32, y *[256]float32)")
-	Doc("dequantQ6KAVX2 writes the 256 values of a Q6_K super-block whose low",
-		"code bits are b[0:128] and high bits b[128:192]; ds[k] is d times",
-		"the block's scale k.")
-	b := Mem{Base: Load(Param("b"), GP64())}
-	ds := Mem{Base: Load(Param("ds"), GP64())}
-	y := Mem{Base: Load(Param("y"), GP64())}
-	low, two, bias := YMM(), YMM(), YMM()
-	VPBROADCASTD(nibbleMask, low)
-	VPBROADCASTD(twoBits, two)
-	VPBROADCASTD(q6Bias, bias)
-	for half := range 2 {
-		ql, qh := 64*half, 128+32*half
-		for g := range 4 {
-			is := 8*half + g/2
-			l0, l1, h := YMM(), YMM(), YMM()
-			VPMOVZXBD(b.Offset(ql+8*g), l0)
-			VPMOVZXBD(b.Offset(ql+32+8*g), l1)
-			VPMOVZXBD(b.Offset(qh+8*g), h)
-			for k := range 4 {
-				v, t := YMM(), YMM()
-				src := l0
-				if k%2 == 1 {
-					src = l1
-				}
-				if k < 2 {
-					VPAND(low, src, v)
-				} else {
-					VPSRLD(U8(4), src, v)
-				}
-				if k == 0 {
-					VPAND(two, h, t)
-				} else {
-					VPSRLD(U8(2*k), h, t)
-					VPAND(two, t, t)
-				}
-				VPSLLD(U8(4), t, t)
-				VPOR(t, v, v)
-				VPSUBD(bias, v, v)
-				VCVTDQ2PS(v, v)
-				s := YMM()
-				VBROADCASTSS(ds.Offset(4*(is+2*k)), s)
-				VMULPS(v, s, v)
-				VMOVUPS(v, y.Offset(4*(128*half+32*k+8*g)))
-			}
-		}
-	}
-	VZEROUPPER()
-	RET()
-}
-
-// The 32-bit constants the dequantizers broadcast.
-var nibbleMask, twoBits, q6Bias Mem
 
 // findNonFinite scans groups of 16 values for an all-ones exponent.
 func findNonFinite() {
