@@ -153,36 +153,44 @@ func TestFindNonFinite(t *testing.T) {
 	}
 }
 
-// Every float32 bit pattern converts to bfloat16 exactly as F32ToBF16 does
-// (ggml's rounding, subnormals kept, NaNs quieted) on the portable loop and
-// on every SIMD kernel this machine can run, each kernel also called
-// directly. The patterns go through in slices whose length leaves whole
-// groups and a partial one past the kernels' widest step, at every
-// alignment mod 16 values. -short takes a stride of the patterns.
-// (The exhaustive run takes about 15 s on one core.)
-func TestEncodeBF16AllPatterns(t *testing.T) {
+// Every float32 bit pattern converts to bfloat16 and to float16 exactly as
+// F32ToBF16 and F32ToF16 do (ggml's rounding, subnormals kept, NaNs quieted)
+// on the portable loop and on every SIMD kernel this machine can run, each
+// kernel also called directly. The patterns go through in slices whose
+// length leaves whole groups and a partial one past the kernels' widest
+// step, at every alignment mod 16 values. -short takes a stride of the
+// patterns. (The exhaustive run takes about 15 s per conversion on one core.)
+func TestEncodeBF16AllPatterns(t *testing.T) { testEncodeAllPatterns(t, false) }
+
+func TestEncodeF16AllPatterns(t *testing.T) { testEncodeAllPatterns(t, true) }
+
+func testEncodeAllPatterns(t *testing.T, f16 bool) {
+	ref, encode := F32ToBF16, encodeBF16
+	field := func(k *legacyKernels) *func(src []float32, dst []byte) { return &k.bf16 }
+	if f16 {
+		ref, encode = F32ToF16, encodeF16
+		field = func(k *legacyKernels) *func(src []float32, dst []byte) { return &k.f16 }
+	}
 	type path struct {
 		name string
 		run  func(src []float32, dst []byte)
 	}
-	paths := []path{{"go", func(src []float32, dst []byte) {
-		was := legacy
-		defer func() { legacy = was }()
-		legacy.bf16 = nil
-		encodeBF16(src, dst)
-	}}}
-	for name, k := range bf16Encoders() {
+	with := func(k func(src []float32, dst []byte)) func(src []float32, dst []byte) {
+		return func(src []float32, dst []byte) {
+			was := legacy
+			defer func() { legacy = was }()
+			*field(&legacy) = k
+			encode(src, dst)
+		}
+	}
+	paths := []path{{"go", with(nil)}}
+	for name, k := range floatEncoders(f16) {
 		paths = append(paths,
-			path{name, func(src []float32, dst []byte) {
-				was := legacy
-				defer func() { legacy = was }()
-				legacy.bf16 = k
-				encodeBF16(src, dst)
-			}},
+			path{name, with(k)},
 			path{name + " alone", func(src []float32, dst []byte) {
 				n := len(src) &^ 15
 				for i := n; i < len(src); i++ {
-					binary.LittleEndian.PutUint16(dst[2*i:], F32ToBF16(src[i]))
+					binary.LittleEndian.PutUint16(dst[2*i:], ref(src[i]))
 				}
 				k(src[:n], dst[:2*n])
 			}})
@@ -205,7 +213,7 @@ func TestEncodeBF16AllPatterns(t *testing.T) {
 			}
 		}
 		for i, v := range src {
-			binary.LittleEndian.PutUint16(want[2*i:], F32ToBF16(v))
+			binary.LittleEndian.PutUint16(want[2*i:], ref(v))
 		}
 		for j, p := range paths {
 			if j == 0 && c%16 != 0 {
@@ -223,7 +231,7 @@ func TestEncodeBF16AllPatterns(t *testing.T) {
 			}
 			for i, v := range src {
 				if g, w := binary.LittleEndian.Uint16(got[2*i:]), binary.LittleEndian.Uint16(want[2*i:]); g != w {
-					t.Fatalf("%s: BF16 of %#08x (value %d of %d): got %#04x, want %#04x", p.name, math.Float32bits(v), i, len(src), g, w)
+					t.Fatalf("%s: conversion of %#08x (value %d of %d): got %#04x, want %#04x", p.name, math.Float32bits(v), i, len(src), g, w)
 				}
 			}
 		}

@@ -2243,6 +2243,69 @@ DATA bf16HighWords<>+60(SB)/2, $0x003d
 DATA bf16HighWords<>+62(SB)/2, $0x003f
 GLOBL bf16HighWords<>(SB), RODATA|NOPTR, $64
 
+// func encodeF16AVX512(src []float32, dst []byte)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·encodeF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         src_len+8(FP), DX
+	VPBROADCASTD signMask<>+0(SB), Z0
+	VPBROADCASTD f32QuietNaN<>+0(SB), Z1
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           tail
+
+round:
+	VMOVDQU32   (AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, (CX)
+	VMOVDQU32   64(AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, 32(CX)
+	VMOVDQU32   128(AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, 64(CX)
+	VMOVDQU32   192(AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, 96(CX)
+	ADDQ        $0x00000100, AX
+	ADDQ        $0x00000080, CX
+	DECQ        BX
+	JNZ         round
+
+tail:
+	ANDQ $0x3f, DX
+	SHRQ $0x04, DX
+	JZ   done
+
+group:
+	VMOVDQU32   (AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, (CX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000020, CX
+	DECQ        DX
+	JNZ         group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA f32QuietNaN<>+0(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+4(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+8(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+12(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+16(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+20(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+24(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+28(SB)/4, $0x7fc00000
+GLOBL f32QuietNaN<>(SB), RODATA|NOPTR, $32
+
 // func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int) int
 // Requires: AVX, AVX2
 TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-64

@@ -21,8 +21,8 @@ func detectSIMDLanes() laneKernels {
 }
 
 // detectSIMDLegacy returns the AVX2 legacy block quantizers when the CPU
-// and the OS support AVX2, with the AVX-512 bfloat16 encoder when they
-// support that too.
+// and the OS support AVX2, with the AVX-512 float16 and bfloat16 encoders
+// when they support that too.
 func detectSIMDLegacy() legacyKernels {
 	if !cpu.X86.HasAVX2 {
 		return legacyKernels{}
@@ -33,7 +33,7 @@ func detectSIMDLegacy() legacyKernels {
 		requant: true, squares: true,
 	}
 	if hasAVX512 {
-		k.bf16 = encodeBF16AVX512
+		k.f16, k.bf16 = encodeF16AVX512, encodeBF16AVX512
 	}
 	return k
 }
@@ -42,15 +42,22 @@ func detectSIMDLegacy() legacyKernels {
 // subsets the AVX-512 kernels use (F, BW, DQ).
 var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ
 
-// bf16Encoders are the SIMD F32→BF16 kernels this machine can run, by
-// name; the tests check each of them, not only the one chosen.
-func bf16Encoders() map[string]func(src []float32, dst []byte) {
+// floatEncoders are the SIMD F32→F16 (f16) or F32→BF16 kernels this
+// machine can run, by name; the tests check each of them, not only the one
+// chosen.
+func floatEncoders(f16 bool) map[string]func(src []float32, dst []byte) {
 	k := map[string]func(src []float32, dst []byte){}
 	if cpu.X86.HasAVX2 {
 		k["avx2"] = encodeBF16AVX2
+		if f16 {
+			k["avx2"] = encodeF16AVX2
+		}
 	}
 	if hasAVX512 {
 		k["avx512"] = encodeBF16AVX512
+		if f16 {
+			k["avx512"] = encodeF16AVX512
+		}
 	}
 	return k
 }

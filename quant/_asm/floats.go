@@ -226,3 +226,54 @@ func bf16Rows512() {
 	VZEROUPPER()
 	RET()
 }
+
+// f16Rows512 is encodeF16 in AVX-512: VCVTPS2PH converts with IEEE
+// round-to-nearest-even (imm8 0; Go leaves MXCSR's DAZ and FTZ clear),
+// which is F32ToF16 for every value but NaN; a NaN lane is first replaced
+// by the quiet NaN with x's sign and no other payload, which converts to
+// F32ToF16's sign|0x7e00.
+func f16Rows512() {
+	TEXT("encodeF16AVX512", NOSPLIT, "func(src []float32, dst []byte)")
+	Doc("encodeF16AVX512 is encodeF16 for the first len(src)/16·16 values.")
+	src := Mem{Base: Load(Param("src").Base(), GP64())}
+	dst := Mem{Base: Load(Param("dst").Base(), GP64())}
+	n := Load(Param("src").Len(), GP64())
+	sign, qnan := ZMM(), ZMM()
+	VPBROADCASTD(c32("signMask", 0x80000000), sign)
+	VPBROADCASTD(c32("f32QuietNaN", 0x7fc00000), qnan)
+	// conv stores the words for the sixteen values at m to d.
+	conv := func(m, d Mem) {
+		u := ZMM()
+		k := K()
+		VMOVDQU32(m, u)
+		VFPCLASSPSZ(U8(0x81), u, k)
+		// (u & sign) | qnan in the NaN lanes.
+		VPTERNLOGD(U8(0xea), qnan, sign, k, u)
+		VCVTPS2PH(U8(0), u, d)
+	}
+	groups := GP64()
+	MOVQ(n, groups)
+	SHRQ(U8(6), groups)
+	JZ(LabelRef("tail"))
+	Label("round")
+	for h := range 4 {
+		conv(src.Offset(64*h), dst.Offset(32*h))
+	}
+	ADDQ(U32(256), src.Base)
+	ADDQ(U32(128), dst.Base)
+	DECQ(groups)
+	JNZ(LabelRef("round"))
+	Label("tail")
+	ANDQ(U8(63), n)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	Label("group")
+	conv(src, dst)
+	ADDQ(U32(64), src.Base)
+	ADDQ(U32(32), dst.Base)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
