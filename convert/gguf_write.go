@@ -2,11 +2,8 @@ package convert
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
@@ -246,27 +243,4 @@ func (Discard) Truncate(int64) error                   { return nil }
 func (p *GGUFPlan) Run(ctx context.Context, w Sink) error {
 	_, err := p.writeTo(ctx, w)
 	return err
-}
-
-// fileSHA256 hashes f from its start. Outputs run to tens of gigabytes, so
-// it reads in blocks and stops with ctx's error between them.
-func fileSHA256(ctx context.Context, f *os.File) (string, error) {
-	h := sha256.New()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	buf := make([]byte, 8<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		if err == io.EOF {
-			return hex.EncodeToString(h.Sum(nil)), nil
-		}
-		if err != nil {
-			return "", err
-		}
-	}
 }

@@ -2,6 +2,8 @@ package convert
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/mxq-dev/mxq/internal/output"
 	"github.com/mxq-dev/mxq/internal/safeio"
+	"github.com/mxq-dev/mxq/report"
 )
 
 // readConfigObject reads config.json as a JSON object, keeping every key
@@ -107,23 +110,29 @@ func checkSideFile(path string, fi fs.FileInfo) error {
 }
 
 // copyFile copies the side file src, which must be a regular file within
-// the tokenizer files' size limit, to the new file dst.
-func copyFile(src, dst string) error {
+// the tokenizer files' size limit, to the new file dst, and describes what
+// it wrote (all but the path), hashed as it went.
+func copyFile(src, dst string) (report.File, error) {
 	in, fi, err := safeio.Open(src)
 	if err != nil {
-		return err
+		return report.File{}, err
 	}
 	defer in.Close()
 	if err := checkSideFile(src, fi); err != nil {
-		return err
+		return report.File{}, err
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
-		return err
+		return report.File{}, err
 	}
-	if _, err := io.Copy(out, io.LimitReader(in, safeio.TokenizerLimit)); err != nil {
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(in, safeio.TokenizerLimit))
+	if err != nil {
 		out.Close()
-		return fmt.Errorf("copying %s: %w", src, err)
+		return report.File{}, fmt.Errorf("copying %s: %w", src, err)
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return report.File{}, err
+	}
+	return report.File{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

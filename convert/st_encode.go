@@ -27,6 +27,9 @@ type intqEncoder struct {
 	// dst[k] is the output offset of stored tensor k (in the layout's
 	// order); part p of a stacked tensor starts p slices further.
 	dst []int64
+	// fixed[k]: stored tensor k does not depend on the weight and was
+	// written before the engine ran (see SafetensorsPlan.writeTo).
+	fixed []bool
 
 	mu    sync.Mutex
 	plans []*intq.Plan // by part, while the part is in flight
@@ -76,6 +79,9 @@ func (e *intqEncoder) partDone(t *outTensor, part int, w io.WriterAt) error {
 		return fmt.Errorf("tensor %s: internal error: %d packed tensors, %d planned", t.Name, len(stored), len(e.dst))
 	}
 	for k, s := range stored {
+		if e.fixed[k] {
+			continue
+		}
 		if _, err := w.WriteAt(s.Data, e.dst[k]+int64(part)*int64(len(s.Data))); err != nil {
 			return fmt.Errorf("writing tensor %s: %w", t.Name, err)
 		}

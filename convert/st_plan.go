@@ -42,6 +42,9 @@ type stUnit struct {
 	sources []string
 	stored  []safetensors.TensorInfo
 	offset  int64 // output offset of an unquantized tensor
+	// fixed[k], for a quantized weight, is stored tensor k's bytes (for
+	// each part) when they are known before quantizing, else nil.
+	fixed [][]byte
 }
 
 type stShard struct {
@@ -146,7 +149,11 @@ func (p *SafetensorsPlan) mapTensors(view []hfTensor) error {
 		}
 		var m []intq.Stored
 		for _, s := range pl.Tensors() {
-			m = append(m, intq.Stored{Suffix: s.Suffix, DType: s.DType, Shape: s.Shape})
+			st := intq.Stored{Suffix: s.Suffix, DType: s.DType, Shape: s.Shape, Fixed: s.Fixed}
+			if s.Fixed {
+				st.Data = s.Data
+			}
+			m = append(m, st)
 		}
 		metas[key] = m
 		return m, nil
@@ -231,6 +238,8 @@ func (p *SafetensorsPlan) intqUnit(module, name string, v hfTensor, meta []intq.
 			st = append([]int64{int64(experts)}, st...)
 		}
 		u.stored = append(u.stored, safetensors.TensorInfo{Name: module + "." + s.Suffix, DType: safetensors.DType(s.DType), Shape: st})
+		u.fixed = append(u.fixed, s.Data)
+		enc.fixed = append(enc.fixed, s.Fixed)
 	}
 	return u
 }

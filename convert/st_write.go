@@ -1,10 +1,17 @@
 package convert
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/mxq-dev/mxq/internal/output"
@@ -24,11 +31,7 @@ func (p *SafetensorsPlan) Stage(ctx context.Context, t output.Target) (*output.S
 	if err != nil {
 		return nil, nil, err
 	}
-	stats, err := p.writeTo(ctx, tmp.Tmp)
-	var files []report.File
-	if err == nil {
-		files, err = hashFolder(ctx, tmp.Tmp, t.Path)
-	}
+	stats, files, err := p.writeTo(ctx, tmp.Tmp, t.Path)
 	if err != nil {
 		tmp.Discard()
 		return nil, nil, err
@@ -59,8 +62,21 @@ func (p *SafetensorsPlan) Write(ctx context.Context, out string) (*report.Report
 	return r, nil
 }
 
-// writeTo writes the shards and side files into the folder dir.
-func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []TensorStats, err error) {
+// writeTo writes the shards and side files into the folder dir and lists
+// them as they will be named under out, with their sizes and the SHA-256
+// of their bytes, each computed as the file is written.
+//
+// A shard is hashed in one pass although the engine writes it at offsets:
+// its header is fixed by the plan and goes first, then the tensors whose
+// bytes do not depend on the weights (one of them, compressed-tensors'
+// weight_shape, sorts before every packed weight of its shard, and the
+// hash could not move past it until the shard's last weight was done),
+// and the engine takes the tensors in the order the shards store them, so
+// its writes arrive nearly in file order and orderedDigest holds only the
+// few in flight. What a packed integer layout stores after all its packed
+// weights (scales, zero points) comes early; orderedDigest keeps the
+// memory that takes bounded (see there).
+func (p *SafetensorsPlan) writeTo(ctx context.Context, dir, out string) (stats []TensorStats, files []report.File, err error) {
 	defer func() { err = safetext.Error(err) }() // names from the files may be quoted
 	set := &shardSet{}
 	defer func() {
@@ -71,93 +87,137 @@ func (p *SafetensorsPlan) writeTo(ctx context.Context, dir string) (stats []Tens
 	for _, s := range p.shards {
 		f, err := os.OpenFile(filepath.Join(dir, s.name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if err != nil {
-			return nil, fmt.Errorf("creating output: %w", err)
+			return nil, nil, fmt.Errorf("creating output: %w", err)
 		}
-		set.add(f, s.base, s.layout.Size())
-		if err := f.Truncate(s.layout.Size()); err != nil {
-			return nil, fmt.Errorf("sizing %s: %w", s.name, err)
+		d := newOrderedDigest(f)
+		set.add(f, d, s.base, s.layout.Size())
+		if err := d.Truncate(s.layout.Size()); err != nil {
+			return nil, nil, fmt.Errorf("sizing %s: %w", s.name, err)
 		}
-		if _, err := f.WriteAt(s.layout.Header(), 0); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", s.name, err)
+		if _, err := d.WriteAt(s.layout.Header(), 0); err != nil {
+			return nil, nil, fmt.Errorf("writing %s: %w", s.name, err)
 		}
 	}
-	tensors := make([]*outTensor, len(p.units))
-	offsets := make([]int64, len(p.units))
+	for _, u := range p.units {
+		if err := u.writeFixed(set); err != nil {
+			return nil, nil, err
+		}
+	}
+	order := p.writeOrder()
+	tensors := make([]*outTensor, len(order))
+	offsets := make([]int64, len(order))
 	var total int64
-	for i, u := range p.units {
+	for i, k := range order {
+		u := p.units[k]
 		tensors[i], offsets[i] = u.t, u.offset
 		total += u.t.numElements()
 	}
-	stats, err = runEngine(ctx, tensors, offsets, set, p.opts.Workers, progressCounter(p.opts.Progress, total))
+	ordered, err := runEngine(ctx, tensors, offsets, set, p.opts.Workers, progressCounter(p.opts.Progress, total))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	stats = make([]TensorStats, len(order))
+	for i, k := range order {
+		stats[k] = ordered[i]
 	}
 	if err := set.sync(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	names := make([]string, 0, len(p.files))
-	for name := range p.files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := os.WriteFile(filepath.Join(dir, name), p.files[name], 0o666); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", name, err)
+	written := map[string]report.File{}
+	for i, s := range p.shards {
+		digest, err := set.digests[i].Sum(s.layout.Size())
+		if err != nil {
+			return nil, nil, fmt.Errorf("writing %s: %w", s.name, err)
 		}
+		written[s.name] = report.File{Bytes: s.layout.Size(), SHA256: digest}
+	}
+	side := maps.Clone(p.files)
+	if p.vocab != nil {
+		vf, err := p.vocab.HFFiles()
+		if err != nil {
+			return nil, nil, fmt.Errorf("writing tokenizer files: %w", err)
+		}
+		maps.Copy(side, vf)
+	}
+	for _, name := range slices.Sorted(maps.Keys(side)) {
+		data := side[name]
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o666); err != nil {
+			return nil, nil, fmt.Errorf("writing %s: %w", name, err)
+		}
+		sum := sha256.Sum256(data)
+		written[name] = report.File{Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 	}
 	for _, name := range p.copies {
-		if err := copyFile(filepath.Join(p.src.Dir, name), filepath.Join(dir, name)); err != nil {
-			return nil, err
+		f, err := copyFile(filepath.Join(p.src.Dir, name), filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, err
 		}
+		written[name] = f
 	}
-	if p.vocab != nil {
-		if err := p.vocab.WriteHF(dir); err != nil {
-			return nil, fmt.Errorf("writing tokenizer files: %w", err)
-		}
+	for _, name := range slices.Sorted(maps.Keys(written)) {
+		f := written[name]
+		f.Path = filepath.Join(out, name)
+		files = append(files, f)
 	}
-	return stats, ctx.Err()
+	return stats, files, ctx.Err()
 }
 
-// hashFolder lists the files of dir as they will be named under out, with
-// their sizes and SHA-256 digests.
-func hashFolder(ctx context.Context, dir, out string) ([]report.File, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
+// writeFixed writes u's stored tensors that do not depend on the weight.
+func (u *stUnit) writeFixed(w io.WriterAt) error {
+	enc, ok := u.t.enc.(*intqEncoder)
+	if !ok {
+		return nil
 	}
-	var files []report.File
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	for k, data := range u.fixed {
+		if data == nil {
+			continue
 		}
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
+		for part := range u.t.parts {
+			if _, err := w.WriteAt(data, enc.dst[k]+int64(part)*int64(len(data))); err != nil {
+				return fmt.Errorf("writing tensor %s: %w", u.t.Name, err)
+			}
 		}
-		digest, err := fileSHA256(ctx, f)
-		var size int64
-		if fi, serr := f.Stat(); serr == nil {
-			size = fi.Size()
-		}
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("hashing %s: %w", e.Name(), err)
-		}
-		files = append(files, report.File{Path: filepath.Join(out, e.Name()), Bytes: size, SHA256: digest})
 	}
-	return files, nil
+	return nil
+}
+
+// writeOrder returns the indices of p.units in the order the engine takes
+// them: by where their first write lands, so that the shards fill nearly
+// front to back.
+func (p *SafetensorsPlan) writeOrder() []int {
+	first := make([]int64, len(p.units))
+	for i, u := range p.units {
+		first[i] = u.offset
+		if enc, ok := u.t.enc.(*intqEncoder); ok {
+			first[i] = math.MaxInt64
+			for k, off := range enc.dst {
+				if !enc.fixed[k] {
+					first[i] = min(first[i], off)
+				}
+			}
+		}
+	}
+	order := make([]int, len(p.units))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(first[a], first[b]) })
+	return order
 }
 
 // shardSet presents the shard files as one address space, each file at
 // its base offset, for the engine's writes; no write spans two files.
+// Each file is written through its digest.
 type shardSet struct {
-	files []*os.File
-	bases []int64
-	ends  []int64
+	files   []*os.File
+	digests []*orderedDigest
+	bases   []int64
+	ends    []int64
 }
 
-func (s *shardSet) add(f *os.File, base, size int64) {
+func (s *shardSet) add(f *os.File, d *orderedDigest, base, size int64) {
 	s.files = append(s.files, f)
+	s.digests = append(s.digests, d)
 	s.bases = append(s.bases, base)
 	s.ends = append(s.ends, base+size)
 }
@@ -167,7 +227,7 @@ func (s *shardSet) WriteAt(b []byte, off int64) (int, error) {
 	if i == len(s.files) || off < s.bases[i] || off+int64(len(b)) > s.ends[i] {
 		return 0, fmt.Errorf("write of %d bytes at %d crosses a shard boundary", len(b), off)
 	}
-	return s.files[i].WriteAt(b, off-s.bases[i])
+	return s.digests[i].WriteAt(b, off-s.bases[i])
 }
 
 func (s *shardSet) sync() error {

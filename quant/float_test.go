@@ -1,6 +1,8 @@
 package quant
 
 import (
+	"bytes"
+	"encoding/binary"
 	"math"
 	"testing"
 
@@ -147,6 +149,91 @@ func TestFindNonFinite(t *testing.T) {
 	for _, c := range cases {
 		if i, ok := FindNonFinite(c.in); i != c.want || ok != (c.want < 0) {
 			t.Errorf("FindNonFinite(%v) = %d, %v; want %d", c.in, i, ok, c.want)
+		}
+	}
+}
+
+// Every float32 bit pattern converts to bfloat16 and to float16 exactly as
+// F32ToBF16 and F32ToF16 do (ggml's rounding, subnormals kept, NaNs quieted)
+// on the portable loop and on every SIMD kernel this machine can run, each
+// kernel also called directly. The patterns go through in slices whose
+// length leaves whole groups and a partial one past the kernels' widest
+// step, at every alignment mod 16 values. -short takes a stride of the
+// patterns. (The exhaustive run takes about 15 s per conversion on one core.)
+func TestEncodeBF16AllPatterns(t *testing.T) { testEncodeAllPatterns(t, false) }
+
+func TestEncodeF16AllPatterns(t *testing.T) { testEncodeAllPatterns(t, true) }
+
+func testEncodeAllPatterns(t *testing.T, f16 bool) {
+	ref, encode := F32ToBF16, encodeBF16
+	field := func(k *legacyKernels) *func(src []float32, dst []byte) { return &k.bf16 }
+	if f16 {
+		ref, encode = F32ToF16, encodeF16
+		field = func(k *legacyKernels) *func(src []float32, dst []byte) { return &k.f16 }
+	}
+	type path struct {
+		name string
+		run  func(src []float32, dst []byte)
+	}
+	with := func(k func(src []float32, dst []byte)) func(src []float32, dst []byte) {
+		return func(src []float32, dst []byte) {
+			was := legacy
+			defer func() { legacy = was }()
+			*field(&legacy) = k
+			encode(src, dst)
+		}
+	}
+	paths := []path{{"go", with(nil)}}
+	for name, k := range floatEncoders(f16) {
+		paths = append(paths,
+			path{name, with(k)},
+			path{name + " alone", func(src []float32, dst []byte) {
+				n := len(src) &^ 15
+				for i := n; i < len(src); i++ {
+					binary.LittleEndian.PutUint16(dst[2*i:], ref(src[i]))
+				}
+				k(src[:n], dst[:2*n])
+			}})
+	}
+	const chunk = 1<<16 + 3*16 + 5
+	step := uint64(1)
+	if testing.Short() {
+		step = 251
+	}
+	buf := make([]float32, chunk+15)
+	want := make([]byte, 2*chunk)
+	got := make([]byte, 2*chunk+2)
+	for c, u := 0, uint64(0); u < 1<<32; c++ {
+		src := buf[c%16 : c%16+chunk]
+		for i := range src {
+			src[i] = math.Float32frombits(uint32(u))
+			if u += step; u >= 1<<32 {
+				src = src[:i+1]
+				break
+			}
+		}
+		for i, v := range src {
+			binary.LittleEndian.PutUint16(want[2*i:], ref(v))
+		}
+		for j, p := range paths {
+			if j == 0 && c%16 != 0 {
+				// The portable loop is the reference's own
+				// arithmetic: a sixteenth of the slices is plenty.
+				continue
+			}
+			got[2*len(src)] = 0xa5
+			p.run(src, got[:2*len(src)])
+			if got[2*len(src)] != 0xa5 {
+				t.Fatalf("%s: wrote past the end of a %d-value slice", p.name, len(src))
+			}
+			if bytes.Equal(got[:2*len(src)], want[:2*len(src)]) {
+				continue
+			}
+			for i, v := range src {
+				if g, w := binary.LittleEndian.Uint16(got[2*i:]), binary.LittleEndian.Uint16(want[2*i:]); g != w {
+					t.Fatalf("%s: conversion of %#08x (value %d of %d): got %#04x, want %#04x", p.name, math.Float32bits(v), i, len(src), g, w)
+				}
+			}
 		}
 	}
 }

@@ -58,6 +58,12 @@ func encodeF16AVX2(src []float32, dst []byte)
 // encodeBF16AVX2 is encodeBF16 for the first len(src)/16·16 values.
 func encodeBF16AVX2(src []float32, dst []byte)
 
+// encodeBF16AVX512 is encodeBF16 for the first len(src)/16·16 values.
+func encodeBF16AVX512(src []float32, dst []byte)
+
+// encodeF16AVX512 is encodeF16 for the first len(src)/16·16 values.
+func encodeF16AVX512(src []float32, dst []byte)
+
 // bestNeighbour4AVX2 is the candidate loop of bestNeighbour4 in AVX2.
 //
 //go:noescape

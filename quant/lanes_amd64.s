@@ -2123,6 +2123,189 @@ DATA bf16Quiet<>+24(SB)/4, $0x00000040
 DATA bf16Quiet<>+28(SB)/4, $0x00000040
 GLOBL bf16Quiet<>(SB), RODATA|NOPTR, $32
 
+// func encodeBF16AVX512(src []float32, dst []byte)
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F
+TEXT ·encodeBF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         src_len+8(FP), DX
+	VPBROADCASTD one32<>+0(SB), Z0
+	VPBROADCASTD bf16Round<>+0(SB), Z1
+	VPBROADCASTD bf16QuietWord<>+0(SB), Z2
+	VMOVDQU32    bf16HighWords<>+0(SB), Z3
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           tail
+
+round:
+	VMOVDQU32   (AX), Z4
+	VPSRLD      $0x10, Z4, Z5
+	VPANDD      Z0, Z5, Z5
+	VPADDD      Z1, Z4, Z6
+	VPADDD      Z5, Z6, Z6
+	VFPCLASSPSZ $0x81, Z4, K1
+	VPORD       Z2, Z4, K1, Z6
+	VMOVDQU32   64(AX), Z4
+	VPSRLD      $0x10, Z4, Z5
+	VPANDD      Z0, Z5, Z5
+	VPADDD      Z1, Z4, Z7
+	VPADDD      Z5, Z7, Z7
+	VFPCLASSPSZ $0x81, Z4, K1
+	VPORD       Z2, Z4, K1, Z7
+	VPERMT2W    Z7, Z3, Z6
+	VMOVDQU32   Z6, (CX)
+	VMOVDQU32   128(AX), Z4
+	VPSRLD      $0x10, Z4, Z5
+	VPANDD      Z0, Z5, Z5
+	VPADDD      Z1, Z4, Z6
+	VPADDD      Z5, Z6, Z6
+	VFPCLASSPSZ $0x81, Z4, K1
+	VPORD       Z2, Z4, K1, Z6
+	VMOVDQU32   192(AX), Z4
+	VPSRLD      $0x10, Z4, Z5
+	VPANDD      Z0, Z5, Z5
+	VPADDD      Z1, Z4, Z7
+	VPADDD      Z5, Z7, Z7
+	VFPCLASSPSZ $0x81, Z4, K1
+	VPORD       Z2, Z4, K1, Z7
+	VPERMT2W    Z7, Z3, Z6
+	VMOVDQU32   Z6, 64(CX)
+	ADDQ        $0x00000100, AX
+	ADDQ        $0x00000080, CX
+	DECQ        BX
+	JNZ         round
+
+tail:
+	ANDQ $0x3f, DX
+	SHRQ $0x04, DX
+	JZ   done
+
+group:
+	VMOVDQU32   (AX), Z3
+	VPSRLD      $0x10, Z3, Z4
+	VPANDD      Z0, Z4, Z4
+	VPADDD      Z1, Z3, Z5
+	VPADDD      Z4, Z5, Z5
+	VFPCLASSPSZ $0x81, Z3, K1
+	VPORD       Z2, Z3, K1, Z5
+	VPSRLD      $0x10, Z5, Z5
+	VPMOVDW     Z5, (CX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000020, CX
+	DECQ        DX
+	JNZ         group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA bf16QuietWord<>+0(SB)/4, $0x00400000
+DATA bf16QuietWord<>+4(SB)/4, $0x00400000
+DATA bf16QuietWord<>+8(SB)/4, $0x00400000
+DATA bf16QuietWord<>+12(SB)/4, $0x00400000
+DATA bf16QuietWord<>+16(SB)/4, $0x00400000
+DATA bf16QuietWord<>+20(SB)/4, $0x00400000
+DATA bf16QuietWord<>+24(SB)/4, $0x00400000
+DATA bf16QuietWord<>+28(SB)/4, $0x00400000
+GLOBL bf16QuietWord<>(SB), RODATA|NOPTR, $32
+
+DATA bf16HighWords<>+0(SB)/2, $0x0001
+DATA bf16HighWords<>+2(SB)/2, $0x0003
+DATA bf16HighWords<>+4(SB)/2, $0x0005
+DATA bf16HighWords<>+6(SB)/2, $0x0007
+DATA bf16HighWords<>+8(SB)/2, $0x0009
+DATA bf16HighWords<>+10(SB)/2, $0x000b
+DATA bf16HighWords<>+12(SB)/2, $0x000d
+DATA bf16HighWords<>+14(SB)/2, $0x000f
+DATA bf16HighWords<>+16(SB)/2, $0x0011
+DATA bf16HighWords<>+18(SB)/2, $0x0013
+DATA bf16HighWords<>+20(SB)/2, $0x0015
+DATA bf16HighWords<>+22(SB)/2, $0x0017
+DATA bf16HighWords<>+24(SB)/2, $0x0019
+DATA bf16HighWords<>+26(SB)/2, $0x001b
+DATA bf16HighWords<>+28(SB)/2, $0x001d
+DATA bf16HighWords<>+30(SB)/2, $0x001f
+DATA bf16HighWords<>+32(SB)/2, $0x0021
+DATA bf16HighWords<>+34(SB)/2, $0x0023
+DATA bf16HighWords<>+36(SB)/2, $0x0025
+DATA bf16HighWords<>+38(SB)/2, $0x0027
+DATA bf16HighWords<>+40(SB)/2, $0x0029
+DATA bf16HighWords<>+42(SB)/2, $0x002b
+DATA bf16HighWords<>+44(SB)/2, $0x002d
+DATA bf16HighWords<>+46(SB)/2, $0x002f
+DATA bf16HighWords<>+48(SB)/2, $0x0031
+DATA bf16HighWords<>+50(SB)/2, $0x0033
+DATA bf16HighWords<>+52(SB)/2, $0x0035
+DATA bf16HighWords<>+54(SB)/2, $0x0037
+DATA bf16HighWords<>+56(SB)/2, $0x0039
+DATA bf16HighWords<>+58(SB)/2, $0x003b
+DATA bf16HighWords<>+60(SB)/2, $0x003d
+DATA bf16HighWords<>+62(SB)/2, $0x003f
+GLOBL bf16HighWords<>(SB), RODATA|NOPTR, $64
+
+// func encodeF16AVX512(src []float32, dst []byte)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·encodeF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ         src_base+0(FP), AX
+	MOVQ         dst_base+24(FP), CX
+	MOVQ         src_len+8(FP), DX
+	VPBROADCASTD signMask<>+0(SB), Z0
+	VPBROADCASTD f32QuietNaN<>+0(SB), Z1
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           tail
+
+round:
+	VMOVDQU32   (AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, (CX)
+	VMOVDQU32   64(AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, 32(CX)
+	VMOVDQU32   128(AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, 64(CX)
+	VMOVDQU32   192(AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, 96(CX)
+	ADDQ        $0x00000100, AX
+	ADDQ        $0x00000080, CX
+	DECQ        BX
+	JNZ         round
+
+tail:
+	ANDQ $0x3f, DX
+	SHRQ $0x04, DX
+	JZ   done
+
+group:
+	VMOVDQU32   (AX), Z2
+	VFPCLASSPSZ $0x81, Z2, K1
+	VPTERNLOGD  $0xea, Z1, Z0, K1, Z2
+	VCVTPS2PH   $0x00, Z2, (CX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000020, CX
+	DECQ        DX
+	JNZ         group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA f32QuietNaN<>+0(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+4(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+8(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+12(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+16(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+20(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+24(SB)/4, $0x7fc00000
+DATA f32QuietNaN<>+28(SB)/4, $0x7fc00000
+GLOBL f32QuietNaN<>(SB), RODATA|NOPTR, $32
+
 // func bestNeighbour4AVX2(v *[8]float32, x *[4]float32, w *[4]float32, levels []uint8, n int) int
 // Requires: AVX, AVX2
 TEXT ·bestNeighbour4AVX2(SB), NOSPLIT, $0-64

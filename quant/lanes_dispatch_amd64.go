@@ -21,16 +21,45 @@ func detectSIMDLanes() laneKernels {
 }
 
 // detectSIMDLegacy returns the AVX2 legacy block quantizers when the CPU
-// and the OS support AVX2.
+// and the OS support AVX2, with the AVX-512 float16 and bfloat16 encoders
+// when they support that too.
 func detectSIMDLegacy() legacyKernels {
 	if !cpu.X86.HasAVX2 {
 		return legacyKernels{}
 	}
-	return legacyKernels{
+	k := legacyKernels{
 		q40: quantizeQ4_0AVX2, q50: quantizeQ5_0AVX2, q41: quantizeQ4_1AVX2, q51: quantizeQ5_1AVX2, q80: quantizeQ8_0AVX2,
 		f16: encodeF16AVX2, bf16: encodeBF16AVX2,
 		requant: true, squares: true,
 	}
+	if hasAVX512 {
+		k.f16, k.bf16 = encodeF16AVX512, encodeBF16AVX512
+	}
+	return k
+}
+
+// hasAVX512 reports whether the CPU and the OS support the AVX-512
+// subsets the AVX-512 kernels use (F, BW, DQ).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ
+
+// floatEncoders are the SIMD F32→F16 (f16) or F32→BF16 kernels this
+// machine can run, by name; the tests check each of them, not only the one
+// chosen.
+func floatEncoders(f16 bool) map[string]func(src []float32, dst []byte) {
+	k := map[string]func(src []float32, dst []byte){}
+	if cpu.X86.HasAVX2 {
+		k["avx2"] = encodeBF16AVX2
+		if f16 {
+			k["avx2"] = encodeF16AVX2
+		}
+	}
+	if hasAVX512 {
+		k["avx512"] = encodeBF16AVX512
+		if f16 {
+			k["avx512"] = encodeF16AVX512
+		}
+	}
+	return k
 }
 
 // requantSIMD runs requantizeGroups' AVX2 kernel, called directly (not

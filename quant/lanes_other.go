@@ -8,6 +8,9 @@ func detectSIMDLanes() laneKernels { return laneKernels{} }
 // detectSIMDLegacy: no SIMD legacy block quantizers on this platform.
 func detectSIMDLegacy() legacyKernels { return legacyKernels{} }
 
+// floatEncoders: no SIMD F32→F16 or F32→BF16 kernels on this platform.
+func floatEncoders(f16 bool) map[string]func(src []float32, dst []byte) { return nil }
+
 // requantSIMD: no SIMD kernel on this platform.
 func requantSIMD[T int8 | uint8](x *[256]float32, sd, dm *[16]float32, bounds *[16]int32, bias int32, L *[256]T) bool {
 	return false

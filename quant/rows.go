@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mxq-dev/mxq/ggml"
 )
@@ -113,8 +114,17 @@ func DequantizeRows(t ggml.Type, src []byte, rowLen int, dst []float32, workers 
 	return nil
 }
 
-// splitRows calls fn on at most workers contiguous, near-equal row ranges
-// covering [0, rows), concurrently, and waits for them all.
+// splitRows calls fn on contiguous row ranges covering [0, rows), on up
+// to workers goroutines at once (the caller's among them), and returns
+// when every range is done.
+//
+// The rows go in a few pieces per worker, taken in order by whichever
+// goroutine is free: a helper that starts late (waking an idle thread
+// takes tens of microseconds, and longer on a busy machine) leaves its
+// share to the others instead of making them wait, which matters when a
+// whole call takes well under a millisecond. The caller waits for the
+// pieces, not for helpers that never got to start: one that starts after
+// the last piece was taken returns without calling fn.
 func splitRows(rows, workers int, fn func(r0, r1 int)) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -126,10 +136,29 @@ func splitRows(rows, workers int, fn func(r0, r1 int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		r0, r1 := rows*w/workers, rows*(w+1)/workers
-		wg.Go(func() { fn(r0, r1) })
+	pieces := min(rows, piecesPerWorker*workers)
+	var next atomic.Int64
+	var done sync.WaitGroup
+	done.Add(pieces)
+	work := func() {
+		for {
+			p := int(next.Add(1) - 1)
+			if p >= pieces {
+				return
+			}
+			fn(rows*p/pieces, rows*(p+1)/pieces)
+			done.Done()
+		}
 	}
-	wg.Wait()
+	for range workers - 1 {
+		go work()
+	}
+	work()
+	done.Wait()
 }
+
+// piecesPerWorker is how many pieces splitRows cuts per worker: enough
+// that a late or preempted worker costs the call little, few enough that
+// each piece is long against the per-piece cost (an atomic add and the
+// kernel's own set-up).
+const piecesPerWorker = 4

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -52,16 +54,20 @@ func marshalNoEscape(v any) ([]byte, error) {
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
-func writeJSONFile(path string, v any) error {
+func (f hfFiles) putJSON(name string, v any) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("tokenizer: encode %s: %w", path, err)
+		return fmt.Errorf("tokenizer: encode %s: %w", name, err)
 	}
-	return os.WriteFile(path, b.Bytes(), 0o666)
+	f[name] = b.Bytes()
+	return nil
 }
+
+// hfFiles are file contents by name.
+type hfFiles map[string][]byte
 
 // tokenName returns the text of token id, or "" if out of range.
 func (v *Vocab) tokenName(id int) string {
@@ -85,50 +91,71 @@ func flag(b *bool, def bool) bool {
 // merges rebuilt from the scores), tokenizer_config.json and
 // special_tokens_map.json. It supports "llama" (SentencePiece) vocabularies
 // whose tokens are unique and non-empty, and "gpt2" byte-level ones with a
-// known pre-tokenizer (writeHFByteLevel).
+// known pre-tokenizer (hfByteLevelFiles).
 //
 // Scores carry the merge order; a vocabulary whose scores were lost (all
 // equal, as after llama.cpp's tokenizer.json-only conversion) still loads
 // but will not tokenize as the original did.
 func (v *Vocab) WriteHF(dir string) error {
-	if v.Model != "llama" && v.Model != "gpt2" {
-		return fmt.Errorf("tokenizer: %w: WriteHF needs a \"llama\" vocabulary, not %q", ErrUnsupported, v.Model)
-	}
-	if len(v.Tokens) == 0 {
-		return fmt.Errorf("tokenizer: WriteHF: empty vocabulary")
-	}
-	if (v.Scores != nil && len(v.Scores) != len(v.Tokens)) || (v.Types != nil && len(v.Types) != len(v.Tokens)) {
-		return fmt.Errorf("tokenizer: WriteHF: %d tokens, %d scores, %d types", len(v.Tokens), len(v.Scores), len(v.Types))
-	}
-	seen := make(map[string]int, len(v.Tokens))
-	for id, s := range v.Tokens {
-		if s == "" {
-			return fmt.Errorf("tokenizer: WriteHF: token %d is empty", id)
-		}
-		if j, dup := seen[s]; dup {
-			return fmt.Errorf("tokenizer: WriteHF: token %d %q duplicates token %d", id, s, j)
-		}
-		seen[s] = id
-	}
-	if _, ok := byteLevelSpecs[v.Pre]; v.Model == "gpt2" && !ok {
-		return fmt.Errorf("tokenizer: %w: WriteHF of a byte-level vocabulary with pre-tokenizer %q", ErrUnsupported, v.Pre)
+	files, err := v.HFFiles()
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	names := slices.Sorted(maps.Keys(files))
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o666); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HFFiles returns the files WriteHF writes, by name, for a caller that
+// stores them itself.
+func (v *Vocab) HFFiles() (map[string][]byte, error) {
+	if v.Model != "llama" && v.Model != "gpt2" {
+		return nil, fmt.Errorf("tokenizer: %w: WriteHF needs a \"llama\" vocabulary, not %q", ErrUnsupported, v.Model)
+	}
+	if len(v.Tokens) == 0 {
+		return nil, fmt.Errorf("tokenizer: WriteHF: empty vocabulary")
+	}
+	if (v.Scores != nil && len(v.Scores) != len(v.Tokens)) || (v.Types != nil && len(v.Types) != len(v.Tokens)) {
+		return nil, fmt.Errorf("tokenizer: WriteHF: %d tokens, %d scores, %d types", len(v.Tokens), len(v.Scores), len(v.Types))
+	}
+	seen := make(map[string]int, len(v.Tokens))
+	for id, s := range v.Tokens {
+		if s == "" {
+			return nil, fmt.Errorf("tokenizer: WriteHF: token %d is empty", id)
+		}
+		if j, dup := seen[s]; dup {
+			return nil, fmt.Errorf("tokenizer: WriteHF: token %d %q duplicates token %d", id, s, j)
+		}
+		seen[s] = id
+	}
+	if _, ok := byteLevelSpecs[v.Pre]; v.Model == "gpt2" && !ok {
+		return nil, fmt.Errorf("tokenizer: %w: WriteHF of a byte-level vocabulary with pre-tokenizer %q", ErrUnsupported, v.Pre)
+	}
+	files := hfFiles{}
 	if v.Model == "gpt2" {
-		return v.writeHFByteLevel(dir)
+		if err := v.hfByteLevelFiles(files); err != nil {
+			return nil, err
+		}
+		return files, nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), v.SentencePieceModel().Marshal(), 0o666); err != nil {
-		return err
+	files["tokenizer.model"] = v.SentencePieceModel().Marshal()
+	if err := files.putJSON("tokenizer.json", v.hfTokenizerJSON()); err != nil {
+		return nil, err
 	}
-	if err := writeJSONFile(filepath.Join(dir, "tokenizer.json"), v.hfTokenizerJSON()); err != nil {
-		return err
+	if err := files.putJSON("tokenizer_config.json", v.hfTokenizerConfig()); err != nil {
+		return nil, err
 	}
-	if err := writeJSONFile(filepath.Join(dir, "tokenizer_config.json"), v.hfTokenizerConfig()); err != nil {
-		return err
+	if err := files.putJSON("special_tokens_map.json", v.hfSpecialTokensMap()); err != nil {
+		return nil, err
 	}
-	return writeJSONFile(filepath.Join(dir, "special_tokens_map.json"), v.hfSpecialTokensMap())
+	return files, nil
 }
 
 // unkID is the id to mark UNKNOWN: v.UNK, else a token typed UNKNOWN, else

@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 )
 
@@ -18,12 +17,12 @@ var byteLevelSpecs = map[string]byteLevelSpec{
 	"qwen2": {regex: qwen2Regex, normalizer: "NFC", class: "Qwen2Tokenizer"},
 }
 
-// writeHFByteLevel writes the tokenizer.json, tokenizer_config.json and
+// hfByteLevelFiles puts in files the tokenizer.json, tokenizer_config.json and
 // special_tokens_map.json of a "gpt2" vocabulary: the NORMAL tokens as the
 // BPE vocabulary with the merges, CONTROL (special) and USER_DEFINED tokens
 // as added tokens, UNUSED padding left out, as in the checkpoints llama.cpp
 // converts from. The pre-tokenizer must be one of byteLevelSpecs.
-func (v *Vocab) writeHFByteLevel(dir string) error {
+func (v *Vocab) hfByteLevelFiles(files hfFiles) error {
 	spec := byteLevelSpecs[v.Pre] // WriteHF checked it
 	vocab := orderedJSON{}
 	var added []any
@@ -98,11 +97,11 @@ func (v *Vocab) writeHFByteLevel(dir string) error {
 		member{"tokenizer_class", spec.class},
 		member{"unk_token", nil},
 	)
-	if err := writeJSONFile(filepath.Join(dir, "tokenizer.json"), tj); err != nil {
+	if err := files.putJSON("tokenizer.json", tj); err != nil {
 		return err
 	}
-	if err := writeJSONFile(filepath.Join(dir, "tokenizer_config.json"), cfg); err != nil {
+	if err := files.putJSON("tokenizer_config.json", cfg); err != nil {
 		return err
 	}
-	return writeJSONFile(filepath.Join(dir, "special_tokens_map.json"), v.hfSpecialTokensMap())
+	return files.putJSON("special_tokens_map.json", v.hfSpecialTokensMap())
 }

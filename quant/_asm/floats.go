@@ -156,3 +156,124 @@ func q8_0() {
 		VMOVDQU(b, dst.Offset(2))
 	})
 }
+
+// bf16Rows512 is encodeBF16 in AVX-512: sixteen values a register, four
+// registers a round. Each lane computes the 32-bit word whose high half is
+// F32ToBF16's result (u + 0x7fff + bit 16 of u, or u with the quiet bit
+// set when u is a NaN); one VPERMT2W then gathers the high halves of two
+// registers, which saves the shift and the narrowing of each.
+//
+// VCVTNEPS2BF16 would be a single instruction but treats subnormal inputs
+// as zero, where ggml keeps them, so it is not used.
+func bf16Rows512() {
+	TEXT("encodeBF16AVX512", NOSPLIT, "func(src []float32, dst []byte)")
+	Doc("encodeBF16AVX512 is encodeBF16 for the first len(src)/16·16 values.")
+	src := Mem{Base: Load(Param("src").Base(), GP64())}
+	dst := Mem{Base: Load(Param("dst").Base(), GP64())}
+	n := Load(Param("src").Len(), GP64())
+	one, round, quiet, high := ZMM(), ZMM(), ZMM(), ZMM()
+	VPBROADCASTD(c32("one32", 1), one)
+	VPBROADCASTD(c32("bf16Round", 0x7fff), round)
+	VPBROADCASTD(c32("bf16QuietWord", 0x00400000), quiet)
+	highWords := GLOBL("bf16HighWords", RODATA|NOPTR)
+	for i := range 32 {
+		DATA(2*i, U16(2*i+1))
+	}
+	VMOVDQU32(highWords, high)
+	// conv leaves in a fresh register the words for the sixteen values at m.
+	conv := func(m Mem) VecVirtual {
+		u, t, r := ZMM(), ZMM(), ZMM()
+		k := K()
+		VMOVDQU32(m, u)
+		VPSRLD(U8(16), u, t)
+		VPANDD(one, t, t)
+		VPADDD(round, u, r)
+		VPADDD(t, r, r)
+		// Quiet and signalling NaNs.
+		VFPCLASSPSZ(U8(0x81), u, k)
+		VPORD(quiet, u, k, r)
+		return r
+	}
+	groups := GP64()
+	MOVQ(n, groups)
+	SHRQ(U8(6), groups)
+	JZ(LabelRef("tail"))
+	Label("round")
+	for h := range 2 {
+		r0 := conv(src.Offset(128 * h))
+		r1 := conv(src.Offset(128*h + 64))
+		VPERMT2W(r1, high, r0)
+		VMOVDQU32(r0, dst.Offset(64*h))
+	}
+	ADDQ(U32(256), src.Base)
+	ADDQ(U32(128), dst.Base)
+	DECQ(groups)
+	JNZ(LabelRef("round"))
+	Label("tail")
+	// The remaining whole groups of sixteen, one at a time.
+	ANDQ(U8(63), n)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	Label("group")
+	r := conv(src)
+	VPSRLD(U8(16), r, r)
+	VPMOVDW(r, dst)
+	ADDQ(U32(64), src.Base)
+	ADDQ(U32(32), dst.Base)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// f16Rows512 is encodeF16 in AVX-512: VCVTPS2PH converts with IEEE
+// round-to-nearest-even (imm8 0; Go leaves MXCSR's DAZ and FTZ clear),
+// which is F32ToF16 for every value but NaN; a NaN lane is first replaced
+// by the quiet NaN with x's sign and no other payload, which converts to
+// F32ToF16's sign|0x7e00.
+func f16Rows512() {
+	TEXT("encodeF16AVX512", NOSPLIT, "func(src []float32, dst []byte)")
+	Doc("encodeF16AVX512 is encodeF16 for the first len(src)/16·16 values.")
+	src := Mem{Base: Load(Param("src").Base(), GP64())}
+	dst := Mem{Base: Load(Param("dst").Base(), GP64())}
+	n := Load(Param("src").Len(), GP64())
+	sign, qnan := ZMM(), ZMM()
+	VPBROADCASTD(c32("signMask", 0x80000000), sign)
+	VPBROADCASTD(c32("f32QuietNaN", 0x7fc00000), qnan)
+	// conv stores the words for the sixteen values at m to d.
+	conv := func(m, d Mem) {
+		u := ZMM()
+		k := K()
+		VMOVDQU32(m, u)
+		VFPCLASSPSZ(U8(0x81), u, k)
+		// (u & sign) | qnan in the NaN lanes.
+		VPTERNLOGD(U8(0xea), qnan, sign, k, u)
+		VCVTPS2PH(U8(0), u, d)
+	}
+	groups := GP64()
+	MOVQ(n, groups)
+	SHRQ(U8(6), groups)
+	JZ(LabelRef("tail"))
+	Label("round")
+	for h := range 4 {
+		conv(src.Offset(64*h), dst.Offset(32*h))
+	}
+	ADDQ(U32(256), src.Base)
+	ADDQ(U32(128), dst.Base)
+	DECQ(groups)
+	JNZ(LabelRef("round"))
+	Label("tail")
+	ANDQ(U8(63), n)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	Label("group")
+	conv(src, dst)
+	ADDQ(U32(64), src.Base)
+	ADDQ(U32(32), dst.Base)
+	DECQ(n)
+	JNZ(LabelRef("group"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

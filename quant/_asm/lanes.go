@@ -212,6 +212,8 @@ func main() {
 	q8_0()
 	f32Rows("encodeF16AVX2", "is encodeF16 for the first len(src)/16·16 values.", toF16)
 	f32Rows("encodeBF16AVX2", "is encodeBF16 for the first len(src)/16·16 values.", toBF16)
+	bf16Rows512()
+	f16Rows512()
 	neighbourLanes(4)
 	neighbourLanes(8)
 	gridRound4()

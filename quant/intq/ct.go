@@ -43,7 +43,7 @@ func (ctCodec) alloc(out, in int, s Scheme) []Stored {
 		{Suffix: "weight_packed", DType: "I32", Shape: []int64{int64(out), int64(words)}, Data: make([]byte, 4*out*words)},
 		{Suffix: "weight_scale", DType: st.dtype(), Shape: []int64{int64(out), int64(groups)}, Data: make([]byte, st.size()*out*groups)},
 		// torch.tensor(weight.shape) is int64, which is what vLLM allocates.
-		{Suffix: "weight_shape", DType: "I64", Shape: []int64{2}, Data: shape},
+		{Suffix: "weight_shape", DType: "I64", Shape: []int64{2}, Data: shape, Fixed: true},
 	}
 	if !s.Symmetric {
 		zr := (out + pf - 1) / pf

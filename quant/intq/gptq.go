@@ -70,6 +70,7 @@ func (c gptqCodec) alloc(out, in int, s Scheme) []Stored {
 	for i := 0; i < in; i++ {
 		binary.LittleEndian.PutUint32(gi[4*i:], uint32(i/gs))
 	}
+	t[1].Fixed, t[3].Fixed = true, true
 	return t
 }
 

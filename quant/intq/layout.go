@@ -46,6 +46,10 @@ type Stored struct {
 	DType  string  // safetensors dtype: "I32", "U32", "I64", "F16", "BF16", "F32"
 	Shape  []int64 // outermost first
 	Data   []byte  // little-endian, len = product(Shape) × dtype size
+	// Fixed marks a tensor whose Data a new Plan already holds in full: it
+	// does not depend on the weight (a shape, constant zero points, group
+	// indices), so a writer can store it before quantizing.
+	Fixed bool
 }
 
 // Layout is one on-disk packing. The package-level values are safe for
