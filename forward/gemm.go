@@ -49,9 +49,11 @@ func packRows(x [][]float32, in int) *packedRows {
 // groups is the number of token groups.
 func (p *packedRows) groups() int { return len(p.data) / (p.in * tileRows) }
 
-// gemmScratch is one worker's packed weight panel and tile sums.
+// gemmScratch is one worker's packed weight panel (w, or wp in bfloat16
+// pairs), its decoding scratch and the tile sums.
 type gemmScratch struct {
 	w, c, tmp []float32
+	wp        []uint32
 }
 
 var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}

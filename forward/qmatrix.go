@@ -45,6 +45,9 @@ type weightPanels interface {
 	// wp ([kc][tileCols], missing rows zero); tmp is scratch of at least
 	// tileCols·panelLen values.
 	pack(wp, tmp []float32, o0, cols, k0, kc int)
+	// packPairs is pack for gemmBF16: the values rounded to bfloat16,
+	// pairs of inputs in wp ([(kc+1)/2][tileCols]).
+	packPairs(wp []uint32, tmp []float32, o0, cols, k0, kc int)
 }
 
 // denseWeights is a float32 matrix with rows of in values.
