@@ -1,6 +1,9 @@
 package forward
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Arithmetic selects how the forward pass multiplies activations by the
 // weight matrices of the decoder layers and the output head.
@@ -48,9 +51,47 @@ func ParseArithmetic(s string) (Arithmetic, error) {
 	return 0, fmt.Errorf("unknown arithmetic %q (want float32 or bf16)", s)
 }
 
+// check rejects values other than Float32 and BF16.
+func (a Arithmetic) check() error {
+	if a != Float32 && a != BF16 {
+		return fmt.Errorf("forward: unknown %v", a)
+	}
+	return nil
+}
+
 // exec is how the products of a pass run: on how many workers (<= 0:
 // GOMAXPROCS) and in which arithmetic.
 type exec struct {
 	workers int
 	arith   Arithmetic
+}
+
+// tokens are a chunk of token rows packed for the arithmetic of a pass:
+// one of f32 and pairs is set.
+type tokens struct {
+	f32   *packedRows
+	pairs *packedPairs
+}
+
+// pack lays x ([T][in]) out for ex.gemm.
+func (ex exec) pack(x [][]float32, in int) tokens {
+	if ex.arith == BF16 {
+		return tokens{pairs: packPairs(x, in)}
+	}
+	return tokens{f32: packRows(x, in)}
+}
+
+// gemm multiplies the packed tokens x by the weight matrix w ([out][in])
+// into y in ex's arithmetic (see gemm and gemmBF16).
+func (ex exec) gemm(ctx context.Context, w weightPanels, out, in int, x tokens, y [][]float32) {
+	if x.pairs != nil {
+		gemmBF16(ctx, w, out, in, x.pairs, y, ex.workers)
+		return
+	}
+	gemm(ctx, w, out, in, x.f32, y, ex.workers)
+}
+
+// matmul is matmul in ex's arithmetic.
+func (ex exec) matmul(ctx context.Context, w []float32, out, in int, x, y [][]float32) {
+	ex.gemm(ctx, denseWeights{w, in}, out, in, ex.pack(x, in), y)
 }

@@ -35,7 +35,7 @@ func MoE(lw *LayerWeights, d Dims, x [][]float32, workers int) (*MoEResult, erro
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(context.Background(), lw.Router, d, x, lw.expert, workers, tap{})
+	return moe(context.Background(), lw.Router, d, x, lw.expert, exec{workers: workers}, tap{})
 }
 
 // MoEBlock is MoE with default parallelism, returning the block output, the
@@ -54,8 +54,9 @@ func (lw *LayerWeights) expert(e int) (*Expert, error) { return &lw.Experts[e], 
 // moe routes x through the gate matrix router (nil when dense) and runs the
 // chosen experts, calling expert once for each expert some token is routed
 // to. obs sees the inputs of the router and of each expert's matrices. It
-// stops with ctx's error before each expert.
-func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int, obs tap) (*MoEResult, error) {
+// stops with ctx's error before each expert. The router's product is in
+// float32 whatever ex's arithmetic: it decides which experts run.
+func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, ex exec, obs tap) (*MoEResult, error) {
 	T := len(x)
 	r := &MoEResult{TopK: make([][]int, T), Weights: make([][]float32, T)}
 	if d.Dense() {
@@ -65,7 +66,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 	} else {
 		r.RouterLogits = newMatrix(T, d.Experts)
 		obs.see(model.RoleRouter, -1, x)
-		matmul(ctx, router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
+		matmul(ctx, router, d.Experts, d.Hidden, x, r.RouterLogits, ex.workers)
 		for t := range T {
 			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK, !d.TopKUnnormalized)
 		}
@@ -103,7 +104,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(ctx, w, d, xs, workers, obs.expert(d, e))
+		y := expertMLP(ctx, w, d, xs, ex, obs.expert(d, e))
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {
@@ -168,17 +169,17 @@ func route(logits []float32, k int, renormalise bool) ([]int, []float32) {
 // expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs, packing
 // the rows once for the gate and up products. obs sees the inputs of the
 // three matrices.
-func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap) [][]float32 {
+func expertMLP(ctx context.Context, w *Expert, d Dims, xs [][]float32, ex exec, obs expertTap) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
-	gate, down, upw := ex.panels(d)
-	px := packRows(xs, H)
+	gate, down, upw := w.panels(d)
+	px := ex.pack(xs, H)
 	act, up := newMatrix(T, I), newMatrix(T, I)
-	gemm(ctx, gate, I, H, px, act, workers)
-	gemm(ctx, upw, I, H, px, up, workers)
-	parallelFor(ctx, T, 4, workers, func(lo, hi int) {
+	ex.gemm(ctx, gate, I, H, px, act)
+	ex.gemm(ctx, upw, I, H, px, up)
+	parallelFor(ctx, T, 4, ex.workers, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			for o, u := range up[t] {
 				act[t][o] = silu(act[t][o]) * u
@@ -187,7 +188,7 @@ func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers 
 	})
 	obs.see(obs.down, act)
 	y := newMatrix(T, H)
-	gemm(ctx, down, H, I, packRows(act, I), y, workers)
+	ex.gemm(ctx, down, H, I, ex.pack(act, I), y)
 	return y
 }
 

@@ -14,14 +14,21 @@ func AttentionBlock(lw *LayerWeights, d Dims, h [][]float32, workers int) (resid
 // AttentionBlock and MoEStreamed do, and reports the input of every matrix
 // product to Observe (nil: none), as Run does.
 type LayerPieces struct {
-	Layer   int
-	Workers int // <= 0 means GOMAXPROCS
-	Observe Observer
+	Layer      int
+	Workers    int        // <= 0 means GOMAXPROCS
+	Arithmetic Arithmetic // of the products with weight matrices
+	Observe    Observer
 }
+
+// exec is how p's products run.
+func (p LayerPieces) exec() exec { return exec{workers: p.Workers, arith: p.Arithmetic} }
 
 // Attention is AttentionBlock for the layer.
 func (p LayerPieces) Attention(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32) (resid, moeIn [][]float32, err error) {
 	if err := d.Check(); err != nil {
+		return nil, nil, err
+	}
+	if err := p.Arithmetic.check(); err != nil {
 		return nil, nil, err
 	}
 	if err := lw.checkAttention(d); err != nil {
@@ -30,13 +37,13 @@ func (p LayerPieces) Attention(ctx context.Context, lw *LayerWeights, d Dims, h 
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, nil, err
 	}
-	resid, moeIn = attentionHalf(ctx, lw, d, h, p.Workers, tap{fn: p.Observe, layer: p.Layer})
+	resid, moeIn = attentionHalf(ctx, lw, d, h, p.exec(), tap{fn: p.Observe, layer: p.Layer})
 	return resid, moeIn, nil
 }
 
 // attentionHalf is the first half of decoderLayer.
-func attentionHalf(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, workers int, obs tap) (resid, moeIn [][]float32) {
-	a := attention(ctx, lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), workers, obs)
+func attentionHalf(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, ex exec, obs tap) (resid, moeIn [][]float32) {
+	a := attention(ctx, lw, d, rmsNormRows(h, lw.AttnNorm, d.RMSEps), ex, obs)
 	for t := range a {
 		for i, v := range h[t] {
 			a[t][i] += v
@@ -64,13 +71,16 @@ func (p LayerPieces) MoE(ctx context.Context, router []float32, d Dims, x [][]fl
 	if err := d.Check(); err != nil {
 		return nil, err
 	}
+	if err := p.Arithmetic.check(); err != nil {
+		return nil, err
+	}
 	if err := checkRouter(router, d); err != nil {
 		return nil, err
 	}
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(ctx, router, d, x, expert, p.Workers, tap{fn: p.Observe, layer: p.Layer})
+	return moe(ctx, router, d, x, expert, p.exec(), tap{fn: p.Observe, layer: p.Layer})
 }
 
 // StreamOptions extend Options for RunStreamed.
