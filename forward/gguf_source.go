@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/model"
@@ -16,6 +17,12 @@ type ggufSource struct {
 	roleSource
 	f   *gguf.File
 	cfg *model.Config
+
+	// spare holds the byte buffers of experts a streamed pass is done
+	// with, for the next expert's bytes: a fresh buffer of hundreds of
+	// megabytes costs more to zero and fault in than to read into.
+	mu    sync.Mutex
+	spare [][]byte
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
@@ -70,7 +77,7 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 
 // tensor reads the tensor of role r, dequantized.
 func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
-	q, name, err := s.stored(r)
+	q, name, err := s.stored(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +90,14 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 
 // Expert reads expert e of layer l as stored, for the matrix products to
 // decode panel by panel (see QuantMatrix).
-func (s *ggufSource) Expert(l, e int) (*Expert, error) {
+func (s *ggufSource) Expert(l, e int) (*Expert, error) { return s.expert(l, e, false) }
+
+// streamedExpert is Expert for a pass that drops the expert as soon as its
+// MoE block is done with it: the bytes go into spare buffers where there
+// are some, and the expert's release hands its buffers back.
+func (s *ggufSource) streamedExpert(l, e int) (*Expert, error) { return s.expert(l, e, true) }
+
+func (s *ggufSource) expert(l, e int, reuse bool) (*Expert, error) {
 	d := s.dims
 	if err := d.checkExpert(l, e); err != nil {
 		return nil, err
@@ -91,19 +105,47 @@ func (s *ggufSource) Expert(l, e int) (*Expert, error) {
 	roles, expert := expertRoles(d, e)
 	ex := &Expert{}
 	for i, dst := range []**QuantMatrix{&ex.QGate, &ex.QDown, &ex.QUp} {
-		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
+		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert}, reuse)
 		if err != nil {
 			return nil, err
 		}
 		*dst = q
 	}
+	if reuse {
+		ex.release = func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, q := range []*QuantMatrix{ex.QGate, ex.QDown, ex.QUp} {
+				s.spare = append(s.spare, q.Data)
+			}
+			// One expert's worth is all the next one needs.
+			s.spare = s.spare[max(0, len(s.spare)-3):]
+		}
+	}
 	return ex, nil
+}
+
+// buffer returns n bytes, from a spare buffer that is large enough if
+// reuse is set and there is one.
+func (s *ggufSource) buffer(n int64, reuse bool) []byte {
+	if reuse {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, b := range s.spare {
+			if int64(cap(b)) >= n {
+				s.spare = append(s.spare[:i], s.spare[i+1:]...)
+				return b[:n]
+			}
+		}
+	}
+	return make([]byte, n)
 }
 
 // stored reads the bytes of the tensor of role r. For an expert role it
 // reads that expert's slab of the merged tensor if there is one (ne[2] is
-// the expert index, so the slab is contiguous), else the per-expert tensor.
-func (s *ggufSource) stored(r model.TensorRole) (*QuantMatrix, string, error) {
+// the expert index, so the slab is contiguous), else the per-expert tensor,
+// into a spare buffer when reuse is set (see buffer).
+func (s *ggufSource) stored(r model.TensorRole, reuse bool) (*QuantMatrix, string, error) {
 	full := r
 	if r.Expert >= 0 {
 		full.Expert = model.AllExperts
@@ -141,7 +183,7 @@ func (s *ggufSource) stored(r model.TensorRole) (*QuantMatrix, string, error) {
 	if end := s.f.DataOffset + int64(ti.Offset) + off + n; end > s.f.Size || end < 0 {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
 	}
-	raw := make([]byte, n)
+	raw := s.buffer(n, reuse)
 	if _, err := io.ReadFull(io.NewSectionReader(s.f.Section(ti), off, n), raw); err != nil {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
 	}

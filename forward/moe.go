@@ -105,6 +105,9 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 			xs[i] = x[t]
 		}
 		y := expertMLP(ctx, w, d, xs, ex, obs.expert(d, e))
+		if w.release != nil {
+			w.release()
+		}
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {

@@ -110,6 +110,12 @@ func RunStreamed(ctx context.Context, src ExpertSource, tokens []int, opts Strea
 		if err := lw.checkAttention(d); err != nil {
 			return nil, nil, err
 		}
-		return lw, func(e int) (*Expert, error) { return src.Expert(l, e) }, checkRouter(lw.Router, d)
+		expert := func(e int) (*Expert, error) { return src.Expert(l, e) }
+		if g, ok := src.(*ggufSource); ok {
+			// Each expert is dropped after its block, so its memory
+			// can take the next one's bytes.
+			expert = func(e int) (*Expert, error) { return g.streamedExpert(l, e) }
+		}
+		return lw, expert, checkRouter(lw.Router, d)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
@@ -208,5 +209,34 @@ func TestAttentionBlock(t *testing.T) {
 	}
 	if _, _, err := AttentionBlock(&LayerWeights{}, d, h, 0); err == nil {
 		t.Error("empty weights accepted")
+	}
+}
+
+// TestRunStreamedReusesBuffers runs a GGUF whose expert matrices have three
+// different block types (so three buffer sizes) streamed, twice, in both
+// arithmetics: each expert's bytes land in buffers of earlier experts, and
+// the results are those of Run, which reads every expert afresh.
+func TestRunStreamedReusesBuffers(t *testing.T) {
+	ref := testutil.TinyReference(t)
+	st, _ := openTiny(t)
+	file, _ := buildGGUF(t, loadAll(t, st), ggufTypes{embd: ggml.Q4_K, attn: ggml.F16, qk: ggml.Q8_0, gate: ggml.Q4_0, down: ggml.Q6_K, up: ggml.Q5_K, output: ggml.Q6_K})
+	src := openGGUF(t, file)
+	gs := src.(*ggufSource)
+	for _, a := range []Arithmetic{Float32, BF16} {
+		opts := Options{Router: true, Arithmetic: a}
+		want, err := Run(src, ref.InputIDs, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := RunStreamed(context.Background(), gs, ref.InputIDs, StreamOptions{Options: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameResult(t, a.String(), got, want)
+		}
+		if len(gs.spare) != 3 {
+			t.Errorf("%v: %d spare buffers after the runs, want one expert's 3", a, len(gs.spare))
+		}
 	}
 }

@@ -86,6 +86,10 @@ type Expert struct {
 	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
 
 	QGate, QDown, QUp *QuantMatrix
+
+	// release, if set, is called once the MoE block is done with the
+	// expert, whose memory the source may then reuse.
+	release func()
 }
 
 // panels returns the expert's matrices for gemm.
