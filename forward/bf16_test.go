@@ -276,32 +276,62 @@ func BenchmarkTileBF16(b *testing.B) {
 }
 
 // BenchmarkGemmBF16 is BenchmarkGemm in the bf16 arithmetic: 128 tokens
-// by a 2048×4096 float32 matrix, rounding and packing included, and by
-// the same matrix stored as BF16.
+// by a 2048×4096 float32 matrix, rounding and packing included, by the
+// same matrix stored as BF16, and by a 14336×4096 BF16 matrix (117 MB,
+// larger than the caches, as one of a Mixtral expert's matrices).
 func BenchmarkGemmBF16(b *testing.B) {
-	const T, out, in = 128, 2048, 4096
+	const T, in = 128, 4096
 	r := &rng{s: 29}
-	w := r.vec(out*in, 0.02)
 	x := r.matrix(T, in, 1)
-	y := newMatrix(T, out)
-	q := &QuantMatrix{Type: ggml.BF16, Rows: out, Cols: in, Data: make([]byte, 2*out*in)}
-	if err := quant.QuantizeRows(ggml.BF16, w, in, q.Data, 1); err != nil {
-		b.Fatal(err)
-	}
 	for _, m := range []struct {
 		name string
-		w    weightPanels
-	}{{"f32", denseWeights{w, in}}, {"bf16", q}} {
+		out  int
+		bf16 bool
+	}{{"f32", 2048, false}, {"bf16", 2048, true}, {"bf16-large", 14336, true}} {
+		w := r.vec(m.out*in, 0.02)
+		var wp weightPanels = denseWeights{w, in}
+		if m.bf16 {
+			q := &QuantMatrix{Type: ggml.BF16, Rows: m.out, Cols: in, Data: make([]byte, 2*m.out*in)}
+			if err := quant.QuantizeRows(ggml.BF16, w, in, q.Data, 1); err != nil {
+				b.Fatal(err)
+			}
+			wp = q
+		}
+		y := newMatrix(T, m.out)
 		b.Run(m.name, func(b *testing.B) {
 			c0 := cpuTime()
 			for b.Loop() {
-				gemmBF16(context.Background(), m.w, out, in, packPairs(x, in), y, 0)
+				gemmBF16(context.Background(), wp, m.out, in, packPairs(x, in), y, 0)
 			}
-			flop := 2 * T * out * in * float64(b.N)
+			flop := 2 * T * float64(m.out) * in * float64(b.N)
 			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			if c := cpuTime() - c0; c > 0 {
 				b.ReportMetric(flop/c.Seconds()/1e9, "GFLOP/cpu-s")
 			}
 		})
+	}
+}
+
+// BenchmarkPackPairsBF16 packs the panels of a 14336×4096 BF16 matrix
+// (117 MB, larger than the caches, as an expert's matrices are) into
+// bfloat16 pairs, as gemmBF16 does once per product.
+func BenchmarkPackPairsBF16(b *testing.B) {
+	const out, in = 14336, 4096
+	q := &QuantMatrix{Type: ggml.BF16, Rows: out, Cols: in, Data: make([]byte, 2*out*in)}
+	for i := range q.Data {
+		q.Data[i] = byte(i * 13)
+	}
+	wp := make([]uint32, panelLen/2*tileCols)
+	c0 := cpuTime()
+	for b.Loop() {
+		for o0 := 0; o0 < out; o0 += tileCols {
+			for k0 := 0; k0 < in; k0 += panelLen {
+				q.packPairs(wp, nil, o0, tileCols, k0, panelLen)
+			}
+		}
+	}
+	b.ReportMetric(float64(out*in*b.N)/b.Elapsed().Seconds()/1e6, "Mweights/s")
+	if c := cpuTime() - c0; c > 0 {
+		b.ReportMetric(float64(out*in*b.N)/c.Seconds()/1e6, "Mweights/cpu-s")
 	}
 }

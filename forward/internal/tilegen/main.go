@@ -165,6 +165,12 @@ func transpose(b *strings.Builder, name string, mode transposeMode) {
 		default:
 			fmt.Fprintf(b, "\tVMOVUPS (%s)(AX*1), Y%d\n", base, r)
 		}
+		if mode == plainPairs {
+			// BF16 weights come straight from a matrix larger than the
+			// caches: fetch the next panel's bytes of the row (panels
+			// are 256 inputs, 512 bytes) while the tiles of this one run.
+			fmt.Fprintf(b, "\tPREFETCHT0 512(%s)(AX*1)\n", base)
+		}
 	}
 	// Rows a..h: interleave pairs, then quads within 128-bit lanes, then
 	// swap lanes; output i holds input i of all 8 rows.
