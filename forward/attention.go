@@ -19,9 +19,9 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, ex 
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
 	px := ex.pack(x, d.Hidden)
-	ex.gemm(ctx, denseWeights{lw.Q, d.Hidden}, qDim, d.Hidden, px, q)
-	ex.gemm(ctx, denseWeights{lw.K, d.Hidden}, kvDim, d.Hidden, px, k)
-	ex.gemm(ctx, denseWeights{lw.V, d.Hidden}, kvDim, d.Hidden, px, v)
+	ex.gemm(ctx, panelsOf(lw.QQ, lw.Q, d.Hidden), qDim, d.Hidden, px, q)
+	ex.gemm(ctx, panelsOf(lw.QK, lw.K, d.Hidden), kvDim, d.Hidden, px, k)
+	ex.gemm(ctx, panelsOf(lw.QV, lw.V, d.Hidden), kvDim, d.Hidden, px, v)
 
 	if d.QKNorm {
 		// Qwen3 normalises each head before RoPE.
@@ -102,7 +102,7 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, ex 
 
 	obs.see(model.RoleAttnOutput, -1, mixed)
 	o := newMatrix(T, d.Hidden)
-	ex.matmul(ctx, lw.O, d.Hidden, qDim, mixed, o)
+	ex.gemm(ctx, panelsOf(lw.QO, lw.O, qDim), d.Hidden, qDim, ex.pack(mixed, qDim), o)
 	return o
 }
 

@@ -39,7 +39,10 @@ func FromGGUF(f *gguf.File) (Source, error) {
 		return nil, err
 	}
 	s := &ggufSource{f: f, cfg: cfg}
-	s.roleSource = roleSource{dims: d, get: s.tensor}
+	s.roleSource = roleSource{dims: d, get: s.tensor, stored: func(r model.TensorRole) (*QuantMatrix, error) {
+		q, _, err := s.stored(r, false)
+		return q, err
+	}}
 	return s, nil
 }
 

@@ -29,16 +29,25 @@ func (s *roleSource) LayerShared(l int) (*LayerWeights, error) {
 	}
 	lw := &LayerWeights{}
 	for _, t := range []struct {
-		dst  *[]float32
-		role model.Role
+		dst    *[]float32
+		stored **QuantMatrix
+		role   model.Role
 	}{
-		{&lw.AttnNorm, model.RoleAttnNorm},
-		{&lw.Q, model.RoleAttnQ},
-		{&lw.K, model.RoleAttnK},
-		{&lw.V, model.RoleAttnV},
-		{&lw.O, model.RoleAttnOutput},
-		{&lw.FFNNorm, model.RoleFFNNorm},
+		{&lw.AttnNorm, nil, model.RoleAttnNorm},
+		{&lw.Q, &lw.QQ, model.RoleAttnQ},
+		{&lw.K, &lw.QK, model.RoleAttnK},
+		{&lw.V, &lw.QV, model.RoleAttnV},
+		{&lw.O, &lw.QO, model.RoleAttnOutput},
+		{&lw.FFNNorm, nil, model.RoleFFNNorm},
 	} {
+		if t.stored != nil && s.stored != nil {
+			q, err := s.stored(layerRole(t.role, l))
+			if err != nil {
+				return nil, err
+			}
+			*t.stored = q
+			continue
+		}
 		w, err := s.get(layerRole(t.role, l))
 		if err != nil {
 			return nil, err

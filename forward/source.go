@@ -53,6 +53,9 @@ func globalRole(r model.Role) model.TensorRole {
 type roleSource struct {
 	dims Dims
 	get  tensorFunc
+	// stored, if set, reads a tensor in its stored block format; the
+	// attention matrices are then kept that way (LayerWeights.QQ...).
+	stored func(r model.TensorRole) (*QuantMatrix, error)
 }
 
 func (s *roleSource) Dims() Dims { return s.dims }

@@ -94,13 +94,16 @@ type Expert struct {
 
 // panels returns the expert's matrices for gemm.
 func (x *Expert) panels(d Dims) (gate, down, up weightPanels) {
-	pick := func(q *QuantMatrix, w []float32, in int) weightPanels {
-		if q != nil {
-			return q
-		}
-		return denseWeights{w, in}
+	return panelsOf(x.QGate, x.Gate, d.Hidden), panelsOf(x.QDown, x.Down, d.Intermediate), panelsOf(x.QUp, x.Up, d.Hidden)
+}
+
+// panelsOf is the matrix q if set, else the float32 matrix w with rows of
+// in values, for gemm.
+func panelsOf(q *QuantMatrix, w []float32, in int) weightPanels {
+	if q != nil {
+		return q
 	}
-	return pick(x.QGate, x.Gate, d.Hidden), pick(x.QDown, x.Down, d.Intermediate), pick(x.QUp, x.Up, d.Hidden)
+	return denseWeights{w, in}
 }
 
 // LayerWeights holds one decoder layer in Hugging Face orientation
@@ -111,7 +114,11 @@ type LayerWeights struct {
 	K        []float32 // [KVHeads*HeadDim][Hidden]
 	V        []float32 // [KVHeads*HeadDim][Hidden]
 	O        []float32 // [Hidden][Heads*HeadDim]
-	FFNNorm  []float32 // post_attention_layernorm [Hidden]
+	// QQ, QK, QV and QO, when set, hold the attention matrices in their
+	// stored block format instead (Q, K, V and O are then nil), decoded
+	// panel by panel by the products.
+	QQ, QK, QV, QO *QuantMatrix
+	FFNNorm        []float32 // post_attention_layernorm [Hidden]
 	// QNorm and KNorm are the per-head q_norm and k_norm [HeadDim], only
 	// with Dims.QKNorm.
 	QNorm, KNorm []float32
@@ -143,18 +150,25 @@ func checkLen(what string, got []float32, want int) error {
 func (lw *LayerWeights) checkAttention(d Dims) error {
 	h, q, kv := d.Hidden, d.Heads*d.HeadDim, d.KVHeads*d.HeadDim
 	for _, c := range []struct {
-		name string
-		w    []float32
-		n    int
+		name       string
+		w          []float32
+		stored     *QuantMatrix
+		rows, cols int
 	}{
-		{"attention norm", lw.AttnNorm, h},
-		{"q", lw.Q, q * h},
-		{"k", lw.K, kv * h},
-		{"v", lw.V, kv * h},
-		{"attention output", lw.O, h * q},
-		{"ffn norm", lw.FFNNorm, h},
+		{"attention norm", lw.AttnNorm, nil, 1, h},
+		{"q", lw.Q, lw.QQ, q, h},
+		{"k", lw.K, lw.QK, kv, h},
+		{"v", lw.V, lw.QV, kv, h},
+		{"attention output", lw.O, lw.QO, h, q},
+		{"ffn norm", lw.FFNNorm, nil, 1, h},
 	} {
-		if err := checkLen(c.name, c.w, c.n); err != nil {
+		if c.stored != nil {
+			if err := c.stored.check(c.name, c.rows, c.cols); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := checkLen(c.name, c.w, c.rows*c.cols); err != nil {
 			return err
 		}
 	}
