@@ -74,11 +74,29 @@ type tokens struct {
 }
 
 // pack lays x ([T][in]) out for ex.gemm.
-func (ex exec) pack(x [][]float32, in int) tokens {
+func (ex exec) pack(x [][]float32, in int) tokens { return ex.packInto(nil, x, in) }
+
+// packInto is pack into the memory of the tokens last packed into s, if
+// s is not nil and that is large enough; the tokens then share it.
+func (ex exec) packInto(s *tokens, x [][]float32, in int) tokens {
+	var t tokens
 	if ex.arith == BF16 {
-		return tokens{pairs: packPairs(x, in)}
+		var buf []uint32
+		if s != nil && s.pairs != nil {
+			buf = s.pairs.data
+		}
+		t.pairs = packPairsInto(buf, x, in)
+	} else {
+		var buf []float32
+		if s != nil && s.f32 != nil {
+			buf = s.f32.data
+		}
+		t.f32 = packRowsInto(buf, x, in)
 	}
-	return tokens{f32: packRows(x, in)}
+	if s != nil {
+		*s = t
+	}
+	return t
 }
 
 // gemm multiplies the packed tokens x by the weight matrix w ([out][in])

@@ -39,10 +39,13 @@ type packedPairs struct {
 }
 
 // packPairs rounds x ([T][in]) to bfloat16 and lays it out for gemmBF16.
-func packPairs(x [][]float32, in int) *packedPairs {
+func packPairs(x [][]float32, in int) *packedPairs { return packPairsInto(nil, x, in) }
+
+// packPairsInto is packPairs into buf's memory where it is large enough.
+func packPairsInto(buf []uint32, x [][]float32, in int) *packedPairs {
 	groups := (len(x) + tileRows - 1) / tileRows
 	np := (in + 1) / 2
-	p := &packedPairs{rows: len(x), in: in, pairs: np, data: make([]uint32, groups*np*tileRows)}
+	p := &packedPairs{rows: len(x), in: in, pairs: np, data: reuse(buf, groups*np*tileRows)}
 	for t, row := range x {
 		g, r := t/tileRows, t%tileRows
 		dst := p.data[g*np*tileRows : (g+1)*np*tileRows]
@@ -71,7 +74,8 @@ func gemmBF16(ctx context.Context, w weightPanels, out, in int, x *packedPairs, 
 	}
 	blocks := (out + tileCols - 1) / tileCols
 	groups := x.groups()
-	parallelFor(ctx, blocks, 1, workers, func(lo, hi int) {
+	slab := groups * tileRows * tileCols
+	parallelFor(ctx, blocks, blockRun(out, workers), workers, func(lo, hi int) {
 		s := gemmScratchPool.Get().(*gemmScratch)
 		defer gemmScratchPool.Put(s)
 		if cap(s.wp) < panelLen/2*tileCols {
@@ -80,13 +84,13 @@ func gemmBF16(ctx context.Context, w weightPanels, out, in int, x *packedPairs, 
 		if cap(s.tmp) < panelLen*tileCols {
 			s.tmp = make([]float32, panelLen*tileCols)
 		}
-		if n := groups * tileRows * tileCols; cap(s.c) < n {
+		if n := (hi - lo) * slab; cap(s.c) < n {
 			s.c = make([]float32, n)
 		}
 		for b := lo; b < hi; b++ {
 			o0 := b * tileCols
 			cols := min(tileCols, out-o0)
-			c := s.c[:groups*tileRows*tileCols]
+			c := s.c[(b-lo)*slab : (b-lo+1)*slab]
 			clear(c)
 			for k0 := 0; k0 < in; k0 += panelLen {
 				kc := min(panelLen, in-k0)
@@ -98,10 +102,8 @@ func gemmBF16(ctx context.Context, w weightPanels, out, in int, x *packedPairs, 
 					tileBF16(kp, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
 				}
 			}
-			for t := range x.rows {
-				copy(y[t][o0:o0+cols], c[t*tileCols:t*tileCols+cols])
-			}
 		}
+		storeBlocks(y[:x.rows], s.c, out, lo, hi, slab)
 	})
 }
 

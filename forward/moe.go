@@ -76,6 +76,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 	// the tokens it serves, as transformers' index_add_ loop does, so the
 	// float32 sums happen in the same order.
 	r.Out = newMatrix(T, d.Hidden)
+	var scratch mlpScratch
 	for e := range d.numExperts() {
 		var toks []int
 		var ws []float32
@@ -104,7 +105,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(ctx, w, d, xs, ex, obs.expert(d, e))
+		y := expertMLP(ctx, w, d, xs, ex, obs.expert(d, e), &scratch)
 		if w.release != nil {
 			w.release()
 		}
@@ -169,17 +170,40 @@ func route(logits []float32, k int, renormalise bool) ([]int, []float32) {
 	return top, w
 }
 
+// mlpScratch is the memory of one expert's products, which the next
+// expert of the block reuses: fresh matrices of megabytes for every expert
+// would cost more in page faults than their products' stores.
+type mlpScratch struct {
+	act, up, y []float32
+	in, mid    tokens
+}
+
+// matrix returns rows×cols values in buf's memory (grown if too small),
+// not cleared: every product that uses it sets each value.
+func (s *mlpScratch) matrix(buf *[]float32, rows, cols int) [][]float32 {
+	if cap(*buf) < rows*cols {
+		*buf = make([]float32, rows*cols)
+	}
+	b := (*buf)[:rows*cols]
+	m := make([][]float32, rows)
+	for r := range m {
+		m[r] = b[r*cols : (r+1)*cols : (r+1)*cols]
+	}
+	return m
+}
+
 // expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs, packing
-// the rows once for the gate and up products. obs sees the inputs of the
-// three matrices.
-func expertMLP(ctx context.Context, w *Expert, d Dims, xs [][]float32, ex exec, obs expertTap) [][]float32 {
+// the rows once for the gate and up products, in s's memory (the result
+// too: it lives until s's next use). obs sees the inputs of the three
+// matrices.
+func expertMLP(ctx context.Context, w *Expert, d Dims, xs [][]float32, ex exec, obs expertTap, s *mlpScratch) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
 	gate, down, upw := w.panels(d)
-	px := ex.pack(xs, H)
-	act, up := newMatrix(T, I), newMatrix(T, I)
+	px := ex.packInto(&s.in, xs, H)
+	act, up := s.matrix(&s.act, T, I), s.matrix(&s.up, T, I)
 	ex.gemm(ctx, gate, I, H, px, act)
 	ex.gemm(ctx, upw, I, H, px, up)
 	parallelFor(ctx, T, 4, ex.workers, func(lo, hi int) {
@@ -190,8 +214,8 @@ func expertMLP(ctx context.Context, w *Expert, d Dims, xs [][]float32, ex exec, 
 		}
 	})
 	obs.see(obs.down, act)
-	y := newMatrix(T, H)
-	ex.gemm(ctx, down, H, I, ex.pack(act, I), y)
+	y := s.matrix(&s.y, T, H)
+	ex.gemm(ctx, down, H, I, ex.packInto(&s.mid, act, I), y)
 	return y
 }
 
