@@ -80,7 +80,7 @@ func blockRun(out, workers int) int {
 	return max(1, min(maxBlockRun, blocks/(4*defaultWorkers(workers))))
 }
 
-const maxBlockRun = 8
+const maxBlockRun = 32
 
 // storeBlocks copies the sums of the blocks lo..hi-1 from c, one
 // [groups·tileRows][tileCols] slab per block, to the rows of y.
