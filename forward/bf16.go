@@ -92,11 +92,12 @@ func gemmBF16(ctx context.Context, w weightPanels, out, in int, x *packedPairs, 
 			cols := min(tileCols, out-o0)
 			c := s.c[(b-lo)*slab : (b-lo+1)*slab]
 			clear(c)
+			wb, ob := s.view.block(w, o0, cols)
 			for k0 := 0; k0 < in; k0 += panelLen {
 				kc := min(panelLen, in-k0)
 				kp, p0 := (kc+1)/2, k0/2
 				wp := s.wp[:kp*tileCols]
-				w.packPairs(wp, s.tmp, o0, cols, k0, kc)
+				wb.packPairs(wp, s.tmp, ob, cols, k0, kc)
 				for g := range groups {
 					xs := x.data[(g*x.pairs+p0)*tileRows : (g*x.pairs+p0+kp)*tileRows]
 					tileBF16(kp, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])

@@ -67,6 +67,7 @@ func (p *packedRows) groups() int { return len(p.data) / (p.in * tileRows) }
 type gemmScratch struct {
 	w, c, tmp []float32
 	wp        []uint32
+	view      rowView
 }
 
 var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
@@ -122,10 +123,11 @@ func gemm(ctx context.Context, w weightPanels, out, in int, x *packedRows, y [][
 			cols := min(tileCols, out-o0)
 			c := s.c[(b-lo)*slab : (b-lo+1)*slab]
 			clear(c)
+			wb, ob := s.view.block(w, o0, cols)
 			for k0 := 0; k0 < in; k0 += panelLen {
 				kc := min(panelLen, in-k0)
 				wp := s.w[:kc*tileCols]
-				w.pack(wp, s.tmp, o0, cols, k0, kc)
+				wb.pack(wp, s.tmp, ob, cols, k0, kc)
 				for g := range groups {
 					xs := x.data[(g*in+k0)*tileRows : (g*in+k0+kc)*tileRows]
 					tile(kc, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/model"
@@ -17,12 +16,6 @@ type ggufSource struct {
 	roleSource
 	f   *gguf.File
 	cfg *model.Config
-
-	// spare holds the byte buffers of experts a streamed pass is done
-	// with, for the next expert's bytes: a fresh buffer of hundreds of
-	// megabytes costs more to zero and fault in than to read into.
-	mu    sync.Mutex
-	spare [][]byte
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
@@ -95,12 +88,12 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 // decode panel by panel (see QuantMatrix).
 func (s *ggufSource) Expert(l, e int) (*Expert, error) { return s.expert(l, e, false) }
 
-// streamedExpert is Expert for a pass that drops the expert as soon as its
-// MoE block is done with it: the bytes go into spare buffers where there
-// are some, and the expert's release hands its buffers back.
+// streamedExpert is Expert for a pass that uses the expert only in its MoE
+// block while the file is open: its matrices are read a block of rows at a
+// time by the products (see lazy.go).
 func (s *ggufSource) streamedExpert(l, e int) (*Expert, error) { return s.expert(l, e, true) }
 
-func (s *ggufSource) expert(l, e int, reuse bool) (*Expert, error) {
+func (s *ggufSource) expert(l, e int, lazy bool) (*Expert, error) {
 	d := s.dims
 	if err := d.checkExpert(l, e); err != nil {
 		return nil, err
@@ -108,47 +101,20 @@ func (s *ggufSource) expert(l, e int, reuse bool) (*Expert, error) {
 	roles, expert := expertRoles(d, e)
 	ex := &Expert{}
 	for i, dst := range []**QuantMatrix{&ex.QGate, &ex.QDown, &ex.QUp} {
-		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert}, reuse)
+		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert}, lazy)
 		if err != nil {
 			return nil, err
 		}
 		*dst = q
 	}
-	if reuse {
-		ex.release = func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			for _, q := range []*QuantMatrix{ex.QGate, ex.QDown, ex.QUp} {
-				s.spare = append(s.spare, q.Data)
-			}
-			// One expert's worth is all the next one needs.
-			s.spare = s.spare[max(0, len(s.spare)-3):]
-		}
-	}
 	return ex, nil
-}
-
-// buffer returns n bytes, from a spare buffer that is large enough if
-// reuse is set and there is one.
-func (s *ggufSource) buffer(n int64, reuse bool) []byte {
-	if reuse {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, b := range s.spare {
-			if int64(cap(b)) >= n {
-				s.spare = append(s.spare[:i], s.spare[i+1:]...)
-				return b[:n]
-			}
-		}
-	}
-	return make([]byte, n)
 }
 
 // stored reads the bytes of the tensor of role r. For an expert role it
 // reads that expert's slab of the merged tensor if there is one (ne[2] is
-// the expert index, so the slab is contiguous), else the per-expert tensor,
-// into a spare buffer when reuse is set (see buffer).
-func (s *ggufSource) stored(r model.TensorRole, reuse bool) (*QuantMatrix, string, error) {
+// the expert index, so the slab is contiguous), else the per-expert tensor.
+// With lazy set the bytes stay in the file until a product reads them.
+func (s *ggufSource) stored(r model.TensorRole, lazy bool) (*QuantMatrix, string, error) {
 	full := r
 	if r.Expert >= 0 {
 		full.Expert = model.AllExperts
@@ -186,7 +152,10 @@ func (s *ggufSource) stored(r model.TensorRole, reuse bool) (*QuantMatrix, strin
 	if end := s.f.DataOffset + int64(ti.Offset) + off + n; end > s.f.Size || end < 0 {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
 	}
-	raw := s.buffer(n, reuse)
+	if lazy {
+		return lazyMatrix(ti.Type, int(rows), rowLen, io.NewSectionReader(s.f.Section(ti), off, n), rowBytes), name, nil
+	}
+	raw := make([]byte, n)
 	if _, err := io.ReadFull(io.NewSectionReader(s.f.Section(ti), off, n), raw); err != nil {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
 	}

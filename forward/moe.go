@@ -106,8 +106,8 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 			xs[i] = x[t]
 		}
 		y := expertMLP(ctx, w, d, xs, ex, obs.expert(d, e), &scratch)
-		if w.release != nil {
-			w.release()
+		if err := w.readErr(); err != nil {
+			return nil, fmt.Errorf("forward: expert %d: %w", e, err)
 		}
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]

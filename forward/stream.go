@@ -112,8 +112,7 @@ func RunStreamed(ctx context.Context, src ExpertSource, tokens []int, opts Strea
 		}
 		expert := func(e int) (*Expert, error) { return src.Expert(l, e) }
 		if g, ok := src.(*ggufSource); ok {
-			// Each expert is dropped after its block, so its memory
-			// can take the next one's bytes.
+			// Each expert is used only by its block, during the run.
 			expert = func(e int) (*Expert, error) { return g.streamedExpert(l, e) }
 		}
 		return lw, expert, checkRouter(lw.Router, d)

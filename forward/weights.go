@@ -1,6 +1,9 @@
 package forward
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // RopeStyle selects how rotary embeddings pair the dimensions of a head.
 type RopeStyle int
@@ -86,10 +89,12 @@ type Expert struct {
 	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
 
 	QGate, QDown, QUp *QuantMatrix
+}
 
-	// release, if set, is called once the MoE block is done with the
-	// expert, whose memory the source may then reuse.
-	release func()
+// readErr returns the first error reading the expert's lazily read
+// matrices, if any.
+func (x *Expert) readErr() error {
+	return errors.Join(x.QGate.readErr(), x.QDown.readErr(), x.QUp.readErr())
 }
 
 // panels returns the expert's matrices for gemm.
