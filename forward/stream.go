@@ -55,6 +55,18 @@ func attentionHalf(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32,
 // ExpertFunc returns one expert's weights, read when called.
 type ExpertFunc func(e int) (*Expert, error)
 
+// StreamedExpert is src.Expert(l, e) for an expert that a MoE block uses
+// once, while src stays open: from a GGUF its matrices are then read a
+// block of rows at a time by the products themselves, never whole, which
+// saves memory and time (and a failed read fails the block). Other
+// sources read the expert as Expert does.
+func StreamedExpert(src ExpertSource, l, e int) (*Expert, error) {
+	if g, ok := src.(*ggufSource); ok {
+		return g.streamedExpert(l, e)
+	}
+	return src.Expert(l, e)
+}
+
 // MoEStreamed is MoE with the experts fetched on demand: expert is called
 // once for each expert that some token is routed to, in ascending order,
 // and its weights are dropped before the next one is fetched, so memory
@@ -110,11 +122,6 @@ func RunStreamed(ctx context.Context, src ExpertSource, tokens []int, opts Strea
 		if err := lw.checkAttention(d); err != nil {
 			return nil, nil, err
 		}
-		expert := func(e int) (*Expert, error) { return src.Expert(l, e) }
-		if g, ok := src.(*ggufSource); ok {
-			// Each expert is used only by its block, during the run.
-			expert = func(e int) (*Expert, error) { return g.streamedExpert(l, e) }
-		}
-		return lw, expert, checkRouter(lw.Router, d)
+		return lw, func(e int) (*Expert, error) { return StreamedExpert(src, l, e) }, checkRouter(lw.Router, d)
 	})
 }

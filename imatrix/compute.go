@@ -106,7 +106,7 @@ func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o Comp
 			return nil, 0, fmt.Errorf("imatrix: layer %d: %w", l, err)
 		}
 		p := forward.LayerPieces{Layer: l, Workers: o.Workers, Arithmetic: o.Arithmetic, Observe: c.perChunk(T)}
-		expert := func(e int) (*forward.Expert, error) { return src.Expert(l, e) }
+		expert := func(e int) (*forward.Expert, error) { return forward.StreamedExpert(src, l, e) }
 		for first := 0; first < chunks; first += group {
 			if err := ctx.Err(); err != nil {
 				return nil, 0, err
