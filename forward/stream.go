@@ -109,9 +109,9 @@ type StreamOptions struct {
 
 // RunStreamed is Run over an ExpertSource that holds one expert at a time:
 // each layer's shared weights are read, then its experts one by one as the
-// MoE block needs them. Its results are bit for bit those of Run. A
-// cancelled ctx stops it within one chunk of a matrix product, with ctx's
-// error.
+// MoE block needs them (from a GGUF a block of rows at a time, see
+// StreamedExpert). Its results are bit for bit those of Run. A cancelled
+// ctx stops it within one chunk of a matrix product, with ctx's error.
 func RunStreamed(ctx context.Context, src ExpertSource, tokens []int, opts StreamOptions) (*Result, error) {
 	d := src.Dims()
 	return run(ctx, src, d, tokens, opts, func(l int) (*LayerWeights, ExpertFunc, error) {
