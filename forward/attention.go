@@ -11,18 +11,17 @@ import (
 // attention runs the self-attention block on the normalised input x
 // ([T][Hidden], positions 0..T-1) and returns the o_proj output, before the
 // residual is added.
-func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, workers int, obs tap) [][]float32 {
+func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, ex exec, obs tap) [][]float32 {
 	T := len(x)
 	qDim, kvDim, hd := d.Heads*d.HeadDim, d.KVHeads*d.HeadDim, d.HeadDim
 	q, k, v := newMatrix(T, qDim), newMatrix(T, kvDim), newMatrix(T, kvDim)
 	obs.see(model.RoleAttnQ, -1, x)
 	obs.see(model.RoleAttnK, -1, x)
 	obs.see(model.RoleAttnV, -1, x)
-	px := packRows(x, d.Hidden)
-	wq, wk, wv, wo := lw.attentionPanels(d)
-	gemm(ctx, wq, qDim, d.Hidden, px, q, workers)
-	gemm(ctx, wk, kvDim, d.Hidden, px, k, workers)
-	gemm(ctx, wv, kvDim, d.Hidden, px, v, workers)
+	px := ex.pack(x, d.Hidden)
+	ex.gemm(ctx, panelsOf(lw.QQ, lw.Q, d.Hidden), qDim, d.Hidden, px, q)
+	ex.gemm(ctx, panelsOf(lw.QK, lw.K, d.Hidden), kvDim, d.Hidden, px, k)
+	ex.gemm(ctx, panelsOf(lw.QV, lw.V, d.Hidden), kvDim, d.Hidden, px, v)
 
 	if d.QKNorm {
 		// Qwen3 normalises each head before RoPE.
@@ -49,13 +48,14 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 	group := d.Heads / d.KVHeads
 	scale := 1 / math.Sqrt(float64(hd))
 	// Each group's keys ([T][hd]) and values transposed ([hd][T]) serve
-	// as the weights of two products per head: the scores q·k of every
+	// as the weights of two products per head, in float32 whatever the
+	// arithmetic: the scores q·k of every
 	// pair of positions, then the probabilities times the values. Future
 	// positions and those outside the window get probability 0, which
 	// adds exactly nothing. One task per head; each writes its own slice
 	// of mixed.
 	keys, valsT := make([][]float32, d.KVHeads), make([][]float32, d.KVHeads)
-	parallelFor(ctx, d.KVHeads, 1, workers, func(lo, hi int) {
+	parallelFor(ctx, d.KVHeads, 1, ex.workers, func(lo, hi int) {
 		for g := lo; g < hi; g++ {
 			kg, vt := make([]float32, T*hd), make([]float32, hd*T)
 			for j := range T {
@@ -69,7 +69,7 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 	})
 	// Queries go in blocks of attnBlock positions, which see the keys up to
 	// the block's last position only, so scratch memory stays linear in T.
-	parallelFor(ctx, d.Heads, 1, workers, func(lo, hi int) {
+	parallelFor(ctx, d.Heads, 1, ex.workers, func(lo, hi int) {
 		qh, out := make([][]float32, attnBlock), make([][]float32, attnBlock)
 		scores, probs := newMatrix(attnBlock, T), newMatrix(attnBlock, T)
 		e := make([]float64, T)
@@ -102,7 +102,7 @@ func attention(ctx context.Context, lw *LayerWeights, d Dims, x [][]float32, wor
 
 	obs.see(model.RoleAttnOutput, -1, mixed)
 	o := newMatrix(T, d.Hidden)
-	gemm(ctx, wo, d.Hidden, qDim, packRows(mixed, qDim), o, workers)
+	ex.gemm(ctx, panelsOf(lw.QO, lw.O, qDim), d.Hidden, qDim, ex.pack(mixed, qDim), o)
 	return o
 }
 

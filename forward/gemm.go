@@ -35,17 +35,10 @@ type packedRows struct {
 // packRows lays x ([T][in]) out for gemm.
 func packRows(x [][]float32, in int) *packedRows { return packRowsInto(nil, x, in) }
 
-// packRowsInto is packRows writing into buf when it is large enough.
+// packRowsInto is packRows into buf's memory where it is large enough.
 func packRowsInto(buf []float32, x [][]float32, in int) *packedRows {
 	groups := (len(x) + tileRows - 1) / tileRows
-	n := groups * in * tileRows
-	if cap(buf) < n {
-		buf = make([]float32, n)
-	} else if n > 0 {
-		buf = buf[:n]
-		clear(buf[(groups-1)*in*tileRows:]) // for the padding rows
-	}
-	p := &packedRows{rows: len(x), in: in, data: buf}
+	p := &packedRows{rows: len(x), in: in, data: reuse(buf, groups*in*tileRows)}
 	for t, row := range x {
 		g, r := t/tileRows, t%tileRows
 		dst := p.data[g*in*tileRows:]
@@ -56,26 +49,64 @@ func packRowsInto(buf []float32, x [][]float32, in int) *packedRows {
 	return p
 }
 
+// reuse returns buf[:n] cleared, or a new slice if buf is too small.
+func reuse[E float32 | uint32](buf []E, n int) []E {
+	if cap(buf) < n {
+		return make([]E, n)
+	}
+	buf = buf[:n]
+	clear(buf)
+	return buf
+}
+
 // groups is the number of token groups.
 func (p *packedRows) groups() int { return len(p.data) / (p.in * tileRows) }
 
-// gemmScratch is one worker's packed weight panel and tile sums.
+// gemmScratch is one worker's packed weight panel (w, or wp in bfloat16
+// pairs), its decoding scratch and the tile sums.
 type gemmScratch struct {
 	w, c, tmp []float32
+	wp        []uint32
+	view      rowView
 }
 
 var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
 
+// blockRun is how many blocks of tileCols outputs a worker takes at once,
+// for out outputs on workers: up to maxBlockRun, so that its results go
+// to each token's row as one run of consecutive values rather than as
+// scattered pieces of tileCols, yet at least four runs per worker.
+func blockRun(out, workers int) int {
+	blocks := (out + tileCols - 1) / tileCols
+	return max(1, min(maxBlockRun, blocks/(4*defaultWorkers(workers))))
+}
+
+const maxBlockRun = 32
+
+// storeBlocks copies the sums of the blocks lo..hi-1 from c, one
+// [groups·tileRows][tileCols] slab per block, to the rows of y.
+func storeBlocks(y [][]float32, c []float32, out, lo, hi, slab int) {
+	for t, row := range y {
+		for b := lo; b < hi; b++ {
+			o0 := b * tileCols
+			cols := min(tileCols, out-o0)
+			s := c[(b-lo)*slab+t*tileCols:]
+			copy(row[o0:o0+cols], s[:cols])
+		}
+	}
+}
+
 // gemm sets y[t][o] = Σ_i w[o][i]·x[t][i] for the weight matrix w of
 // shape [out][in] and the tokens packed in x. Each y[t] must have length
-// out. The blocks of tileCols output rows are spread over workers.
+// out. Runs of blocks of tileCols output rows are spread over workers.
 func gemm(ctx context.Context, w weightPanels, out, in int, x *packedRows, y [][]float32, workers int) {
 	if x.rows == 0 || out == 0 {
 		return
 	}
 	blocks := (out + tileCols - 1) / tileCols
 	groups := x.groups()
-	parallelFor(ctx, blocks, 1, workers, func(lo, hi int) {
+	slab := groups * tileRows * tileCols
+	parallelFor(ctx, blocks, blockRun(out, workers), workers, func(lo, hi int) {
 		s := gemmScratchPool.Get().(*gemmScratch)
 		defer gemmScratchPool.Put(s)
 		if cap(s.w) < panelLen*tileCols {
@@ -84,27 +115,26 @@ func gemm(ctx context.Context, w weightPanels, out, in int, x *packedRows, y [][
 		if cap(s.tmp) < panelLen*tileCols {
 			s.tmp = make([]float32, panelLen*tileCols)
 		}
-		if n := groups * tileRows * tileCols; cap(s.c) < n {
+		if n := (hi - lo) * slab; cap(s.c) < n {
 			s.c = make([]float32, n)
 		}
 		for b := lo; b < hi; b++ {
 			o0 := b * tileCols
 			cols := min(tileCols, out-o0)
-			c := s.c[:groups*tileRows*tileCols]
+			c := s.c[(b-lo)*slab : (b-lo+1)*slab]
 			clear(c)
+			wb, ob := s.view.block(w, o0, cols)
 			for k0 := 0; k0 < in; k0 += panelLen {
 				kc := min(panelLen, in-k0)
 				wp := s.w[:kc*tileCols]
-				w.pack(wp, s.tmp, o0, cols, k0, kc)
+				wb.pack(wp, s.tmp, ob, cols, k0, kc)
 				for g := range groups {
 					xs := x.data[(g*in+k0)*tileRows : (g*in+k0+kc)*tileRows]
 					tile(kc, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
 				}
 			}
-			for t := range x.rows {
-				copy(y[t][o0:o0+cols], c[t*tileCols:t*tileCols+cols])
-			}
 		}
+		storeBlocks(y[:x.rows], s.c, out, lo, hi, slab)
 	})
 }
 

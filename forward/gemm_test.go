@@ -257,10 +257,10 @@ func TestAttentionBlocks(t *testing.T) {
 	for _, window := range []int{0, 37} {
 		d.SlidingWindow = window
 		attnBlock = 1000
-		want := attention(context.Background(), lw, d, x, 2, tap{})
+		want := attention(context.Background(), lw, d, x, exec{workers: 2}, tap{})
 		for _, b := range []int{1, 7, 128, 256} {
 			attnBlock = b
-			if diff := maxDiff(attention(context.Background(), lw, d, x, 3, tap{}), want); diff != 0 {
+			if diff := maxDiff(attention(context.Background(), lw, d, x, exec{workers: 3}, tap{}), want); diff != 0 {
 				t.Errorf("window %d, blocks of %d: differs by %g from one block", window, b, diff)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 
 	"github.com/mxq-dev/mxq/formats/gguf"
 	"github.com/mxq-dev/mxq/model"
@@ -17,8 +16,6 @@ type ggufSource struct {
 	roleSource
 	f   *gguf.File
 	cfg *model.Config
-	// spare holds stored-tensor buffers done with, for the next reads.
-	spare spareBuffers
 }
 
 // FromGGUF returns a Source over a GGUF file with general.architecture
@@ -35,7 +32,10 @@ func FromGGUF(f *gguf.File) (Source, error) {
 		return nil, err
 	}
 	s := &ggufSource{f: f, cfg: cfg}
-	s.roleSource = roleSource{dims: d, get: s.tensor, stored: s.attention}
+	s.roleSource = roleSource{dims: d, get: s.tensor, stored: func(r model.TensorRole) (*QuantMatrix, error) {
+		q, _, err := s.stored(r, false)
+		return q, err
+	}}
 	return s, nil
 }
 
@@ -73,11 +73,10 @@ func ggufDims(f *gguf.File) (*model.Config, Dims, error) {
 
 // tensor reads the tensor of role r, dequantized.
 func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
-	q, name, err := s.stored(r)
+	q, name, err := s.stored(r, false)
 	if err != nil {
 		return nil, err
 	}
-	defer s.spare.put(q.Data)
 	dst := make([]float32, q.Rows*q.Cols)
 	if err := quant.DequantizeRows(q.Type, q.Data, q.Cols, dst, runtime.GOMAXPROCS(0)); err != nil {
 		return nil, fmt.Errorf("forward: %s: tensor %q: %w", s.f.Name, name, err)
@@ -85,26 +84,16 @@ func (s *ggufSource) tensor(r model.TensorRole) ([]float32, error) {
 	return dst, nil
 }
 
-// attention reads an attention matrix as stored, for the products to decode
-// panel by panel as the experts', or nil when its blocks do not tile the
-// panels (get then decodes it whole).
-func (s *ggufSource) attention(r model.TensorRole) (*QuantMatrix, error) {
-	q, _, err := s.stored(r)
-	if err != nil {
-		return nil, err
-	}
-	if panelLen%q.Type.BlockSize() != 0 {
-		s.spare.put(q.Data)
-		return nil, nil
-	}
-	return q, nil
-}
-
 // Expert reads expert e of layer l as stored, for the matrix products to
-// decode panel by panel (see QuantMatrix). Once a MoE computation has
-// used the expert, its matrices are dropped and their buffers hold the
-// next expert read: an Expert goes through the forward pass once.
-func (s *ggufSource) Expert(l, e int) (*Expert, error) {
+// decode panel by panel (see QuantMatrix).
+func (s *ggufSource) Expert(l, e int) (*Expert, error) { return s.expert(l, e, false) }
+
+// streamedExpert is Expert for a pass that uses the expert only in its MoE
+// block while the file is open: its matrices are read a block of rows at a
+// time by the products (see lazy.go).
+func (s *ggufSource) streamedExpert(l, e int) (*Expert, error) { return s.expert(l, e, true) }
+
+func (s *ggufSource) expert(l, e int, lazy bool) (*Expert, error) {
 	d := s.dims
 	if err := d.checkExpert(l, e); err != nil {
 		return nil, err
@@ -112,21 +101,20 @@ func (s *ggufSource) Expert(l, e int) (*Expert, error) {
 	roles, expert := expertRoles(d, e)
 	ex := &Expert{}
 	for i, dst := range []**QuantMatrix{&ex.QGate, &ex.QDown, &ex.QUp} {
-		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert})
+		q, _, err := s.stored(model.TensorRole{Role: roles[i], Layer: l, Expert: expert}, lazy)
 		if err != nil {
 			return nil, err
 		}
 		*dst = q
 	}
-	gate, down, up := ex.QGate.Data, ex.QDown.Data, ex.QUp.Data
-	ex.release = func() { s.spare.put(gate, down, up) }
 	return ex, nil
 }
 
 // stored reads the bytes of the tensor of role r. For an expert role it
 // reads that expert's slab of the merged tensor if there is one (ne[2] is
 // the expert index, so the slab is contiguous), else the per-expert tensor.
-func (s *ggufSource) stored(r model.TensorRole) (*QuantMatrix, string, error) {
+// With lazy set the bytes stay in the file until a product reads them.
+func (s *ggufSource) stored(r model.TensorRole, lazy bool) (*QuantMatrix, string, error) {
 	full := r
 	if r.Expert >= 0 {
 		full.Expert = model.AllExperts
@@ -164,7 +152,10 @@ func (s *ggufSource) stored(r model.TensorRole) (*QuantMatrix, string, error) {
 	if end := s.f.DataOffset + int64(ti.Offset) + off + n; end > s.f.Size || end < 0 {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: data ends at byte %d, past the end of the file (%d)", s.f.Name, name, end, s.f.Size)
 	}
-	raw := s.spare.get(n)
+	if lazy {
+		return lazyMatrix(ti.Type, int(rows), rowLen, io.NewSectionReader(s.f.Section(ti), off, n), rowBytes), name, nil
+	}
+	raw := make([]byte, n)
 	if _, err := io.ReadFull(io.NewSectionReader(s.f.Section(ti), off, n), raw); err != nil {
 		return nil, name, fmt.Errorf("forward: %s: tensor %q: read at data byte %d: %w", s.f.Name, name, int64(ti.Offset)+off, err)
 	}
@@ -196,52 +187,4 @@ func (s *ggufSource) Output() ([]float32, error) {
 		return s.Embedding()
 	}
 	return s.tensor(globalRole(model.RoleOutput))
-}
-
-// spareBuffers keeps a few byte buffers for reuse: reading every expert
-// into fresh memory costs a page fault or a clear per page, as much as
-// decoding it.
-type spareBuffers struct {
-	mu   sync.Mutex
-	bufs [][]byte
-}
-
-// maxSpare is one expert's three matrices and one more.
-const maxSpare = 4
-
-// get returns a buffer of n bytes, the smallest spare one that holds n
-// if there is one.
-func (p *spareBuffers) get(n int64) []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	best := -1
-	for i, b := range p.bufs {
-		if int64(cap(b)) >= n && (best < 0 || cap(b) < cap(p.bufs[best])) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return make([]byte, n)
-	}
-	b := p.bufs[best]
-	p.bufs = append(p.bufs[:best], p.bufs[best+1:]...)
-	return b[:n]
-}
-
-// put hands buffers back, keeping the largest maxSpare.
-func (p *spareBuffers) put(bufs ...[]byte) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, b := range bufs {
-		p.bufs = append(p.bufs, b)
-		if len(p.bufs) > maxSpare {
-			small := 0
-			for i, s := range p.bufs {
-				if cap(s) < cap(p.bufs[small]) {
-					small = i
-				}
-			}
-			p.bufs = append(p.bufs[:small], p.bufs[small+1:]...)
-		}
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"sync"
 
 	"github.com/mxq-dev/mxq/model"
 )
@@ -36,7 +35,7 @@ func MoE(lw *LayerWeights, d Dims, x [][]float32, workers int) (*MoEResult, erro
 	if err := checkRows("moe input", x, d.Hidden); err != nil {
 		return nil, err
 	}
-	return moe(context.Background(), lw.Router, d, x, lw.expert, workers, tap{})
+	return moe(context.Background(), lw.Router, d, x, lw.expert, exec{workers: workers}, tap{})
 }
 
 // MoEBlock is MoE with default parallelism, returning the block output, the
@@ -55,8 +54,9 @@ func (lw *LayerWeights) expert(e int) (*Expert, error) { return &lw.Experts[e], 
 // moe routes x through the gate matrix router (nil when dense) and runs the
 // chosen experts, calling expert once for each expert some token is routed
 // to. obs sees the inputs of the router and of each expert's matrices. It
-// stops with ctx's error before each expert.
-func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, workers int, obs tap) (*MoEResult, error) {
+// stops with ctx's error before each expert. The router's product is in
+// float32 whatever ex's arithmetic: it decides which experts run.
+func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert ExpertFunc, ex exec, obs tap) (*MoEResult, error) {
 	T := len(x)
 	r := &MoEResult{TopK: make([][]int, T), Weights: make([][]float32, T)}
 	if d.Dense() {
@@ -66,7 +66,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 	} else {
 		r.RouterLogits = newMatrix(T, d.Experts)
 		obs.see(model.RoleRouter, -1, x)
-		matmul(ctx, router, d.Experts, d.Hidden, x, r.RouterLogits, workers)
+		matmul(ctx, router, d.Experts, d.Hidden, x, r.RouterLogits, ex.workers)
 		for t := range T {
 			r.TopK[t], r.Weights[t] = route(r.RouterLogits[t], d.TopK, !d.TopKUnnormalized)
 		}
@@ -76,8 +76,7 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 	// the tokens it serves, as transformers' index_add_ loop does, so the
 	// float32 sums happen in the same order.
 	r.Out = newMatrix(T, d.Hidden)
-	s := mlpScratchPool.Get().(*mlpScratch)
-	defer mlpScratchPool.Put(s)
+	var scratch mlpScratch
 	for e := range d.numExperts() {
 		var toks []int
 		var ws []float32
@@ -106,8 +105,10 @@ func moe(ctx context.Context, router []float32, d Dims, x [][]float32, expert Ex
 		for i, t := range toks {
 			xs[i] = x[t]
 		}
-		y := expertMLP(ctx, w, d, xs, workers, obs.expert(d, e), s)
-		w.done()
+		y := expertMLP(ctx, w, d, xs, ex, obs.expert(d, e), &scratch)
+		if err := w.readErr(); err != nil {
+			return nil, fmt.Errorf("forward: expert %d: %w", e, err)
+		}
 		for i, t := range toks {
 			out, wt := r.Out[t], ws[i]
 			for j, v := range y[i] {
@@ -169,42 +170,43 @@ func route(logits []float32, k int, renormalise bool) ([]int, []float32) {
 	return top, w
 }
 
-// mlpScratch holds the matrices of an expert MLP, reused from one expert
-// (and one MoE block) to the next: in fresh memory they would cost a page
-// fault or a clear per 4 KB, as much as a good part of the products.
+// mlpScratch is the memory of one expert's products, which the next
+// expert of the block reuses: fresh matrices of megabytes for every expert
+// would cost more in page faults than their products' stores.
 type mlpScratch struct {
-	px, pact, act, up, y []float32
+	act, up, y []float32
+	in, mid    tokens
 }
 
-var mlpScratchPool = sync.Pool{New: func() any { return new(mlpScratch) }}
-
-// matrix returns rows×cols values in buf's storage, grown if need be.
+// matrix returns rows×cols values in buf's memory (grown if too small),
+// not cleared: every product that uses it sets each value.
 func (s *mlpScratch) matrix(buf *[]float32, rows, cols int) [][]float32 {
 	if cap(*buf) < rows*cols {
 		*buf = make([]float32, rows*cols)
 	}
+	b := (*buf)[:rows*cols]
 	m := make([][]float32, rows)
 	for r := range m {
-		m[r] = (*buf)[r*cols : (r+1)*cols : (r+1)*cols]
+		m[r] = b[r*cols : (r+1)*cols : (r+1)*cols]
 	}
 	return m
 }
 
 // expertMLP computes w2(silu(w1·x) ⊙ w3·x) for each row of xs, packing
-// the rows once for the gate and up products. obs sees the inputs of the
-// three matrices. The result lives in s until the next call.
-func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers int, obs expertTap, s *mlpScratch) [][]float32 {
+// the rows once for the gate and up products, in s's memory (the result
+// too: it lives until s's next use). obs sees the inputs of the three
+// matrices.
+func expertMLP(ctx context.Context, w *Expert, d Dims, xs [][]float32, ex exec, obs expertTap, s *mlpScratch) [][]float32 {
 	I, H := d.Intermediate, d.Hidden
 	T := len(xs)
 	obs.see(obs.gate, xs)
 	obs.see(obs.up, xs)
-	gate, down, upw := ex.panels(d)
-	px := packRowsInto(s.px, xs, H)
-	s.px = px.data
+	gate, down, upw := w.panels(d)
+	px := ex.packInto(&s.in, xs, H)
 	act, up := s.matrix(&s.act, T, I), s.matrix(&s.up, T, I)
-	gemm(ctx, gate, I, H, px, act, workers)
-	gemm(ctx, upw, I, H, px, up, workers)
-	parallelFor(ctx, T, 4, workers, func(lo, hi int) {
+	ex.gemm(ctx, gate, I, H, px, act)
+	ex.gemm(ctx, upw, I, H, px, up)
+	parallelFor(ctx, T, 4, ex.workers, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			for o, u := range up[t] {
 				act[t][o] = silu(act[t][o]) * u
@@ -213,9 +215,7 @@ func expertMLP(ctx context.Context, ex *Expert, d Dims, xs [][]float32, workers 
 	})
 	obs.see(obs.down, act)
 	y := s.matrix(&s.y, T, H)
-	pact := packRowsInto(s.pact, act, I)
-	s.pact = pact.data
-	gemm(ctx, down, H, I, pact, y, workers)
+	ex.gemm(ctx, down, H, I, ex.packInto(&s.mid, act, I), y)
 	return y
 }
 

@@ -79,7 +79,7 @@ func TestExpertMLP(t *testing.T) {
 	r := &rng{s: 3}
 	ex := Expert{Gate: r.vec(20*12, 0.5), Down: r.vec(12*20, 0.5), Up: r.vec(20*12, 0.5)}
 	x := r.matrix(3, 12, 1)
-	y := expertMLP(context.Background(), &ex, d, x, 2, expertTap{}, new(mlpScratch))
+	y := expertMLP(context.Background(), &ex, d, x, exec{workers: 2}, expertTap{}, &mlpScratch{})
 	for t0, xt := range x {
 		act := make([]float64, 20)
 		for o := range act {

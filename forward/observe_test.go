@@ -78,7 +78,7 @@ func TestObserverDenseRoles(t *testing.T) {
 	lw := randomLayer(d, r)
 	var roles []model.TensorRole
 	x := r.matrix(3, d.Hidden, 1)
-	if _, err := decoderLayer(context.Background(), lw, d, x, lw.expert, 1, tap{layer: 4, fn: func(w model.TensorRole, x [][]float32) { roles = append(roles, w) }}); err != nil {
+	if _, err := decoderLayer(context.Background(), lw, d, x, lw.expert, exec{workers: 1}, tap{layer: 4, fn: func(w model.TensorRole, x [][]float32) { roles = append(roles, w) }}); err != nil {
 		t.Fatal(err)
 	}
 	want := []model.TensorRole{{Role: model.RoleAttnQ, Layer: 4, Expert: -1}, {Role: model.RoleAttnK, Layer: 4, Expert: -1},

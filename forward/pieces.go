@@ -45,10 +45,8 @@ func (s *roleSource) LayerShared(l int) (*LayerWeights, error) {
 			if err != nil {
 				return nil, err
 			}
-			if q != nil {
-				*t.stored = q
-				continue
-			}
+			*t.stored = q
+			continue
 		}
 		w, err := s.get(layerRole(t.role, l))
 		if err != nil {

@@ -16,6 +16,9 @@ type QuantMatrix struct {
 	Type       ggml.Type
 	Rows, Cols int
 	Data       []byte
+
+	// rows, if set, holds the bytes instead of Data (see lazy.go).
+	rows *rowReader
 }
 
 // check verifies the shape against rows×cols and the size of Data.
@@ -30,7 +33,11 @@ func (m *QuantMatrix) check(what string, rows, cols int) error {
 	if err != nil {
 		return fmt.Errorf("forward: %s: %w", what, err)
 	}
-	if int64(len(m.Data)) != int64(rows)*rb {
+	if m.rows != nil {
+		if m.rows.size != int64(rows)*rb {
+			return fmt.Errorf("forward: %s holds %d bytes, want %d", what, m.rows.size, int64(rows)*rb)
+		}
+	} else if int64(len(m.Data)) != int64(rows)*rb {
 		return fmt.Errorf("forward: %s holds %d bytes, want %d", what, len(m.Data), int64(rows)*rb)
 	}
 	if panelLen%m.Type.BlockSize() != 0 {
@@ -45,6 +52,9 @@ type weightPanels interface {
 	// wp ([kc][tileCols], missing rows zero); tmp is scratch of at least
 	// tileCols·panelLen values.
 	pack(wp, tmp []float32, o0, cols, k0, kc int)
+	// packPairs is pack for gemmBF16: the values rounded to bfloat16,
+	// pairs of inputs in wp ([(kc+1)/2][tileCols]).
+	packPairs(wp []uint32, tmp []float32, o0, cols, k0, kc int)
 }
 
 // denseWeights is a float32 matrix with rows of in values.

@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"context"
+	"math"
 	"slices"
 	"testing"
 
@@ -93,44 +95,96 @@ func TestLayerwiseMatchesRun(t *testing.T) {
 }
 
 // TestWorkersDeterministic checks that the number of goroutines never
-// changes a result bit.
+// changes a result bit, in either arithmetic.
 func TestWorkersDeterministic(t *testing.T) {
 	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	m := loadAll(t, src)
-	var first *Result
-	for _, w := range []int{1, 2, 3, 7} {
-		res, err := Run(m, ref.InputIDs, Options{Workers: w, Router: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first == nil {
-			first = res
-			continue
-		}
-		if d := maxDiff(res.Logits, first.Logits); d != 0 {
-			t.Errorf("workers=%d: logits differ from workers=1 by %g", w, d)
+	for _, a := range []Arithmetic{Float32, BF16} {
+		var first *Result
+		for _, w := range []int{1, 2, 3, 7} {
+			res, err := Run(m, ref.InputIDs, Options{Workers: w, Router: true, Arithmetic: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == nil {
+				first = res
+				continue
+			}
+			if d := maxDiff(res.Logits, first.Logits); d != 0 {
+				t.Errorf("%v, workers=%d: logits differ from workers=1 by %g", a, w, d)
+			}
 		}
 	}
 }
 
 // TestBatchIndependent checks that a position's logits do not depend on
-// later positions: a causal model run on a prefix must agree bit for bit.
+// later positions: a causal model run on a prefix must agree bit for bit,
+// in either arithmetic.
 func TestBatchIndependent(t *testing.T) {
 	ref := testutil.TinyReference(t)
 	src, _ := openTiny(t)
 	m := loadAll(t, src)
-	full, err := Run(m, ref.InputIDs, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{1, 7, 16} {
-		part, err := Run(m, ref.InputIDs[:n], Options{})
+	for _, a := range []Arithmetic{Float32, BF16} {
+		full, err := Run(m, ref.InputIDs, Options{Arithmetic: a})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := maxDiff(part.Logits, full.Logits[:n]); d != 0 {
-			t.Errorf("prefix of %d tokens: logits differ by %g", n, d)
+		for _, n := range []int{1, 7, 16} {
+			part, err := Run(m, ref.InputIDs[:n], Options{Arithmetic: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(part.Logits, full.Logits[:n]); d != 0 {
+				t.Errorf("%v, prefix of %d tokens: logits differ by %g", a, n, d)
+			}
 		}
+	}
+}
+
+// TestBF16NearTransformers runs the tiny checkpoint in the bf16 arithmetic:
+// its logits stay within bfloat16's precision of transformers' float32
+// ones (a few parts in a thousand of their spread), and the float32 ones
+// are unchanged by the option's existence.
+func TestBF16NearTransformers(t *testing.T) {
+	ref := testutil.TinyReference(t)
+	src, _ := openTiny(t)
+	res, err := Run(src, ref.InputIDs, Options{Arithmetic: BF16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := 0.0
+	for _, row := range ref.Logits {
+		for _, v := range row {
+			spread = max(spread, math.Abs(v))
+		}
+	}
+	d := maxDiff64(res.Logits, ref.Logits)
+	t.Logf("bf16: max |logit - transformers'| = %.3g (largest |logit| %.3g)", d, spread)
+	if d == 0 || d > 0.02*spread {
+		t.Errorf("bf16 logits differ from transformers' by %g, want within (0, %g]", d, 0.02*spread)
+	}
+}
+
+// TestArithmeticNames checks the names the command line uses.
+func TestArithmeticNames(t *testing.T) {
+	for _, a := range []Arithmetic{Float32, BF16} {
+		got, err := ParseArithmetic(a.String())
+		if err != nil || got != a {
+			t.Errorf("ParseArithmetic(%q) = %v, %v", a.String(), got, err)
+		}
+	}
+	for _, bad := range []string{"", "fp32", "BF16", "f16"} {
+		if _, err := ParseArithmetic(bad); err == nil {
+			t.Errorf("ParseArithmetic(%q) accepted", bad)
+		}
+	}
+	ref := testutil.TinyReference(t)
+	src, _ := openTiny(t)
+	if _, err := Run(src, ref.InputIDs, Options{Arithmetic: 7}); err == nil {
+		t.Error("Run accepted an unknown arithmetic")
+	}
+	if _, _, err := (LayerPieces{Arithmetic: -1}).Attention(context.Background(), &LayerWeights{}, src.Dims(), [][]float32{{1}}); err == nil {
+		t.Error("LayerPieces accepted an unknown arithmetic")
 	}
 }

@@ -26,21 +26,21 @@ func TestRopePermutationEquivalence(t *testing.T) {
 			lw := randomLayer(d, r)
 			x := r.matrix(tc.T, d.Hidden, 1)
 
-			want := attention(context.Background(), lw, d, x, 0, tap{})
+			want := attention(context.Background(), lw, d, x, exec{workers: 0}, tap{})
 
 			perm := *lw
 			perm.Q = permuteQK(lw.Q, d.Heads, d.HeadDim, d.Hidden)
 			perm.K = permuteQK(lw.K, d.KVHeads, d.HeadDim, d.Hidden)
 			dn := d
 			dn.RopeStyle = RopeNormal
-			got := attention(context.Background(), &perm, dn, x, 0, tap{})
+			got := attention(context.Background(), &perm, dn, x, exec{workers: 0}, tap{})
 			if diff := maxDiff(got, want); diff > 1e-6 {
 				t.Errorf("permuted rows + normal RoPE differ from rotate-half by %g", diff)
 			}
 
 			// Control: the permuted rows with rotate-half RoPE are a
 			// different model.
-			wrong := attention(context.Background(), &perm, d, x, 0, tap{})
+			wrong := attention(context.Background(), &perm, d, x, exec{workers: 0}, tap{})
 			if diff := maxDiff(wrong, want); diff < 1e-3 {
 				t.Errorf("permuted rows + rotate-half RoPE agree to %g; the test cannot tell the styles apart", diff)
 			}
@@ -116,12 +116,12 @@ func TestSlidingWindow(t *testing.T) {
 
 	dw := d
 	dw.SlidingWindow = W
-	windowed := attention(context.Background(), lw, dw, x, 0, tap{})
-	tail := attention(context.Background(), lw, d, x[T-W:], 0, tap{})
+	windowed := attention(context.Background(), lw, dw, x, exec{workers: 0}, tap{})
+	tail := attention(context.Background(), lw, d, x[T-W:], exec{workers: 0}, tap{})
 	if diff := maxDiff(windowed[T-1:], tail[W-1:]); diff > 1e-5 {
 		t.Errorf("windowed last position differs from attention over the last %d tokens by %g", W, diff)
 	}
-	full := attention(context.Background(), lw, d, x, 0, tap{})
+	full := attention(context.Background(), lw, d, x, exec{workers: 0}, tap{})
 	if diff := maxDiff(windowed[T-1:], full[T-1:]); diff < 1e-4 {
 		t.Errorf("window of %d changed the last position by only %g", W, diff)
 	}
@@ -129,7 +129,7 @@ func TestSlidingWindow(t *testing.T) {
 		t.Errorf("positions inside the window changed by %g", diff)
 	}
 	dw.SlidingWindow = T
-	if diff := maxDiff(attention(context.Background(), lw, dw, x, 0, tap{}), full); diff != 0 {
+	if diff := maxDiff(attention(context.Background(), lw, dw, x, exec{workers: 0}, tap{}), full); diff != 0 {
 		t.Errorf("a window as long as the input changed the output by %g", diff)
 	}
 }

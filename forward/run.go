@@ -10,6 +10,9 @@ type Options struct {
 	// Workers bounds the goroutines of each matrix product; <= 0 means
 	// GOMAXPROCS. Results are identical for every value.
 	Workers int
+	// Arithmetic of the products with the weight matrices: Float32 (the
+	// zero value) or BF16, faster and coarser (see BF16).
+	Arithmetic Arithmetic
 	// Router collects RouterLogits, TopK and TopKWeights.
 	Router bool
 	// Hidden collects Hidden.
@@ -58,15 +61,15 @@ func DecoderLayer(lw *LayerWeights, d Dims, h [][]float32, workers int) (*LayerR
 	if err := checkRows("layer input", h, d.Hidden); err != nil {
 		return nil, err
 	}
-	return decoderLayer(context.Background(), lw, d, h, lw.expert, workers, tap{})
+	return decoderLayer(context.Background(), lw, d, h, lw.expert, exec{workers: workers}, tap{})
 }
 
 // decoderLayer runs one layer whose norms, attention weights and router lw
 // holds, fetching its experts through expert; obs sees its matrix inputs. It
 // stops with ctx's error.
-func decoderLayer(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, workers int, obs tap) (*LayerResult, error) {
-	a, x := attentionHalf(ctx, lw, d, h, workers, obs)
-	m, err := moe(ctx, lw.Router, d, x, expert, workers, obs)
+func decoderLayer(ctx context.Context, lw *LayerWeights, d Dims, h [][]float32, expert ExpertFunc, ex exec, obs tap) (*LayerResult, error) {
+	a, x := attentionHalf(ctx, lw, d, h, ex, obs)
+	m, err := moe(ctx, lw.Router, d, x, expert, ex, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +118,10 @@ func run(ctx context.Context, src Source, d Dims, tokens []int, opts StreamOptio
 	if opts.Layers > 0 {
 		layers = opts.Layers
 	}
+	if err := opts.Arithmetic.check(); err != nil {
+		return nil, err
+	}
+	ex := exec{workers: opts.Workers, arith: opts.Arithmetic}
 	h, err := embed(src, d, tokens)
 	if err != nil {
 		return nil, err
@@ -131,7 +138,7 @@ func run(ctx context.Context, src Source, d Dims, tokens []int, opts StreamOptio
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", l, err)
 		}
-		lr, err := decoderLayer(ctx, lw, d, h, expert, opts.Workers, tap{fn: opts.Observe, layer: l})
+		lr, err := decoderLayer(ctx, lw, d, h, expert, ex, tap{fn: opts.Observe, layer: l})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -179,7 +186,7 @@ func run(ctx context.Context, src Source, d Dims, tokens []int, opts StreamOptio
 		return nil, err
 	}
 	res.Logits = newMatrix(len(tokens), d.Vocab)
-	matmul(ctx, head, d.Vocab, d.Hidden, h, res.Logits, opts.Workers)
+	ex.matmul(ctx, head, d.Vocab, d.Hidden, h, res.Logits)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -53,8 +53,8 @@ func globalRole(r model.Role) model.TensorRole {
 type roleSource struct {
 	dims Dims
 	get  tensorFunc
-	// stored, when set, reads an attention matrix in its stored block
-	// format, or returns nil for get to decode it.
+	// stored, if set, reads a tensor in its stored block format; the
+	// attention matrices are then kept that way (LayerWeights.QQ...).
 	stored func(r model.TensorRole) (*QuantMatrix, error)
 }
 

@@ -1,12 +1,15 @@
 package forward
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/internal/testutil"
 )
 
@@ -208,5 +211,44 @@ func TestAttentionBlock(t *testing.T) {
 	}
 	if _, _, err := AttentionBlock(&LayerWeights{}, d, h, 0); err == nil {
 		t.Error("empty weights accepted")
+	}
+}
+
+// TestRunStreamedLazy runs a GGUF whose expert matrices have three
+// different block types streamed, where the experts are read a block of
+// rows at a time, in both arithmetics: the results are those of Run, which
+// reads every expert whole. A read that fails is reported.
+func TestRunStreamedLazy(t *testing.T) {
+	ref := testutil.TinyReference(t)
+	st, _ := openTiny(t)
+	file, _ := buildGGUF(t, loadAll(t, st), ggufTypes{embd: ggml.Q4_K, attn: ggml.F16, qk: ggml.Q8_0, gate: ggml.Q4_0, down: ggml.Q6_K, up: ggml.Q5_K, output: ggml.Q6_K})
+	src := openGGUF(t, file)
+	gs := src.(*ggufSource)
+	ex, err := gs.streamedExpert(1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.QGate.rows == nil || ex.QGate.Data != nil {
+		t.Fatal("a streamed expert was read whole")
+	}
+	for _, a := range []Arithmetic{Float32, BF16} {
+		opts := Options{Router: true, Arithmetic: a}
+		want, err := Run(src, ref.InputIDs, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := RunStreamed(context.Background(), gs, ref.InputIDs, StreamOptions{Options: opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameResult(t, a.String(), got, want)
+	}
+	// Rows that cannot be read fail the block that needs them.
+	ex.QDown.rows.src = io.NewSectionReader(bytes.NewReader(nil), 0, 0)
+	d := gs.Dims()
+	x := (&rng{s: 9}).matrix(5, d.Hidden, 1)
+	expertMLP(context.Background(), ex, d, x, exec{workers: 2}, expertTap{}, &mlpScratch{})
+	if err := ex.readErr(); err == nil || !strings.Contains(err.Error(), "reading rows") {
+		t.Errorf("read error %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package forward
 
@@ -7,3 +7,7 @@ var tile = tileGo
 
 // tileFused reports whether tile fuses multiply and add.
 const tileFused = false
+
+// tileBF16 multiplies one tile over one panel of bfloat16 pairs; see
+// tileBF16Go.
+var tileBF16 = tileBF16Go

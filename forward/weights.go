@@ -1,6 +1,9 @@
 package forward
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // RopeStyle selects how rotary embeddings pair the dimensions of a head.
 type RopeStyle int
@@ -86,33 +89,22 @@ type Expert struct {
 	Up   []float32 // w3 / up_proj   [Intermediate][Hidden]
 
 	QGate, QDown, QUp *QuantMatrix
-
-	// release, when set, hands the buffers of the Q matrices back to the
-	// Source that read them (see done).
-	release func()
 }
 
-// done is called once the forward pass has used the expert: a Source
-// that set release may then read the next expert into the same buffers,
-// which spares allocating and clearing (or faulting in) hundreds of MB
-// per layer. The matrices are dropped so that the expert cannot be used
-// again by mistake.
-func (x *Expert) done() {
-	if x.release == nil {
-		return
-	}
-	release := x.release
-	x.release, x.QGate, x.QDown, x.QUp = nil, nil, nil, nil
-	release()
+// readErr returns the first error reading the expert's lazily read
+// matrices, if any.
+func (x *Expert) readErr() error {
+	return errors.Join(x.QGate.readErr(), x.QDown.readErr(), x.QUp.readErr())
 }
 
 // panels returns the expert's matrices for gemm.
 func (x *Expert) panels(d Dims) (gate, down, up weightPanels) {
-	return pick(x.QGate, x.Gate, d.Hidden), pick(x.QDown, x.Down, d.Intermediate), pick(x.QUp, x.Up, d.Hidden)
+	return panelsOf(x.QGate, x.Gate, d.Hidden), panelsOf(x.QDown, x.Down, d.Intermediate), panelsOf(x.QUp, x.Up, d.Hidden)
 }
 
-// pick is q when set, else the float32 matrix w with rows of in values.
-func pick(q *QuantMatrix, w []float32, in int) weightPanels {
+// panelsOf is the matrix q if set, else the float32 matrix w with rows of
+// in values, for gemm.
+func panelsOf(q *QuantMatrix, w []float32, in int) weightPanels {
 	if q != nil {
 		return q
 	}
@@ -127,7 +119,11 @@ type LayerWeights struct {
 	K        []float32 // [KVHeads*HeadDim][Hidden]
 	V        []float32 // [KVHeads*HeadDim][Hidden]
 	O        []float32 // [Hidden][Heads*HeadDim]
-	FFNNorm  []float32 // post_attention_layernorm [Hidden]
+	// QQ, QK, QV and QO, when set, hold the attention matrices in their
+	// stored block format instead (Q, K, V and O are then nil), decoded
+	// panel by panel by the products.
+	QQ, QK, QV, QO *QuantMatrix
+	FFNNorm        []float32 // post_attention_layernorm [Hidden]
 	// QNorm and KNorm are the per-head q_norm and k_norm [HeadDim], only
 	// with Dims.QKNorm.
 	QNorm, KNorm []float32
@@ -135,17 +131,6 @@ type LayerWeights struct {
 	Router []float32
 	// Experts holds Experts entries, or exactly one for a dense layer.
 	Experts []Expert
-
-	// QQ, QK, QV and QO, when set, hold Q, K, V and O in their stored
-	// block format instead of float32 (whose field is then nil), for the
-	// products to decode panel by panel.
-	QQ, QK, QV, QO *QuantMatrix
-}
-
-// attentionPanels returns the attention matrices for gemm.
-func (lw *LayerWeights) attentionPanels(d Dims) (q, k, v, o weightPanels) {
-	qDim := d.Heads * d.HeadDim
-	return pick(lw.QQ, lw.Q, d.Hidden), pick(lw.QK, lw.K, d.Hidden), pick(lw.QV, lw.V, d.Hidden), pick(lw.QO, lw.O, qDim)
 }
 
 // Source supplies a model's weights. Layer is called once per layer, in
@@ -172,7 +157,7 @@ func (lw *LayerWeights) checkAttention(d Dims) error {
 	for _, c := range []struct {
 		name       string
 		w          []float32
-		q          *QuantMatrix
+		stored     *QuantMatrix
 		rows, cols int
 	}{
 		{"attention norm", lw.AttnNorm, nil, 1, h},
@@ -182,8 +167,8 @@ func (lw *LayerWeights) checkAttention(d Dims) error {
 		{"attention output", lw.O, lw.QO, h, q},
 		{"ffn norm", lw.FFNNorm, nil, 1, h},
 	} {
-		if c.q != nil {
-			if err := c.q.check(c.name, c.rows, c.cols); err != nil {
+		if c.stored != nil {
+			if err := c.stored.check(c.name, c.rows, c.cols); err != nil {
 				return err
 			}
 			continue

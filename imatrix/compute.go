@@ -25,6 +25,11 @@ type ComputeOptions struct {
 	BOS int
 	// Workers bounds the goroutines of the forward pass (0: all cores).
 	Workers int
+	// Arithmetic of the forward pass's products with the weights
+	// (forward.Float32 by default). With forward.BF16 the statistics are
+	// still sums of float32 inputs, but of inputs computed by the coarser
+	// bf16 products of the layers before.
+	Arithmetic forward.Arithmetic
 	// Budget bounds the activations held, in bytes (0: DefaultBudget):
 	// half for the hidden states of all chunks between layers (beyond it
 	// they go to a temporary file), half for the tokens whose MoE block
@@ -100,8 +105,8 @@ func Compute(ctx context.Context, src forward.ExpertSource, tokens []int, o Comp
 		if err != nil {
 			return nil, 0, fmt.Errorf("imatrix: layer %d: %w", l, err)
 		}
-		p := forward.LayerPieces{Layer: l, Workers: o.Workers, Observe: c.perChunk(T)}
-		expert := func(e int) (*forward.Expert, error) { return src.Expert(l, e) }
+		p := forward.LayerPieces{Layer: l, Workers: o.Workers, Arithmetic: o.Arithmetic, Observe: c.perChunk(T)}
+		expert := func(e int) (*forward.Expert, error) { return forward.StreamedExpert(src, l, e) }
 		for first := 0; first < chunks; first += group {
 			if err := ctx.Err(); err != nil {
 				return nil, 0, err

@@ -14,6 +14,11 @@ type Options struct {
 	// Workers bounds the goroutines of each matrix product; <= 0 means
 	// GOMAXPROCS. Results do not depend on it.
 	Workers int
+	// Arithmetic of both models' products with their weight matrices
+	// (forward.Float32 by default, or forward.BF16: faster, and a
+	// coarser comparison, since both models then carry bfloat16's
+	// rounding).
+	Arithmetic forward.Arithmetic
 	// Progress, if set, is called after each decoder layer with the layers
 	// done and the layers the comparison runs in all.
 	Progress func(done, total int64)
@@ -44,7 +49,7 @@ func EndToEnd(ctx context.Context, ref, cand *Model, tokens []int, opts Options)
 	done := 0
 	run := func(m *Model) (*forward.Result, error) {
 		res, err := forward.RunStreamed(ctx, m.Source, tokens, forward.StreamOptions{
-			Options: forward.Options{Workers: opts.Workers, Router: true},
+			Options: forward.Options{Workers: opts.Workers, Arithmetic: opts.Arithmetic, Router: true},
 			OnLayer: func(int, *forward.LayerResult) error {
 				done++
 				opts.progress(done, 2*layers)
@@ -71,11 +76,12 @@ func EndToEnd(ctx context.Context, ref, cand *Model, tokens []int, opts Options)
 		return nil, err
 	}
 	r := &Report{
-		Mode:      "end-to-end",
-		Reference: ref.info(),
-		Candidate: cand.info(),
-		Tokens:    len(tokens),
-		Logits:    compareLogits(rr.Logits, cr.Logits, tokens),
+		Mode:       "end-to-end",
+		Reference:  ref.info(),
+		Candidate:  cand.info(),
+		Arithmetic: opts.Arithmetic.String(),
+		Tokens:     len(tokens),
+		Logits:     compareLogits(rr.Logits, cr.Logits, tokens),
 	}
 	for l := range rr.TopK {
 		r.Routing = append(r.Routing, compareRouting(l, rr.TopK[l], cr.TopK[l], rr.TopKWeights[l], cr.TopKWeights[l]))

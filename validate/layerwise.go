@@ -62,7 +62,7 @@ func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (_ *Re
 			states = "reference"
 		}
 	}
-	r := &Report{Mode: "layer-wise", Reference: ref.info(), Candidate: cand.info()}
+	r := &Report{Mode: "layer-wise", Reference: ref.info(), Candidate: cand.info(), Arithmetic: o.Arithmetic.String()}
 	start := time.Now()
 	switch states {
 	case "reference":
@@ -77,14 +77,14 @@ func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (_ *Re
 			want[l] = true
 		}
 		_, err := forward.RunStreamed(ctx, ref.Source, o.Tokens, forward.StreamOptions{
-			Options: forward.Options{Workers: o.Workers},
+			Options: forward.Options{Workers: o.Workers, Arithmetic: o.Arithmetic},
 			Layers:  deepest + 1,
 			OnLayer: func(l int, lr *forward.LayerResult) error {
 				defer o.progress(l+1, deepest+1)
 				if !want[l] {
 					return nil
 				}
-				st, err := compareLayer(ctx, l, lr.MoEInput, lr.MoE, ref, cand, o.Workers)
+				st, err := compareLayer(ctx, l, lr.MoEInput, lr.MoE, ref, cand, o.Options)
 				if err != nil {
 					compareErr = err
 					return err
@@ -113,11 +113,11 @@ func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (_ *Re
 		r.States = &StatesInfo{Source: "random", Seed: o.Seed}
 		r.Tokens = n
 		for i, l := range layers {
-			x, m, err := randomLayer(ctx, ref, l, n, o.Seed, o.Workers)
+			x, m, err := randomLayer(ctx, ref, l, n, o.Seed, o.Options)
 			if err != nil {
 				return nil, err
 			}
-			st, err := compareLayer(ctx, l, x, m, ref, cand, o.Workers)
+			st, err := compareLayer(ctx, l, x, m, ref, cand, o.Options)
 			if err != nil {
 				return nil, err
 			}
@@ -131,12 +131,17 @@ func LayerWise(ctx context.Context, ref, cand *Model, o LayerWiseOptions) (_ *Re
 	return r, nil
 }
 
+// pieces runs layer l's blocks with o's workers and arithmetic.
+func (o Options) pieces(l int) forward.LayerPieces {
+	return forward.LayerPieces{Layer: l, Workers: o.Workers, Arithmetic: o.Arithmetic}
+}
+
 // errDone ends a reference run once the deepest chosen layer is compared.
 var errDone = errors.New("done")
 
 // randomLayer draws n random states for layer l of ref and runs ref's MoE
 // block on them.
-func randomLayer(ctx context.Context, ref *Model, l, n int, seed uint64, workers int) ([][]float32, *forward.MoEResult, error) {
+func randomLayer(ctx context.Context, ref *Model, l, n int, seed uint64, o Options) ([][]float32, *forward.MoEResult, error) {
 	d := ref.Source.Dims()
 	lw, err := ref.Source.LayerShared(l)
 	if err != nil {
@@ -149,7 +154,7 @@ func randomLayer(ctx context.Context, ref *Model, l, n int, seed uint64, workers
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := forward.MoEStreamed(ctx, lw.Router, d, x, func(e int) (*forward.Expert, error) { return ref.Source.Expert(l, e) }, workers)
+	m, err := o.pieces(l).MoE(ctx, lw.Router, d, x, func(e int) (*forward.Expert, error) { return ref.Source.Expert(l, e) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: layer %d: %w", ref.Path, l, err)
 	}
@@ -158,7 +163,7 @@ func randomLayer(ctx context.Context, ref *Model, l, n int, seed uint64, workers
 
 // compareLayer runs the candidate's MoE block of layer l on x and compares
 // it with the reference block's result m.
-func compareLayer(ctx context.Context, l int, x [][]float32, m *forward.MoEResult, ref, cand *Model, workers int) (LayerStats, error) {
+func compareLayer(ctx context.Context, l int, x [][]float32, m *forward.MoEResult, ref, cand *Model, o Options) (LayerStats, error) {
 	if t, i, bad := firstNonFinite(m.Out); bad {
 		return LayerStats{}, fmt.Errorf("validate: %s: layer %d MoE output [%d][%d] is %v", ref.Path, l, t, i, m.Out[t][i])
 	}
@@ -166,7 +171,7 @@ func compareLayer(ctx context.Context, l int, x [][]float32, m *forward.MoEResul
 	if err != nil {
 		return LayerStats{}, fmt.Errorf("%s: layer %d: %w", cand.Path, l, err)
 	}
-	cm, err := forward.MoEStreamed(ctx, cw.Router, cand.Source.Dims(), x, func(e int) (*forward.Expert, error) { return cand.Source.Expert(l, e) }, workers)
+	cm, err := o.pieces(l).MoE(ctx, cw.Router, cand.Source.Dims(), x, func(e int) (*forward.Expert, error) { return cand.Source.Expert(l, e) })
 	if err != nil {
 		return LayerStats{}, fmt.Errorf("%s: layer %d: %w", cand.Path, l, err)
 	}

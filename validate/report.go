@@ -9,6 +9,8 @@ type Report struct {
 	Mode      string    `json:"mode"`
 	Reference ModelInfo `json:"reference"`
 	Candidate ModelInfo `json:"candidate"`
+	// Arithmetic is that of both forward passes: "float32" or "bf16".
+	Arithmetic string `json:"arithmetic"`
 	// Tokens is the number of positions compared (rows of hidden states
 	// in layer-wise mode).
 	Tokens int `json:"tokens"`

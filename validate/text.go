@@ -14,6 +14,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	p.f("mxq validate (%s, %d %s, %.2f s)\n", r.Mode, r.Tokens, r.unit(), r.Seconds)
 	p.f("  reference  %s  (%s, %.2f bits/weight)\n", r.Reference.Path, r.Reference.Format, r.Reference.BitsPerWeight)
 	p.f("  candidate  %s  (%s, %.2f bits/weight)\n", r.Candidate.Path, r.Candidate.Format, r.Candidate.BitsPerWeight)
+	if r.Arithmetic != "" {
+		p.f("  arithmetic %s\n", r.Arithmetic)
+	}
 	if s := r.States; s != nil {
 		if s.Source == "random" {
 			p.f("  states     random: norm weight ⊙ unit-RMS Gaussian, seed %d\n", s.Seed)

@@ -16,7 +16,7 @@ func TestWriteText(t *testing.T) {
 	ref := ModelInfo{Path: "models/mixtral", Format: "safetensors", Params: 46702792704, BitsPerWeight: 16}
 	cand := ModelInfo{Path: "models/mixtral-Q4_K_M.gguf", Format: "gguf", Params: 46702792704, BitsPerWeight: 4.87}
 	endToEnd := &Report{
-		Mode: "end-to-end", Reference: ref, Candidate: cand, Tokens: 120, Seconds: 12.5,
+		Mode: "end-to-end", Reference: ref, Candidate: cand, Arithmetic: "float32", Tokens: 120, Seconds: 12.5,
 		Logits: &LogitStats{Positions: 120, KLD: Distribution{Mean: 0.0123, P99: 0.0871, Max: 0.1502},
 			Top1Agreement: 0.95, Top1Same: 114, PerplexityReference: 4.125, PerplexityCandidate: 4.2},
 		Routing: []RoutingStats{
@@ -26,7 +26,7 @@ func TestWriteText(t *testing.T) {
 	}
 	endToEnd.Check(Thresholds{MaxKLD: f(0.01), MinRoutingAgreement: f(0.8)})
 	layerWise := &Report{
-		Mode: "layer-wise", Reference: ref, Candidate: cand, Tokens: 64, Seconds: 40,
+		Mode: "layer-wise", Reference: ref, Candidate: cand, Arithmetic: "bf16", Tokens: 64, Seconds: 40,
 		States: &StatesInfo{Source: "random", Seed: 7},
 		Layers: []LayerStats{
 			{RoutingStats: RoutingStats{Layer: 31, Tokens: 64, Agreement: 0.953125, Same: 61, Overlap: 0.9765625, WeightL1: 0.04}, RelError: 0.0812, Cosine: 0.99671, MaxAbsError: 0.25},

@@ -51,6 +51,7 @@ go to a temporary file beyond 1 GiB.`,
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "`N` worker goroutines; 0 uses all cores"},
+			arithmeticFlag,
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 		},
 		OnUsageError: onUsageError,
@@ -66,6 +67,7 @@ type imatrixSummary struct {
 	Tokens          int     `json:"tokens"`
 	Chunks          int     `json:"chunks"`
 	ChunkSize       int     `json:"chunk_size"`
+	Arithmetic      string  `json:"arithmetic"`
 	Entries         int     `json:"entries"`
 	Seconds         float64 `json:"seconds"`
 	TokensPerSecond float64 `json:"tokens_per_second"`
@@ -105,6 +107,10 @@ func runImatrix(c *cli.Context) error {
 	if c.Bool("dat") && c.Bool("fill-unrouted") {
 		return usageError("--fill-unrouted needs the GGUF output: the .dat format cannot record which experts were filled")
 	}
+	arith, err := arithmetic(c)
+	if err != nil {
+		return err
+	}
 	input := c.String("tokens") + c.String("text")
 	// The same rules as every output: never an input or inside one (the
 	// model folder included), --force replaces only an earlier importance
@@ -134,7 +140,7 @@ func runImatrix(c *cli.Context) error {
 	bar := newProgress(c, "imatrix (token-layers)")
 	start := time.Now()
 	coll, chunks, err := imatrix.Compute(c.Context, m.Source, tokens, imatrix.ComputeOptions{
-		ChunkSize: c.Int("chunk-size"), Chunks: c.Int("chunks"), BOS: bos, Workers: c.Int("threads"), Progress: bar.update,
+		ChunkSize: c.Int("chunk-size"), Chunks: c.Int("chunks"), BOS: bos, Workers: c.Int("threads"), Arithmetic: arith, Progress: bar.update,
 	})
 	bar.finish()
 	if err != nil {
@@ -145,7 +151,7 @@ func runImatrix(c *cli.Context) error {
 
 	s := &imatrixSummary{
 		Source: src, Output: out, Format: "gguf", Tokens: chunks * c.Int("chunk-size"), Chunks: chunks,
-		ChunkSize: c.Int("chunk-size"), Entries: len(mat.Entries), Seconds: seconds, Unrouted: []expertSlot{},
+		ChunkSize: c.Int("chunk-size"), Arithmetic: arith.String(), Entries: len(mat.Entries), Seconds: seconds, Unrouted: []expertSlot{},
 	}
 	if seconds > 0 {
 		s.TokensPerSecond = float64(s.Tokens) / seconds
@@ -224,8 +230,8 @@ func imatrixTokens(c *cli.Context, m *validate.Model, path string) ([]int, int, 
 
 func (s *imatrixSummary) writeText(w io.Writer) error {
 	p := &linePrinter{w: w}
-	p.f("mxq imatrix: %d tokens in %d chunks of %d, %d entries, %.2f s (%.1f tokens/s)\n",
-		s.Tokens, s.Chunks, s.ChunkSize, s.Entries, s.Seconds, s.TokensPerSecond)
+	p.f("mxq imatrix: %d tokens in %d chunks of %d, %d entries, %.2f s (%.1f tokens/s, %s arithmetic)\n",
+		s.Tokens, s.Chunks, s.ChunkSize, s.Entries, s.Seconds, s.TokensPerSecond, s.Arithmetic)
 	p.f("  wrote %s (%s)\n", s.Output, s.Format)
 	if len(s.Layers) > 0 {
 		p.f("\ntokens per expert (each token counts for each expert it is routed to)\n")

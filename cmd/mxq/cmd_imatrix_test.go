@@ -201,11 +201,16 @@ func TestImatrixText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Chunks != 2 || s.Tokens != 64 || m.ChunkCount != 2 || m.ChunkSize != 32 || !slices.Equal(m.Datasets, []string{text}) {
+	if s.Chunks != 2 || s.Tokens != 64 || s.Arithmetic != "float32" || m.ChunkCount != 2 || m.ChunkSize != 32 || !slices.Equal(m.Datasets, []string{text}) {
 		t.Errorf("summary %+v; file %d chunks of %d, datasets %q", s, m.ChunkCount, m.ChunkSize, m.Datasets)
 	}
 	if e, _ := m.Lookup("blk.0.attn_q.weight"); e == nil || e.Counts[0] != 64 {
 		t.Errorf("attn_q entry %+v", e)
+	}
+	// The bf16 arithmetic runs the same chunks and says so.
+	code, stdout, stderr = runCLI(t, "imatrix", tiny, "--text", text, "--chunk-size", "32", "--chunks", "2", "-o", out, "--force", "--arithmetic", "bf16")
+	if code != exitOK || !strings.Contains(stdout, "64 tokens in 2 chunks of 32") || !strings.Contains(stdout, "bf16 arithmetic") {
+		t.Errorf("bf16: exit %d: %s%s", code, stdout, stderr)
 	}
 }
 
@@ -239,6 +244,7 @@ func TestImatrixUsage(t *testing.T) {
 		{"both", []string{"imatrix", tiny, "-o", out, "--text", ids, "--tokens", ids}, exitUsage, "--text and --tokens"},
 		{"chunk size", []string{"imatrix", tiny, "-o", out, "--tokens", ids, "--chunk-size", "0"}, exitUsage, "--chunk-size"},
 		{"dat and fill", []string{"imatrix", tiny, "-o", out, "--tokens", ids, "--dat", "--fill-unrouted"}, exitUsage, "--fill-unrouted"},
+		{"arithmetic", []string{"imatrix", tiny, "-o", out, "--tokens", ids, "--arithmetic", "int8"}, exitUsage, `--arithmetic must be float32 or bf16, got "int8"`},
 		{"existing output", []string{"imatrix", tiny, "-o", existing, "--tokens", ids}, exitUsage, "--force"},
 		{"force over a file that is not an importance matrix", []string{"imatrix", tiny, "-o", notes, "--tokens", ids, "--force"}, exitUsage, "not an importance matrix"},
 		{"output folder missing", []string{"imatrix", tiny, "-o", filepath.Join(dir, "nowhere", "x.gguf"), "--tokens", ids}, exitUsage, "does not exist"},

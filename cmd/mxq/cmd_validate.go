@@ -40,6 +40,7 @@ Exit status 3 means the report was printed but a threshold was breached.`,
 			&cli.StringFlag{Name: "tokens", Usage: "compare on the token ids in `FILE` (- for stdin)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
+			arithmeticFlag,
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.BoolFlag{Name: "layer-wise", Category: "layer-wise", Usage: "compare MoE blocks on identical inputs instead of whole models"},
 			&cli.StringFlag{Name: "layers", Category: "layer-wise", Value: "all", Usage: "layers to compare: all, or a `LIST` such as 0,15,31 or 0-3"},
@@ -96,6 +97,10 @@ func runValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	arith, err := arithmetic(c)
+	if err != nil {
+		return err
+	}
 	layers, err := parseLayers(c.String("layers"))
 	if err != nil {
 		return err
@@ -119,7 +124,7 @@ func runValidate(c *cli.Context) error {
 		}
 	}
 	bar := newProgressIn(c, "validating", "layers")
-	opts := validate.Options{Workers: threads, Progress: bar.update}
+	opts := validate.Options{Workers: threads, Arithmetic: arith, Progress: bar.update}
 	var r *validate.Report
 	if layerWise {
 		r, err = validate.LayerWise(c.Context, ref, cand, validate.LayerWiseOptions{

@@ -64,6 +64,40 @@ func TestValidateThresholds(t *testing.T) {
 	}
 }
 
+// TestValidateArithmetic compares the tiny model with its 4-bit version in
+// both arithmetics: each report names its arithmetic, and a model compared
+// with itself in bf16 still agrees exactly.
+func TestValidateArithmetic(t *testing.T) {
+	q4 := filepath.Join(t.TempDir(), "q4.gguf")
+	if code, _, stderr := runCLI(t, "quantize", tiny, "-o", q4, "--bits", "4", "--quiet"); code != exitOK {
+		t.Fatalf("quantize: exit %d: %s", code, stderr)
+	}
+	kl := map[string]float64{}
+	for _, a := range []string{"float32", "bf16"} {
+		code, stdout, stderr := validateCLI(t, tiny, q4, "--arithmetic", a, "--json")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", a, code, stderr)
+		}
+		var r validate.Report
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Arithmetic != a || r.Logits == nil || !(r.Logits.KLD.Mean > 0) {
+			t.Errorf("%s: report %+v", a, r)
+		}
+		kl[a] = r.Logits.KLD.Mean
+		code, stdout, stderr = validateCLI(t, tiny, tiny, "--arithmetic", a, "--max-kld", "0")
+		if code != exitOK || !strings.Contains(stdout, "arithmetic "+a) {
+			t.Errorf("%s, model against itself: exit %d: %s%s", a, code, stdout, stderr)
+		}
+	}
+	t.Logf("mean KL of the 4-bit model: float32 %.6g, bf16 %.6g", kl["float32"], kl["bf16"])
+	code, stdout, stderr := validateCLI(t, "--layer-wise", tiny, q4, "--arithmetic", "bf16", "--states", "random", "--samples", "8", "--json")
+	if code != exitOK || !strings.Contains(stdout, `"arithmetic": "bf16"`) {
+		t.Errorf("layer-wise bf16: exit %d: %s%s", code, stdout, stderr)
+	}
+}
+
 func TestValidateLayerWise(t *testing.T) {
 	code, stdout, stderr := validateCLI(t, "--layer-wise", tiny, tiny, "--layers", "1", "--states", "random", "--samples", "16", "--seed", "5", "--json")
 	if code != exitOK {
@@ -95,10 +129,11 @@ func TestValidateUsage(t *testing.T) {
 		{[]string{tiny, tiny, "--layer-wise", "--layers", "0,x"}, `"x" is not a layer`},
 		{[]string{tiny, tiny, "--layer-wise", "--states", "cached"}, "--states"},
 		{[]string{tiny, tiny, "--prompt", ""}, "empty"},
+		{[]string{tiny, tiny, "--arithmetic", "fp16"}, `--arithmetic must be float32 or bf16, got "fp16"`},
 	} {
 		code, _, stderr := validateCLI(t, tc.args...)
-		if code != exitUsage || !strings.Contains(stderr, tc.msg) {
-			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q", tc.args, code, stderr, exitUsage, tc.msg)
+		if code != exitUsage || !strings.Contains(stderr, tc.msg) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q on one line", tc.args, code, stderr, exitUsage, tc.msg)
 		}
 	}
 	code, _, stderr := validateCLI(t, tiny, filepath.Join(t.TempDir(), "missing.gguf"))

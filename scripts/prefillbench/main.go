@@ -1,7 +1,7 @@
 // Command prefillbench measures the forward pass's prefill throughput.
 //
 //	prefillbench write DIR                        synthetic full-width Mixtral layer, vocabulary 1024
-//	prefillbench run [-tokens N] [-threads N] [-runs N] MODEL
+//	prefillbench run [-tokens N] [-threads N] [-runs N] [-arithmetic float32|bf16] MODEL
 //
 // run feeds N seeded random token ids (the same ids as
 // compat/llamacpp/prefill.mjs) through one forward pass over MODEL, which
@@ -51,7 +51,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: prefillbench write DIR | prefillbench run [-tokens N] [-threads N] [-runs N] MODEL")
+	fmt.Fprintln(os.Stderr, "usage: prefillbench write DIR | prefillbench run [-tokens N] [-threads N] [-runs N] [-arithmetic float32|bf16] MODEL")
 	os.Exit(2)
 }
 
@@ -73,10 +73,15 @@ func run(args []string) error {
 	threads := fs.Int("threads", 0, "workers (0: all cores)")
 	runs := fs.Int("runs", 1, "repetitions; the best is printed")
 	profile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	arithName := fs.String("arithmetic", "float32", "`MODE` of the products with the weights: float32 or bf16")
 	inMemory := fs.Bool("in-memory", false, "also time layer 0 held in float32 (needs its whole size in memory: 5.8 GB for Mixtral)")
 	fs.Parse(args)
 	if fs.NArg() != 1 {
 		usage()
+	}
+	arith, err := forward.ParseArithmetic(*arithName)
+	if err != nil {
+		return err
 	}
 	m, err := validate.Open(fs.Arg(0))
 	if err != nil {
@@ -99,15 +104,15 @@ func run(args []string) error {
 	best, bestCPU, bestMem := time.Duration(0), time.Duration(0), time.Duration(0)
 	for range *runs {
 		t0, c0 := time.Now(), cpuTime()
-		if _, err := forward.RunStreamed(context.Background(), m.Source, ids, forward.StreamOptions{Options: forward.Options{Workers: *threads}}); err != nil {
+		if _, err := forward.RunStreamed(context.Background(), m.Source, ids, forward.StreamOptions{Options: forward.Options{Workers: *threads, Arithmetic: arith}}); err != nil {
 			return err
 		}
 		if el := time.Since(t0); best == 0 || el < best {
 			best, bestCPU = el, cpuTime()-c0
 		}
 	}
-	fmt.Printf("mxq %s: %d tokens, %d threads (0: all): %.1f tokens/s (%.2f s; %.2f s of CPU: %.1f tokens per CPU-second), weights read and decoded as the pass goes; peak RSS %s\n",
-		fs.Arg(0), len(ids), *threads, float64(len(ids))/best.Seconds(), best.Seconds(),
+	fmt.Printf("mxq %s, %s: %d tokens, %d threads (0: all): %.1f tokens/s (%.2f s; %.2f s of CPU: %.1f tokens per CPU-second), weights read and decoded as the pass goes; peak RSS %s\n",
+		fs.Arg(0), arith, len(ids), *threads, float64(len(ids))/best.Seconds(), best.Seconds(),
 		bestCPU.Seconds(), float64(len(ids))/bestCPU.Seconds(), peakRSS())
 	if !*inMemory {
 		return nil
