@@ -144,9 +144,27 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 				t.Name, in[i], c.outRow+i/cols, i%cols, e.f16Hint)
 		}
 	}
-	rowBytes, err := t.Type.RowSize(int64(cols))
+	rowBytes, err := wk.quantize(t, c, in)
 	if err != nil {
+		return err
+	}
+	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
+		return fmt.Errorf("writing tensor %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+func (ggmlRows) partDone(*outTensor, int, io.WriterAt) error { return nil }
+
+// quantize encodes c's rows of t, in, into wk.out as ggml rows of t.Type
+// and returns the size of a row.
+func (wk *worker) quantize(t *outTensor, c chunk, in []float32) (int64, error) {
+	rowBytes, err := t.Type.RowSize(int64(t.cols()))
+	if err != nil {
+		return 0, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
 	if p := t.parts[c.part]; p.headDim == 0 && p.src.typ == t.Type && t.Type.IsQuantized() {
@@ -159,18 +177,10 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 		err = quant.Quantize(t.Type, in, wk.out)
 	}
 	if err != nil {
-		return fmt.Errorf("tensor %s: %w", t.Name, err)
+		return 0, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
-		return fmt.Errorf("tensor %s: %w", t.Name, err)
-	}
-	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
-		return fmt.Errorf("writing tensor %s: %w", t.Name, err)
-	}
-	return nil
+	return rowBytes, nil
 }
-
-func (ggmlRows) partDone(*outTensor, int, io.WriterAt) error { return nil }
 
 func (t *outTensor) encoder() encoder {
 	if t.enc != nil {
@@ -346,7 +356,8 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st *quant.Stats) (*quant.Stats, error) {
+// load reads c's rows of t and returns them as float32, in output order.
+func (wk *worker) load(t *outTensor, c chunk) ([]float32, error) {
 	p := t.parts[c.part]
 	cols := t.cols()
 	n := c.rows * cols
@@ -365,7 +376,16 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 		row := c.outRow + i/cols
 		return nil, fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row, i%cols, in[i])
 	}
-	wk.deq = grow(wk.deq, n)
+	return in, nil
+}
+
+func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st *quant.Stats) (*quant.Stats, error) {
+	in, err := wk.load(t, c)
+	if err != nil {
+		return nil, err
+	}
+	cols := t.cols()
+	wk.deq = grow(wk.deq, c.rows*cols)
 	if err := t.encoder().encode(wk, t, c, in, wk.deq, w, offset); err != nil {
 		return nil, err
 	}

@@ -242,9 +242,14 @@ type Discard struct{}
 func (Discard) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
 func (Discard) Truncate(int64) error                   { return nil }
 
-// Run converts into w without renaming or hashing, for benchmarks.
+// Run converts into w without renaming, for benchmarks: the output is
+// hashed while it is written, as Write hashes it, and the digest dropped.
 func (p *GGUFPlan) Run(ctx context.Context, w Sink) error {
-	_, err := p.writeTo(ctx, w)
+	d := newOrderedDigest(w)
+	if _, err := p.writeTo(ctx, d); err != nil {
+		return err
+	}
+	_, err := d.Sum(p.layout.Size())
 	return err
 }
 
