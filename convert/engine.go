@@ -120,7 +120,8 @@ type TensorStats struct {
 
 // encoder stores the encoded rows of an output tensor. encode is called
 // from any worker, concurrently for different chunks, and must fill deq
-// with the values a reader decodes from what was stored. partDone is
+// with the values a reader decodes from what was stored (ggmlRows, given
+// a nil deq, leaves its rows in the worker's out instead, see process). partDone is
 // called once per part, from the merging goroutine, after every chunk of
 // the part was encoded.
 type encoder interface {
@@ -148,8 +149,10 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 	if err != nil {
 		return err
 	}
-	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
-		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	if deq != nil {
+		if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
+			return fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
 	}
 	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
 		return fmt.Errorf("writing tensor %s: %w", t.Name, err)
@@ -385,28 +388,57 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 		return nil, err
 	}
 	cols := t.cols()
-	wk.deq = grow(wk.deq, c.rows*cols)
-	if err := t.encoder().encode(wk, t, c, in, wk.deq, w, offset); err != nil {
-		return nil, err
-	}
-	// A finite weight can still be stored as ±Inf or NaN: a block scale
-	// beyond F16's range (|w| above about 8e6 in Q8_0), a float rounding
-	// up past BF16's largest value. What a reader decodes is checked.
-	if i, finite := quant.FindNonFinite(wk.deq); !finite {
-		i = culprit(in, wk.deq, i, cols)
-		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
+	enc := t.encoder()
+	if _, rows := enc.(ggmlRows); !rows {
+		wk.deq = grow(wk.deq, c.rows*cols)
+		if err := enc.encode(wk, t, c, in, wk.deq, w, offset); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
-			t.Name, c.outRow+i/cols, i%cols, in[i], wk.deq[i], t.storedAs())
+		return st, wk.measure(t, c, in, wk.deq, st)
 	}
-	if err := st.AddRows(in, wk.deq); err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	// ggml rows are decoded and measured one at a time, so the decoded
+	// values never leave the cache: the chunk's values are not stored
+	// twice over, nor read back from memory.
+	if err := enc.encode(wk, t, c, in, nil, w, offset); err != nil {
+		return nil, err
 	}
-	if t.imp != nil {
-		if err := addWeighted(st, t, c, in, wk.deq); err != nil {
+	rowBytes := len(wk.out) / c.rows
+	wk.deq = grow(wk.deq, cols)
+	for r := range c.rows {
+		if err := quant.Dequantize(t.Type, wk.out[r*rowBytes:(r+1)*rowBytes], wk.deq); err != nil {
 			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		row := c
+		row.row0, row.outRow, row.rows = c.row0+r, c.outRow+r, 1
+		if err := wk.measure(t, row, in[r*cols:(r+1)*cols], wk.deq, st); err != nil {
+			return nil, err
 		}
 	}
 	return st, nil
+}
+
+// measure checks what a reader decodes from c's rows of t, deq, and adds
+// its error against in to st.
+func (wk *worker) measure(t *outTensor, c chunk, in, deq []float32, st *quant.Stats) error {
+	cols := t.cols()
+	// A finite weight can still be stored as ±Inf or NaN: a block scale
+	// beyond F16's range (|w| above about 8e6 in Q8_0), a float rounding
+	// up past BF16's largest value. What a reader decodes is checked.
+	if i, finite := quant.FindNonFinite(deq); !finite {
+		i = culprit(in, deq, i, cols)
+		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
+			return err
+		}
+		return fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
+			t.Name, c.outRow+i/cols, i%cols, in[i], deq[i], t.storedAs())
+	}
+	if err := st.AddRows(in, deq); err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if t.imp != nil {
+		if err := addWeighted(st, t, c, in, deq); err != nil {
+			return fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+	}
+	return nil
 }
