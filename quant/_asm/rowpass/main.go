@@ -233,12 +233,14 @@ func statsRow() {
 	VFMADD231PD(b, b, sq)
 	VFMADD231PD(b, a, dot)
 	VANDPD(abs, e, b)
-	for p := range 4 {
-		x := Mem{Base: xs[p], Index: i, Scale: 8}
-		VFMADD231PD(x, a, acc[5+p])
-		VFMADD231PD(x, e, acc[9+p])
-	}
 	VMAXPD(b, mx, mx)
+	// b is free again: it holds each probe's values in turn, loaded once
+	// for both of their products.
+	for p := range 4 {
+		VMOVUPD(Mem{Base: xs[p], Index: i, Scale: 8}, b)
+		VFMADD231PD(b, a, acc[5+p])
+		VFMADD231PD(b, e, acc[9+p])
+	}
 	ADDQ(U8(4), i)
 	CMPQ(i, n)
 	JB(LabelRef("statsquad"))
