@@ -11,6 +11,11 @@ package quant
 // Σq², Σw·q, max|e|, then of y and of ye for each probe.
 func statsRowAVX2(w []float32, q []float32, act []float64, out *[13][4]float64)
 
+// statsRowAVX512 is statsRowAVX2, bit for bit: every sum keeps its four
+// lanes and their order of fused multiply-adds, but pairs of sums share
+// a register (Σe² with Σw², Σq² with Σw·q, each probe's ye with its y).
+func statsRowAVX512(w []float32, q []float32, act []float64, out *[13][4]float64)
+
 // decodeBF16AVX2 is decodeBF16 for the first len(dst)/16·16 values.
 func decodeBF16AVX2(src []byte, dst []float32)
 

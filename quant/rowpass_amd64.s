@@ -84,6 +84,71 @@ statsdone:
 	VZEROUPPER
 	RET
 
+// func statsRowAVX512(w []float32, q []float32, act []float64, out *[13][4]float64)
+// Requires: AVX, AVX512F
+TEXT ·statsRowAVX512(SB), NOSPLIT, $0-80
+	MOVQ   w_base+0(FP), AX
+	MOVQ   q_base+24(FP), CX
+	MOVQ   w_len+8(FP), DX
+	MOVQ   out+72(FP), BX
+	MOVQ   act_base+48(FP), SI
+	MOVQ   DX, DI
+	SHLQ   $0x03, DI
+	LEAQ   (SI)(DI*1), R8
+	LEAQ   (R8)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	ANDQ   $-4, DX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VXORPD Y6, Y6, Y6
+	XORQ   R10, R10
+	TESTQ  DX, DX
+	JZ     stats512done
+
+stats512quad:
+	VCVTPS2PD       (AX)(R10*4), Y7
+	VCVTPS2PD       (CX)(R10*4), Y8
+	VSUBPD          Y8, Y7, Y9
+	VINSERTF64X4    $0x01, Y7, Z9, Z10
+	VINSERTF64X4    $0x01, Y8, Z8, Z11
+	VINSERTF64X4    $0x01, Y7, Z8, Z7
+	VFMADD231PD     Z10, Z10, Z0
+	VFMADD231PD     Z7, Z11, Z1
+	VBROADCASTF64X4 (SI)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z2
+	VBROADCASTF64X4 (R8)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z3
+	VBROADCASTF64X4 (R9)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z4
+	VBROADCASTF64X4 (DI)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z5
+	VANDPD          statsAbs64<>+0(SB), Y9, Y9
+	VMAXPD          Y9, Y6, Y6
+	ADDQ            $0x04, R10
+	CMPQ            R10, DX
+	JB              stats512quad
+
+stats512done:
+	VMOVUPD       Y0, (BX)
+	VEXTRACTF64X4 $0x01, Z0, 32(BX)
+	VMOVUPD       Y1, 64(BX)
+	VEXTRACTF64X4 $0x01, Z1, 96(BX)
+	VMOVUPD       Y6, 128(BX)
+	VMOVUPD       Y2, 288(BX)
+	VEXTRACTF64X4 $0x01, Z2, 160(BX)
+	VMOVUPD       Y3, 320(BX)
+	VEXTRACTF64X4 $0x01, Z3, 192(BX)
+	VMOVUPD       Y4, 352(BX)
+	VEXTRACTF64X4 $0x01, Z4, 224(BX)
+	VMOVUPD       Y5, 384(BX)
+	VEXTRACTF64X4 $0x01, Z5, 256(BX)
+	VZEROUPPER
+	RET
+
 // func decodeBF16AVX2(src []byte, dst []float32)
 // Requires: AVX, AVX2
 TEXT ·decodeBF16AVX2(SB), NOSPLIT, $0-48

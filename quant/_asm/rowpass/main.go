@@ -12,6 +12,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	statsRow()
+	statsRow512()
 	decodeBF16()
 	findNonFinite()
 	nibbleMask = GLOBL("nibbleMask32", RODATA|NOPTR)
@@ -183,9 +184,13 @@ func findNonFinite() {
 	RET()
 }
 
+// statsAbs is four float64 absolute-value masks, set by statsRow.
+var statsAbs Mem
+
 // statsRow emits statsRowAVX2.
 func statsRow() {
 	abs := GLOBL("statsAbs64", RODATA|NOPTR)
+	statsAbs = abs
 	for k := range 4 {
 		DATA(8*k, U64(0x7fffffffffffffff))
 	}
@@ -248,6 +253,80 @@ func statsRow() {
 	Label("statsdone")
 	for k, r := range acc {
 		VMOVUPD(r, out.Offset(32*k))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// statsRow512 emits statsRowAVX512: statsRowAVX2's lanes, two sums to a
+// 512-bit register, so each fused multiply-add does two of its steps.
+func statsRow512() {
+	TEXT("statsRowAVX512", NOSPLIT, "func(w []float32, q []float32, act []float64, out *[13][4]float64)")
+	Doc("statsRowAVX512 is statsRowAVX2, bit for bit: every sum keeps its four",
+		"lanes and their order of fused multiply-adds, but pairs of sums share",
+		"a register (Σe² with Σw², Σq² with Σw·q, each probe's ye with its y).")
+	w := Load(Param("w").Base(), GP64())
+	q := Load(Param("q").Base(), GP64())
+	n := Load(Param("w").Len(), GP64())
+	out := Mem{Base: Load(Param("out"), GP64())}
+	var xs [4]Register
+	xs[0] = Load(Param("act").Base(), GP64())
+	stride := GP64()
+	MOVQ(n, stride)
+	SHLQ(U8(3), stride)
+	for p := 1; p < 4; p++ {
+		xs[p] = GP64()
+		LEAQ(Mem{Base: xs[p-1], Index: stride, Scale: 1}, xs[p])
+	}
+	ANDQ(I32(-4), n)
+
+	// Low half, high half: e², w² | q², w·q | ye, y of each probe.
+	e2w2, q2wq := ZMM(), ZMM()
+	var yey [4]VecVirtual
+	for p := range yey {
+		yey[p] = ZMM()
+	}
+	for _, r := range append([]VecVirtual{e2w2, q2wq}, yey[:]...) {
+		VPXORQ(r, r, r)
+	}
+	mx := YMM()
+	VXORPD(mx, mx, mx)
+	i := GP64()
+	XORQ(i, i)
+	TESTQ(n, n)
+	JZ(LabelRef("stats512done"))
+	Label("stats512quad")
+	a, b, e := YMM(), YMM(), YMM()
+	VCVTPS2PD(Mem{Base: w, Index: i, Scale: 4}, a)
+	VCVTPS2PD(Mem{Base: q, Index: i, Scale: 4}, b)
+	VSUBPD(b, a, e)
+	ea, bb, ba := ZMM(), ZMM(), ZMM()
+	VINSERTF64X4(U8(1), a, e.AsZ(), ea)
+	VINSERTF64X4(U8(1), b, b.AsZ(), bb)
+	VINSERTF64X4(U8(1), a, b.AsZ(), ba)
+	VFMADD231PD(ea, ea, e2w2)
+	VFMADD231PD(ba, bb, q2wq)
+	for p := range 4 {
+		x := ZMM()
+		VBROADCASTF64X4(Mem{Base: xs[p], Index: i, Scale: 8}, x)
+		VFMADD231PD(x, ea, yey[p])
+	}
+	VANDPD(statsAbs, e, e)
+	VMAXPD(e, mx, mx)
+	ADDQ(U8(4), i)
+	CMPQ(i, n)
+	JB(LabelRef("stats512quad"))
+
+	Label("stats512done")
+	store := func(r VecVirtual, lo, hi int) {
+		VMOVUPD(r.AsY(), out.Offset(32*lo))
+		VEXTRACTF64X4(U8(1), r, out.Offset(32*hi))
+	}
+	store(e2w2, 0, 1)
+	store(q2wq, 2, 3)
+	VMOVUPD(mx, out.Offset(32*4))
+	for p := range 4 {
+		store(yey[p], 9+p, 5+p)
 	}
 	VZEROUPPER()
 	RET()
