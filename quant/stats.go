@@ -64,6 +64,9 @@ type Stats struct {
 	sumY2, sumYErr2              float64
 	weighted                     bool // AddWeightedRows was called
 	wErr, wRef                   float64
+	// sums is the SIMD kernel's output, kept here because a local passed
+	// to a kernel through a function value would be allocated per row.
+	sums rowSums
 }
 
 // probeStream is PCG's second seed word for the probe vectors, fixed so a
@@ -214,15 +217,15 @@ func laneTotal(l *[statLanes]float64) float64 { return (l[0] + l[1]) + (l[2] + l
 
 func (s *Stats) addRow(w, q []float32) {
 	if s.simd {
-		var out rowSums
+		out := &s.sums
 		n := len(w)
-		rowPass.statsRow(w, q[:n], s.act[:4*n], (*[13][4]float64)(&out))
+		rowPass.statsRow(w, q[:n], s.act[:4*n], (*[13][4]float64)(out))
 		// The SIMD kernel leaves the last len(w)%4 values, which fall in
 		// lanes 0..2 after it, to this loop.
 		for i := n &^ 3; i < n; i++ {
 			a, b := float64(w[i]), float64(q[i])
 			e := a - b
-			l := &out
+			l := out
 			k := i % statLanes
 			l[sumE2][k] = math.FMA(e, e, l[sumE2][k])
 			l[sumW2][k] = math.FMA(a, a, l[sumW2][k])
