@@ -65,8 +65,12 @@ func (p *GGUFPlan) BenchKernels(ctx context.Context, cpu func() time.Duration) (
 		t0 := time.Now()
 		err = phase(func(k int, t *outTensor, c chunk) error {
 			// A GGUF plan's tensors are all ggml rows (ggufRows).
-			_, err := wks[k].quantize(t, c, ins[k])
-			return err
+			rowBytes, err := t.Type.RowSize(int64(t.cols()))
+			if err != nil {
+				return err
+			}
+			wks[k].out = grow(wks[k].out, c.rows*int(rowBytes))
+			return wks[k].quantize(t, c, ins[k], 0, wks[k].out)
 		})
 		kt.Wall += time.Since(t0)
 		if cpu != nil {

@@ -119,15 +119,19 @@ type TensorStats struct {
 }
 
 // encoder stores the encoded rows of an output tensor. encode is called
-// from any worker, concurrently for different chunks, and must fill deq
-// with the values a reader decodes from what was stored (ggmlRows, given
-// a nil deq, leaves its rows in the worker's out instead, see process). partDone is
-// called once per part, from the merging goroutine, after every chunk of
-// the part was encoded.
+// from any worker, concurrently for different chunks, and hands measure
+// what a reader decodes from what was stored, deq, with the values it
+// encodes, in: every row of c once, in order, in runs of whole rows (rc
+// says which). partDone is called once per part, from the merging
+// goroutine, after every chunk of the part was encoded.
 type encoder interface {
-	encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w io.WriterAt, offset int64) error
+	encode(wk *worker, t *outTensor, c chunk, in []float32, w io.WriterAt, offset int64, measure measureFunc) error
 	partDone(t *outTensor, part int, w io.WriterAt) error
 }
+
+// measureFunc checks and measures rows rc of a tensor: their values in
+// and what a reader decodes of them, deq.
+type measureFunc func(rc chunk, in, deq []float32) error
 
 // ggmlRows encodes rows with the ggml kernel of the tensor's Type and
 // writes them at their place in a row-major tensor, which is how both GGUF
@@ -137,7 +141,11 @@ type ggmlRows struct{ f16Hint string }
 
 var ggufRows encoder = ggmlRows{f16Hint: "use --type BF16"}
 
-func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w io.WriterAt, offset int64) error {
+// blockElems is how many values ggmlRows quantizes before measuring them:
+// few enough that they are still in the cache.
+const blockElems = 1 << 16
+
+func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in []float32, w io.WriterAt, offset int64, measure measureFunc) error {
 	cols := t.cols()
 	if t.Type == ggml.F16 {
 		if i, fits := quant.CheckF16Range(in); !fits {
@@ -145,13 +153,33 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 				t.Name, in[i], c.outRow+i/cols, i%cols, e.f16Hint)
 		}
 	}
-	rowBytes, err := wk.quantize(t, c, in)
+	rowBytes, err := t.Type.RowSize(int64(cols))
 	if err != nil {
-		return err
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	if deq != nil {
-		if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
-			return fmt.Errorf("tensor %s: %w", t.Name, err)
+	rb := int(rowBytes)
+	wk.out = grow(wk.out, c.rows*rb)
+	wk.deq = grow(wk.deq, cols)
+	// A block of rows is quantized, then each of its rows decoded and
+	// measured while the block's values are still in the cache.
+	step := max(1, blockElems/cols)
+	for r0 := 0; r0 < c.rows; r0 += step {
+		n := min(step, c.rows-r0)
+		block := c
+		block.row0, block.outRow, block.rows = c.row0+r0, c.outRow+r0, n
+		out := wk.out[r0*rb : (r0+n)*rb]
+		if err := wk.quantize(t, block, in[r0*cols:(r0+n)*cols], r0, out); err != nil {
+			return err
+		}
+		for r := range n {
+			if err := quant.Dequantize(t.Type, out[r*rb:(r+1)*rb], wk.deq); err != nil {
+				return fmt.Errorf("tensor %s: %w", t.Name, err)
+			}
+			row := block
+			row.row0, row.outRow, row.rows = block.row0+r, block.outRow+r, 1
+			if err := measure(row, in[(r0+r)*cols:(r0+r+1)*cols], wk.deq); err != nil {
+				return err
+			}
 		}
 	}
 	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
@@ -162,27 +190,24 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 
 func (ggmlRows) partDone(*outTensor, int, io.WriterAt) error { return nil }
 
-// quantize encodes c's rows of t, in, into wk.out as ggml rows of t.Type
-// and returns the size of a row.
-func (wk *worker) quantize(t *outTensor, c chunk, in []float32) (int64, error) {
-	rowBytes, err := t.Type.RowSize(int64(t.cols()))
-	if err != nil {
-		return 0, fmt.Errorf("tensor %s: %w", t.Name, err)
-	}
-	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
+// quantize encodes c's rows of t, in, into out as ggml rows of t.Type;
+// the rows are rows r0.. of what wk.load last read, for a copy of the
+// source's bytes.
+func (wk *worker) quantize(t *outTensor, c chunk, in []float32, r0 int, out []byte) error {
+	var err error
 	if p := t.parts[c.part]; p.headDim == 0 && p.src.typ == t.Type && t.Type.IsQuantized() {
 		// llama-quantize copies a tensor already of its target type
 		// rather than quantizing its decoded values again.
-		copy(wk.out, wk.raw[:len(wk.out)])
+		copy(out, wk.raw[int64(r0)*p.src.rowBytes:])
 	} else if t.imp != nil {
-		err = quantizeWeighted(t, c, in, wk.out, rowBytes)
+		err = quantizeWeighted(t, c, in, out, int64(len(out)/c.rows))
 	} else {
-		err = quant.Quantize(t.Type, in, wk.out)
+		err = quant.Quantize(t.Type, in, out)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("tensor %s: %w", t.Name, err)
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	return rowBytes, nil
+	return nil
 }
 
 func (t *outTensor) encoder() encoder {
@@ -387,32 +412,11 @@ func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st
 	if err != nil {
 		return nil, err
 	}
-	cols := t.cols()
-	enc := t.encoder()
-	if _, rows := enc.(ggmlRows); !rows {
-		wk.deq = grow(wk.deq, c.rows*cols)
-		if err := enc.encode(wk, t, c, in, wk.deq, w, offset); err != nil {
-			return nil, err
-		}
-		return st, wk.measure(t, c, in, wk.deq, st)
-	}
-	// ggml rows are decoded and measured one at a time, so the decoded
-	// values never leave the cache: the chunk's values are not stored
-	// twice over, nor read back from memory.
-	if err := enc.encode(wk, t, c, in, nil, w, offset); err != nil {
+	err = t.encoder().encode(wk, t, c, in, w, offset, func(rc chunk, in, deq []float32) error {
+		return wk.measure(t, rc, in, deq, st)
+	})
+	if err != nil {
 		return nil, err
-	}
-	rowBytes := len(wk.out) / c.rows
-	wk.deq = grow(wk.deq, cols)
-	for r := range c.rows {
-		if err := quant.Dequantize(t.Type, wk.out[r*rowBytes:(r+1)*rowBytes], wk.deq); err != nil {
-			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
-		}
-		row := c
-		row.row0, row.outRow, row.rows = c.row0+r, c.outRow+r, 1
-		if err := wk.measure(t, row, in[r*cols:(r+1)*cols], wk.deq, st); err != nil {
-			return nil, err
-		}
 	}
 	return st, nil
 }
