@@ -17,12 +17,13 @@ type KernelTiming struct {
 }
 
 // BenchKernels quantizes every chunk of the plan as Run does — the same
-// chunks, types, importance weights and number of workers — and times the
-// quantizers alone, for comparison with Run: in each round every worker
-// first reads and decodes a chunk, then, once all have, they quantize
-// their chunks at once while the clocks run. Nothing is dequantized,
-// measured or written. cpu, if not nil, returns the process's CPU time so
-// far.
+// chunks and blocks of rows, types, importance weights and number of
+// workers — and times the quantizers alone, for comparison with Run. Each
+// round, every worker reads a chunk; then, block by block, every worker
+// decodes its block, and once all have, they quantize their blocks at
+// once while the clocks run: the quantizers find their input in the cache
+// as they do in a conversion. Nothing is dequantized, measured or
+// written. cpu, if not nil, returns the process's CPU time so far.
 func (p *GGUFPlan) BenchKernels(ctx context.Context, cpu func() time.Duration) (KernelTiming, error) {
 	var kt KernelTiming
 	workers := p.opts.Workers
@@ -38,6 +39,7 @@ func (p *GGUFPlan) BenchKernels(ctx context.Context, cpu func() time.Duration) (
 			return kt, err
 		}
 		round := chunks[lo:min(lo+workers, len(chunks))]
+		// phase runs f for every chunk of the round at once.
 		phase := func(f func(k int, t *outTensor, c chunk) error) error {
 			var wg sync.WaitGroup
 			for k, c := range round {
@@ -58,30 +60,60 @@ func (p *GGUFPlan) BenchKernels(ctx context.Context, cpu func() time.Duration) (
 		if err != nil {
 			return kt, err
 		}
-		var c0 time.Duration
-		if cpu != nil {
-			c0 = cpu()
+		blocks := 0
+		for _, c := range round {
+			blocks = max(blocks, (c.rows+blockRows(p.tensors[c.tensor].cols())-1)/blockRows(p.tensors[c.tensor].cols()))
 		}
-		t0 := time.Now()
-		err = phase(func(k int, t *outTensor, c chunk) error {
-			// A GGUF plan's tensors are all ggml rows (ggufRows).
-			rowBytes, err := t.Type.RowSize(int64(t.cols()))
+		for b := range blocks {
+			err := phase(func(k int, t *outTensor, c chunk) error {
+				if r0, n := blockSpan(c, t.cols(), b); n > 0 {
+					return wks[k].ready(t, c, r0, n)
+				}
+				return nil
+			})
 			if err != nil {
-				return err
+				return kt, err
 			}
-			wks[k].out = grow(wks[k].out, c.rows*int(rowBytes))
-			return wks[k].quantize(t, c, ins[k], 0, wks[k].out)
-		})
-		kt.Wall += time.Since(t0)
-		if cpu != nil {
-			kt.CPU += cpu() - c0
-		}
-		if err != nil {
-			return kt, err
+			var c0 time.Duration
+			if cpu != nil {
+				c0 = cpu()
+			}
+			t0 := time.Now()
+			err = phase(func(k int, t *outTensor, c chunk) error {
+				r0, n := blockSpan(c, t.cols(), b)
+				if n == 0 {
+					return nil
+				}
+				// A GGUF plan's tensors are all ggml rows (ggufRows).
+				rowBytes, err := t.Type.RowSize(int64(t.cols()))
+				if err != nil {
+					return err
+				}
+				rb, cols := int(rowBytes), t.cols()
+				wks[k].out = grow(wks[k].out, n*rb)
+				block := c
+				block.row0, block.outRow, block.rows = c.row0+r0, c.outRow+r0, n
+				return wks[k].quantize(t, block, ins[k][r0*cols:(r0+n)*cols], r0, wks[k].out)
+			})
+			kt.Wall += time.Since(t0)
+			if cpu != nil {
+				kt.CPU += cpu() - c0
+			}
+			if err != nil {
+				return kt, err
+			}
 		}
 		for _, c := range round {
 			kt.Elements += int64(c.rows) * int64(p.tensors[c.tensor].cols())
 		}
 	}
 	return kt, nil
+}
+
+// blockSpan is block b of c's rows as forBlocks cuts them: its first row
+// within c and its number of rows, 0 past the last block.
+func blockSpan(c chunk, cols, b int) (r0, n int) {
+	step := blockRows(cols)
+	r0 = b * step
+	return r0, max(0, min(step, c.rows-r0))
 }

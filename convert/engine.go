@@ -145,14 +145,11 @@ var ggufRows encoder = ggmlRows{f16Hint: "use --type BF16"}
 // few enough that they are still in the cache.
 const blockElems = 1 << 16
 
+// blockRows is how many rows of cols values make a block.
+func blockRows(cols int) int { return max(1, blockElems/cols) }
+
 func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in []float32, w io.WriterAt, offset int64, measure measureFunc) error {
 	cols := t.cols()
-	if t.Type == ggml.F16 {
-		if i, fits := quant.CheckF16Range(in); !fits {
-			return fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); %s",
-				t.Name, in[i], c.outRow+i/cols, i%cols, e.f16Hint)
-		}
-	}
 	rowBytes, err := t.Type.RowSize(int64(cols))
 	if err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
@@ -162,13 +159,20 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in []float32, w io.W
 	wk.deq = grow(wk.deq, cols)
 	// A block of rows is quantized, then each of its rows decoded and
 	// measured while the block's values are still in the cache.
-	step := max(1, blockElems/cols)
-	for r0 := 0; r0 < c.rows; r0 += step {
-		n := min(step, c.rows-r0)
-		block := c
-		block.row0, block.outRow, block.rows = c.row0+r0, c.outRow+r0, n
+	err = forBlocks(c, cols, func(block chunk, r0 int) error {
+		n := block.rows
+		if err := wk.ready(t, c, r0, n); err != nil {
+			return err
+		}
+		in := in[r0*cols : (r0+n)*cols]
+		if t.Type == ggml.F16 {
+			if i, fits := quant.CheckF16Range(in); !fits {
+				return fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); %s",
+					t.Name, in[i], block.outRow+i/cols, i%cols, e.f16Hint)
+			}
+		}
 		out := wk.out[r0*rb : (r0+n)*rb]
-		if err := wk.quantize(t, block, in[r0*cols:(r0+n)*cols], r0, out); err != nil {
+		if err := wk.quantize(t, block, in, r0, out); err != nil {
 			return err
 		}
 		for r := range n {
@@ -177,13 +181,39 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in []float32, w io.W
 			}
 			row := block
 			row.row0, row.outRow, row.rows = block.row0+r, block.outRow+r, 1
-			if err := measure(row, in[(r0+r)*cols:(r0+r+1)*cols], wk.deq); err != nil {
+			if err := measure(row, in[r*cols:(r+1)*cols], wk.deq); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
 		return fmt.Errorf("writing tensor %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// forBlocks calls f with c's rows in blocks of about blockElems values,
+// each with its first row within c, and yields the processor between
+// them. Left alone, a worker runs for many milliseconds at a stretch and
+// the runtime preempts it with signals, which cost several percent of the
+// CPU time in profiles (runtime.asyncPreempt, mostly while in assembly
+// kernels, where a goroutine cannot stop); a worker that yields every
+// block or so is never signalled.
+func forBlocks(c chunk, cols int, f func(block chunk, r0 int) error) error {
+	step := blockRows(cols)
+	for r0 := 0; r0 < c.rows; r0 += step {
+		if r0 > 0 {
+			runtime.Gosched()
+		}
+		block := c
+		block.row0, block.outRow, block.rows = c.row0+r0, c.outRow+r0, min(step, c.rows-r0)
+		if err := f(block, r0); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -222,6 +252,7 @@ type worker struct {
 	in, perm []float32
 	deq      []float32
 	out      []byte
+	lazy     bool // in is decoded from raw by ready
 }
 
 type chunkResult struct {
@@ -384,27 +415,51 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// load reads c's rows of t and returns them as float32, in output order.
+// load reads c's rows of t and returns the buffer of their float32
+// values, in output order. Rows kept in the source's order are decoded
+// and checked by ready, a block at a time, so that each block is decoded,
+// checked, quantized and measured while it is in the cache; permuted rows
+// are decoded and checked here.
 func (wk *worker) load(t *outTensor, c chunk) ([]float32, error) {
 	p := t.parts[c.part]
 	cols := t.cols()
 	n := c.rows * cols
 	wk.raw = grow(wk.raw, int(int64(c.rows)*p.src.rowBytes))
 	wk.in = grow(wk.in, n)
+	wk.lazy = p.headDim == 0
+	if wk.lazy {
+		return wk.in, p.src.read(c.row0, c.rows, wk.raw)
+	}
 	if err := p.src.readRows(c.row0, c.rows, wk.raw, wk.in); err != nil {
 		return nil, err
 	}
-	in := wk.in
-	if p.headDim > 0 {
-		wk.perm = grow(wk.perm, n)
-		permuteRows(wk.perm, wk.in, c.rows, cols, p.headDim, p.reorder)
-		in = wk.perm
+	wk.perm = grow(wk.perm, n)
+	permuteRows(wk.perm, wk.in, c.rows, cols, p.headDim, p.reorder)
+	return wk.perm, checkFinite(p, c.outRow, wk.perm, cols)
+}
+
+// ready decodes and checks rows [r0, r0+n) of the chunk c that load read,
+// unless load did.
+func (wk *worker) ready(t *outTensor, c chunk, r0, n int) error {
+	if !wk.lazy {
+		return nil
 	}
+	p := t.parts[c.part]
+	cols := t.cols()
+	in := wk.in[r0*cols : (r0+n)*cols]
+	if err := quant.Dequantize(p.src.typ, wk.raw[int64(r0)*p.src.rowBytes:int64(r0+n)*p.src.rowBytes], in); err != nil {
+		return err
+	}
+	return checkFinite(p, c.outRow+r0, in, cols)
+}
+
+// checkFinite fails on the first NaN or ±Inf in rows of part p whose
+// first is output row row0.
+func checkFinite(p part, row0 int, in []float32, cols int) error {
 	if i, finite := quant.FindNonFinite(in); !finite {
-		row := c.outRow + i/cols
-		return nil, fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row, i%cols, in[i])
+		return fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row0+i/cols, i%cols, in[i])
 	}
-	return in, nil
+	return nil
 }
 
 func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st *quant.Stats) (*quant.Stats, error) {

@@ -50,6 +50,9 @@ func (e *intqEncoder) plan(part int) (*intq.Plan, error) {
 }
 
 func (e *intqEncoder) encode(wk *worker, t *outTensor, c chunk, in []float32, _ io.WriterAt, _ int64, measure measureFunc) error {
+	if err := wk.ready(t, c, 0, c.rows); err != nil {
+		return err
+	}
 	wk.deq = grow(wk.deq, len(in))
 	deq := wk.deq
 	p, err := e.plan(c.part)
