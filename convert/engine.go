@@ -415,11 +415,11 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// load reads c's rows of t and returns the buffer of their float32
-// values, in output order. Rows kept in the source's order are decoded
-// and checked by ready, a block at a time, so that each block is decoded,
-// checked, quantized and measured while it is in the cache; permuted rows
-// are decoded and checked here.
+// load returns the buffer of the float32 values of c's rows of t, in
+// output order. Rows kept in the source's order are read, decoded and
+// checked by ready, a block at a time, so that each block is read,
+// decoded, checked, quantized and measured while it is in the cache;
+// permuted rows are read, decoded and checked here.
 func (wk *worker) load(t *outTensor, c chunk) ([]float32, error) {
 	p := t.parts[c.part]
 	cols := t.cols()
@@ -428,7 +428,7 @@ func (wk *worker) load(t *outTensor, c chunk) ([]float32, error) {
 	wk.in = grow(wk.in, n)
 	wk.lazy = p.headDim == 0
 	if wk.lazy {
-		return wk.in, p.src.read(c.row0, c.rows, wk.raw)
+		return wk.in, nil
 	}
 	if err := p.src.readRows(c.row0, c.rows, wk.raw, wk.in); err != nil {
 		return nil, err
@@ -438,8 +438,9 @@ func (wk *worker) load(t *outTensor, c chunk) ([]float32, error) {
 	return wk.perm, checkFinite(p, c.outRow, wk.perm, cols)
 }
 
-// ready decodes and checks rows [r0, r0+n) of the chunk c that load read,
-// unless load did.
+// ready reads, decodes and checks rows [r0, r0+n) of the chunk c given to
+// load, unless load did; their bytes go to the same place in wk.raw as if
+// the whole chunk had been read.
 func (wk *worker) ready(t *outTensor, c chunk, r0, n int) error {
 	if !wk.lazy {
 		return nil
@@ -447,7 +448,7 @@ func (wk *worker) ready(t *outTensor, c chunk, r0, n int) error {
 	p := t.parts[c.part]
 	cols := t.cols()
 	in := wk.in[r0*cols : (r0+n)*cols]
-	if err := quant.Dequantize(p.src.typ, wk.raw[int64(r0)*p.src.rowBytes:int64(r0+n)*p.src.rowBytes], in); err != nil {
+	if err := p.src.readRows(c.row0+r0, n, wk.raw[int64(r0)*p.src.rowBytes:], in); err != nil {
 		return err
 	}
 	return checkFinite(p, c.outRow+r0, in, cols)
@@ -482,17 +483,20 @@ func (wk *worker) measure(t *outTensor, c chunk, in, deq []float32, st *quant.St
 	cols := t.cols()
 	// A finite weight can still be stored as ±Inf or NaN: a block scale
 	// beyond F16's range (|w| above about 8e6 in Q8_0), a float rounding
-	// up past BF16's largest value. What a reader decodes is checked.
-	if i, finite := quant.FindNonFinite(deq); !finite {
+	// up past BF16's largest value. What a reader decodes is checked: in
+	// is finite, so the statistics count every such value.
+	bad := st.NonFiniteOut()
+	if err := st.AddRows(in, deq); err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if st.NonFiniteOut() != bad {
+		i, _ := quant.FindNonFinite(deq)
 		i = culprit(in, deq, i, cols)
 		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
 			return err
 		}
 		return fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
 			t.Name, c.outRow+i/cols, i%cols, in[i], deq[i], t.storedAs())
-	}
-	if err := st.AddRows(in, deq); err != nil {
-		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	if t.imp != nil {
 		if err := addWeighted(st, t, c, in, deq); err != nil {

@@ -343,6 +343,10 @@ func (s *Stats) countNonFinite(a, b float32) {
 	}
 }
 
+// NonFiniteOut is how many of the dequantized values added so far were
+// NaN or ±Inf.
+func (s *Stats) NonFiniteOut() int64 { return s.nanOut + s.infOut }
+
 // Result computes the metrics of the rows added so far.
 func (s *Stats) Result() Metrics {
 	m := Metrics{
