@@ -119,14 +119,19 @@ type TensorStats struct {
 }
 
 // encoder stores the encoded rows of an output tensor. encode is called
-// from any worker, concurrently for different chunks, and must fill deq
-// with the values a reader decodes from what was stored. partDone is
-// called once per part, from the merging goroutine, after every chunk of
-// the part was encoded.
+// from any worker, concurrently for different chunks, and hands measure
+// what a reader decodes from what was stored, deq, with the values it
+// encodes, in: every row of c once, in order, in runs of whole rows (rc
+// says which). partDone is called once per part, from the merging
+// goroutine, after every chunk of the part was encoded.
 type encoder interface {
-	encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w io.WriterAt, offset int64) error
+	encode(wk *worker, t *outTensor, c chunk, in []float32, w io.WriterAt, offset int64, measure measureFunc) error
 	partDone(t *outTensor, part int, w io.WriterAt) error
 }
+
+// measureFunc checks and measures rows rc of a tensor: their values in
+// and what a reader decodes of them, deq.
+type measureFunc func(rc chunk, in, deq []float32) error
 
 // ggmlRows encodes rows with the ggml kernel of the tensor's Type and
 // writes them at their place in a row-major tensor, which is how both GGUF
@@ -136,33 +141,54 @@ type ggmlRows struct{ f16Hint string }
 
 var ggufRows encoder = ggmlRows{f16Hint: "use --type BF16"}
 
-func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w io.WriterAt, offset int64) error {
+// blockElems is how many values ggmlRows quantizes before measuring them:
+// few enough that they are still in the cache.
+const blockElems = 1 << 16
+
+// blockRows is how many rows of cols values make a block.
+func blockRows(cols int) int { return max(1, blockElems/cols) }
+
+func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in []float32, w io.WriterAt, offset int64, measure measureFunc) error {
 	cols := t.cols()
-	if t.Type == ggml.F16 {
-		if i, fits := quant.CheckF16Range(in); !fits {
-			return fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); %s",
-				t.Name, in[i], c.outRow+i/cols, i%cols, e.f16Hint)
-		}
-	}
 	rowBytes, err := t.Type.RowSize(int64(cols))
 	if err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	wk.out = grow(wk.out, int(int64(c.rows)*rowBytes))
-	if p := t.parts[c.part]; p.headDim == 0 && p.src.typ == t.Type && t.Type.IsQuantized() {
-		// llama-quantize copies a tensor already of its target type
-		// rather than quantizing its decoded values again.
-		copy(wk.out, wk.raw[:len(wk.out)])
-	} else if t.imp != nil {
-		err = quantizeWeighted(t, c, in, wk.out, rowBytes)
-	} else {
-		err = quant.Quantize(t.Type, in, wk.out)
-	}
+	rb := int(rowBytes)
+	wk.out = grow(wk.out, c.rows*rb)
+	wk.deq = grow(wk.deq, cols)
+	// A block of rows is quantized, then each of its rows decoded and
+	// measured while the block's values are still in the cache.
+	err = forBlocks(c, cols, func(block chunk, r0 int) error {
+		n := block.rows
+		if err := wk.ready(t, c, r0, n); err != nil {
+			return err
+		}
+		in := in[r0*cols : (r0+n)*cols]
+		if t.Type == ggml.F16 {
+			if i, fits := quant.CheckF16Range(in); !fits {
+				return fmt.Errorf("tensor %s: value %g at [%d, %d] overflows F16 (max 65504); %s",
+					t.Name, in[i], block.outRow+i/cols, i%cols, e.f16Hint)
+			}
+		}
+		out := wk.out[r0*rb : (r0+n)*rb]
+		if err := wk.quantize(t, block, in, r0, out); err != nil {
+			return err
+		}
+		for r := range n {
+			if err := quant.Dequantize(t.Type, out[r*rb:(r+1)*rb], wk.deq); err != nil {
+				return fmt.Errorf("tensor %s: %w", t.Name, err)
+			}
+			row := block
+			row.row0, row.outRow, row.rows = block.row0+r, block.outRow+r, 1
+			if err := measure(row, in[r*cols:(r+1)*cols], wk.deq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("tensor %s: %w", t.Name, err)
-	}
-	if err := quant.Dequantize(t.Type, wk.out, deq); err != nil {
-		return fmt.Errorf("tensor %s: %w", t.Name, err)
+		return err
 	}
 	if _, err := w.WriteAt(wk.out, offset+int64(c.outRow)*rowBytes); err != nil {
 		return fmt.Errorf("writing tensor %s: %w", t.Name, err)
@@ -170,7 +196,49 @@ func (e ggmlRows) encode(wk *worker, t *outTensor, c chunk, in, deq []float32, w
 	return nil
 }
 
+// forBlocks calls f with c's rows in blocks of about blockElems values,
+// each with its first row within c, and yields the processor between
+// them. Left alone, a worker runs for many milliseconds at a stretch and
+// the runtime preempts it with signals, which cost several percent of the
+// CPU time in profiles (runtime.asyncPreempt, mostly while in assembly
+// kernels, where a goroutine cannot stop); a worker that yields every
+// block or so is never signalled.
+func forBlocks(c chunk, cols int, f func(block chunk, r0 int) error) error {
+	step := blockRows(cols)
+	for r0 := 0; r0 < c.rows; r0 += step {
+		if r0 > 0 {
+			runtime.Gosched()
+		}
+		block := c
+		block.row0, block.outRow, block.rows = c.row0+r0, c.outRow+r0, min(step, c.rows-r0)
+		if err := f(block, r0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (ggmlRows) partDone(*outTensor, int, io.WriterAt) error { return nil }
+
+// quantize encodes c's rows of t, in, into out as ggml rows of t.Type;
+// the rows are rows r0.. of what wk.load last read, for a copy of the
+// source's bytes.
+func (wk *worker) quantize(t *outTensor, c chunk, in []float32, r0 int, out []byte) error {
+	var err error
+	if p := t.parts[c.part]; p.headDim == 0 && p.src.typ == t.Type && t.Type.IsQuantized() {
+		// llama-quantize copies a tensor already of its target type
+		// rather than quantizing its decoded values again.
+		copy(out, wk.raw[int64(r0)*p.src.rowBytes:])
+	} else if t.imp != nil {
+		err = quantizeWeighted(t, c, in, out, int64(len(out)/c.rows))
+	} else {
+		err = quant.Quantize(t.Type, in, out)
+	}
+	if err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	return nil
+}
 
 func (t *outTensor) encoder() encoder {
 	if t.enc != nil {
@@ -184,6 +252,7 @@ type worker struct {
 	in, perm []float32
 	deq      []float32
 	out      []byte
+	lazy     bool // in is decoded from raw by ready
 }
 
 type chunkResult struct {
@@ -346,47 +415,93 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st *quant.Stats) (*quant.Stats, error) {
+// load returns the buffer of the float32 values of c's rows of t, in
+// output order. Rows kept in the source's order are read, decoded and
+// checked by ready, a block at a time, so that each block is read,
+// decoded, checked, quantized and measured while it is in the cache;
+// permuted rows are read, decoded and checked here.
+func (wk *worker) load(t *outTensor, c chunk) ([]float32, error) {
 	p := t.parts[c.part]
 	cols := t.cols()
 	n := c.rows * cols
 	wk.raw = grow(wk.raw, int(int64(c.rows)*p.src.rowBytes))
 	wk.in = grow(wk.in, n)
+	wk.lazy = p.headDim == 0
+	if wk.lazy {
+		return wk.in, nil
+	}
 	if err := p.src.readRows(c.row0, c.rows, wk.raw, wk.in); err != nil {
 		return nil, err
 	}
-	in := wk.in
-	if p.headDim > 0 {
-		wk.perm = grow(wk.perm, n)
-		permuteRows(wk.perm, wk.in, c.rows, cols, p.headDim, p.reorder)
-		in = wk.perm
+	wk.perm = grow(wk.perm, n)
+	permuteRows(wk.perm, wk.in, c.rows, cols, p.headDim, p.reorder)
+	return wk.perm, checkFinite(p, c.outRow, wk.perm, cols)
+}
+
+// ready reads, decodes and checks rows [r0, r0+n) of the chunk c given to
+// load, unless load did; their bytes go to the same place in wk.raw as if
+// the whole chunk had been read.
+func (wk *worker) ready(t *outTensor, c chunk, r0, n int) error {
+	if !wk.lazy {
+		return nil
 	}
+	p := t.parts[c.part]
+	cols := t.cols()
+	in := wk.in[r0*cols : (r0+n)*cols]
+	if err := p.src.readRows(c.row0+r0, n, wk.raw[int64(r0)*p.src.rowBytes:], in); err != nil {
+		return err
+	}
+	return checkFinite(p, c.outRow+r0, in, cols)
+}
+
+// checkFinite fails on the first NaN or ±Inf in rows of part p whose
+// first is output row row0.
+func checkFinite(p part, row0 int, in []float32, cols int) error {
 	if i, finite := quant.FindNonFinite(in); !finite {
-		row := c.outRow + i/cols
-		return nil, fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row, i%cols, in[i])
+		return fmt.Errorf("%s: tensor %s: element [%d, %d] is %v", p.src.file, p.src.tensor, row0+i/cols, i%cols, in[i])
 	}
-	wk.deq = grow(wk.deq, n)
-	if err := t.encoder().encode(wk, t, c, in, wk.deq, w, offset); err != nil {
+	return nil
+}
+
+func (wk *worker) process(t *outTensor, c chunk, offset int64, w io.WriterAt, st *quant.Stats) (*quant.Stats, error) {
+	in, err := wk.load(t, c)
+	if err != nil {
 		return nil, err
 	}
-	// A finite weight can still be stored as ±Inf or NaN: a block scale
-	// beyond F16's range (|w| above about 8e6 in Q8_0), a float rounding
-	// up past BF16's largest value. What a reader decodes is checked.
-	if i, finite := quant.FindNonFinite(wk.deq); !finite {
-		i = culprit(in, wk.deq, i, cols)
-		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
-			t.Name, c.outRow+i/cols, i%cols, in[i], wk.deq[i], t.storedAs())
-	}
-	if err := st.AddRows(in, wk.deq); err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
-	}
-	if t.imp != nil {
-		if err := addWeighted(st, t, c, in, wk.deq); err != nil {
-			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
-		}
+	err = t.encoder().encode(wk, t, c, in, w, offset, func(rc chunk, in, deq []float32) error {
+		return wk.measure(t, rc, in, deq, st)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// measure checks what a reader decodes from c's rows of t, deq, and adds
+// its error against in to st.
+func (wk *worker) measure(t *outTensor, c chunk, in, deq []float32, st *quant.Stats) error {
+	cols := t.cols()
+	// A finite weight can still be stored as ±Inf or NaN: a block scale
+	// beyond F16's range (|w| above about 8e6 in Q8_0), a float rounding
+	// up past BF16's largest value. What a reader decodes is checked: in
+	// is finite, so the statistics count every such value.
+	bad := st.NonFiniteOut()
+	if err := st.AddRows(in, deq); err != nil {
+		return fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	if st.NonFiniteOut() != bad {
+		i, _ := quant.FindNonFinite(deq)
+		i = culprit(in, deq, i, cols)
+		if err := t.imp.blame(t, in[i/cols*cols:][:cols], c.outRow+i/cols); err != nil {
+			return err
+		}
+		return fmt.Errorf("tensor %s: element [%d, %d] = %g is stored as %v: beyond what %s can hold; nothing was written",
+			t.Name, c.outRow+i/cols, i%cols, in[i], deq[i], t.storedAs())
+	}
+	if t.imp != nil {
+		if err := addWeighted(st, t, c, in, deq); err != nil {
+			return fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -239,8 +240,26 @@ type Discard struct{}
 func (Discard) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
 func (Discard) Truncate(int64) error                   { return nil }
 
-// Run converts into w without renaming or hashing, for benchmarks.
+// unreadable is a Sink that cannot hand its bytes back: should the digest
+// ever need to re-read what it wrote (more than its hold limit waiting),
+// the run fails instead of hashing something else.
+type unreadable struct{ Sink }
+
+func (unreadable) ReadAt([]byte, int64) (int, error) {
+	return 0, errors.New("convert: the output sink cannot be read back for hashing")
+}
+
+// Run converts into w without renaming, for benchmarks: the output is
+// hashed while it is written, as Write hashes it, and the digest dropped.
 func (p *GGUFPlan) Run(ctx context.Context, w Sink) error {
-	_, err := p.writeTo(ctx, w)
+	f, ok := w.(digestFile)
+	if !ok {
+		f = unreadable{w}
+	}
+	d := newOrderedDigest(f)
+	if _, err := p.writeTo(ctx, d); err != nil {
+		return err
+	}
+	_, err := d.Sum(p.layout.Size())
 	return err
 }

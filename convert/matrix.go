@@ -34,13 +34,19 @@ func newMatrix(file, tensor string, typ ggml.Type, rows, cols int, r io.ReaderAt
 // readRows decodes rows [r0, r0+n) into dst as float32, using raw as the
 // byte buffer; both must be large enough.
 func (m *matrix) readRows(r0, n int, raw []byte, dst []float32) error {
-	nb := int64(n) * m.rowBytes
-	buf := raw[:nb]
-	if _, err := m.r.ReadAt(buf, int64(r0)*m.rowBytes); err != nil {
+	if err := m.read(r0, n, raw); err != nil {
+		return err
+	}
+	return quant.Dequantize(m.typ, raw[:int64(n)*m.rowBytes], dst[:n*m.cols])
+}
+
+// read reads the bytes of rows [r0, r0+n) into raw.
+func (m *matrix) read(r0, n int, raw []byte) error {
+	if _, err := m.r.ReadAt(raw[:int64(n)*m.rowBytes], int64(r0)*m.rowBytes); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return fmt.Errorf("%s: tensor %s: reading rows %d-%d: %w", m.file, m.tensor, r0, r0+n-1, err)
 	}
-	return quant.Dequantize(m.typ, buf, dst[:n*m.cols])
+	return nil
 }

@@ -52,7 +52,12 @@ func (e *intqEncoder) plan(part int) (*intq.Plan, error) {
 	return e.plans[part], nil
 }
 
-func (e *intqEncoder) encode(_ *worker, t *outTensor, c chunk, in, deq []float32, _ io.WriterAt, _ int64) error {
+func (e *intqEncoder) encode(wk *worker, t *outTensor, c chunk, in []float32, _ io.WriterAt, _ int64, measure measureFunc) error {
+	if err := wk.ready(t, c, 0, c.rows); err != nil {
+		return err
+	}
+	wk.deq = grow(wk.deq, len(in))
+	deq := wk.deq
 	p, err := e.plan(c.part)
 	if err == nil {
 		err = p.QuantizeRows(in, c.row0, c.row0+c.rows, deq)
@@ -63,7 +68,7 @@ func (e *intqEncoder) encode(_ *worker, t *outTensor, c chunk, in, deq []float32
 	if err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	return nil
+	return measure(c, in, deq)
 }
 
 func (e *intqEncoder) partDone(t *outTensor, part int, w io.WriterAt) error {

@@ -12,7 +12,7 @@ import (
 type rowPassKernels struct {
 	// statsRow is Stats.addRowGo's arithmetic for four probes, bit for
 	// bit (see statsRowAVX2).
-	statsRow func(w, q []float32, act4 []float64, out *[13]float64)
+	statsRow func(w, q []float32, act []float64, out *[13][4]float64)
 	// decodeBF16 is decodeBF16 for the first len(dst)/16·16 values.
 	decodeBF16 func(src []byte, dst []float32)
 	// finiteGroups is the length of the leading run of whole groups of 16

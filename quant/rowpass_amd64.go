@@ -4,11 +4,17 @@
 
 package quant
 
-// statsRowAVX2 is addRowGo's arithmetic for a row of len(w) values and
-// four probes interleaved in act4 (act4[4i+p] is probe p's value i),
-// every float64 operation in Go's order, each on its own accumulator:
-// out holds Σe², Σw², Σq², Σw·q, max|e|, then y and ye of the four probes.
-func statsRowAVX2(w []float32, q []float32, act4 []float64, out *[13]float64)
+// statsRowAVX2 is addRowGo's arithmetic on the first len(w)/4·4 values
+// of a row and four probes stored back to back in act (probe p's value i
+// at act[p·len(w)+i]): value i goes to lane i%4 of every sum, each lane
+// fused-multiply-adding in order. out holds the four lanes of Σe², Σw²,
+// Σq², Σw·q, max|e|, then of y and of ye for each probe.
+func statsRowAVX2(w []float32, q []float32, act []float64, out *[13][4]float64)
+
+// statsRowAVX512 is statsRowAVX2, bit for bit: every sum keeps its four
+// lanes and their order of fused multiply-adds, but pairs of sums share
+// a register (Σe² with Σw², Σq² with Σw·q, each probe's ye with its y).
+func statsRowAVX512(w []float32, q []float32, act []float64, out *[13][4]float64)
 
 // decodeBF16AVX2 is decodeBF16 for the first len(dst)/16·16 values.
 func decodeBF16AVX2(src []byte, dst []float32)

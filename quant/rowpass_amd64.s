@@ -5,141 +5,147 @@
 #include "textflag.h"
 
 DATA statsAbs64<>+0(SB)/8, $0x7fffffffffffffff
-GLOBL statsAbs64<>(SB), RODATA|NOPTR, $8
+DATA statsAbs64<>+8(SB)/8, $0x7fffffffffffffff
+DATA statsAbs64<>+16(SB)/8, $0x7fffffffffffffff
+DATA statsAbs64<>+24(SB)/8, $0x7fffffffffffffff
+GLOBL statsAbs64<>(SB), RODATA|NOPTR, $32
 
-// func statsRowAVX2(w []float32, q []float32, act4 []float64, out *[13]float64)
-// Requires: AVX, AVX2
-TEXT ·statsRowAVX2(SB), NOSPLIT, $192-80
-	MOVQ         w_base+0(FP), AX
-	MOVQ         q_base+24(FP), CX
-	MOVQ         act4_base+48(FP), DX
-	MOVQ         w_len+8(FP), BX
-	MOVQ         out+72(FP), SI
-	VXORPD       X0, X0, X0
-	VXORPD       X1, X1, X1
-	VXORPD       X2, X2, X2
-	VXORPD       X3, X3, X3
-	VXORPD       X4, X4, X4
-	VXORPD       Y5, Y5, Y5
-	VXORPD       Y6, Y6, Y6
-	VMOVSD       statsAbs64<>+0(SB), X7
-	VXORPD       Y8, Y8, Y8
-	VBROADCASTSD statsAbs64<>+0(SB), Y9
-	MOVQ         BX, DI
-	SHRQ         $0x02, DI
-	ANDQ         $0x03, BX
-	TESTQ        DI, DI
-	JZ           tail
+// func statsRowAVX2(w []float32, q []float32, act []float64, out *[13][4]float64)
+// Requires: AVX, FMA3
+TEXT ·statsRowAVX2(SB), NOSPLIT, $0-80
+	MOVQ   w_base+0(FP), AX
+	MOVQ   q_base+24(FP), CX
+	MOVQ   w_len+8(FP), DX
+	MOVQ   out+72(FP), BX
+	MOVQ   act_base+48(FP), SI
+	MOVQ   DX, DI
+	SHLQ   $0x03, DI
+	LEAQ   (SI)(DI*1), R8
+	LEAQ   (R8)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	ANDQ   $-4, DX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	XORQ   R10, R10
+	TESTQ  DX, DX
+	JZ     statsdone
 
-quad:
-	VCVTPS2PD    (AX), Y4
-	VCVTPS2PD    (CX), Y12
-	VSUBPD       Y12, Y4, Y13
-	VMOVUPD      Y4, (SP)
-	VMOVUPD      Y13, 32(SP)
-	VMULPD       Y13, Y13, Y14
-	VMOVUPD      Y14, 64(SP)
-	VMULPD       Y4, Y4, Y14
-	VMOVUPD      Y14, 96(SP)
-	VMULPD       Y12, Y12, Y14
-	VMOVUPD      Y14, 128(SP)
-	VMULPD       Y12, Y4, Y4
-	VMOVUPD      Y4, 160(SP)
-	VANDPD       Y9, Y13, Y4
-	VMAXPD       Y4, Y8, Y8
-	VADDSD       64(SP), X0, X0
-	VADDSD       96(SP), X1, X1
-	VADDSD       128(SP), X2, X2
-	VADDSD       160(SP), X3, X3
-	VBROADCASTSD (SP), Y4
-	VBROADCASTSD 32(SP), Y12
-	VMOVUPD      (DX), Y13
-	VMULPD       Y13, Y4, Y4
-	VADDPD       Y4, Y5, Y5
-	VMULPD       Y13, Y12, Y4
-	VADDPD       Y4, Y6, Y6
-	VADDSD       72(SP), X0, X0
-	VADDSD       104(SP), X1, X1
-	VADDSD       136(SP), X2, X2
-	VADDSD       168(SP), X3, X3
-	VBROADCASTSD 8(SP), Y4
-	VBROADCASTSD 40(SP), Y12
-	VMOVUPD      32(DX), Y13
-	VMULPD       Y13, Y4, Y4
-	VADDPD       Y4, Y5, Y5
-	VMULPD       Y13, Y12, Y4
-	VADDPD       Y4, Y6, Y6
-	VADDSD       80(SP), X0, X0
-	VADDSD       112(SP), X1, X1
-	VADDSD       144(SP), X2, X2
-	VADDSD       176(SP), X3, X3
-	VBROADCASTSD 16(SP), Y4
-	VBROADCASTSD 48(SP), Y12
-	VMOVUPD      64(DX), Y13
-	VMULPD       Y13, Y4, Y4
-	VADDPD       Y4, Y5, Y5
-	VMULPD       Y13, Y12, Y4
-	VADDPD       Y4, Y6, Y6
-	VADDSD       88(SP), X0, X0
-	VADDSD       120(SP), X1, X1
-	VADDSD       152(SP), X2, X2
-	VADDSD       184(SP), X3, X3
-	VBROADCASTSD 24(SP), Y4
-	VBROADCASTSD 56(SP), Y12
-	VMOVUPD      96(DX), Y13
-	VMULPD       Y13, Y4, Y4
-	VADDPD       Y4, Y5, Y5
-	VMULPD       Y13, Y12, Y4
-	VADDPD       Y4, Y6, Y6
-	ADDQ         $0x10, AX
-	ADDQ         $0x10, CX
-	ADDQ         $0x00000080, DX
-	DECQ         DI
-	JNZ          quad
-	VEXTRACTF128 $0x01, Y8, X9
-	VMAXPD       X9, X8, X9
-	VPERMILPD    $0x01, X9, X4
-	VMAXSD       X9, X4, X4
+statsquad:
+	VCVTPS2PD   (AX)(R10*4), Y13
+	VCVTPS2PD   (CX)(R10*4), Y14
+	VSUBPD      Y14, Y13, Y15
+	VFMADD231PD Y15, Y15, Y0
+	VFMADD231PD Y13, Y13, Y1
+	VFMADD231PD Y14, Y14, Y2
+	VFMADD231PD Y14, Y13, Y3
+	VANDPD      statsAbs64<>+0(SB), Y15, Y14
+	VMAXPD      Y14, Y4, Y4
+	VMOVUPD     (SI)(R10*8), Y14
+	VFMADD231PD Y14, Y13, Y5
+	VFMADD231PD Y14, Y15, Y9
+	VMOVUPD     (R8)(R10*8), Y14
+	VFMADD231PD Y14, Y13, Y6
+	VFMADD231PD Y14, Y15, Y10
+	VMOVUPD     (R9)(R10*8), Y14
+	VFMADD231PD Y14, Y13, Y7
+	VFMADD231PD Y14, Y15, Y11
+	VMOVUPD     (DI)(R10*8), Y14
+	VFMADD231PD Y14, Y13, Y8
+	VFMADD231PD Y14, Y15, Y12
+	ADDQ        $0x04, R10
+	CMPQ        R10, DX
+	JB          statsquad
 
-tail:
-	TESTQ BX, BX
-	JZ    done
+statsdone:
+	VMOVUPD Y0, (BX)
+	VMOVUPD Y1, 32(BX)
+	VMOVUPD Y2, 64(BX)
+	VMOVUPD Y3, 96(BX)
+	VMOVUPD Y4, 128(BX)
+	VMOVUPD Y5, 160(BX)
+	VMOVUPD Y6, 192(BX)
+	VMOVUPD Y7, 224(BX)
+	VMOVUPD Y8, 256(BX)
+	VMOVUPD Y9, 288(BX)
+	VMOVUPD Y10, 320(BX)
+	VMOVUPD Y11, 352(BX)
+	VMOVUPD Y12, 384(BX)
+	VZEROUPPER
+	RET
 
-elem:
-	VCVTSS2SD    (AX), X10, X10
-	VCVTSS2SD    (CX), X11, X11
-	VSUBSD       X11, X10, X8
-	VMULSD       X8, X8, X9
-	VADDSD       X9, X0, X0
-	VMULSD       X10, X10, X9
-	VADDSD       X9, X1, X1
-	VMULSD       X11, X11, X9
-	VADDSD       X9, X2, X2
-	VMULSD       X11, X10, X9
-	VADDSD       X9, X3, X3
-	VANDPD       X7, X8, X9
-	VMAXSD       X9, X4, X4
-	VBROADCASTSD X10, Y9
-	VBROADCASTSD X8, Y8
-	VMOVUPD      (DX), Y12
-	VMULPD       Y12, Y9, Y9
-	VADDPD       Y9, Y5, Y5
-	VMULPD       Y12, Y8, Y9
-	VADDPD       Y9, Y6, Y6
-	ADDQ         $0x04, AX
-	ADDQ         $0x04, CX
-	ADDQ         $0x20, DX
-	DECQ         BX
-	JNZ          elem
+// func statsRowAVX512(w []float32, q []float32, act []float64, out *[13][4]float64)
+// Requires: AVX, AVX512F
+TEXT ·statsRowAVX512(SB), NOSPLIT, $0-80
+	MOVQ   w_base+0(FP), AX
+	MOVQ   q_base+24(FP), CX
+	MOVQ   w_len+8(FP), DX
+	MOVQ   out+72(FP), BX
+	MOVQ   act_base+48(FP), SI
+	MOVQ   DX, DI
+	SHLQ   $0x03, DI
+	LEAQ   (SI)(DI*1), R8
+	LEAQ   (R8)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	ANDQ   $-4, DX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VXORPD Y6, Y6, Y6
+	XORQ   R10, R10
+	TESTQ  DX, DX
+	JZ     stats512done
 
-done:
-	VMOVSD  X0, (SI)
-	VMOVSD  X1, 8(SI)
-	VMOVSD  X2, 16(SI)
-	VMOVSD  X3, 24(SI)
-	VMOVSD  X4, 32(SI)
-	VMOVUPD Y5, 40(SI)
-	VMOVUPD Y6, 72(SI)
+stats512quad:
+	VCVTPS2PD       (AX)(R10*4), Y7
+	VCVTPS2PD       (CX)(R10*4), Y8
+	VSUBPD          Y8, Y7, Y9
+	VINSERTF64X4    $0x01, Y7, Z9, Z10
+	VINSERTF64X4    $0x01, Y8, Z8, Z11
+	VINSERTF64X4    $0x01, Y7, Z8, Z7
+	VFMADD231PD     Z10, Z10, Z0
+	VFMADD231PD     Z7, Z11, Z1
+	VBROADCASTF64X4 (SI)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z2
+	VBROADCASTF64X4 (R8)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z3
+	VBROADCASTF64X4 (R9)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z4
+	VBROADCASTF64X4 (DI)(R10*8), Z7
+	VFMADD231PD     Z7, Z10, Z5
+	VANDPD          statsAbs64<>+0(SB), Y9, Y9
+	VMAXPD          Y9, Y6, Y6
+	ADDQ            $0x04, R10
+	CMPQ            R10, DX
+	JB              stats512quad
+
+stats512done:
+	VMOVUPD       Y0, (BX)
+	VEXTRACTF64X4 $0x01, Z0, 32(BX)
+	VMOVUPD       Y1, 64(BX)
+	VEXTRACTF64X4 $0x01, Z1, 96(BX)
+	VMOVUPD       Y6, 128(BX)
+	VMOVUPD       Y2, 288(BX)
+	VEXTRACTF64X4 $0x01, Z2, 160(BX)
+	VMOVUPD       Y3, 320(BX)
+	VEXTRACTF64X4 $0x01, Z3, 192(BX)
+	VMOVUPD       Y4, 352(BX)
+	VEXTRACTF64X4 $0x01, Z4, 224(BX)
+	VMOVUPD       Y5, 384(BX)
+	VEXTRACTF64X4 $0x01, Z5, 256(BX)
 	VZEROUPPER
 	RET
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // Caps that keep Metrics finite, so that it always encodes as JSON (which
@@ -52,9 +53,9 @@ type Stats struct {
 	rowLen int
 	act    []float64 // activation vectors, each rowLen long, back to back; shared by forks, never written
 	nAct   int
-	// act4 holds act interleaved (act4[4i+p] = act[p·rowLen+i]) when there
-	// are exactly four vectors and a SIMD row kernel exists; shared by forks.
-	act4 []float64
+	// simd is set when the SIMD row kernel applies: there is one, and
+	// there are exactly the four probes it takes.
+	simd bool
 
 	count, finite                int64
 	lost                         int64 // finite values that came back NaN or ±Inf
@@ -63,6 +64,9 @@ type Stats struct {
 	sumY2, sumYErr2              float64
 	weighted                     bool // AddWeightedRows was called
 	wErr, wRef                   float64
+	// sums is the SIMD kernel's output, kept here because a local passed
+	// to a kernel through a function value would be allocated per row.
+	sums rowSums
 }
 
 // probeStream is PCG's second seed word for the probe vectors, fixed so a
@@ -81,24 +85,9 @@ func NewStats(rowLen, probes int, seed uint64) *Stats {
 		for i := range s.act {
 			s.act[i] = rng.NormFloat64()
 		}
-		s.interleave()
 	}
+	s.simd = rowPass.statsRow != nil && s.nAct == 4
 	return s
-}
-
-// interleave sets act4 for the SIMD row kernel, when there is one and
-// there are exactly the four vectors it takes.
-func (s *Stats) interleave() {
-	s.act4 = nil
-	if rowPass.statsRow == nil || s.nAct != 4 {
-		return
-	}
-	s.act4 = make([]float64, 4*s.rowLen)
-	for p := range 4 {
-		for i, v := range s.act[p*s.rowLen:][:s.rowLen] {
-			s.act4[4*i+p] = v
-		}
-	}
 }
 
 // SetActivations replaces the random probes with real activation vectors,
@@ -121,7 +110,7 @@ func (s *Stats) SetActivations(xs [][]float32) error {
 		}
 	}
 	s.act, s.nAct = act, len(xs)
-	s.interleave()
+	s.simd = rowPass.statsRow != nil && s.nAct == 4
 	return nil
 }
 
@@ -129,7 +118,7 @@ func (s *Stats) SetActivations(xs [][]float32) error {
 // vectors (shared, read-only), for accumulating another chunk of rows in
 // parallel before Merge.
 func (s *Stats) Fork() *Stats {
-	return &Stats{rowLen: s.rowLen, act: s.act, nAct: s.nAct, act4: s.act4}
+	return &Stats{rowLen: s.rowLen, act: s.act, nAct: s.nAct, simd: s.simd}
 }
 
 // Merge adds the rows accumulated in o to s. Both should have been made
@@ -204,25 +193,65 @@ func (s *Stats) AddRows(orig, deq []float32) error {
 
 func isFinite32(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }
 
+// statLanes is how many partial sums each row sum is split into: value i
+// of a row goes to lane i%statLanes, so that SIMD code adds a register of
+// values per step; the lanes are added up at the end of the row.
+const statLanes = 4
+
+// rowSums holds the lanes of a row's sums: Σe², Σw², Σq², Σw·q, max|e|,
+// then y and ye of each of four probes (the SIMD kernel's layout).
+type rowSums [13][statLanes]float64
+
+const (
+	sumE2 = iota
+	sumW2
+	sumQ2
+	sumDot
+	sumMax
+	sumY             // sumY+p: probe p's Σw·x
+	sumYE = sumY + 4 // sumYE+p: probe p's Σe·x
+)
+
+// laneTotal adds up the lanes of one sum in a fixed order.
+func laneTotal(l *[statLanes]float64) float64 { return (l[0] + l[1]) + (l[2] + l[3]) }
+
 func (s *Stats) addRow(w, q []float32) {
-	if s.act4 != nil {
-		var out [13]float64
-		rowPass.statsRow(w, q[:len(w)], s.act4[:4*len(w)], &out)
+	if s.simd {
+		out := &s.sums
+		n := len(w)
+		rowPass.statsRow(w, q[:n], s.act[:4*n], (*[13][4]float64)(out))
+		// The SIMD kernel leaves the last len(w)%4 values, which fall in
+		// lanes 0..2 after it, to this loop.
+		for i := n &^ 3; i < n; i++ {
+			a, b := float64(w[i]), float64(q[i])
+			e := a - b
+			l := out
+			k := i % statLanes
+			l[sumE2][k] = math.FMA(e, e, l[sumE2][k])
+			l[sumW2][k] = math.FMA(a, a, l[sumW2][k])
+			l[sumQ2][k] = math.FMA(b, b, l[sumQ2][k])
+			l[sumDot][k] = math.FMA(a, b, l[sumDot][k])
+			l[sumMax][k] = max(l[sumMax][k], math.Abs(e))
+			for p := range 4 {
+				x := s.act[p*n+i]
+				l[sumY+p][k] = math.FMA(a, x, l[sumY+p][k])
+				l[sumYE+p][k] = math.FMA(e, x, l[sumYE+p][k])
+			}
+		}
 		// Σw² and Σq² are finite exactly when every value is (float32
 		// squares cannot overflow float64): otherwise the row is redone
 		// value by value, counting the non-finite ones.
-		if isFinite64(out[1]) && isFinite64(out[2]) {
-			s.count += int64(len(w))
-			s.finite += int64(len(w))
-			s.sse += out[0]
-			s.sumW2 += out[1]
-			s.sumQ2 += out[2]
-			s.dot += out[3]
-			s.maxE = max(s.maxE, out[4])
+		sw, sq := laneTotal(&out[sumW2]), laneTotal(&out[sumQ2])
+		if isFinite64(sw) && isFinite64(sq) {
+			s.count += int64(n)
+			s.finite += int64(n)
+			s.sse += laneTotal(&out[sumE2])
+			s.sumW2 += sw
+			s.sumQ2 += sq
+			s.dot += laneTotal(&out[sumDot])
+			s.maxE = max(s.maxE, slices.Max(out[sumMax][:]))
 			for p := range 4 {
-				y, ye := out[5+p], out[9+p]
-				s.sumY2 += y * y
-				s.sumYErr2 += ye * ye
+				s.addProbe(laneTotal(&out[sumY+p]), laneTotal(&out[sumYE+p]))
 			}
 			return
 		}
@@ -230,13 +259,24 @@ func (s *Stats) addRow(w, q []float32) {
 	s.addRowGo(w, q)
 }
 
+// addProbe adds one probe's products of a row: y = w·x and ye = (w−ŵ)·x.
+// The conversions keep the squares from being fused into the sums.
+func (s *Stats) addProbe(y, ye float64) {
+	s.sumY2 += float64(y * y)
+	s.sumYErr2 += float64(ye * ye)
+}
+
 func isFinite64(x float64) bool { return math.Float64bits(x)&0x7ff0000000000000 != 0x7ff0000000000000 }
 
-// addRowGo is the portable row pass, and the reference of rowPass.statsRow.
+// addRowGo is the portable row pass, and the reference of rowPass.statsRow:
+// every sum is split into statLanes lanes of fused multiply-adds, value i
+// in lane i%statLanes, added up by laneTotal at the end of the row.
+// Per-row partial sums also keep the float64 totals accurate on big
+// tensors.
 func (s *Stats) addRowGo(w, q []float32) {
 	q = q[:len(w)]
-	// Per-row partial sums keep the float64 totals accurate on big tensors.
-	var sse, sw, sq, dot, maxE float64
+	var sse, sw, sq, dot [statLanes]float64
+	var maxE float64
 	var finite int64
 	clean := true
 	for i, a32 := range w {
@@ -248,10 +288,11 @@ func (s *Stats) addRowGo(w, q []float32) {
 		}
 		a, b := float64(a32), float64(b32)
 		e := a - b
-		sse += e * e
-		sw += a * a
-		sq += b * b
-		dot += a * b
+		k := i % statLanes
+		sse[k] = math.FMA(e, e, sse[k])
+		sw[k] = math.FMA(a, a, sw[k])
+		sq[k] = math.FMA(b, b, sq[k])
+		dot[k] = math.FMA(a, b, dot[k])
 		// e is finite, so a compare gives max's result without its
 		// NaN and signed-zero cases.
 		if ae := math.Abs(e); ae > maxE {
@@ -261,32 +302,26 @@ func (s *Stats) addRowGo(w, q []float32) {
 	}
 	s.count += int64(len(w))
 	s.finite += finite
-	s.sse += sse
-	s.sumW2 += sw
-	s.sumQ2 += sq
-	s.dot += dot
+	s.sse += laneTotal(&sse)
+	s.sumW2 += laneTotal(&sw)
+	s.sumQ2 += laneTotal(&sq)
+	s.dot += laneTotal(&dot)
 	s.maxE = max(s.maxE, maxE)
 
 	for p := range s.nAct {
 		x := s.act[p*s.rowLen:][:len(w)]
-		var y, ye float64
-		if clean {
-			for i, a32 := range w {
-				a := float64(a32)
-				y += a * x[i]
-				ye += (a - float64(q[i])) * x[i]
+		var y, ye [statLanes]float64
+		for i, a32 := range w {
+			if !clean && (!isFinite32(a32) || !isFinite32(q[i])) {
+				continue
 			}
-		} else {
-			for i, a32 := range w {
-				if isFinite32(a32) && isFinite32(q[i]) {
-					a := float64(a32)
-					y += a * x[i]
-					ye += (a - float64(q[i])) * x[i]
-				}
-			}
+			a := float64(a32)
+			e := a - float64(q[i])
+			k := i % statLanes
+			y[k] = math.FMA(a, x[i], y[k])
+			ye[k] = math.FMA(e, x[i], ye[k])
 		}
-		s.sumY2 += y * y
-		s.sumYErr2 += ye * ye
+		s.addProbe(laneTotal(&y), laneTotal(&ye))
 	}
 }
 
@@ -307,6 +342,10 @@ func (s *Stats) countNonFinite(a, b float32) {
 		s.infOut++
 	}
 }
+
+// NonFiniteOut is how many of the dequantized values added so far were
+// NaN or ±Inf.
+func (s *Stats) NonFiniteOut() int64 { return s.nanOut + s.infOut }
 
 // Result computes the metrics of the rows added so far.
 func (s *Stats) Result() Metrics {

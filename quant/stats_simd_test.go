@@ -10,11 +10,11 @@ import (
 // uses the portable pass, for the same probes.
 func statsPair(t testing.TB, rowLen int, seed uint64) (simd, portable *Stats) {
 	simd = NewStats(rowLen, 4, seed)
-	if simd.act4 == nil {
+	if !simd.simd {
 		t.Skip("no SIMD row kernel on this machine")
 	}
 	portable = simd.Fork()
-	portable.act4 = nil
+	portable.simd = false
 	return simd, portable
 }
 
@@ -56,7 +56,9 @@ func statsRows(rng *rand.Rand, n int, special bool) (orig, deq []float32) {
 	return orig, deq
 }
 
-func TestStatsRowSIMDMatchesPortable(t *testing.T) {
+func TestStatsRowSIMDMatchesPortable(t *testing.T) { testStatsRowSIMD(t) }
+
+func testStatsRowSIMD(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		rowLen  int
@@ -102,7 +104,7 @@ func TestStatsRowSIMDActivations(t *testing.T) {
 		t.Fatal(err)
 	}
 	portable := simd.Fork()
-	portable.act4 = nil
+	portable.simd = false
 	orig, deq := statsRows(rng, rowLen*8, false)
 	if err := simd.AddRows(orig, deq); err != nil {
 		t.Fatal(err)
@@ -141,8 +143,8 @@ func BenchmarkStatsRow(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			s := NewStats(rowLen, 4, 1)
 			if !tc.simd {
-				s.act4 = nil
-			} else if s.act4 == nil {
+				s.simd = false
+			} else if !s.simd {
 				b.Skip("no SIMD row kernel")
 			}
 			b.SetBytes(int64(len(orig)) * 4)

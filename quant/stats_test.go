@@ -101,6 +101,13 @@ func TestStatsNonFinite(t *testing.T) {
 	if m.NaNIn != 1 || m.InfIn != 2 || m.NaNOut != 1 || m.InfOut != 1 || m.Count != 6 {
 		t.Errorf("counts: %+v", m)
 	}
+	s := NewStats(3, 3, 1)
+	if err := s.AddRows(orig, deq); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.NonFiniteOut(); n != m.NaNOut+m.InfOut {
+		t.Errorf("NonFiniteOut = %d, want %d", n, m.NaNOut+m.InfOut)
+	}
 	// The sums see only the finite pairs (1,1) and (3,3); but 2 came back
 	// NaN, so the error figures are the worst there are.
 	if m.RMSE != 0 || m.RelFrobenius != RelErrorCap || m.MatmulRelError != RelErrorCap || m.Cosine != -1 || m.SNRdB != -SNRCapDB {

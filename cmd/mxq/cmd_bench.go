@@ -59,7 +59,9 @@ memory bounds and I/O plumbing, not kernel speed.`,
 					&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: threadsUsage, DefaultText: "all cores"},
 					&cli.StringFlag{Name: "meta", Value: "testdata/mixtral-8x7b-meta", Usage: "Mixtral-8x7B config, index and tokenizer `FOLDER`"},
 					&cli.BoolFlag{Name: "full-size-sparse", Usage: "benchmark the full-size checkpoint as sparse files"},
-					&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the pipeline run (for go tool pprof) to `FILE`"},
+					&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the (first) pipeline run (for go tool pprof) to `FILE`"},
+					&cli.BoolFlag{Name: "kernels", Value: true, Usage: "also time the quantizers alone on the same chunks, types and workers, and print the pipeline's speed as a share of theirs"},
+					&cli.IntFlag{Name: "rounds", Value: 1, Usage: "alternating rounds of the pipeline and the quantizers alone (best of each)"},
 				},
 				OnUsageError: onUsageError,
 				Action:       runBenchQuantize,
@@ -241,6 +243,10 @@ func runBenchQuantize(c *cli.Context) error {
 	if err := checkImatrix(ft, nil, false); err != nil {
 		return err
 	}
+	rounds := c.Int("rounds")
+	if rounds < 1 {
+		return usageError("--rounds must be positive")
+	}
 	path := c.Args().First()
 	w := c.App.Writer
 	if path == "" {
@@ -264,26 +270,68 @@ func runBenchQuantize(c *cli.Context) error {
 		return err
 	}
 	r := p.Report("")
-	stopProfile, err := startCPUProfile(c.String("cpuprofile"))
-	if err != nil {
-		return err
-	}
-	t0 := time.Now()
-	err = p.Run(c.Context, convert.Discard{})
-	el := time.Since(t0)
-	if perr := stopProfile(); err == nil {
-		err = perr
-	}
-	if err != nil {
-		return err
-	}
 	if threads == 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	fmt.Fprintf(w, "%s → %s: %s parameters in %.2f s with %d workers: %.1f M weights/s, %.0f MB/s of float32 input; output %.2f GB; peak RSS %s\n",
-		path, ft, strconv.FormatInt(r.Params, 10), el.Seconds(), threads, float64(r.Params)/el.Seconds()/1e6,
-		float64(r.Params)*4/el.Seconds()/1e6, float64(p.Size())/1e9, peakRSS())
+	mb := float64(r.Params) * 4 / 1e6
+	// Wall-clock and CPU times are kept apart, each the best of the
+	// rounds: on a shared machine CPU time is the steadier of the two.
+	pipe := benchTimes{wall: math.MaxInt64, cpu: math.MaxInt64}
+	kern := pipe
+	profile := c.String("cpuprofile")
+	for round := range rounds {
+		stopProfile, err := startCPUProfile(profile)
+		if err != nil {
+			return err
+		}
+		profile = ""
+		c0, t0 := processCPU(), time.Now()
+		err = p.Run(c.Context, convert.Discard{})
+		el, cpu := time.Since(t0), processCPU()-c0
+		if perr := stopProfile(); err == nil {
+			err = perr
+		}
+		if err != nil {
+			return err
+		}
+		pipe.best(el, cpu)
+		fmt.Fprintf(w, "%s → %s: %s parameters in %.2f s (%.2f CPU-s) with %d workers: %.1f M weights/s, %.0f MB/s of float32 input (%s per CPU-s); output %.2f GB; peak RSS %s\n",
+			path, ft, strconv.FormatInt(r.Params, 10), el.Seconds(), cpu.Seconds(), threads, float64(r.Params)/el.Seconds()/1e6,
+			mb/el.Seconds(), ratio(mb, cpu.Seconds(), 1), float64(p.Size())/1e9, peakRSS())
+		if !c.Bool("kernels") {
+			continue
+		}
+		kt, err := p.BenchKernels(c.Context, processCPU)
+		if err != nil {
+			return err
+		}
+		if kt.Elements != r.Params {
+			return fmt.Errorf("bench: the quantizers alone saw %d values, the pipeline %d", kt.Elements, r.Params)
+		}
+		kern.best(kt.Wall, kt.CPU)
+		fmt.Fprintf(w, "  the quantizers alone (same chunks, types and %d workers): %.2f s (%.2f CPU-s): %.0f MB/s (%s per CPU-s)\n",
+			threads, kt.Wall.Seconds(), kt.CPU.Seconds(), mb/kt.Wall.Seconds(), ratio(mb, kt.CPU.Seconds(), 1))
+		if round == rounds-1 {
+			fmt.Fprintf(w, "pipeline / quantizers alone, best of %d: %s%% by wall clock, %s%% by CPU time\n",
+				rounds, ratio(kern.wall.Seconds(), pipe.wall.Seconds(), 100), ratio(kern.cpu.Seconds(), pipe.cpu.Seconds(), 100))
+		}
+	}
 	return nil
+}
+
+// ratio formats scale·a/b, or "-" when b is not positive (no CPU clock).
+func ratio(a, b, scale float64) string {
+	if b <= 0 || a <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(scale*a/b, 'f', 1, 64)
+}
+
+// benchTimes is the best wall-clock and the best CPU time of several runs.
+type benchTimes struct{ wall, cpu time.Duration }
+
+func (b *benchTimes) best(wall, cpu time.Duration) {
+	b.wall, b.cpu = min(b.wall, wall), min(b.cpu, cpu)
 }
 
 // startCPUProfile starts profiling into path (nothing when path is empty) and

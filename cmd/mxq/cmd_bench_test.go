@@ -123,8 +123,10 @@ func TestBenchQuantizeCPUProfile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "M weights/s") {
-		t.Errorf("output lacks the throughput:\n%s", out)
+	for _, want := range []string{"M weights/s", "the quantizers alone (same chunks, types and", "pipeline / quantizers alone, best of 1: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 	data, err := os.ReadFile(prof)
 	if err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {

@@ -53,6 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		{"negative threads in convert", []string{"convert", tiny, "-o", folder, "-t", "-1"}, "--threads"},
 		{"negative threads in validate", []string{"validate", tiny, tiny, "-t", "-1"}, "--threads"},
 		{"negative threads in bench", []string{"bench", "quantize", "-t", "-1"}, "--threads"},
+		{"no rounds of bench quantize", []string{"bench", "quantize", "--rounds", "0"}, "--rounds"},
 		{"min-top1 in percent", []string{"validate", tiny, tiny, "--min-top1", "90"}, "--min-top1"},
 		{"negative max-kld", []string{"validate", tiny, tiny, "--max-kld", "-1"}, "--max-kld"},
 		{"NaN max-kld", []string{"validate", tiny, tiny, "--max-kld", "NaN"}, "--max-kld"},

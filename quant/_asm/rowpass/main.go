@@ -12,6 +12,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	statsRow()
+	statsRow512()
 	decodeBF16()
 	findNonFinite()
 	Generate()
@@ -80,132 +81,150 @@ func findNonFinite() {
 	RET()
 }
 
+// statsAbs is four float64 absolute-value masks, set by statsRow.
+var statsAbs Mem
+
 // statsRow emits statsRowAVX2.
 func statsRow() {
 	abs := GLOBL("statsAbs64", RODATA|NOPTR)
-	DATA(0, U64(0x7fffffffffffffff))
+	statsAbs = abs
+	for k := range 4 {
+		DATA(8*k, U64(0x7fffffffffffffff))
+	}
 
-	TEXT("statsRowAVX2", NOSPLIT, "func(w []float32, q []float32, act4 []float64, out *[13]float64)")
-	Doc("statsRowAVX2 is addRowGo's arithmetic for a row of len(w) values and",
-		"four probes interleaved in act4 (act4[4i+p] is probe p's value i),",
-		"every float64 operation in Go's order, each on its own accumulator:",
-		"out holds Σe², Σw², Σq², Σw·q, max|e|, then y and ye of the four probes.")
+	TEXT("statsRowAVX2", NOSPLIT, "func(w []float32, q []float32, act []float64, out *[13][4]float64)")
+	Doc("statsRowAVX2 is addRowGo's arithmetic on the first len(w)/4·4 values",
+		"of a row and four probes stored back to back in act (probe p's value i",
+		"at act[p·len(w)+i]): value i goes to lane i%4 of every sum, each lane",
+		"fused-multiply-adding in order. out holds the four lanes of Σe², Σw²,",
+		"Σq², Σw·q, max|e|, then of y and of ye for each probe.")
 	w := Load(Param("w").Base(), GP64())
 	q := Load(Param("q").Base(), GP64())
-	x := Load(Param("act4").Base(), GP64())
 	n := Load(Param("w").Len(), GP64())
 	out := Mem{Base: Load(Param("out"), GP64())}
-
-	sse, sw, sq, dot, mx := XMM(), XMM(), XMM(), XMM(), XMM()
-	for _, r := range []VecVirtual{sse, sw, sq, dot, mx} {
-		VXORPD(r, r, r)
+	var xs [4]Register
+	xs[0] = Load(Param("act").Base(), GP64())
+	stride := GP64()
+	MOVQ(n, stride)
+	SHLQ(U8(3), stride)
+	for p := 1; p < 4; p++ {
+		xs[p] = GP64()
+		LEAQ(Mem{Base: xs[p-1], Index: stride, Scale: 1}, xs[p])
 	}
-	y, ye := YMM(), YMM()
-	VXORPD(y, y, y)
-	VXORPD(ye, ye, ye)
-	absMask := XMM()
-	VMOVSD(abs, absMask)
+	ANDQ(I32(-4), n)
 
-	// Four values at a time: conversions, differences and products
-	// elementwise, then every product added to its sum in order from a
-	// stack copy, so each accumulator sees Go's sequence of additions.
-	buf := AllocLocal(6 * 32)
-	mxv := YMM()
-	VXORPD(mxv, mxv, mxv)
-	absv := YMM()
-	VBROADCASTSD(abs, absv)
-	quads := GP64()
-	MOVQ(n, quads)
-	SHRQ(U8(2), quads)
-	ANDQ(U8(3), n)
-	TESTQ(quads, quads)
-	JZ(LabelRef("tail"))
-	Label("quad")
-	{
-		a, b, e := YMM(), YMM(), YMM()
-		VCVTPS2PD(Mem{Base: w}, a)
-		VCVTPS2PD(Mem{Base: q}, b)
-		VSUBPD(b, a, e)
-		VMOVUPD(a, buf.Offset(0))
-		VMOVUPD(e, buf.Offset(32))
-		prods := [][2]VecVirtual{{e, e}, {a, a}, {b, b}, {b, a}}
-		for k, pr := range prods {
-			t := YMM()
-			VMULPD(pr[0], pr[1], t)
-			VMOVUPD(t, buf.Offset(64+32*k))
-		}
-		t := YMM()
-		VANDPD(absv, e, t)
-		VMAXPD(t, mxv, mxv)
-		for j := range 4 {
-			VADDSD(buf.Offset(64+8*j), sse, sse)
-			VADDSD(buf.Offset(96+8*j), sw, sw)
-			VADDSD(buf.Offset(128+8*j), sq, sq)
-			VADDSD(buf.Offset(160+8*j), dot, dot)
-			av, ev, xv, p := YMM(), YMM(), YMM(), YMM()
-			VBROADCASTSD(buf.Offset(8*j), av)
-			VBROADCASTSD(buf.Offset(32+8*j), ev)
-			VMOVUPD(Mem{Base: x, Disp: 32 * j}, xv)
-			VMULPD(xv, av, p)
-			VADDPD(p, y, y)
-			VMULPD(xv, ev, p)
-			VADDPD(p, ye, ye)
-		}
+	// Thirteen accumulators and three temporaries fill the sixteen
+	// registers: the probes and the absolute-value mask stay in memory.
+	acc := make([]VecVirtual, 13)
+	for k := range acc {
+		acc[k] = YMM()
+		VXORPD(acc[k], acc[k], acc[k])
 	}
-	ADDQ(U8(16), w)
-	ADDQ(U8(16), q)
-	ADDQ(U32(128), x)
-	DECQ(quads)
-	JNZ(LabelRef("quad"))
-	// The largest of the four lanes' maxima joins the scalar one.
-	hi := XMM()
-	VEXTRACTF128(U8(1), mxv, hi)
-	VMAXPD(hi, mxv.AsX(), hi)
-	VPERMILPD(U8(1), hi, mx)
-	VMAXSD(hi, mx, mx)
-
-	Label("tail")
+	sse, sw, sq, dot, mx := acc[0], acc[1], acc[2], acc[3], acc[4]
+	i := GP64()
+	XORQ(i, i)
 	TESTQ(n, n)
-	JZ(LabelRef("done"))
-	Label("elem")
-	a, b, e, t := XMM(), XMM(), XMM(), XMM()
-	VCVTSS2SD(Mem{Base: w}, a, a)
-	VCVTSS2SD(Mem{Base: q}, b, b)
-	VSUBSD(b, a, e) // e = a - b
-	VMULSD(e, e, t)
-	VADDSD(t, sse, sse)
-	VMULSD(a, a, t)
-	VADDSD(t, sw, sw)
-	VMULSD(b, b, t)
-	VADDSD(t, sq, sq)
-	VMULSD(b, a, t)
-	VADDSD(t, dot, dot)
-	VANDPD(absMask, e, t)
-	VMAXSD(t, mx, mx) // the errors are finite: max(mx, |e|)
+	JZ(LabelRef("statsdone"))
+	Label("statsquad")
+	a, b, e := YMM(), YMM(), YMM()
+	VCVTPS2PD(Mem{Base: w, Index: i, Scale: 4}, a)
+	VCVTPS2PD(Mem{Base: q, Index: i, Scale: 4}, b)
+	VSUBPD(b, a, e)
+	VFMADD231PD(e, e, sse)
+	VFMADD231PD(a, a, sw)
+	VFMADD231PD(b, b, sq)
+	VFMADD231PD(b, a, dot)
+	VANDPD(abs, e, b)
+	VMAXPD(b, mx, mx)
+	// b is free again: it holds each probe's values in turn, loaded once
+	// for both of their products.
+	for p := range 4 {
+		VMOVUPD(Mem{Base: xs[p], Index: i, Scale: 8}, b)
+		VFMADD231PD(b, a, acc[5+p])
+		VFMADD231PD(b, e, acc[9+p])
+	}
+	ADDQ(U8(4), i)
+	CMPQ(i, n)
+	JB(LabelRef("statsquad"))
 
-	av, ev, xv, p := YMM(), YMM(), YMM(), YMM()
-	VBROADCASTSD(a, av)
-	VBROADCASTSD(e, ev)
-	VMOVUPD(Mem{Base: x}, xv)
-	VMULPD(xv, av, p)
-	VADDPD(p, y, y)
-	VMULPD(xv, ev, p)
-	VADDPD(p, ye, ye)
+	Label("statsdone")
+	for k, r := range acc {
+		VMOVUPD(r, out.Offset(32*k))
+	}
+	VZEROUPPER()
+	RET()
+}
 
-	ADDQ(U8(4), w)
-	ADDQ(U8(4), q)
-	ADDQ(U8(32), x)
-	DECQ(n)
-	JNZ(LabelRef("elem"))
+// statsRow512 emits statsRowAVX512: statsRowAVX2's lanes, two sums to a
+// 512-bit register, so each fused multiply-add does two of its steps.
+func statsRow512() {
+	TEXT("statsRowAVX512", NOSPLIT, "func(w []float32, q []float32, act []float64, out *[13][4]float64)")
+	Doc("statsRowAVX512 is statsRowAVX2, bit for bit: every sum keeps its four",
+		"lanes and their order of fused multiply-adds, but pairs of sums share",
+		"a register (Σe² with Σw², Σq² with Σw·q, each probe's ye with its y).")
+	w := Load(Param("w").Base(), GP64())
+	q := Load(Param("q").Base(), GP64())
+	n := Load(Param("w").Len(), GP64())
+	out := Mem{Base: Load(Param("out"), GP64())}
+	var xs [4]Register
+	xs[0] = Load(Param("act").Base(), GP64())
+	stride := GP64()
+	MOVQ(n, stride)
+	SHLQ(U8(3), stride)
+	for p := 1; p < 4; p++ {
+		xs[p] = GP64()
+		LEAQ(Mem{Base: xs[p-1], Index: stride, Scale: 1}, xs[p])
+	}
+	ANDQ(I32(-4), n)
 
-	Label("done")
-	VMOVSD(sse, out.Offset(0))
-	VMOVSD(sw, out.Offset(8))
-	VMOVSD(sq, out.Offset(16))
-	VMOVSD(dot, out.Offset(24))
-	VMOVSD(mx, out.Offset(32))
-	VMOVUPD(y, out.Offset(40))
-	VMOVUPD(ye, out.Offset(72))
+	// Low half, high half: e², w² | q², w·q | ye, y of each probe.
+	e2w2, q2wq := ZMM(), ZMM()
+	var yey [4]VecVirtual
+	for p := range yey {
+		yey[p] = ZMM()
+	}
+	for _, r := range append([]VecVirtual{e2w2, q2wq}, yey[:]...) {
+		VPXORQ(r, r, r)
+	}
+	mx := YMM()
+	VXORPD(mx, mx, mx)
+	i := GP64()
+	XORQ(i, i)
+	TESTQ(n, n)
+	JZ(LabelRef("stats512done"))
+	Label("stats512quad")
+	a, b, e := YMM(), YMM(), YMM()
+	VCVTPS2PD(Mem{Base: w, Index: i, Scale: 4}, a)
+	VCVTPS2PD(Mem{Base: q, Index: i, Scale: 4}, b)
+	VSUBPD(b, a, e)
+	ea, bb, ba := ZMM(), ZMM(), ZMM()
+	VINSERTF64X4(U8(1), a, e.AsZ(), ea)
+	VINSERTF64X4(U8(1), b, b.AsZ(), bb)
+	VINSERTF64X4(U8(1), a, b.AsZ(), ba)
+	VFMADD231PD(ea, ea, e2w2)
+	VFMADD231PD(ba, bb, q2wq)
+	for p := range 4 {
+		x := ZMM()
+		VBROADCASTF64X4(Mem{Base: xs[p], Index: i, Scale: 8}, x)
+		VFMADD231PD(x, ea, yey[p])
+	}
+	VANDPD(statsAbs, e, e)
+	VMAXPD(e, mx, mx)
+	ADDQ(U8(4), i)
+	CMPQ(i, n)
+	JB(LabelRef("stats512quad"))
+
+	Label("stats512done")
+	store := func(r VecVirtual, lo, hi int) {
+		VMOVUPD(r.AsY(), out.Offset(32*lo))
+		VEXTRACTF64X4(U8(1), r, out.Offset(32*hi))
+	}
+	store(e2w2, 0, 1)
+	store(q2wq, 2, 3)
+	VMOVUPD(mx, out.Offset(32*4))
+	for p := range 4 {
+		store(yey[p], 9+p, 5+p)
+	}
 	VZEROUPPER()
 	RET()
 }
