@@ -3,6 +3,7 @@ package quant
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"github.com/mxq-dev/mxq/ggml"
 )
@@ -121,8 +122,16 @@ func FindNonFinite(src []float32) (index int, ok bool) {
 	return -1, true
 }
 
+// littleEndian reports whether float32 values lie in memory as GGUF stores
+// them, so that F32 rows can be copied as bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 func encodeF32(src []float32, dst []byte) {
 	dst = dst[:4*len(src)]
+	if littleEndian && len(src) > 0 {
+		copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)))
+		return
+	}
 	for i, x := range src {
 		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(x))
 	}
@@ -130,6 +139,10 @@ func encodeF32(src []float32, dst []byte) {
 
 func decodeF32(src []byte, dst []float32) {
 	src = src[:4*len(dst)]
+	if littleEndian && len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), src)
+		return
+	}
 	for i := range dst {
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 	}

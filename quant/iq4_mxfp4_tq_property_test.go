@@ -364,3 +364,44 @@ func TestMXFP4CodesLanes(t *testing.T) {
 		}
 	}
 }
+
+// TestTernaryTritsLanes checks the SIMD rounding of a ternary block against
+// the scalar loop, on blocks of values at, next to and between ±0.5·d and
+// ±d, zeros of both signs and tiny values.
+func TestTernaryTritsLanes(t *testing.T) {
+	if !simdGridLanes {
+		t.Skip("no SIMD ternary rounding on this CPU")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	var x [256]float32
+	for round := range 4000 {
+		scale := float32(math.Ldexp(1, r.IntN(200)-100))
+		for j := range x {
+			var v float32
+			switch r.IntN(6) {
+			case 0:
+				v = scale * 0.5
+			case 1:
+				v = math.Nextafter32(scale*0.5, float32(r.IntN(2)*2-1))
+			case 2:
+				v = [...]float32{0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32}[r.IntN(3)]
+			default:
+				v = float32(r.NormFloat64()) * scale
+			}
+			if r.IntN(2) == 0 {
+				v = -v
+			}
+			x[j] = v
+		}
+		x[r.IntN(256)] = scale * float32(1+r.IntN(2)) // the largest magnitude: d = scale or 2·scale
+		var simd, scalar [256]uint8
+		useGridLanes = true
+		ds := ternaryTrits(&x, &simd)
+		useGridLanes = false
+		dg := ternaryTrits(&x, &scalar)
+		useGridLanes = simdGridLanes
+		if ds != dg || simd != scalar {
+			t.Fatalf("round %d: SIMD trits differ from the scalar loop's (d %g, %g)", round, ds, dg)
+		}
+	}
+}

@@ -93,3 +93,8 @@ func iq1ScanAVX2(tab *[6][40]float32, s *[8]float32, b0 int) int
 //
 //go:noescape
 func mxfp4CodesAVX2(x *[32]float32, inv2 float32, codes *[16]byte)
+
+// ternaryTritsAVX2 is ternaryTrits' loop for a block of finite values with a finite 1/d.
+//
+//go:noescape
+func ternaryTritsAVX2(x *[256]float32, id float32, t *[256]uint8)

@@ -2945,3 +2945,69 @@ DATA mxfp4Mid20<>+20(SB)/4, $0x41a00000
 DATA mxfp4Mid20<>+24(SB)/4, $0x41a00000
 DATA mxfp4Mid20<>+28(SB)/4, $0x41a00000
 GLOBL mxfp4Mid20<>(SB), RODATA|NOPTR, $32
+
+// func ternaryTritsAVX2(x *[256]float32, id float32, t *[256]uint8)
+// Requires: AVX, AVX2
+TEXT ·ternaryTritsAVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), AX
+	MOVQ         t+16(FP), CX
+	VBROADCASTSS id+8(FP), Y0
+	VMOVDQU      tritOrder<>+0(SB), Y1
+	MOVQ         $0x00000008, DX
+
+group:
+	VMULPS    (AX), Y0, Y2
+	VCMPPS    $0x1d, half32<>+0(SB), Y2, Y3
+	VCMPPS    $0x12, minusHalf32<>+0(SB), Y2, Y2
+	VMOVDQU   one32<>+0(SB), Y4
+	VPSUBD    Y3, Y4, Y4
+	VPADDD    Y2, Y4, Y4
+	VMULPS    32(AX), Y0, Y2
+	VCMPPS    $0x1d, half32<>+0(SB), Y2, Y3
+	VCMPPS    $0x12, minusHalf32<>+0(SB), Y2, Y2
+	VMOVDQU   one32<>+0(SB), Y5
+	VPSUBD    Y3, Y5, Y5
+	VPADDD    Y2, Y5, Y5
+	VMULPS    64(AX), Y0, Y2
+	VCMPPS    $0x1d, half32<>+0(SB), Y2, Y3
+	VCMPPS    $0x12, minusHalf32<>+0(SB), Y2, Y2
+	VMOVDQU   one32<>+0(SB), Y6
+	VPSUBD    Y3, Y6, Y6
+	VPADDD    Y2, Y6, Y6
+	VMULPS    96(AX), Y0, Y2
+	VCMPPS    $0x1d, half32<>+0(SB), Y2, Y3
+	VCMPPS    $0x12, minusHalf32<>+0(SB), Y2, Y2
+	VMOVDQU   one32<>+0(SB), Y7
+	VPSUBD    Y3, Y7, Y7
+	VPADDD    Y2, Y7, Y7
+	VPACKSSDW Y5, Y4, Y2
+	VPACKSSDW Y7, Y6, Y3
+	VPACKUSWB Y3, Y2, Y2
+	VPERMD    Y2, Y1, Y2
+	VMOVDQU   Y2, (CX)
+	ADDQ      $0x00000080, AX
+	ADDQ      $0x00000020, CX
+	DECQ      DX
+	JNZ       group
+	VZEROUPPER
+	RET
+
+DATA tritOrder<>+0(SB)/4, $0x00000000
+DATA tritOrder<>+4(SB)/4, $0x00000004
+DATA tritOrder<>+8(SB)/4, $0x00000001
+DATA tritOrder<>+12(SB)/4, $0x00000005
+DATA tritOrder<>+16(SB)/4, $0x00000002
+DATA tritOrder<>+20(SB)/4, $0x00000006
+DATA tritOrder<>+24(SB)/4, $0x00000003
+DATA tritOrder<>+28(SB)/4, $0x00000007
+GLOBL tritOrder<>(SB), RODATA|NOPTR, $32
+
+DATA minusHalf32<>+0(SB)/4, $0xbf000000
+DATA minusHalf32<>+4(SB)/4, $0xbf000000
+DATA minusHalf32<>+8(SB)/4, $0xbf000000
+DATA minusHalf32<>+12(SB)/4, $0xbf000000
+DATA minusHalf32<>+16(SB)/4, $0xbf000000
+DATA minusHalf32<>+20(SB)/4, $0xbf000000
+DATA minusHalf32<>+24(SB)/4, $0xbf000000
+DATA minusHalf32<>+28(SB)/4, $0xbf000000
+GLOBL minusHalf32<>(SB), RODATA|NOPTR, $32

@@ -118,3 +118,9 @@ func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int
 func mxfp4CodesLanes(x *[32]float32, inv2 float32, codes *[16]byte) {
 	mxfp4CodesAVX2(x, inv2, codes)
 }
+
+// ternaryTritsLanes runs the AVX2 rounding of ternaryTrits (called
+// directly, as requantSIMD).
+func ternaryTritsLanes(x *[256]float32, id float32, t *[256]uint8) {
+	ternaryTritsAVX2(x, id, t)
+}

@@ -45,3 +45,7 @@ func neighbourLanes8(v *[8]float32, x, w *[8]float32, levels []uint8, n int) int
 func mxfp4CodesLanes(x *[32]float32, inv2 float32, codes *[16]byte) {
 	panic("quant: no SIMD MXFP4 search on this platform")
 }
+
+func ternaryTritsLanes(x *[256]float32, id float32, t *[256]uint8) {
+	panic("quant: no SIMD ternary rounding on this platform")
+}

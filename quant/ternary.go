@@ -48,6 +48,10 @@ func ternaryTrits(x *[256]float32, t *[256]uint8) (d float32) {
 		id = 1 / d
 	}
 	if m < 0x7f800000 && id <= math.MaxFloat32 {
+		if useGridLanes {
+			ternaryTritsLanes(x, id, t)
+			return d
+		}
 		for i, v := range x {
 			f := float64(v * id)
 			t[i] = uint8(int32(f+math.Copysign(0.5, f)) + 1)

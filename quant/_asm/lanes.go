@@ -220,6 +220,7 @@ func main() {
 	gridRound8()
 	iq1Scan()
 	mxfp4Codes()
+	ternaryTrits()
 	Generate()
 }
 
