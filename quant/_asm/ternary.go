@@ -33,7 +33,7 @@ func ternaryTrits() {
 	for h := range r {
 		p, up, down := YMM(), YMM(), YMM()
 		VMULPS(x.Offset(32*h), idv, p)
-		VCMPPS(U8(0x1d), c32("half32", 0x3f000000), p, up)       // p ≥ 0.5
+		VCMPPS(U8(0x1d), c32("half32", 0x3f000000), p, up)        // p ≥ 0.5
 		VCMPPS(U8(0x12), c32("minusHalf32", 0xbf000000), p, down) // p ≤ −0.5
 		r[h] = YMM()
 		VMOVDQU(c32("one32", 1), r[h])
