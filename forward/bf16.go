@@ -72,39 +72,18 @@ func gemmBF16(ctx context.Context, w weightPanels, out, in int, x *packedPairs, 
 	if x.rows == 0 || out == 0 {
 		return
 	}
-	blocks := (out + tileCols - 1) / tileCols
 	groups := x.groups()
-	slab := groups * tileRows * tileCols
-	parallelFor(ctx, blocks, blockRun(out, workers), workers, func(lo, hi int) {
-		s := gemmScratchPool.Get().(*gemmScratch)
-		defer gemmScratchPool.Put(s)
+	productBlocks(ctx, w, out, in, x.rows, groups, y, workers, func(s *gemmScratch, wb weightPanels, ob, cols, k0, kc int, c []float32) {
 		if cap(s.wp) < panelLen/2*tileCols {
 			s.wp = make([]uint32, panelLen/2*tileCols)
 		}
-		if cap(s.tmp) < panelLen*tileCols {
-			s.tmp = make([]float32, panelLen*tileCols)
+		kp, p0 := (kc+1)/2, k0/2
+		wp := s.wp[:kp*tileCols]
+		wb.packPairs(wp, s.tmp, ob, cols, k0, kc)
+		for g := range groups {
+			xs := x.data[(g*x.pairs+p0)*tileRows : (g*x.pairs+p0+kp)*tileRows]
+			tileBF16(kp, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
 		}
-		if n := (hi - lo) * slab; cap(s.c) < n {
-			s.c = make([]float32, n)
-		}
-		for b := lo; b < hi; b++ {
-			o0 := b * tileCols
-			cols := min(tileCols, out-o0)
-			c := s.c[(b-lo)*slab : (b-lo+1)*slab]
-			clear(c)
-			wb, ob := s.view.block(w, o0, cols)
-			for k0 := 0; k0 < in; k0 += panelLen {
-				kc := min(panelLen, in-k0)
-				kp, p0 := (kc+1)/2, k0/2
-				wp := s.wp[:kp*tileCols]
-				wb.packPairs(wp, s.tmp, ob, cols, k0, kc)
-				for g := range groups {
-					xs := x.data[(g*x.pairs+p0)*tileRows : (g*x.pairs+p0+kp)*tileRows]
-					tileBF16(kp, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
-				}
-			}
-		}
-		storeBlocks(y[:x.rows], s.c, out, lo, hi, slab)
 	})
 }
 

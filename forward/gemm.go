@@ -103,15 +103,32 @@ func gemm(ctx context.Context, w weightPanels, out, in int, x *packedRows, y [][
 	if x.rows == 0 || out == 0 {
 		return
 	}
-	blocks := (out + tileCols - 1) / tileCols
 	groups := x.groups()
+	productBlocks(ctx, w, out, in, x.rows, groups, y, workers, func(s *gemmScratch, wb weightPanels, ob, cols, k0, kc int, c []float32) {
+		if cap(s.w) < panelLen*tileCols {
+			s.w = make([]float32, panelLen*tileCols)
+		}
+		wp := s.w[:kc*tileCols]
+		wb.pack(wp, s.tmp, ob, cols, k0, kc)
+		for g := range groups {
+			xs := x.data[(g*in+k0)*tileRows : (g*in+k0+kc)*tileRows]
+			tile(kc, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
+		}
+	})
+}
+
+// productBlocks is the blocked product gemm and gemmBF16 share: runs of
+// blocks of tileCols output rows spread over workers, each block's sums
+// for the rows tokens (groups of tileRows) built from zero in the worker's
+// slab, one panel of at most panelLen inputs at a time and in input order
+// by panel (which packs the panel and runs the tiles), then stored to y.
+func productBlocks(ctx context.Context, w weightPanels, out, in, rows, groups int, y [][]float32, workers int,
+	panel func(s *gemmScratch, wb weightPanels, ob, cols, k0, kc int, c []float32)) {
+	blocks := (out + tileCols - 1) / tileCols
 	slab := groups * tileRows * tileCols
 	parallelFor(ctx, blocks, blockRun(out, workers), workers, func(lo, hi int) {
 		s := gemmScratchPool.Get().(*gemmScratch)
 		defer gemmScratchPool.Put(s)
-		if cap(s.w) < panelLen*tileCols {
-			s.w = make([]float32, panelLen*tileCols)
-		}
 		if cap(s.tmp) < panelLen*tileCols {
 			s.tmp = make([]float32, panelLen*tileCols)
 		}
@@ -125,16 +142,10 @@ func gemm(ctx context.Context, w weightPanels, out, in int, x *packedRows, y [][
 			clear(c)
 			wb, ob := s.view.block(w, o0, cols)
 			for k0 := 0; k0 < in; k0 += panelLen {
-				kc := min(panelLen, in-k0)
-				wp := s.w[:kc*tileCols]
-				wb.pack(wp, s.tmp, ob, cols, k0, kc)
-				for g := range groups {
-					xs := x.data[(g*in+k0)*tileRows : (g*in+k0+kc)*tileRows]
-					tile(kc, xs, wp, c[g*tileRows*tileCols:(g+1)*tileRows*tileCols])
-				}
+				panel(s, wb, ob, cols, k0, min(panelLen, in-k0), c)
 			}
 		}
-		storeBlocks(y[:x.rows], s.c, out, lo, hi, slab)
+		storeBlocks(y[:rows], s.c, out, lo, hi, slab)
 	})
 }
 
