@@ -347,304 +347,304 @@ decodeQ5KAVX2_block:
 	VBROADCASTSS 4(SP), Y4
 	VBROADCASTSS 36(SP), Y5
 	VPMOVZXBD    48(AX), Y6
-	VPMOVZXBD    16(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x04, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    16(AX), Y8
+	VPSLLD       $0x04, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, (CX)
+	VMOVUPS      Y7, (CX)
 	VMOVUPS      Y6, 128(CX)
 	VPMOVZXBD    56(AX), Y6
-	VPMOVZXBD    24(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x04, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    24(AX), Y8
+	VPSLLD       $0x04, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 32(CX)
+	VMOVUPS      Y7, 32(CX)
 	VMOVUPS      Y6, 160(CX)
 	VPMOVZXBD    64(AX), Y6
-	VPMOVZXBD    32(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x04, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    32(AX), Y8
+	VPSLLD       $0x04, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 64(CX)
+	VMOVUPS      Y7, 64(CX)
 	VMOVUPS      Y6, 192(CX)
 	VPMOVZXBD    72(AX), Y6
-	VPMOVZXBD    40(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x04, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    40(AX), Y8
+	VPSLLD       $0x04, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 96(CX)
+	VMOVUPS      Y7, 96(CX)
 	VMOVUPS      Y6, 224(CX)
 	VBROADCASTSS 8(SP), Y2
 	VBROADCASTSS 40(SP), Y3
 	VBROADCASTSS 12(SP), Y4
 	VBROADCASTSS 44(SP), Y5
 	VPMOVZXBD    80(AX), Y6
-	VPMOVZXBD    16(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    16(AX), Y8
+	VPSLLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 256(CX)
+	VMOVUPS      Y7, 256(CX)
 	VMOVUPS      Y6, 384(CX)
 	VPMOVZXBD    88(AX), Y6
-	VPMOVZXBD    24(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    24(AX), Y8
+	VPSLLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 288(CX)
+	VMOVUPS      Y7, 288(CX)
 	VMOVUPS      Y6, 416(CX)
 	VPMOVZXBD    96(AX), Y6
-	VPMOVZXBD    32(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    32(AX), Y8
+	VPSLLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 320(CX)
+	VMOVUPS      Y7, 320(CX)
 	VMOVUPS      Y6, 448(CX)
 	VPMOVZXBD    104(AX), Y6
-	VPMOVZXBD    40(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSLLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSLLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    40(AX), Y8
+	VPSLLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSLLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 352(CX)
+	VMOVUPS      Y7, 352(CX)
 	VMOVUPS      Y6, 480(CX)
 	VBROADCASTSS 16(SP), Y2
 	VBROADCASTSS 48(SP), Y3
 	VBROADCASTSS 20(SP), Y4
 	VBROADCASTSS 52(SP), Y5
 	VPMOVZXBD    112(AX), Y6
-	VPMOVZXBD    16(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VMOVDQU      Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    16(AX), Y8
+	VMOVDQU      Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 512(CX)
+	VMOVUPS      Y7, 512(CX)
 	VMOVUPS      Y6, 640(CX)
 	VPMOVZXBD    120(AX), Y6
-	VPMOVZXBD    24(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VMOVDQU      Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    24(AX), Y8
+	VMOVDQU      Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 544(CX)
+	VMOVUPS      Y7, 544(CX)
 	VMOVUPS      Y6, 672(CX)
 	VPMOVZXBD    128(AX), Y6
-	VPMOVZXBD    32(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VMOVDQU      Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    32(AX), Y8
+	VMOVDQU      Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 576(CX)
+	VMOVUPS      Y7, 576(CX)
 	VMOVUPS      Y6, 704(CX)
 	VPMOVZXBD    136(AX), Y6
-	VPMOVZXBD    40(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VMOVDQU      Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x01, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    40(AX), Y8
+	VMOVDQU      Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x01, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 608(CX)
+	VMOVUPS      Y7, 608(CX)
 	VMOVUPS      Y6, 736(CX)
 	VBROADCASTSS 24(SP), Y2
 	VBROADCASTSS 56(SP), Y3
 	VBROADCASTSS 28(SP), Y4
 	VBROADCASTSS 60(SP), Y5
 	VPMOVZXBD    144(AX), Y6
-	VPMOVZXBD    16(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSRLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    16(AX), Y8
+	VPSRLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 768(CX)
+	VMOVUPS      Y7, 768(CX)
 	VMOVUPS      Y6, 896(CX)
 	VPMOVZXBD    152(AX), Y6
-	VPMOVZXBD    24(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSRLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    24(AX), Y8
+	VPSRLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 800(CX)
+	VMOVUPS      Y7, 800(CX)
 	VMOVUPS      Y6, 928(CX)
 	VPMOVZXBD    160(AX), Y6
-	VPMOVZXBD    32(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSRLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    32(AX), Y8
+	VPSRLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 832(CX)
+	VMOVUPS      Y7, 832(CX)
 	VMOVUPS      Y6, 960(CX)
 	VPMOVZXBD    168(AX), Y6
-	VPMOVZXBD    40(AX), Y7
-	VPAND        Y0, Y6, Y8
-	VPSRLD       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
+	VPAND        Y0, Y6, Y7
 	VPSRLD       $0x04, Y6, Y6
-	VPSRLD       $0x03, Y7, Y7
-	VPAND        Y1, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VCVTDQ2PS    Y8, Y8
+	VPMOVZXBD    40(AX), Y8
+	VPSRLD       $0x02, Y8, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPSRLD       $0x03, Y8, Y8
+	VPAND        Y1, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VCVTDQ2PS    Y7, Y7
 	VCVTDQ2PS    Y6, Y6
-	VMULPS       Y2, Y8, Y8
-	VSUBPS       Y3, Y8, Y8
+	VMULPS       Y2, Y7, Y7
+	VSUBPS       Y3, Y7, Y7
 	VMULPS       Y4, Y6, Y6
 	VSUBPS       Y5, Y6, Y6
-	VMOVUPS      Y8, 864(CX)
+	VMOVUPS      Y7, 864(CX)
 	VMOVUPS      Y6, 992(CX)
 	ADDQ         $0x000000b0, AX
 	ADDQ         $0x00000400, CX
@@ -1367,160 +1367,160 @@ decodeQ5KAVX512_block:
 	VBROADCASTSS 4(SP), Z4
 	VBROADCASTSS 36(SP), Z5
 	VPMOVZXBD    48(AX), Z6
-	VPMOVZXBD    16(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VPSLLD       $0x04, Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSLLD       $0x03, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    16(AX), Z8
+	VPSLLD       $0x04, Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSLLD       $0x03, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, (CX)
+	VMOVUPS      Z7, (CX)
 	VMOVUPS      Z6, 128(CX)
 	VPMOVZXBD    64(AX), Z6
-	VPMOVZXBD    32(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VPSLLD       $0x04, Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSLLD       $0x03, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    32(AX), Z8
+	VPSLLD       $0x04, Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSLLD       $0x03, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 64(CX)
+	VMOVUPS      Z7, 64(CX)
 	VMOVUPS      Z6, 192(CX)
 	VBROADCASTSS 8(SP), Z2
 	VBROADCASTSS 40(SP), Z3
 	VBROADCASTSS 12(SP), Z4
 	VBROADCASTSS 44(SP), Z5
 	VPMOVZXBD    80(AX), Z6
-	VPMOVZXBD    16(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VPSLLD       $0x02, Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSLLD       $0x01, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    16(AX), Z8
+	VPSLLD       $0x02, Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSLLD       $0x01, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 256(CX)
+	VMOVUPS      Z7, 256(CX)
 	VMOVUPS      Z6, 384(CX)
 	VPMOVZXBD    96(AX), Z6
-	VPMOVZXBD    32(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VPSLLD       $0x02, Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSLLD       $0x01, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    32(AX), Z8
+	VPSLLD       $0x02, Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSLLD       $0x01, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 320(CX)
+	VMOVUPS      Z7, 320(CX)
 	VMOVUPS      Z6, 448(CX)
 	VBROADCASTSS 16(SP), Z2
 	VBROADCASTSS 48(SP), Z3
 	VBROADCASTSS 20(SP), Z4
 	VBROADCASTSS 52(SP), Z5
 	VPMOVZXBD    112(AX), Z6
-	VPMOVZXBD    16(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VMOVDQU32    Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSRLD       $0x01, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    16(AX), Z8
+	VMOVDQU32    Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSRLD       $0x01, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 512(CX)
+	VMOVUPS      Z7, 512(CX)
 	VMOVUPS      Z6, 640(CX)
 	VPMOVZXBD    128(AX), Z6
-	VPMOVZXBD    32(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VMOVDQU32    Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSRLD       $0x01, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    32(AX), Z8
+	VMOVDQU32    Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSRLD       $0x01, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 576(CX)
+	VMOVUPS      Z7, 576(CX)
 	VMOVUPS      Z6, 704(CX)
 	VBROADCASTSS 24(SP), Z2
 	VBROADCASTSS 56(SP), Z3
 	VBROADCASTSS 28(SP), Z4
 	VBROADCASTSS 60(SP), Z5
 	VPMOVZXBD    144(AX), Z6
-	VPMOVZXBD    16(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VPSRLD       $0x02, Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSRLD       $0x03, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    16(AX), Z8
+	VPSRLD       $0x02, Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSRLD       $0x03, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 768(CX)
+	VMOVUPS      Z7, 768(CX)
 	VMOVUPS      Z6, 896(CX)
 	VPMOVZXBD    160(AX), Z6
-	VPMOVZXBD    32(AX), Z7
-	VPANDD       Z0, Z6, Z8
-	VPSRLD       $0x02, Z7, Z9
-	VPANDD       Z1, Z9, Z9
-	VPORD        Z9, Z8, Z8
+	VPANDD       Z0, Z6, Z7
 	VPSRLD       $0x04, Z6, Z6
-	VPSRLD       $0x03, Z7, Z7
-	VPANDD       Z1, Z7, Z7
-	VPORD        Z7, Z6, Z6
-	VCVTDQ2PS    Z8, Z8
+	VPMOVZXBD    32(AX), Z8
+	VPSRLD       $0x02, Z8, Z9
+	VPANDD       Z1, Z9, Z9
+	VPORD        Z9, Z7, Z7
+	VPSRLD       $0x03, Z8, Z8
+	VPANDD       Z1, Z8, Z8
+	VPORD        Z8, Z6, Z6
+	VCVTDQ2PS    Z7, Z7
 	VCVTDQ2PS    Z6, Z6
-	VMULPS       Z2, Z8, Z8
-	VSUBPS       Z3, Z8, Z8
+	VMULPS       Z2, Z7, Z7
+	VSUBPS       Z3, Z7, Z7
 	VMULPS       Z4, Z6, Z6
 	VSUBPS       Z5, Z6, Z6
-	VMOVUPS      Z8, 832(CX)
+	VMOVUPS      Z7, 832(CX)
 	VMOVUPS      Z6, 960(CX)
 	ADDQ         $0x000000b0, AX
 	ADDQ         $0x00000400, CX

@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -159,55 +160,31 @@ func scaleMinK4(sc Mem, d, dmin VecVirtual, local Mem) {
 
 // decodeQ4K: y = float32(d·sc·q) − dmin·m per sub-block of 32, as
 // dequantizeQ4K computes it.
-func decodeQ4K(w isa) {
-	const size = 144
-	name := "decodeQ4K" + w.name
-	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/256 Q4_K blocks of %d bytes from src.", name, size), 256)
+func decodeQ4K(w isa) { decodeQ45K(w, false) }
+
+// decodeQ5K is decodeQ4K with a fifth code bit from qh: value 64j+l takes
+// bit 2j of qh[l], value 64j+32+l bit 2j+1.
+func decodeQ5K(w isa) { decodeQ45K(w, true) }
+
+// decodeQ45K generates decodeQ4K (qs at byte 16) or, with fifth, decodeQ5K
+// (qh at byte 16, qs at byte 48).
+func decodeQ45K(w isa, fifth bool) {
+	size, qs, typ := 144, 16, "Q4_K"
+	if fifth {
+		size, qs, typ = 176, 48, "Q5_K"
+	}
+	name := "decode" + strings.ReplaceAll(typ, "_", "") + w.name
+	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/256 %s blocks of %d bytes from src.", name, typ, size), 256)
 	local := AllocLocal(64)
 	b := Mem{Base: src}
 	y := Mem{Base: dst}
 	mask := w.vec()
 	VPBROADCASTD(nibbles, mask)
-	Label(loop)
-	d, dmin := half(w, b), half(w, b.Offset(2))
-	scaleMinK4(b.Offset(4), d, dmin, local)
-	L := w.lanes
-	for j := range 4 {
-		d1, m1, d2, m2 := w.vec(), w.vec(), w.vec(), w.vec()
-		VBROADCASTSS(local.Offset(4*(2*j)), d1)
-		VBROADCASTSS(local.Offset(32+4*(2*j)), m1)
-		VBROADCASTSS(local.Offset(4*(2*j+1)), d2)
-		VBROADCASTSS(local.Offset(32+4*(2*j+1)), m2)
-		for g := range 32 / L {
-			v, lo, hi := w.vec(), w.vec(), w.vec()
-			VPMOVZXBD(b.Offset(16+32*j+L*g), v)
-			w.and(mask, v, lo)
-			VPSRLD(U8(4), v, hi)
-			VCVTDQ2PS(lo, lo)
-			VCVTDQ2PS(hi, hi)
-			VMULPS(d1, lo, lo)
-			VSUBPS(m1, lo, lo)
-			VMULPS(d2, hi, hi)
-			VSUBPS(m2, hi, hi)
-			VMOVUPS(lo, y.Offset(4*(64*j+L*g)))
-			VMOVUPS(hi, y.Offset(4*(64*j+32+L*g)))
-		}
+	var sixteen VecVirtual
+	if fifth {
+		sixteen = w.vec()
+		VPBROADCASTD(bit4, sixteen)
 	}
-	footer(src, dst, n, size, 256, loop, done)
-}
-
-// decodeQ5K is decodeQ4K with a fifth code bit from qh: value 64j+l takes
-// bit 2j of qh[l], value 64j+32+l bit 2j+1.
-func decodeQ5K(w isa) {
-	const size = 176
-	name := "decodeQ5K" + w.name
-	src, dst, n, loop, done := header(name, fmt.Sprintf("%s decodes len(dst)/256 Q5_K blocks of %d bytes from src.", name, size), 256)
-	local := AllocLocal(64)
-	b := Mem{Base: src}
-	y := Mem{Base: dst}
-	mask, sixteen := w.vec(), w.vec()
-	VPBROADCASTD(nibbles, mask)
-	VPBROADCASTD(bit4, sixteen)
 	Label(loop)
 	d, dmin := half(w, b), half(w, b.Offset(2))
 	scaleMinK4(b.Offset(4), d, dmin, local)
@@ -233,13 +210,16 @@ func decodeQ5K(w isa) {
 		VBROADCASTSS(local.Offset(4*(2*j+1)), d2)
 		VBROADCASTSS(local.Offset(32+4*(2*j+1)), m2)
 		for g := range 32 / L {
-			v, h, lo, hi := w.vec(), w.vec(), w.vec(), w.vec()
-			VPMOVZXBD(b.Offset(48+32*j+L*g), v)
-			VPMOVZXBD(b.Offset(16+L*g), h)
+			v, lo, hi := w.vec(), w.vec(), w.vec()
+			VPMOVZXBD(b.Offset(qs+32*j+L*g), v)
 			w.and(mask, v, lo)
-			w.or(bit(h, 2*j), lo, lo)
 			VPSRLD(U8(4), v, hi)
-			w.or(bit(h, 2*j+1), hi, hi)
+			if fifth {
+				h := w.vec()
+				VPMOVZXBD(b.Offset(16+L*g), h)
+				w.or(bit(h, 2*j), lo, lo)
+				w.or(bit(h, 2*j+1), hi, hi)
+			}
 			VCVTDQ2PS(lo, lo)
 			VCVTDQ2PS(hi, hi)
 			VMULPS(d1, lo, lo)
