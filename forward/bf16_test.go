@@ -222,29 +222,20 @@ func TestPackPairsPortable(t *testing.T) {
 	if err := quant.QuantizeRows(ggml.BF16, r.vec(out*in, 1), in, q.Data, 1); err != nil {
 		t.Fatal(err)
 	}
-	pack := func(bf16 bool, o0, cols, k0, kc int) []uint32 {
+	pack := func(bf16 bool, c [4]int) []uint32 {
 		wp := make([]uint32, panelLen/2*tileCols)
 		if bf16 {
-			q.packPairs(wp, nil, o0, cols, k0, kc)
+			q.packPairs(wp, nil, c[0], c[1], c[2], c[3])
 		} else {
-			packPairsPanel(wp, w, in, o0, cols, k0, kc)
+			packPairsPanel(wp, w, in, c[0], c[1], c[2], c[3])
 		}
 		return wp
 	}
-	for _, c := range [][4]int{{0, 32, 0, 256}, {32, 13, 256, 256}, {8, 32, 128, 112}, {0, 32, 256, 255}} {
-		for _, bf16 := range []bool{false, true} {
-			simd := pack(bf16, c[0], c[1], c[2], c[3])
-			a, b := packRows8Pairs, packRows8ToPairs
-			packRows8Pairs, packRows8ToPairs = nil, nil
-			portable := pack(bf16, c[0], c[1], c[2], c[3])
-			packRows8Pairs, packRows8ToPairs = a, b
-			for i := range simd {
-				if simd[i] != portable[i] {
-					t.Fatalf("bf16 %v panel %v: pair %d is %#08x, portable %#08x", bf16, c, i, simd[i], portable[i])
-				}
-			}
-		}
-	}
+	comparePackPaths(t, [][4]int{{0, 32, 0, 256}, {32, 13, 256, 256}, {8, 32, 128, 112}, {0, 32, 256, 255}}, pack, func() func() {
+		a, b := packRows8Pairs, packRows8ToPairs
+		packRows8Pairs, packRows8ToPairs = nil, nil
+		return func() { packRows8Pairs, packRows8ToPairs = a, b }
+	})
 }
 
 // BenchmarkTileBF16 runs the bf16 tile kernel alone on one panel held in

@@ -219,25 +219,37 @@ func TestPackPanelPortable(t *testing.T) {
 	if err := quant.QuantizeRows(ggml.BF16, w, in, q.Data, 1); err != nil {
 		t.Fatal(err)
 	}
-	pack := func(bf16 bool, o0, cols, k0, kc int) []float32 {
+	pack := func(bf16 bool, c [4]int) []float32 {
 		wp := make([]float32, panelLen*tileCols)
 		if bf16 {
-			q.pack(wp, nil, o0, cols, k0, kc)
+			q.pack(wp, nil, c[0], c[1], c[2], c[3])
 		} else {
-			packPanel(wp, w, in, o0, cols, k0, kc)
+			packPanel(wp, w, in, c[0], c[1], c[2], c[3])
 		}
 		return wp
 	}
-	for _, c := range [][4]int{{0, 32, 0, 256}, {32, 13, 256, 256}, {8, 32, 128, 120}} {
+	comparePackPaths(t, [][4]int{{0, 32, 0, 256}, {32, 13, 256, 256}, {8, 32, 128, 120}}, pack, func() func() {
+		f, b := packRows8, packRows8BF16
+		packRows8, packRows8BF16 = nil, nil
+		return func() { packRows8, packRows8BF16 = f, b }
+	})
+}
+
+// comparePackPaths packs each panel {o0, cols, k0, kc} of a float32 and of
+// a BF16 matrix with the SIMD row layouts and again after portable has
+// turned them off (it returns what restores them), and fails on the first
+// value that differs.
+func comparePackPaths[P comparable](t *testing.T, panels [][4]int, pack func(bf16 bool, panel [4]int) []P, portable func() (restore func())) {
+	t.Helper()
+	for _, c := range panels {
 		for _, bf16 := range []bool{false, true} {
-			simd := pack(bf16, c[0], c[1], c[2], c[3])
-			f, b := packRows8, packRows8BF16
-			packRows8, packRows8BF16 = nil, nil
-			portable := pack(bf16, c[0], c[1], c[2], c[3])
-			packRows8, packRows8BF16 = f, b
+			simd := pack(bf16, c)
+			restore := portable()
+			want := pack(bf16, c)
+			restore()
 			for i := range simd {
-				if simd[i] != portable[i] {
-					t.Fatalf("bf16 %v panel %v: value %d is %g, portable %g", bf16, c, i, simd[i], portable[i])
+				if simd[i] != want[i] {
+					t.Fatalf("bf16 %v panel %v: element %d is %v, portable %v", bf16, c, i, simd[i], want[i])
 				}
 			}
 		}
