@@ -84,6 +84,27 @@ func findNonFinite() {
 // statsAbs is four float64 absolute-value masks, set by statsRow.
 var statsAbs Mem
 
+// statsArgs loads the arguments of a stats row kernel: the row's and the
+// quantized row's bases, their length rounded down to whole groups of
+// four, the output, and the bases of the four probes stored back to back
+// in act.
+func statsArgs() (w, q, n Register, out Mem, xs [4]Register) {
+	w = Load(Param("w").Base(), GP64())
+	q = Load(Param("q").Base(), GP64())
+	n = Load(Param("w").Len(), GP64())
+	out = Mem{Base: Load(Param("out"), GP64())}
+	xs[0] = Load(Param("act").Base(), GP64())
+	stride := GP64()
+	MOVQ(n, stride)
+	SHLQ(U8(3), stride)
+	for p := 1; p < 4; p++ {
+		xs[p] = GP64()
+		LEAQ(Mem{Base: xs[p-1], Index: stride, Scale: 1}, xs[p])
+	}
+	ANDQ(I32(-4), n)
+	return w, q, n, out, xs
+}
+
 // statsRow emits statsRowAVX2.
 func statsRow() {
 	abs := GLOBL("statsAbs64", RODATA|NOPTR)
@@ -98,20 +119,7 @@ func statsRow() {
 		"at act[p·len(w)+i]): value i goes to lane i%4 of every sum, each lane",
 		"fused-multiply-adding in order. out holds the four lanes of Σe², Σw²,",
 		"Σq², Σw·q, max|e|, then of y and of ye for each probe.")
-	w := Load(Param("w").Base(), GP64())
-	q := Load(Param("q").Base(), GP64())
-	n := Load(Param("w").Len(), GP64())
-	out := Mem{Base: Load(Param("out"), GP64())}
-	var xs [4]Register
-	xs[0] = Load(Param("act").Base(), GP64())
-	stride := GP64()
-	MOVQ(n, stride)
-	SHLQ(U8(3), stride)
-	for p := 1; p < 4; p++ {
-		xs[p] = GP64()
-		LEAQ(Mem{Base: xs[p-1], Index: stride, Scale: 1}, xs[p])
-	}
-	ANDQ(I32(-4), n)
+	w, q, n, out, xs := statsArgs()
 
 	// Thirteen accumulators and three temporaries fill the sixteen
 	// registers: the probes and the absolute-value mask stay in memory.
@@ -162,20 +170,7 @@ func statsRow512() {
 	Doc("statsRowAVX512 is statsRowAVX2, bit for bit: every sum keeps its four",
 		"lanes and their order of fused multiply-adds, but pairs of sums share",
 		"a register (Σe² with Σw², Σq² with Σw·q, each probe's ye with its y).")
-	w := Load(Param("w").Base(), GP64())
-	q := Load(Param("q").Base(), GP64())
-	n := Load(Param("w").Len(), GP64())
-	out := Mem{Base: Load(Param("out"), GP64())}
-	var xs [4]Register
-	xs[0] = Load(Param("act").Base(), GP64())
-	stride := GP64()
-	MOVQ(n, stride)
-	SHLQ(U8(3), stride)
-	for p := 1; p < 4; p++ {
-		xs[p] = GP64()
-		LEAQ(Mem{Base: xs[p-1], Index: stride, Scale: 1}, xs[p])
-	}
-	ANDQ(I32(-4), n)
+	w, q, n, out, xs := statsArgs()
 
 	// Low half, high half: e², w² | q², w·q | ye, y of each probe.
 	e2w2, q2wq := ZMM(), ZMM()
