@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -119,11 +118,7 @@ func runImatrix(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := output.Check(append(inputs, input), imatrixTarget(c)); err != nil {
-		var refusal *output.Refusal
-		if errors.As(err, &refusal) {
-			return &codedError{code: exitUsage, err: err}
-		}
+	if err := checkPaths(append(inputs, input), imatrixTarget(c)); err != nil {
 		return err
 	}
 

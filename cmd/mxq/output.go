@@ -44,14 +44,19 @@ func checkOutputs(c *cli.Context, kind output.Kind) (runOutputs, error) {
 	if err != nil {
 		return o, err
 	}
-	if err := output.Check(inputs, targets...); err != nil {
-		var refusal *output.Refusal
-		if errors.As(err, &refusal) {
-			return o, &codedError{code: exitUsage, err: err}
-		}
-		return o, err
+	return o, checkPaths(inputs, targets...)
+}
+
+// checkPaths is output.Check with its refusals as usage errors (exit 2):
+// a path mxq will not write is the caller's mistake, found before any
+// data is read.
+func checkPaths(inputs []string, targets ...output.Target) error {
+	err := output.Check(inputs, targets...)
+	var refusal *output.Refusal
+	if errors.As(err, &refusal) {
+		return &codedError{code: exitUsage, err: err}
 	}
-	return o, nil
+	return err
 }
 
 // finish completes a run: the report is written beside its path, then
