@@ -395,11 +395,11 @@ func TestTernaryTritsLanes(t *testing.T) {
 		}
 		x[r.IntN(256)] = scale * float32(1+r.IntN(2)) // the largest magnitude: d = scale or 2·scale
 		var simd, scalar [256]uint8
-		useGridLanes = true
+		restore := useNeighbourPath(true)
 		ds := ternaryTrits(&x, &simd)
-		useGridLanes = false
+		useNeighbourPath(false)
 		dg := ternaryTrits(&x, &scalar)
-		useGridLanes = simdGridLanes
+		restore()
 		if ds != dg || simd != scalar {
 			t.Fatalf("round %d: SIMD trits differ from the scalar loop's (d %g, %g)", round, ds, dg)
 		}

@@ -2952,7 +2952,7 @@ TEXT ·ternaryTritsAVX2(SB), NOSPLIT, $0-24
 	MOVQ         x+0(FP), AX
 	MOVQ         t+16(FP), CX
 	VBROADCASTSS id+8(FP), Y0
-	VMOVDQU      tritOrder<>+0(SB), Y1
+	VMOVDQU      groupOrder<>+0(SB), Y1
 	MOVQ         $0x00000008, DX
 
 group:
@@ -2991,16 +2991,6 @@ group:
 	JNZ       group
 	VZEROUPPER
 	RET
-
-DATA tritOrder<>+0(SB)/4, $0x00000000
-DATA tritOrder<>+4(SB)/4, $0x00000004
-DATA tritOrder<>+8(SB)/4, $0x00000001
-DATA tritOrder<>+12(SB)/4, $0x00000005
-DATA tritOrder<>+16(SB)/4, $0x00000002
-DATA tritOrder<>+20(SB)/4, $0x00000006
-DATA tritOrder<>+24(SB)/4, $0x00000003
-DATA tritOrder<>+28(SB)/4, $0x00000007
-GLOBL tritOrder<>(SB), RODATA|NOPTR, $32
 
 DATA minusHalf32<>+0(SB)/4, $0xbf000000
 DATA minusHalf32<>+4(SB)/4, $0xbf000000

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -34,7 +35,7 @@ func mxfp4Codes() {
 		for _, m := range []float32{1, 3, 5, 7, 10, 14, 20} {
 			t := YMM()
 			// f > m, false for a NaN; the all-ones mask is −1.
-			VCMPPS(U8(0x1e), c32(midpointName(m), math.Float32bits(m)), f, t)
+			VCMPPS(U8(0x1e), c32(fmt.Sprintf("mxfp4Mid%g", m), math.Float32bits(m)), f, t)
 			VPSUBD(t, k, k)
 		}
 		s, z := YMM(), YMM()
@@ -60,8 +61,4 @@ func mxfp4Codes() {
 	VMOVDQU(lo, Mem{Base: Load(Param("codes"), GP64())})
 	VZEROUPPER()
 	RET()
-}
-
-func midpointName(m float32) string {
-	return "mxfp4Mid" + map[float32]string{1: "1", 3: "3", 5: "5", 7: "7", 10: "10", 14: "14", 20: "20"}[m]
 }

@@ -142,12 +142,8 @@ func gridRound4() {
 	// Groups are whole dwords of packed bytes: packing leaves them in the
 	// order 0, 2, 4, 6 | 1, 3, 5, 7 within the halves, which the horizontal
 	// additions of the codes share; one permutation restores both.
-	order := GLOBL("groupOrder", RODATA|NOPTR)
-	for i, g := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
-		DATA(4*i, U32(g))
-	}
 	perm := YMM()
-	VMOVDQU(order, perm)
+	VMOVDQU(dwordOrder(), perm)
 	p01, p23 := YMM(), YMM()
 	VPACKSSDW(lv[1], lv[0], p01)
 	VPACKSSDW(lv[3], lv[2], p23)
@@ -219,4 +215,21 @@ func gridRound8() {
 	JNZ(LabelRef("gridRound8_group"))
 	VZEROUPPER()
 	RET()
+}
+
+var dwordOrderMem *Mem
+
+// dwordOrder is the VPERMD index that puts back in order the dwords of
+// four registers of int32 lanes narrowed by two packs (VPACKSSDW, then
+// VPACKUSWB or VPACKSSWB), which interleave the 128-bit halves: 0, 4, 1,
+// 5, 2, 6, 3, 7. Declared once.
+func dwordOrder() Mem {
+	if dwordOrderMem == nil {
+		m := GLOBL("groupOrder", RODATA|NOPTR)
+		for i, g := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+			DATA(4*i, U32(g))
+		}
+		dwordOrderMem = &m
+	}
+	return *dwordOrderMem
 }

@@ -20,12 +20,8 @@ func ternaryTrits() {
 	t := Mem{Base: Load(Param("t"), GP64())}
 	idv := YMM()
 	VBROADCASTSS(NewParamAddr("id", 8), idv)
-	order := GLOBL("tritOrder", RODATA|NOPTR)
-	for i, g := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
-		DATA(4*i, U32(g))
-	}
 	perm := YMM()
-	VMOVDQU(order, perm)
+	VMOVDQU(dwordOrder(), perm)
 	n := GP64()
 	MOVQ(U32(8), n)
 	Label("group")
