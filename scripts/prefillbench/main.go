@@ -111,7 +111,7 @@ func run(args []string) error {
 			best, bestCPU = el, cpuTime()-c0
 		}
 	}
-	fmt.Printf("mxq %s, %s: %d tokens, %d threads (0: all): %.1f tokens/s (%.2f s; %.2f s of CPU: %.1f tokens per CPU-second), weights read and decoded as the pass goes; peak RSS %s\n",
+	fmt.Printf("mxq %s, %s, every token's logits: %d tokens, %d threads (0: all): %.1f tokens/s (%.2f s; %.2f s of CPU: %.1f tokens per CPU-second), weights read and decoded as the pass goes; peak RSS %s\n",
 		fs.Arg(0), arith, len(ids), *threads, float64(len(ids))/best.Seconds(), best.Seconds(),
 		bestCPU.Seconds(), float64(len(ids))/bestCPU.Seconds(), peakRSS())
 	if !*inMemory {
