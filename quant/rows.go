@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mxq-dev/mxq/ggml"
 )
@@ -119,12 +119,19 @@ func DequantizeRows(t ggml.Type, src []byte, rowLen int, dst []float32, workers 
 // when every range is done.
 //
 // The rows go in a few pieces per worker, taken in order by whichever
-// goroutine is free: a helper that starts late (waking an idle thread
-// takes tens of microseconds, and longer on a busy machine) leaves its
-// share to the others instead of making them wait, which matters when a
-// whole call takes well under a millisecond. The caller waits for the
-// pieces, not for helpers that never got to start: one that starts after
-// the last piece was taken returns without calling fn.
+// goroutine is free: a helper that starts late leaves its share to the
+// others instead of making them wait, and the caller waits for the pieces,
+// not for helpers that never got to start.
+//
+// Waking an idle thread takes tens of microseconds (35–50 µs on a virtual
+// machine, whose idle virtual CPU the host must schedule again), a third of
+// a call that converts a 512×4096 matrix to BF16. So a helper that finishes
+// its pieces stays awake for helperLinger, yielding its processor to any
+// other goroutine, and takes a seat in the next call if one comes: a run of
+// calls keeps its helpers and pays the wake-up once. The caller likewise
+// waits for the last pieces by yielding, not by sleeping, so no wake-up
+// sits at the end of a call either. Which goroutine runs a piece never
+// changes what fn computes.
 func splitRows(rows, workers int, fn func(r0, r1 int)) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -136,25 +143,25 @@ func splitRows(rows, workers int, fn func(r0, r1 int)) {
 		}
 		return
 	}
-	pieces := min(rows, piecesPerWorker*workers)
-	var next atomic.Int64
-	var done sync.WaitGroup
-	done.Add(pieces)
-	work := func() {
-		for {
-			p := int(next.Add(1) - 1)
-			if p >= pieces {
-				return
-			}
-			fn(rows*p/pieces, rows*(p+1)/pieces)
-			done.Done()
-		}
+	j := &rowJob{fn: fn, rows: rows, pieces: min(rows, piecesPerWorker*workers)}
+	j.left.Store(int64(j.pieces))
+	j.seats.Store(int32(workers - 1))
+	published := rowHelpers.job.CompareAndSwap(nil, j)
+	// Helpers already lingering take seats themselves; start the rest.
+	start := workers - 1
+	if published {
+		start -= int(rowHelpers.lingering.Load())
 	}
-	for range workers - 1 {
-		go work()
+	for ; start > 0 && j.takeSeat(); start-- {
+		go helpRows(j)
 	}
-	work()
-	done.Wait()
+	j.work()
+	for j.left.Load() > 0 {
+		runtime.Gosched()
+	}
+	if published {
+		rowHelpers.job.CompareAndSwap(j, nil)
+	}
 }
 
 // piecesPerWorker is how many pieces splitRows cuts per worker: enough
@@ -162,3 +169,76 @@ func splitRows(rows, workers int, fn func(r0, r1 int)) {
 // each piece is long against the per-piece cost (an atomic add and the
 // kernel's own set-up).
 const piecesPerWorker = 4
+
+// helperLinger is how long a helper of splitRows waits for the next call
+// once its pieces are done: far longer than the gap between the calls of a
+// loop, far shorter than a scheduler's time slice.
+const helperLinger = 200 * time.Microsecond
+
+// rowHelpers is the call lingering helpers join: job is the call now
+// offering seats (one at a time; a concurrent call starts its own
+// helpers), lingering the number of helpers waiting for one.
+var rowHelpers struct {
+	job       atomic.Pointer[rowJob]
+	lingering atomic.Int32
+}
+
+// rowJob is one call of splitRows: pieces handed out in order by next,
+// left counting those not finished, seats the helpers still wanted.
+type rowJob struct {
+	fn           func(r0, r1 int)
+	rows, pieces int
+	next, left   atomic.Int64
+	seats        atomic.Int32
+}
+
+// takeSeat claims one of the job's helper seats, if any is left.
+func (j *rowJob) takeSeat() bool {
+	for {
+		n := j.seats.Load()
+		if n <= 0 {
+			return false
+		}
+		if j.seats.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// work runs pieces until none is left to take.
+func (j *rowJob) work() {
+	for {
+		p := int(j.next.Add(1) - 1)
+		if p >= j.pieces {
+			return
+		}
+		j.fn(j.rows*p/j.pieces, j.rows*(p+1)/j.pieces)
+		j.left.Add(-1)
+	}
+}
+
+// helpRows works on j, then on each later call whose seat it takes
+// within helperLinger of finishing the previous one.
+func helpRows(j *rowJob) {
+	for j != nil {
+		j.work()
+		j = lingerForJob(j)
+	}
+}
+
+// lingerForJob waits up to helperLinger for a call other than done with a
+// seat free, and returns it, or nil.
+func lingerForJob(done *rowJob) *rowJob {
+	rowHelpers.lingering.Add(1)
+	defer rowHelpers.lingering.Add(-1)
+	deadline := time.Now().Add(helperLinger)
+	for {
+		if j := rowHelpers.job.Load(); j != nil && j != done && j.takeSeat() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		runtime.Gosched()
+	}
+}
