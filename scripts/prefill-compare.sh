@@ -4,6 +4,9 @@
 # a synthetic layer (hidden 4096, 8 experts of 14336, vocabulary 1024 with
 # tiny-mixtral's tokenizer) written by mxq, the same prompt of seeded random ids,
 # the same number of threads; mxq in both of its arithmetics (float32 and bf16).
+# Both compute every token's logits; llama.cpp is also timed with the last
+# token's only (a chat prompt), where it skips the last layer's MoE for the
+# other tokens: nearly all of this one-layer file's work, so not the same work.
 # Then `mxq imatrix` on the BF16 file, in both.
 #
 # usage: scripts/prefill-compare.sh [WORKDIR] [TOKENS] [THREADS]
