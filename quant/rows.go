@@ -129,8 +129,8 @@ func DequantizeRows(t ggml.Type, src []byte, rowLen int, dst []float32, workers 
 // its pieces stays awake for helperLinger, yielding its processor to any
 // other goroutine, and takes a seat in the next call if one comes: a run of
 // calls keeps its helpers and pays the wake-up once. The caller likewise
-// waits for the last pieces by yielding, not by sleeping, so no wake-up
-// sits at the end of a call either. Which goroutine runs a piece never
+// waits for the last pieces by yielding, for as long as a wake-up would
+// take, before it sleeps, so a short call has no wake-up at its end either. Which goroutine runs a piece never
 // changes what fn computes.
 func splitRows(rows, workers int, fn func(r0, r1 int)) {
 	if workers <= 0 {
@@ -143,7 +143,7 @@ func splitRows(rows, workers int, fn func(r0, r1 int)) {
 		}
 		return
 	}
-	j := &rowJob{fn: fn, rows: rows, pieces: min(rows, piecesPerWorker*workers)}
+	j := &rowJob{fn: fn, rows: rows, pieces: min(rows, piecesPerWorker*workers), done: make(chan struct{})}
 	j.left.Store(int64(j.pieces))
 	j.seats.Store(int32(workers - 1))
 	published := rowHelpers.job.CompareAndSwap(nil, j)
@@ -156,9 +156,7 @@ func splitRows(rows, workers int, fn func(r0, r1 int)) {
 		go helpRows(j)
 	}
 	j.work()
-	for j.left.Load() > 0 {
-		runtime.Gosched()
-	}
+	j.wait()
 	if published {
 		rowHelpers.job.CompareAndSwap(j, nil)
 	}
@@ -184,12 +182,30 @@ var rowHelpers struct {
 }
 
 // rowJob is one call of splitRows: pieces handed out in order by next,
-// left counting those not finished, seats the helpers still wanted.
+// left counting those not finished (done is closed when none is), seats
+// the helpers still wanted.
 type rowJob struct {
 	fn           func(r0, r1 int)
 	rows, pieces int
 	next, left   atomic.Int64
 	seats        atomic.Int32
+	done         chan struct{}
+}
+
+// callerSpin is how long the caller of splitRows yields, waiting for the
+// last pieces, before it sleeps: about what waking it again would cost.
+const callerSpin = 50 * time.Microsecond
+
+// wait returns once every piece is finished.
+func (j *rowJob) wait() {
+	deadline := time.Now().Add(callerSpin)
+	for j.left.Load() > 0 {
+		if time.Now().After(deadline) {
+			<-j.done
+			return
+		}
+		runtime.Gosched()
+	}
 }
 
 // takeSeat claims one of the job's helper seats, if any is left.
@@ -213,7 +229,9 @@ func (j *rowJob) work() {
 			return
 		}
 		j.fn(j.rows*p/j.pieces, j.rows*(p+1)/j.pieces)
-		j.left.Add(-1)
+		if j.left.Add(-1) == 0 {
+			close(j.done)
+		}
 	}
 }
 

@@ -29,7 +29,7 @@ func TestSplitRowsCoversEachRowOnce(t *testing.T) {
 						seen := make([]atomic.Int32, rows)
 						splitRows(rows, workers, func(r0, r1 int) {
 							if call%17 == 0 {
-								time.Sleep(50 * time.Microsecond) // a slow piece
+								time.Sleep(200 * time.Microsecond) // a slow piece: the caller ends up asleep
 							}
 							for r := r0; r < r1; r++ {
 								seen[r].Add(1)
