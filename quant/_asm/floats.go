@@ -194,37 +194,18 @@ func bf16Rows512() {
 		VPORD(quiet, u, k, r)
 		return r
 	}
-	groups := GP64()
-	MOVQ(n, groups)
-	SHRQ(U8(6), groups)
-	JZ(LabelRef("tail"))
-	Label("round")
-	for h := range 2 {
-		r0 := conv(src.Offset(128 * h))
-		r1 := conv(src.Offset(128*h + 64))
-		VPERMT2W(r1, high, r0)
-		VMOVDQU32(r0, dst.Offset(64*h))
-	}
-	ADDQ(U32(256), src.Base)
-	ADDQ(U32(128), dst.Base)
-	DECQ(groups)
-	JNZ(LabelRef("round"))
-	Label("tail")
-	// The remaining whole groups of sixteen, one at a time.
-	ANDQ(U8(63), n)
-	SHRQ(U8(4), n)
-	JZ(LabelRef("done"))
-	Label("group")
-	r := conv(src)
-	VPSRLD(U8(16), r, r)
-	VPMOVDW(r, dst)
-	ADDQ(U32(64), src.Base)
-	ADDQ(U32(32), dst.Base)
-	DECQ(n)
-	JNZ(LabelRef("group"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	sixtyFourThenSixteen(n, src, dst, func() {
+		for h := range 2 {
+			r0 := conv(src.Offset(128 * h))
+			r1 := conv(src.Offset(128*h + 64))
+			VPERMT2W(r1, high, r0)
+			VMOVDQU32(r0, dst.Offset(64*h))
+		}
+	}, func() {
+		r := conv(src)
+		VPSRLD(U8(16), r, r)
+		VPMOVDW(r, dst)
+	})
 }
 
 // f16Rows512 is encodeF16 in AVX-512: VCVTPS2PH converts with IEEE
@@ -251,14 +232,24 @@ func f16Rows512() {
 		VPTERNLOGD(U8(0xea), qnan, sign, k, u)
 		VCVTPS2PH(U8(0), u, d)
 	}
+	sixtyFourThenSixteen(n, src, dst, func() {
+		for h := range 4 {
+			conv(src.Offset(64*h), dst.Offset(32*h))
+		}
+	}, func() { conv(src, dst) })
+}
+
+// sixtyFourThenSixteen is the loop of the AVX-512 16-bit encoders over n
+// float32 values at src to 2-byte values at dst: round converts sixty-four
+// values, then group converts the remaining whole groups of sixteen one at
+// a time; the rest is left to the Go code.
+func sixtyFourThenSixteen(n Register, src, dst Mem, round, group func()) {
 	groups := GP64()
 	MOVQ(n, groups)
 	SHRQ(U8(6), groups)
 	JZ(LabelRef("tail"))
 	Label("round")
-	for h := range 4 {
-		conv(src.Offset(64*h), dst.Offset(32*h))
-	}
+	round()
 	ADDQ(U32(256), src.Base)
 	ADDQ(U32(128), dst.Base)
 	DECQ(groups)
@@ -268,7 +259,7 @@ func f16Rows512() {
 	SHRQ(U8(4), n)
 	JZ(LabelRef("done"))
 	Label("group")
-	conv(src, dst)
+	group()
 	ADDQ(U32(64), src.Base)
 	ADDQ(U32(32), dst.Base)
 	DECQ(n)
