@@ -138,19 +138,8 @@ func TestGemmQuantMatrix(t *testing.T) {
 	w := r.vec(out*in, 0.05)
 	x := r.matrix(T, in, 1)
 	for _, typ := range []ggml.Type{ggml.F32, ggml.BF16, ggml.Q8_0, ggml.Q4_K, ggml.Q6_K} {
-		rb, err := typ.RowSize(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := &QuantMatrix{Type: typ, Rows: out, Cols: in, Data: make([]byte, out*int(rb))}
-		if err := quant.QuantizeRows(typ, w, in, q.Data, 1); err != nil {
-			t.Fatal(err)
-		}
+		q, deq := quantizedMatrix(t, typ, w, out, in)
 		if err := q.check("w", out, in); err != nil {
-			t.Fatal(err)
-		}
-		deq := make([]float32, out*in)
-		if err := quant.DequantizeRows(typ, q.Data, in, deq, 1); err != nil {
 			t.Fatal(err)
 		}
 		want, got := newMatrix(T, out), newMatrix(T, out)

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/mxq-dev/mxq/formats/safetensors"
+	"github.com/mxq-dev/mxq/ggml"
 	"github.com/mxq-dev/mxq/model"
+	"github.com/mxq-dev/mxq/quant"
 )
 
 const tinyDir = "../testdata/tiny-mixtral"
@@ -157,4 +159,23 @@ func permuteQK(w []float32, nHead, headDim, in int) []float32 {
 		}
 	}
 	return out
+}
+
+// quantizedMatrix quantizes w ([out][in]) to typ as a QuantMatrix and
+// returns it with its dequantized values.
+func quantizedMatrix(t *testing.T, typ ggml.Type, w []float32, out, in int) (*QuantMatrix, []float32) {
+	t.Helper()
+	rb, err := typ.RowSize(int64(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &QuantMatrix{Type: typ, Rows: out, Cols: in, Data: make([]byte, out*int(rb))}
+	if err := quant.QuantizeRows(typ, w, in, q.Data, 1); err != nil {
+		t.Fatal(err)
+	}
+	deq := make([]float32, out*in)
+	if err := quant.DequantizeRows(typ, q.Data, in, deq, 1); err != nil {
+		t.Fatal(err)
+	}
+	return q, deq
 }
