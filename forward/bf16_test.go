@@ -302,16 +302,5 @@ func BenchmarkPackPairsBF16(b *testing.B) {
 		q.Data[i] = byte(i * 13)
 	}
 	wp := make([]uint32, panelLen/2*tileCols)
-	c0 := cpuTime()
-	for b.Loop() {
-		for o0 := 0; o0 < out; o0 += tileCols {
-			for k0 := 0; k0 < in; k0 += panelLen {
-				q.packPairs(wp, nil, o0, tileCols, k0, panelLen)
-			}
-		}
-	}
-	b.ReportMetric(float64(out*in*b.N)/b.Elapsed().Seconds()/1e6, "Mweights/s")
-	if c := cpuTime() - c0; c > 0 {
-		b.ReportMetric(float64(out*in*b.N)/c.Seconds()/1e6, "Mweights/cpu-s")
-	}
+	benchmarkPanels(b, out, in, func(o0, k0 int) { q.packPairs(wp, nil, o0, tileCols, k0, panelLen) })
 }
