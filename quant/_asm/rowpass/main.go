@@ -105,6 +105,26 @@ func statsArgs() (w, q, n Register, out Mem, xs [4]Register) {
 	return w, q, n, out, xs
 }
 
+// statsLoop emits the loop of both stats kernels over the n values of w
+// and q, four at a time: i indexes them, and body gets them widened to
+// float64 (a from w, b from q) and their difference e = a − b.
+func statsLoop(name string, w, q, n Register, body func(i Register, a, b, e VecVirtual)) {
+	i := GP64()
+	XORQ(i, i)
+	TESTQ(n, n)
+	JZ(LabelRef(name + "done"))
+	Label(name + "quad")
+	a, b, e := YMM(), YMM(), YMM()
+	VCVTPS2PD(Mem{Base: w, Index: i, Scale: 4}, a)
+	VCVTPS2PD(Mem{Base: q, Index: i, Scale: 4}, b)
+	VSUBPD(b, a, e)
+	body(i, a, b, e)
+	ADDQ(U8(4), i)
+	CMPQ(i, n)
+	JB(LabelRef(name + "quad"))
+	Label(name + "done")
+}
+
 // statsRow emits statsRowAVX2.
 func statsRow() {
 	abs := GLOBL("statsAbs64", RODATA|NOPTR)
@@ -129,33 +149,21 @@ func statsRow() {
 		VXORPD(acc[k], acc[k], acc[k])
 	}
 	sse, sw, sq, dot, mx := acc[0], acc[1], acc[2], acc[3], acc[4]
-	i := GP64()
-	XORQ(i, i)
-	TESTQ(n, n)
-	JZ(LabelRef("statsdone"))
-	Label("statsquad")
-	a, b, e := YMM(), YMM(), YMM()
-	VCVTPS2PD(Mem{Base: w, Index: i, Scale: 4}, a)
-	VCVTPS2PD(Mem{Base: q, Index: i, Scale: 4}, b)
-	VSUBPD(b, a, e)
-	VFMADD231PD(e, e, sse)
-	VFMADD231PD(a, a, sw)
-	VFMADD231PD(b, b, sq)
-	VFMADD231PD(b, a, dot)
-	VANDPD(abs, e, b)
-	VMAXPD(b, mx, mx)
-	// b is free again: it holds each probe's values in turn, loaded once
-	// for both of their products.
-	for p := range 4 {
-		VMOVUPD(Mem{Base: xs[p], Index: i, Scale: 8}, b)
-		VFMADD231PD(b, a, acc[5+p])
-		VFMADD231PD(b, e, acc[9+p])
-	}
-	ADDQ(U8(4), i)
-	CMPQ(i, n)
-	JB(LabelRef("statsquad"))
-
-	Label("statsdone")
+	statsLoop("stats", w, q, n, func(i Register, a, b, e VecVirtual) {
+		VFMADD231PD(e, e, sse)
+		VFMADD231PD(a, a, sw)
+		VFMADD231PD(b, b, sq)
+		VFMADD231PD(b, a, dot)
+		VANDPD(abs, e, b)
+		VMAXPD(b, mx, mx)
+		// b is free again: it holds each probe's values in turn, loaded
+		// once for both of their products.
+		for p := range 4 {
+			VMOVUPD(Mem{Base: xs[p], Index: i, Scale: 8}, b)
+			VFMADD231PD(b, a, acc[5+p])
+			VFMADD231PD(b, e, acc[9+p])
+		}
+	})
 	for k, r := range acc {
 		VMOVUPD(r, out.Offset(32*k))
 	}
@@ -183,33 +191,21 @@ func statsRow512() {
 	}
 	mx := YMM()
 	VXORPD(mx, mx, mx)
-	i := GP64()
-	XORQ(i, i)
-	TESTQ(n, n)
-	JZ(LabelRef("stats512done"))
-	Label("stats512quad")
-	a, b, e := YMM(), YMM(), YMM()
-	VCVTPS2PD(Mem{Base: w, Index: i, Scale: 4}, a)
-	VCVTPS2PD(Mem{Base: q, Index: i, Scale: 4}, b)
-	VSUBPD(b, a, e)
-	ea, bb, ba := ZMM(), ZMM(), ZMM()
-	VINSERTF64X4(U8(1), a, e.AsZ(), ea)
-	VINSERTF64X4(U8(1), b, b.AsZ(), bb)
-	VINSERTF64X4(U8(1), a, b.AsZ(), ba)
-	VFMADD231PD(ea, ea, e2w2)
-	VFMADD231PD(ba, bb, q2wq)
-	for p := range 4 {
-		x := ZMM()
-		VBROADCASTF64X4(Mem{Base: xs[p], Index: i, Scale: 8}, x)
-		VFMADD231PD(x, ea, yey[p])
-	}
-	VANDPD(statsAbs, e, e)
-	VMAXPD(e, mx, mx)
-	ADDQ(U8(4), i)
-	CMPQ(i, n)
-	JB(LabelRef("stats512quad"))
-
-	Label("stats512done")
+	statsLoop("stats512", w, q, n, func(i Register, a, b, e VecVirtual) {
+		ea, bb, ba := ZMM(), ZMM(), ZMM()
+		VINSERTF64X4(U8(1), a, e.AsZ(), ea)
+		VINSERTF64X4(U8(1), b, b.AsZ(), bb)
+		VINSERTF64X4(U8(1), a, b.AsZ(), ba)
+		VFMADD231PD(ea, ea, e2w2)
+		VFMADD231PD(ba, bb, q2wq)
+		for p := range 4 {
+			x := ZMM()
+			VBROADCASTF64X4(Mem{Base: xs[p], Index: i, Scale: 8}, x)
+			VFMADD231PD(x, ea, yey[p])
+		}
+		VANDPD(statsAbs, e, e)
+		VMAXPD(e, mx, mx)
+	})
 	store := func(r VecVirtual, lo, hi int) {
 		VMOVUPD(r.AsY(), out.Offset(32*lo))
 		VEXTRACTF64X4(U8(1), r, out.Offset(32*hi))
