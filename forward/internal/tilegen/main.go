@@ -89,16 +89,26 @@ func tileAVX512(b *strings.Builder) {
 // func tileFMA512(kc int, x, w, c *float32)
 // The whole tile with AVX-512: two accumulators of 16 outputs per token.
 `)
-	prologue(b, "tileFMA512", "kc,x,w,c", "CX", "SI", "DI", "DX")
+	tile512(b, "tileFMA512", "kc,x,w,c", "loop512", func(r, bc int) {
+		fmt.Fprintf(b, "\tVBROADCASTSS %d(SI), Z%d\n\tVFMADD231PS Z24, Z%d, Z%d\n\tVFMADD231PS Z25, Z%d, Z%d\n", 4*r, bc, bc, 2*r, bc, 2*r+1)
+	})
+}
+
+// tile512 writes the frame both AVX-512 tiles share: the 24 zmm
+// accumulators (token r's 32 outputs in Z2r and Z2r+1) cleared, a loop
+// over the steps in CX that loads the step's 32 weights (or pairs) into
+// Z24 and Z25 and calls token(r, bc) to write token r's products, bc
+// being the register to broadcast its input into, then the sums added to c.
+func tile512(b *strings.Builder, name, args, loop string, token func(r, bc int)) {
+	prologue(b, name, args, "CX", "SI", "DI", "DX")
 	for i := range 2 * tileRows {
 		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
-	b.WriteString("\nloop512:\n\tVMOVUPS (DI), Z24\n\tVMOVUPS 64(DI), Z25\n")
+	fmt.Fprintf(b, "\n%s:\n\tVMOVUPS (DI), Z24\n\tVMOVUPS 64(DI), Z25\n", loop)
 	for r := range tileRows {
-		bc := 26 + r%2
-		fmt.Fprintf(b, "\tVBROADCASTSS %d(SI), Z%d\n\tVFMADD231PS Z24, Z%d, Z%d\n\tVFMADD231PS Z25, Z%d, Z%d\n", 4*r, bc, bc, 2*r, bc, 2*r+1)
+		token(r, 26+r%2)
 	}
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tDECQ CX\n\tJNZ loop512\n\n", 4*tileRows, 4*tileCols)
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tDECQ CX\n\tJNZ %s\n\n", 4*tileRows, 4*tileCols, loop)
 	for r := range tileRows {
 		for h := range 2 {
 			off, z := r*4*tileCols+h*64, 2*r+h
@@ -203,24 +213,10 @@ func tileBF16(b *strings.Builder) {
 // input's product and then the even one's (VDPBF16PS; the products of two
 // bfloat16 values are exact in float32), from zero, and is then added to c.
 `)
-	prologue(b, "tileDot512", "kp,x,w,c", "CX", "SI", "DI", "DX")
-	for i := range 2 * tileRows {
-		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
-	}
-	b.WriteString("\nloopdot:\n\tVMOVUPS (DI), Z24\n\tVMOVUPS 64(DI), Z25\n")
-	for r := range tileRows {
-		bc := 26 + r%2
+	tile512(b, "tileDot512", "kp,x,w,c", "loopdot", func(r, bc int) {
 		fmt.Fprintf(b, "\tVPBROADCASTD %d(SI), Z%d\n", 4*r, bc)
 		for h := range 2 {
 			raw(b, vdpbf16ps(2*r+h, 24+h, bc), "VDPBF16PS Z%d, Z%d, Z%d", bc, 24+h, 2*r+h)
 		}
-	}
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tDECQ CX\n\tJNZ loopdot\n\n", 4*tileRows, 4*tileCols)
-	for r := range tileRows {
-		for h := range 2 {
-			off, z := r*4*tileCols+h*64, 2*r+h
-			fmt.Fprintf(b, "\tVADDPS %d(DX), Z%d, Z%d\n\tVMOVUPS Z%d, %d(DX)\n", off, z, z, z, off)
-		}
-	}
-	b.WriteString("\tVZEROUPPER\n\tRET\n")
+	})
 }
